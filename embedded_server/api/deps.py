@@ -1,0 +1,45 @@
+"""Shared dependencies of the routes (FastAPI ``Annotated`` aliases)."""
+
+from __future__ import annotations
+
+import secrets
+from typing import Annotated
+
+from fastapi import Depends, HTTPException, Request, status
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from embedded_server.backends import ChatBackend
+from embedded_server.config import Settings
+
+_bearer = HTTPBearer(auto_error=False)
+
+
+def get_settings(request: Request) -> Settings:
+    settings: Settings = request.app.state.settings
+    return settings
+
+
+def get_backend(request: Request) -> ChatBackend:
+    backend: ChatBackend = request.app.state.backend
+    return backend
+
+
+SettingsDep = Annotated[Settings, Depends(get_settings)]
+BackendDep = Annotated[ChatBackend, Depends(get_backend)]
+
+
+def require_token(
+    settings: SettingsDep,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> None:
+    """Bearer token check, in constant time. No token configured = loopback-only dev mode."""
+    expected = settings.api_token.get_secret_value()
+    if not expected:
+        return
+    given = credentials.credentials if credentials else ""
+    if not secrets.compare_digest(given.encode(), expected.encode()):
+        raise HTTPException(
+            status.HTTP_401_UNAUTHORIZED,
+            detail="missing or wrong bearer token",
+            headers={"WWW-Authenticate": "Bearer"},
+        )

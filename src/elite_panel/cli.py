@@ -1,0 +1,198 @@
+"""The ``elite-panel`` command: no arguments opens the panel; subcommands work headless.
+
+Heavy modules (Qt, the HTTP clients) are imported inside the commands that need them, so
+``elite-panel stack status`` stays quick.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import os
+import sys
+from collections.abc import Sequence
+
+from elite_panel import __version__
+from elite_panel.core.errors import DaemonUnavailable, EliteError
+from elite_panel.core.paths import AppPaths
+from elite_panel.core.profiles import Profile, RunnerKind, load_profile
+from elite_panel.stack.specs import ServiceState, ServiceStatus
+
+log = logging.getLogger("elite_panel")
+
+RUNNER_CHOICES = [kind.value for kind in RunnerKind]
+PAGES = ("stack",)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="elite-panel",
+        description="Control panel for a local AI coding assistant. "
+        "Without a command, opens the desktop panel.",
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    parser.add_argument(
+        "--profile",
+        default=os.environ.get("ELITE_PROFILE", "default"),
+        help="configuration profile (default: $ELITE_PROFILE or 'default')",
+    )
+    parser.add_argument("--page", choices=PAGES, help="open the panel on this page")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log debug details")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    stack = commands.add_parser("stack", help="start, stop and watch the local stack")
+    actions = stack.add_subparsers(dest="action", metavar="ACTION", required=True)
+    up = actions.add_parser("up", help="start the stack and wait until it is ready")
+    up.add_argument("--runner", choices=RUNNER_CHOICES, help="override runner.kind")
+    actions.add_parser("down", help="stop every service and the supervisor")
+    restart = actions.add_parser("restart", help="restart one service or the whole stack")
+    restart.add_argument("service", nargs="?", choices=["assistant", "runner"])
+    for name, what in (("start", "start"), ("stop", "stop")):
+        one = actions.add_parser(name, help=f"{what} one service")
+        one.add_argument("service", choices=["assistant", "runner"])
+    status = actions.add_parser("status", help="show the services' states")
+    status.add_argument("--json", action="store_true", help="machine-readable output")
+    logs = actions.add_parser("logs", help="show a service's output")
+    logs.add_argument("service", choices=["assistant", "runner"])
+    logs.add_argument("-f", "--follow", action="store_true", help="keep printing new lines")
+    logs.add_argument("-n", "--lines", type=int, default=100, help="lines of history (100)")
+
+    chat = commands.add_parser("chat", help="ask the assistant; the answer streams to stdout")
+    chat.add_argument("--model", help="model name (default: the server's default)")
+    chat.add_argument("prompt", nargs="?", help="the prompt (default: read standard input)")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.WARNING,
+        format="%(levelname)s %(name)s: %(message)s",
+    )
+    paths = AppPaths.from_env()
+    try:
+        if args.command is None:
+            from elite_panel.app import run_gui
+
+            return int(run_gui(paths, args.profile, args.page))
+        profile = load_profile(paths.ensure(), args.profile)
+        if args.command == "stack":
+            return asyncio.run(_stack(args, paths, profile))
+        if args.command == "chat":
+            return asyncio.run(_chat(args, paths))
+    except EliteError as exc:
+        _err(f"error: {exc}")
+        return 1
+    except KeyboardInterrupt:
+        return 130
+    return 2
+
+
+async def _stack(args: argparse.Namespace, paths: AppPaths, profile: Profile) -> int:
+    from elite_panel.stack.control import ControlClient, ensure_daemon
+
+    client = ControlClient(paths)
+    wire_profile = profile.model_dump(mode="json")
+    action = args.action
+    if action == "status":
+        try:
+            services = await client.call("status")
+        except DaemonUnavailable:
+            services = [ServiceStatus(n, ServiceState.STOPPED, "") for n in ("runner", "assistant")]
+        if args.json:
+            _out(json.dumps({"services": [s.to_json() for s in services]}, indent=2) + "\n")
+        else:
+            _out(format_table(services))
+        return 0
+    if action == "logs":
+        async for line in client.logs(args.service, args.lines, args.follow):
+            _out(line + "\n")
+        return 0
+    if action == "down":
+        try:
+            services = await client.call("down")
+        except DaemonUnavailable:
+            _out("the stack is not running\n")
+            return 0
+        _out(format_table(services))
+        return 0
+    client = await ensure_daemon(paths)
+    if action == "up":
+        services = await client.call("up", profile=wire_profile, runner=args.runner)
+    elif action == "restart":
+        services = await client.call("restart", profile=wire_profile, service=args.service)
+    else:
+        services = await client.call(action, profile=wire_profile, service=args.service)
+    _out(format_table(services))
+    return 0
+
+
+async def _chat(args: argparse.Namespace, paths: AppPaths) -> int:
+    from elite_panel.client.assistant import AssistantClient
+    from elite_panel.stack.control import ControlClient
+
+    prompt = args.prompt if args.prompt is not None else sys.stdin.read()
+    if not prompt.strip():
+        raise EliteError("empty prompt: pass it as an argument or on standard input")
+    try:
+        services = {s.name: s for s in await ControlClient(paths).call("status")}
+    except DaemonUnavailable as exc:
+        raise EliteError("the stack is not up: run `elite-panel stack up` first") from exc
+    assistant = services["assistant"]
+    if assistant.state is not ServiceState.READY or not assistant.url:
+        raise EliteError(
+            f"the assistant server is {assistant.state.value}: run `elite-panel stack up`"
+        )
+    try:
+        token = paths.token_file.read_text(encoding="utf-8").strip()
+    except OSError as exc:
+        raise EliteError(f"cannot read the stack's token ({paths.token_file}): {exc}") from exc
+    client = AssistantClient(assistant.url, token)
+    try:
+        async for event in client.chat([{"role": "user", "content": prompt}], model=args.model):
+            kind = event.get("type")
+            if kind == "token":
+                _out(event["content"])
+            elif kind == "error":
+                _out("\n")
+                raise EliteError(f"the answer failed: {event.get('message')}")
+            elif kind == "done":
+                _out("\n")
+                _err(
+                    f"[{event['usage']['completion_tokens']} tokens, "
+                    f"{event.get('tokens_per_second')} tok/s, first token {event['ttft_ms']} ms]"
+                )
+    finally:
+        await client.aclose()
+    return 0
+
+
+def format_table(services: Sequence[ServiceStatus]) -> str:
+    header = ("SERVICE", "STATE", "KIND", "PID", "URL", "UPTIME", "RESTARTS", "LAST ERROR")
+    rows = [header] + [
+        (
+            s.name,
+            s.state.value,
+            s.kind or "-",
+            str(s.pid) if s.pid else "-",
+            s.url or "-",
+            f"{s.uptime_s:.0f}s" if s.uptime_s is not None else "-",
+            str(s.restarts),
+            (s.last_error or "-").splitlines()[0][:60],
+        )
+        for s in services
+    ]
+    widths = [max(len(row[i]) for row in rows) for i in range(len(header))]
+    lines = ["  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)) for row in rows]
+    return "\n".join(line.rstrip() for line in lines) + "\n"
+
+
+def _out(text: str) -> None:
+    sys.stdout.write(text)
+    sys.stdout.flush()
+
+
+def _err(text: str) -> None:
+    sys.stderr.write(text + "\n")

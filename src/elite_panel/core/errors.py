@@ -1,0 +1,21 @@
+"""Errors that carry a message meant for the person at the keyboard.
+
+Every layer raises a subclass of :class:`EliteError` for conditions the user can act on;
+the CLI prints the message (no traceback) and the GUI shows it where the action happened.
+"""
+
+
+class EliteError(Exception):
+    """An error whose ``str()`` is a complete, user-facing explanation."""
+
+
+class ConfigError(EliteError):
+    """A profile or environment variable holds an invalid value."""
+
+
+class StackError(EliteError):
+    """The local stack could not do what was asked (port taken, start failed, ...)."""
+
+
+class DaemonUnavailable(StackError):
+    """The supervisor daemon is not running or its control channel cannot be reached."""

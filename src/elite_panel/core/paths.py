@@ -1,0 +1,91 @@
+"""Where the panel keeps its files.
+
+All paths come from platformdirs (app name ``elite-coding-assistant``).  ``ELITE_HOME=DIR``
+redirects every one of them under DIR, which is how tests and portable installs isolate
+themselves.  Directories are created on first use with owner-only permissions where they
+hold anything private (runtime: the control socket and the stack token).
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import platformdirs
+
+from elite_panel import APP_NAME
+
+
+@dataclass(frozen=True)
+class AppPaths:
+    """The folders of one installation (or of one ``ELITE_HOME``)."""
+
+    config: Path
+    data: Path
+    state: Path
+    logs: Path
+    runtime: Path
+
+    @classmethod
+    def from_env(cls, environ: dict[str, str] | None = None) -> AppPaths:
+        env = os.environ if environ is None else environ
+        home = env.get("ELITE_HOME")
+        if home:
+            root = Path(home).expanduser().resolve()
+            return cls(
+                config=root / "config",
+                data=root / "data",
+                state=root / "state",
+                logs=root / "logs",
+                runtime=root / "run",
+            )
+        return cls(
+            config=platformdirs.user_config_path(APP_NAME),
+            data=platformdirs.user_data_path(APP_NAME),
+            state=platformdirs.user_state_path(APP_NAME),
+            logs=platformdirs.user_log_path(APP_NAME),
+            runtime=_runtime_dir(),
+        )
+
+    @property
+    def profiles(self) -> Path:
+        return self.config / "profiles"
+
+    @property
+    def control_socket(self) -> Path:
+        return self.runtime / "supervisor.sock"
+
+    @property
+    def daemon_lock(self) -> Path:
+        return self.runtime / "supervisor.lock"
+
+    @property
+    def token_file(self) -> Path:
+        return self.runtime / "assistant.token"
+
+    @property
+    def state_file(self) -> Path:
+        return self.state / "stack.json"
+
+    @property
+    def server_data(self) -> Path:
+        return self.data / "server"
+
+    def ensure(self) -> AppPaths:
+        """Create every folder; private ones (runtime, state) are 0700."""
+        for path in (self.config, self.profiles, self.data, self.logs):
+            path.mkdir(parents=True, exist_ok=True)
+        for path in (self.state, self.runtime):
+            path.mkdir(parents=True, exist_ok=True)
+            path.chmod(0o700)
+        return self
+
+
+def _runtime_dir() -> Path:
+    """XDG runtime dir when the session has one, else a private folder in the temp dir."""
+    candidate = platformdirs.user_runtime_path(APP_NAME)
+    if candidate.parent.is_dir() and os.access(candidate.parent, os.W_OK):
+        return candidate
+    return Path(tempfile.gettempdir()) / f"{APP_NAME}-{os.getuid()}"

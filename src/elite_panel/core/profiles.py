@@ -1,0 +1,203 @@
+"""Configuration profiles: named TOML files validated by a pydantic schema.
+
+A profile lives at ``<config>/profiles/<name>.toml``; ``default`` is written on first use.
+Every key can be overridden by an environment variable ``ELITE_<SECTION>__<KEY>`` (for
+example ``ELITE_RUNNER__KIND=builtin``).  Invalid values raise :class:`ConfigError` naming
+the key, the value and where it came from: the file and line, or the variable.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tomllib
+from collections.abc import Mapping
+from enum import StrEnum
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from elite_panel.core.errors import ConfigError
+from elite_panel.core.paths import AppPaths
+
+ENV_PREFIX = "ELITE_"
+ENV_NESTED = "__"
+PROFILE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+
+OLLAMA_DEFAULT_PORT = 11434
+BUILTIN_DEFAULT_PORT = 11435
+
+
+class RunnerKind(StrEnum):
+    AUTO = "auto"
+    BUILTIN = "builtin"
+    OLLAMA = "ollama"
+    EXTERNAL = "external"
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+
+class RunnerSettings(_Section):
+    kind: RunnerKind = RunnerKind.AUTO
+    port: int | None = Field(default=None, ge=1, le=65535)
+    url: str = ""
+    model: str = ""
+
+    @field_validator("url")
+    @classmethod
+    def _url_is_http(cls, value: str) -> str:
+        if value and not re.match(r"^https?://[^\s/]+", value):
+            raise ValueError("must be an http:// or https:// URL")
+        return value.rstrip("/")
+
+    def port_for(self, kind: RunnerKind) -> int:
+        """The configured port, else the usual one of that runner."""
+        if self.port is not None:
+            return self.port
+        return BUILTIN_DEFAULT_PORT if kind is RunnerKind.BUILTIN else OLLAMA_DEFAULT_PORT
+
+
+class AssistantSettings(_Section):
+    port: int = Field(default=8000, ge=1, le=65535)
+    default_model: str = ""
+
+
+class StackSettings(_Section):
+    stop_on_quit: bool = True
+    start_timeout_s: float = Field(default=120.0, gt=0, le=3600)
+
+
+class Profile(_Section):
+    """The whole validated configuration of one profile."""
+
+    runner: RunnerSettings = Field(default_factory=RunnerSettings)
+    assistant: AssistantSettings = Field(default_factory=AssistantSettings)
+    stack: StackSettings = Field(default_factory=StackSettings)
+
+
+DEFAULT_PROFILE_TOML = """\
+# Elite Coding Assistant profile. Every key can be overridden by an environment variable:
+# ELITE_<SECTION>__<KEY>, for example ELITE_RUNNER__KIND=builtin.
+
+[runner]
+# auto: an `ollama` binary on PATH, else an Ollama already answering, else the built-in
+# llama.cpp runner with its bundled model. Or: builtin, ollama, external.
+kind = "auto"
+# port = 11435          # default: 11434 for Ollama, 11435 for the built-in runner
+# url = "http://127.0.0.1:11434"   # for kind = "external"
+model = ""              # built-in runner: a GGUF file; empty = the bundled SmolLM2
+
+[assistant]
+port = 8000
+
+[stack]
+stop_on_quit = true
+"""
+
+
+def profile_path(paths: AppPaths, name: str) -> Path:
+    if not PROFILE_NAME.match(name):
+        raise ConfigError(
+            f"invalid profile name {name!r}: use letters, digits, '.', '_' or '-' (max 64)"
+        )
+    return paths.profiles / f"{name}.toml"
+
+
+def load_profile(
+    paths: AppPaths, name: str = "default", environ: Mapping[str, str] | None = None
+) -> Profile:
+    """Read, merge with the environment and validate a profile.
+
+    The ``default`` profile is created when missing; any other missing profile is an error.
+    """
+    env = os.environ if environ is None else environ
+    path = profile_path(paths, name)
+    if not path.exists():
+        if name != "default":
+            raise ConfigError(f"profile {name!r} does not exist ({path})")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(DEFAULT_PROFILE_TOML, encoding="utf-8")
+    try:
+        text = path.read_text(encoding="utf-8")
+        data = tomllib.loads(text)
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{path}: not UTF-8 text ({exc.reason})") from exc
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: invalid TOML: {exc}") from exc
+    overrides = env_overrides(env)
+    merged = _merge(data, overrides)
+    try:
+        return Profile.model_validate(merged)
+    except ValidationError as exc:
+        raise ConfigError(_explain(exc, path, text, overrides)) from exc
+
+
+def env_overrides(environ: Mapping[str, str]) -> dict[str, dict[str, str]]:
+    """``ELITE_RUNNER__KIND=x`` → ``{"runner": {"kind": "x"}}`` for known sections only.
+
+    Other ``ELITE_*`` variables (``ELITE_HOME``, ``ELITE_PROFILE``) are not profile keys.
+    """
+    sections = set(Profile.model_fields)
+    out: dict[str, dict[str, str]] = {}
+    for var, value in environ.items():
+        if not var.startswith(ENV_PREFIX) or ENV_NESTED not in var:
+            continue
+        section, _, key = var[len(ENV_PREFIX) :].lower().partition(ENV_NESTED)
+        if section in sections and key:
+            out.setdefault(section, {})[key] = value
+    return out
+
+
+def env_var_name(section: str, key: str) -> str:
+    return f"{ENV_PREFIX}{section.upper()}{ENV_NESTED}{key.upper()}"
+
+
+def _merge(base: dict[str, Any], overrides: dict[str, dict[str, str]]) -> dict[str, Any]:
+    merged: dict[str, Any] = {k: (dict(v) if isinstance(v, dict) else v) for k, v in base.items()}
+    for section, values in overrides.items():
+        target = merged.setdefault(section, {})
+        if isinstance(target, dict):
+            target.update(values)
+    return merged
+
+
+def _explain(
+    exc: ValidationError, path: Path, text: str, overrides: dict[str, dict[str, str]]
+) -> str:
+    problems = []
+    for error in exc.errors():
+        loc = [str(part) for part in error["loc"]]
+        key = ".".join(loc)
+        value = error.get("input")
+        if len(loc) == 2 and loc[1] in overrides.get(loc[0], {}):
+            origin = f"environment variable {env_var_name(loc[0], loc[1])}"
+        else:
+            line = _find_line(text, loc)
+            origin = f"{path}:{line}" if line else str(path)
+        shown = "" if isinstance(value, dict) else f" = {value!r}"
+        problems.append(f"{key}{shown}: {error['msg']} (from {origin})")
+    return "invalid profile: " + "; ".join(problems)
+
+
+def _find_line(text: str, loc: list[str]) -> int | None:
+    """Line (1-based) where ``loc`` is set in a TOML text, for ``[section] key`` and dotted keys."""
+    section: str | None = None
+    for number, raw in enumerate(text.splitlines(), start=1):
+        line = raw.strip()
+        header = re.match(r"^\[\s*([A-Za-z0-9_.-]+)\s*\]", line)
+        if header:
+            section = header.group(1)
+            if len(loc) == 1 and section == loc[0]:
+                return number
+            continue
+        match = re.match(r"^([A-Za-z0-9_.\"'-]+)\s*=", line)
+        if not match:
+            continue
+        dotted = [part.strip("\"' ") for part in match.group(1).split(".")]
+        full = ([section] if section else []) + dotted
+        if full == loc or (len(loc) > len(full) and loc[: len(full)] == full):
+            return number
+    return None

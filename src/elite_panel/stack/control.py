@@ -1,0 +1,134 @@
+"""Client side of the control channel, used by the CLI and the panel.
+
+:func:`ensure_daemon` starts the supervisor detached when none answers; the supervisor then
+outlives the CLI or panel that started it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import subprocess
+import sys
+import time
+from collections.abc import AsyncIterator
+from typing import Any
+
+from elite_panel.core.errors import DaemonUnavailable, StackError
+from elite_panel.core.paths import AppPaths
+from elite_panel.stack.protocol import MAX_LINE, encode, read_message
+from elite_panel.stack.service_log import read_log_file
+from elite_panel.stack.specs import ServiceStatus
+
+DAEMON_START_TIMEOUT_S = 15.0
+SOCKET_PATH_MAX = 107
+
+
+class ControlClient:
+    """Talks to the supervisor daemon of one ``AppPaths``; a connection per request."""
+
+    def __init__(self, paths: AppPaths) -> None:
+        self.paths = paths
+
+    async def _connect(self) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+        path = str(self.paths.control_socket)
+        if len(path.encode()) > SOCKET_PATH_MAX:
+            raise StackError(f"control socket path is too long for this OS: {path}")
+        try:
+            return await asyncio.open_unix_connection(path, limit=MAX_LINE)
+        except (FileNotFoundError, ConnectionRefusedError) as exc:
+            raise DaemonUnavailable("the stack is not running (no supervisor)") from exc
+
+    async def request(self, cmd: str, **args: Any) -> dict[str, Any]:
+        """Send one command and return its reply (``ok`` may be false, with ``error``)."""
+        reader, writer = await self._connect()
+        try:
+            writer.write(encode({"cmd": cmd, **args}))
+            await writer.drain()
+            reply = await read_message(reader)
+        except ConnectionError as exc:
+            raise DaemonUnavailable(f"the supervisor closed the connection: {exc}") from exc
+        finally:
+            writer.close()
+        if reply is None:
+            raise DaemonUnavailable("the supervisor exited before answering")
+        return reply
+
+    async def call(self, cmd: str, **args: Any) -> list[ServiceStatus]:
+        """Like :meth:`request`, but a refused command raises :class:`StackError`."""
+        reply = await self.request(cmd, **args)
+        if not reply.get("ok"):
+            raise StackError(str(reply.get("error", "the supervisor refused the command")))
+        return [ServiceStatus.from_json(s) for s in reply.get("services", [])]
+
+    async def stream(self, cmd: str, **args: Any) -> AsyncIterator[dict[str, Any]]:
+        """Messages of a streaming command until the daemon closes the stream."""
+        reader, writer = await self._connect()
+        try:
+            writer.write(encode({"cmd": cmd, **args}))
+            await writer.drain()
+            while True:
+                try:
+                    message = await read_message(reader)
+                except ConnectionError:
+                    return
+                if message is None:
+                    return
+                if message.get("ok") is False:
+                    raise StackError(str(message.get("error")))
+                yield message
+        finally:
+            writer.close()
+
+    async def watch(self) -> AsyncIterator[list[ServiceStatus]]:
+        async for message in self.stream("watch"):
+            yield [ServiceStatus.from_json(s) for s in message["services"]]
+
+    async def logs(self, service: str, lines: int, follow: bool) -> AsyncIterator[str]:
+        """A service's log lines: from the daemon, or from its log file when none runs."""
+        try:
+            async for message in self.stream("logs", service=service, lines=lines, follow=follow):
+                yield str(message["line"])
+        except DaemonUnavailable:
+            if follow:
+                raise
+            for line in read_log_file(self.paths.logs / f"{service}.log", lines):
+                yield line
+
+    async def is_running(self) -> bool:
+        try:
+            await self.request("status")
+        except DaemonUnavailable:
+            return False
+        return True
+
+
+async def ensure_daemon(paths: AppPaths) -> ControlClient:
+    """Return a client of a running supervisor, starting one detached if needed."""
+    client = ControlClient(paths)
+    if await client.is_running():
+        return client
+    paths.ensure()
+    out = open(paths.logs / "supervisor.out", "ab")  # noqa: SIM115 - handed to the child
+    try:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "elite_panel.stack.daemon"],
+            stdin=subprocess.DEVNULL,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+            close_fds=True,
+            env={**os.environ},
+        )
+    finally:
+        out.close()
+    deadline = time.monotonic() + DAEMON_START_TIMEOUT_S
+    while time.monotonic() < deadline:
+        if await client.is_running():
+            return client
+        code = proc.poll()
+        if code not in (None, 0):
+            tail = "\n".join(read_log_file(paths.logs / "supervisor.out", 20))
+            raise StackError(f"the supervisor exited with code {code}:\n{tail}")
+        await asyncio.sleep(0.05)
+    raise StackError(f"the supervisor did not answer within {DAEMON_START_TIMEOUT_S:.0f} s")

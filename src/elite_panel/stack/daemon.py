@@ -1,0 +1,226 @@
+"""The supervisor daemon: a detached process serving the control socket.
+
+Started by :func:`elite_panel.stack.control.ensure_daemon` as
+``python -m elite_panel.stack.daemon``.  One per ``ELITE_HOME`` (an exclusive lock on
+``supervisor.lock``); the socket is 0600 in a 0700 folder and peers of another user are
+refused.  The daemon lives while it supervises something: it exits after ``stack down``,
+or when nothing is active for :data:`IDLE_EXIT_S`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import fcntl
+import logging
+import logging.handlers
+import os
+import signal
+import socket
+import struct
+import sys
+from typing import Any
+
+from elite_panel.core.errors import EliteError
+from elite_panel.core.paths import AppPaths
+from elite_panel.core.profiles import Profile, RunnerKind
+from elite_panel.stack.protocol import encode, read_message
+from elite_panel.stack.supervisor import Supervisor
+
+log = logging.getLogger("elite_panel.daemon")
+
+IDLE_EXIT_S = 15.0
+
+
+class ControlServer:
+    """Serves one :class:`Supervisor` over the control socket."""
+
+    def __init__(self, supervisor: Supervisor, paths: AppPaths) -> None:
+        self.supervisor = supervisor
+        self.paths = paths
+        self.stopped = asyncio.Event()
+        self._idle_timer: asyncio.TimerHandle | None = None
+        supervisor.on_idle = self._on_idle
+
+    async def serve(self) -> None:
+        path = self.paths.control_socket
+        path.unlink(missing_ok=True)
+        server = await asyncio.start_unix_server(self._on_client, path=str(path))
+        path.chmod(0o600)
+        log.info("supervisor %d listening on %s", os.getpid(), path)
+        self._arm_idle_timer()
+        async with server:
+            await self.stopped.wait()
+        path.unlink(missing_ok=True)
+
+    def _on_idle(self) -> None:
+        self._arm_idle_timer()
+
+    def _arm_idle_timer(self) -> None:
+        if self._idle_timer:
+            self._idle_timer.cancel()
+        loop = asyncio.get_running_loop()
+        self._idle_timer = loop.call_later(IDLE_EXIT_S, self._exit_if_idle)
+
+    def _exit_if_idle(self) -> None:
+        if not self.supervisor.active:
+            log.info("nothing to supervise: exiting")
+            self.stopped.set()
+
+    async def _on_client(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            if not _same_user(writer):
+                writer.write(encode({"ok": False, "error": "permission denied"}))
+                return
+            request = await read_message(reader)
+            if request is None:
+                return
+            await self._dispatch(request, reader, writer)
+        except (ConnectionError, asyncio.IncompleteReadError):
+            pass
+        except ValueError as exc:
+            writer.write(encode({"ok": False, "error": f"bad request: {exc}"}))
+        finally:
+            with contextlib.suppress(ConnectionError):
+                await writer.drain()
+            writer.close()
+
+    async def _dispatch(
+        self, request: dict[str, Any], reader: asyncio.StreamReader, writer: asyncio.StreamWriter
+    ) -> None:
+        cmd = request.get("cmd")
+        sup = self.supervisor
+        reply: dict[str, Any] = {"ok": True}
+        try:
+            if cmd == "status":
+                pass
+            elif cmd == "watch":
+                await self._stream_status(reader, writer)
+                return
+            elif cmd == "logs":
+                await self._stream_logs(request, reader, writer)
+                return
+            elif cmd == "up":
+                runner = request.get("runner")
+                await sup.up(_profile(request), RunnerKind(runner) if runner else None)
+            elif cmd == "down":
+                await sup.down()
+                asyncio.get_running_loop().call_soon(self.stopped.set)
+            elif cmd == "start":
+                await sup.start_service(str(request.get("service")), _profile(request))
+            elif cmd == "stop":
+                await sup.stop_service(str(request.get("service")))
+            elif cmd == "restart":
+                await sup.restart(request.get("service"), _profile(request))
+            else:
+                raise EliteError(f"unknown command {cmd!r}")
+        except EliteError as exc:
+            reply = {"ok": False, "error": str(exc)}
+        except ValueError as exc:
+            reply = {"ok": False, "error": f"bad request: {exc}"}
+        reply.update(services=sup.snapshot(), runner_kind=sup.runner_kind, pid=os.getpid())
+        writer.write(encode(reply))
+
+    async def _stream_status(
+        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
+    ) -> None:
+        queue = self.supervisor.watch()
+        closed = asyncio.ensure_future(reader.read())
+        try:
+            while True:
+                getter = asyncio.ensure_future(queue.get())
+                done, _ = await asyncio.wait({getter, closed}, return_when=asyncio.FIRST_COMPLETED)
+                if closed in done:
+                    getter.cancel()
+                    return
+                writer.write(encode({"ok": True, "services": getter.result()}))
+                await writer.drain()
+        finally:
+            closed.cancel()
+            self.supervisor.unwatch(queue)
+
+    async def _stream_logs(
+        self, request: dict[str, Any], reader: asyncio.StreamReader, writer: asyncio.StreamWriter
+    ) -> None:
+        service = self.supervisor.service(str(request.get("service")))
+        lines = int(request.get("lines", 100))
+        queue = service.log.follow() if request.get("follow") else None
+        try:
+            for line in service.log.tail(lines):
+                writer.write(encode({"line": line}))
+            await writer.drain()
+            if queue is None:
+                return
+            closed = asyncio.ensure_future(reader.read())
+            while True:
+                getter = asyncio.ensure_future(queue.get())
+                done, _ = await asyncio.wait({getter, closed}, return_when=asyncio.FIRST_COMPLETED)
+                if closed in done:
+                    getter.cancel()
+                    return
+                writer.write(encode({"line": getter.result()}))
+                await writer.drain()
+        finally:
+            if queue is not None:
+                service.log.unfollow(queue)
+
+
+def _profile(request: dict[str, Any]) -> Profile:
+    return Profile.model_validate(request.get("profile") or {})
+
+
+def _same_user(writer: asyncio.StreamWriter) -> bool:
+    sock = writer.get_extra_info("socket")
+    if sock is None or not hasattr(socket, "SO_PEERCRED"):
+        return True  # the 0600 socket in a 0700 folder already limits access
+    creds = sock.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, struct.calcsize("3i"))
+    _pid, uid, _gid = struct.unpack("3i", creds)
+    return bool(uid == os.getuid())
+
+
+def _setup_logging(paths: AppPaths) -> None:
+    handler = logging.handlers.RotatingFileHandler(
+        paths.logs / "supervisor.log", maxBytes=10 * 1024 * 1024, backupCount=3, encoding="utf-8"
+    )
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    root = logging.getLogger()
+    root.addHandler(handler)
+    root.setLevel(os.environ.get("LOG_LEVEL", "INFO").upper())
+    logging.getLogger("httpx").setLevel(logging.WARNING)
+
+
+async def _main(paths: AppPaths) -> int:
+    supervisor = Supervisor(paths)
+    server = ControlServer(supervisor, paths)
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, server.stopped.set)
+    await supervisor.adopt_recorded()
+    try:
+        await server.serve()
+    finally:
+        await supervisor.close()
+    log.info("supervisor %d stopped", os.getpid())
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="elite-panel-supervisor")
+    parser.parse_args(argv)
+    paths = AppPaths.from_env().ensure()
+    lock = open(paths.daemon_lock, "a+")  # noqa: SIM115 - held for the process's life
+    try:
+        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return 0  # another supervisor runs for this home: the client will reach that one
+    _setup_logging(paths)
+    try:
+        return asyncio.run(_main(paths))
+    except Exception:
+        log.exception("supervisor crashed")
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

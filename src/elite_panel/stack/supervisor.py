@@ -1,0 +1,286 @@
+"""The supervisor: owns the stack's services, starts them together, adopts, broadcasts.
+
+Qt-free and transport-free: the daemon (:mod:`elite_panel.stack.daemon`) exposes it over
+the control socket; tests can drive it directly.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+from collections.abc import Callable
+from typing import Any
+
+import httpx
+
+from elite_panel.core.errors import StackError
+from elite_panel.core.paths import AppPaths
+from elite_panel.core.profiles import Profile, RunnerKind
+from elite_panel.stack import processes, runners
+from elite_panel.stack.service import RestartPolicy, Service
+from elite_panel.stack.service_log import ServiceLog
+from elite_panel.stack.specs import ServiceSpec, ServiceState, ServiceStatus
+from elite_panel.stack.state_file import RecordedProcess, StackRecord, read_state, write_state
+
+log = logging.getLogger(__name__)
+
+SERVICE_NAMES = ("runner", "assistant")
+
+
+class Supervisor:
+    """Runs the ``runner`` and ``assistant`` services of one stack.
+
+    Args:
+        paths: where logs, state and the token file live.
+        policy: restart policy for both services.
+
+    Attributes:
+        services: the current services by name (empty until the first start).
+        on_idle: called when no service is active any more after a command.
+    """
+
+    def __init__(self, paths: AppPaths, policy: RestartPolicy | None = None) -> None:
+        self.paths = paths
+        self.policy = policy or RestartPolicy()
+        self.services: dict[str, Service] = {}
+        self.runner_kind: str | None = None
+        self.profile: Profile | None = None
+        self._http = httpx.AsyncClient(trust_env=False)
+        self._watchers: set[asyncio.Queue[list[dict[str, Any]]]] = set()
+        self._lock = asyncio.Lock()
+        self.on_idle: Callable[[], None] = lambda: None
+
+    # -- observation ------------------------------------------------------------------
+
+    def statuses(self) -> list[ServiceStatus]:
+        out = []
+        for name in SERVICE_NAMES:
+            service = self.services.get(name)
+            out.append(
+                service.status()
+                if service
+                else ServiceStatus(name=name, state=ServiceState.STOPPED, kind="")
+            )
+        return out
+
+    def snapshot(self) -> list[dict[str, Any]]:
+        return [status.to_json() for status in self.statuses()]
+
+    def watch(self) -> asyncio.Queue[list[dict[str, Any]]]:
+        queue: asyncio.Queue[list[dict[str, Any]]] = asyncio.Queue()
+        queue.put_nowait(self.snapshot())
+        self._watchers.add(queue)
+        return queue
+
+    def unwatch(self, queue: asyncio.Queue[list[dict[str, Any]]]) -> None:
+        self._watchers.discard(queue)
+
+    def service(self, name: str) -> Service:
+        if name not in SERVICE_NAMES:
+            raise StackError(f"unknown service {name!r}: use one of {', '.join(SERVICE_NAMES)}")
+        service = self.services.get(name)
+        if service is None:
+            raise StackError(f"{name} has not been started yet: run `elite-panel stack up`")
+        return service
+
+    @property
+    def active(self) -> bool:
+        return any(s.state.is_active for s in self.services.values())
+
+    # -- commands ---------------------------------------------------------------------
+
+    async def up(self, profile: Profile, runner: RunnerKind | None = None) -> None:
+        """Start what is not running and wait until every service is ready.
+
+        Raises:
+            StackError: a port is taken (nothing started), or a service failed to start
+                (the stack is stopped again; the message carries its last log lines).
+        """
+        async with self._lock:
+            if self.active:
+                if runner and runner.value != self.runner_kind:
+                    raise StackError(
+                        f"the stack runs with the {self.runner_kind} runner: "
+                        "run `elite-panel stack down` first to switch"
+                    )
+            else:
+                await self._build(profile, runner)
+            to_start = [s for s in self.services.values() if not s.state.is_active]
+            _check_ports([s.spec for s in to_start])
+            for service in to_start:
+                service.start()
+            await asyncio.gather(*(s.wait_settled() for s in self.services.values()))
+            failed = [s for s in self.services.values() if s.state is not ServiceState.READY]
+            if failed:
+                message = "\n".join(f"{s.spec.name}: {s.error_with_tail()}" for s in failed)
+                await self._stop_all()
+                raise StackError(f"the stack did not start:\n{message}")
+
+    async def down(self) -> None:
+        async with self._lock:
+            await self._stop_all()
+
+    async def start_service(self, name: str, profile: Profile) -> None:
+        async with self._lock:
+            if not self.services:
+                await self._build(profile, None)
+            service = self.service(name)
+            if service.state.is_active:
+                return
+            _check_ports([service.spec])
+            service.start()
+            await service.wait_settled()
+            if service.state is not ServiceState.READY:
+                raise StackError(f"{name}: {service.error_with_tail()}")
+
+    async def stop_service(self, name: str) -> None:
+        async with self._lock:
+            await self.service(name).stop()
+            self._after_command()
+
+    async def restart(self, name: str | None, profile: Profile) -> None:
+        names = [name] if name else list(SERVICE_NAMES)
+        for service_name in names:
+            if service_name in self.services:
+                await self.stop_service(service_name)
+        if name is None and not self.active:
+            await self.up(profile)
+            return
+        for service_name in names:
+            await self.start_service(service_name, profile)
+
+    async def adopt_recorded(self) -> None:
+        """Adopt the services a previous supervisor left that still answer; end the rest."""
+        record = read_state(self.paths.state_file)
+        if record is None or not record.services:
+            return
+        adopted: dict[str, processes.ProcessHandle] = {}
+        for name, proc in record.services.items():
+            handle = processes.adopt(proc.pid, proc.create_time)
+            if handle and await self._answers(name, proc):
+                adopted[name] = handle
+                continue
+            killed = await processes.kill_group_leftovers(proc.pid, proc.create_time)
+            log.info("cleaned up %d leftover process(es) of %s", killed, name)
+        token = _read_token(self.paths)
+        if "assistant" in adopted and token is None:
+            log.warning("the assistant's token file is gone: stopping the old assistant")
+            await processes.terminate_group(adopted.pop("assistant"))
+        if adopted and record.profile:
+            try:
+                profile = Profile.model_validate(record.profile)
+                kind = RunnerKind(record.runner_kind or "builtin")
+                await self._build(profile, kind, token=token)
+            except Exception as exc:
+                log.warning("cannot adopt the recorded stack (%s): stopping it", exc)
+                for handle in adopted.values():
+                    await processes.terminate_group(handle)
+                adopted = {}
+        for name, handle in adopted.items():
+            log.info("adopting %s (pid %d)", name, handle.pid)
+            self.services[name].start(adopted=handle)
+        self._write_state()
+
+    async def close(self) -> None:
+        await self._stop_all()
+        await self._http.aclose()
+
+    # -- internals --------------------------------------------------------------------
+
+    async def _build(
+        self, profile: Profile, runner: RunnerKind | None, token: str | None = None
+    ) -> None:
+        kind = runner or profile.runner.kind
+        if kind is RunnerKind.AUTO:
+            kind = await asyncio.to_thread(runners.resolve_runner_kind, profile)
+        runner_spec, endpoint = runners.runner_spec(profile, kind)
+        if token is None:
+            token = runners.new_token()
+            _write_token(self.paths, token)
+        assistant = runners.assistant_spec(profile, endpoint, self.paths, token)
+        for old in self.services.values():
+            old.log.close()
+        self.services = {
+            spec.name: Service(
+                spec,
+                ServiceLog(spec.name, self.paths.logs),
+                self._http,
+                self._changed,
+                self.policy,
+            )
+            for spec in (runner_spec, assistant)
+        }
+        self.profile = profile
+        self.runner_kind = kind.value
+
+    async def _stop_all(self) -> None:
+        await asyncio.gather(*(s.stop() for s in self.services.values()))
+        self.paths.token_file.unlink(missing_ok=True)
+        self._after_command()
+
+    def _after_command(self) -> None:
+        self._write_state()
+        if not self.active:
+            self.on_idle()
+
+    async def _answers(self, name: str, proc: RecordedProcess) -> bool:
+        path = "/health" if name == "assistant" else "/"
+        try:
+            response = await self._http.get(f"http://127.0.0.1:{proc.port}{path}", timeout=2.0)
+        except httpx.HTTPError:
+            return False
+        return response.status_code < 500
+
+    def _changed(self, service: Service) -> None:
+        del service
+        self._write_state()
+        snapshot = self.snapshot()
+        for queue in self._watchers:
+            queue.put_nowait(snapshot)
+
+    def _write_state(self) -> None:
+        running = {
+            name: RecordedProcess(s.handle.pid, s.handle.create_time, s.spec.port, s.spec.kind)
+            for name, s in self.services.items()
+            if s.handle is not None
+        }
+        if not running:
+            self.paths.state_file.unlink(missing_ok=True)
+            return
+        record = StackRecord(
+            daemon_pid=os.getpid(),
+            runner_kind=self.runner_kind,
+            profile=self.profile.model_dump(mode="json") if self.profile else {},
+            services=running,
+        )
+        try:
+            write_state(self.paths.state_file, record)
+        except OSError as exc:  # a full disk must not stop supervision
+            log.error("cannot write %s: %s", self.paths.state_file, exc)
+
+
+def _check_ports(specs: list[ServiceSpec]) -> None:
+    taken = [
+        f"port {spec.port} ({spec.name}) is in use by {processes.port_holder(spec.port)}"
+        for spec in specs
+        if spec.managed and not processes.port_is_free(spec.port)
+    ]
+    if taken:
+        raise StackError("; ".join(taken) + "; nothing was started")
+
+
+def _write_token(paths: AppPaths, token: str) -> None:
+    paths.ensure()
+    path = paths.token_file
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as fh:
+        fh.write(token)
+    path.chmod(0o600)
+
+
+def _read_token(paths: AppPaths) -> str | None:
+    with contextlib.suppress(OSError):
+        return paths.token_file.read_text(encoding="utf-8").strip() or None
+    return None
