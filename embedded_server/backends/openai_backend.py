@@ -4,7 +4,7 @@ through the official ``openai`` client."""
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Mapping, Sequence
-from typing import Any
+from typing import Any, cast
 
 import openai
 
@@ -34,13 +34,13 @@ class OpenAIBackend:
         prompt_tokens: int | None = None
         finished = False
         try:
-            stream: openai.AsyncStream[Any] = await self._client.chat.completions.create(
+            stream = await self._client.chat.completions.create(
                 model=model,
                 messages=list(messages),  # type: ignore[arg-type]
                 stream=True,
                 **kwargs,
             )
-            async for event in stream:
+            async for event in cast("openai.AsyncStream[Any]", stream):
                 if event.usage is not None:
                     prompt_tokens = event.usage.prompt_tokens
                     completion_tokens = event.usage.completion_tokens

@@ -143,11 +143,11 @@ class ControlServer:
     async def _stream_logs(
         self, request: dict[str, Any], reader: asyncio.StreamReader, writer: asyncio.StreamWriter
     ) -> None:
-        service = self.supervisor.service(str(request.get("service")))
+        service_log = self.supervisor.service_log(str(request.get("service")))
         lines = int(request.get("lines", 100))
-        queue = service.log.follow() if request.get("follow") else None
+        queue = service_log.follow() if request.get("follow") else None
         try:
-            for line in service.log.tail(lines):
+            for line in service_log.tail(lines):
                 writer.write(encode({"line": line}))
             await writer.drain()
             if queue is None:
@@ -163,7 +163,7 @@ class ControlServer:
                 await writer.drain()
         finally:
             if queue is not None:
-                service.log.unfollow(queue)
+                service_log.unfollow(queue)
 
 
 def _profile(request: dict[str, Any]) -> Profile:

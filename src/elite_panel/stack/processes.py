@@ -122,7 +122,7 @@ def same_process(pid: int, create_time: float) -> bool:
     try:
         proc = psutil.Process(pid)
         same = abs(proc.create_time() - create_time) < 1.0
-        return same and proc.status() != psutil.STATUS_ZOMBIE
+        return bool(same and proc.status() != psutil.STATUS_ZOMBIE)
     except psutil.Error:
         return False
 

@@ -50,6 +50,7 @@ class Supervisor:
         self._http = httpx.AsyncClient(trust_env=False)
         self._watchers: set[asyncio.Queue[list[dict[str, Any]]]] = set()
         self._lock = asyncio.Lock()
+        self.logs = {name: ServiceLog(name, paths.logs) for name in SERVICE_NAMES}
         self.on_idle: Callable[[], None] = lambda: None
 
     # -- observation ------------------------------------------------------------------
@@ -77,9 +78,12 @@ class Supervisor:
     def unwatch(self, queue: asyncio.Queue[list[dict[str, Any]]]) -> None:
         self._watchers.discard(queue)
 
+    def service_log(self, name: str) -> ServiceLog:
+        _check_name(name)
+        return self.logs[name]
+
     def service(self, name: str) -> Service:
-        if name not in SERVICE_NAMES:
-            raise StackError(f"unknown service {name!r}: use one of {', '.join(SERVICE_NAMES)}")
+        _check_name(name)
         service = self.services.get(name)
         if service is None:
             raise StackError(f"{name} has not been started yet: run `elite-panel stack up`")
@@ -186,6 +190,8 @@ class Supervisor:
     async def close(self) -> None:
         await self._stop_all()
         await self._http.aclose()
+        for service_log in self.logs.values():
+            service_log.close()
 
     # -- internals --------------------------------------------------------------------
 
@@ -259,6 +265,11 @@ class Supervisor:
             write_state(self.paths.state_file, record)
         except OSError as exc:  # a full disk must not stop supervision
             log.error("cannot write %s: %s", self.paths.state_file, exc)
+
+
+def _check_name(name: str) -> None:
+    if name not in SERVICE_NAMES:
+        raise StackError(f"unknown service {name!r}: use one of {', '.join(SERVICE_NAMES)}")
 
 
 def _check_ports(specs: list[ServiceSpec]) -> None:

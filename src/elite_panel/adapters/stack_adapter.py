@@ -1,0 +1,159 @@
+"""The stack as the panel sees it: live service states, actions, and log streams."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from PySide6.QtCore import QObject, Signal
+
+from elite_panel.adapters.tasks import TaskGroup
+from elite_panel.core.errors import DaemonUnavailable, EliteError
+from elite_panel.core.paths import AppPaths
+from elite_panel.core.profiles import load_profile
+from elite_panel.stack.control import ControlClient, ensure_daemon
+from elite_panel.stack.specs import ServiceState, ServiceStatus
+
+log = logging.getLogger(__name__)
+
+RECONNECT_INTERVAL_S = 1.0
+SERVICE_NAMES = ("runner", "assistant")
+
+
+def stopped_statuses() -> list[ServiceStatus]:
+    return [ServiceStatus(name, ServiceState.STOPPED, "") for name in SERVICE_NAMES]
+
+
+class StackAdapter(QObject):
+    """Follows the supervisor and runs stack actions for the UI.
+
+    Signals:
+        statusChanged(list[ServiceStatus]): every state change the supervisor reports.
+        connectedChanged(bool): whether a supervisor is reachable.
+        busyChanged(str, bool): an action (``stack`` or a service name) started/finished.
+        actionFailed(str, str): the action's target and a message for the user.
+        logLine(str, str): a service name and one line of its output.
+        logReset(str): a new log stream of the service starts (with its history).
+    """
+
+    statusChanged = Signal(object)
+    connectedChanged = Signal(bool)
+    busyChanged = Signal(str, bool)
+    actionFailed = Signal(str, str)
+    logLine = Signal(str, str)
+    logReset = Signal(str)
+
+    def __init__(self, paths: AppPaths, profile_name: str, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.paths = paths
+        self.profile_name = profile_name
+        self.statuses: list[ServiceStatus] = stopped_statuses()
+        self.connected = False
+        self._tasks = TaskGroup("stack")
+        self._client = ControlClient(paths)
+
+    # -- lifecycle ----------------------------------------------------------------------
+
+    def start_watching(self) -> None:
+        self._tasks.start("watch", self._watch_forever())
+
+    def close(self) -> None:
+        self._tasks.cancel_all()
+
+    # -- actions (called by the UI) ------------------------------------------------------
+
+    def start_stack(self) -> None:
+        self._run_action("stack", "up")
+
+    def stop_stack(self) -> None:
+        self._run_action("stack", "down")
+
+    def restart_stack(self) -> None:
+        self._run_action("stack", "restart")
+
+    def start_service(self, name: str) -> None:
+        self._run_action(name, "start", service=name)
+
+    def stop_service(self, name: str) -> None:
+        self._run_action(name, "stop", service=name)
+
+    def restart_service(self, name: str) -> None:
+        self._run_action(name, "restart", service=name)
+
+    async def stop_stack_and_wait(self) -> None:
+        """For Quit with ``stack.stop_on_quit``: stop everything, errors only logged."""
+        try:
+            await self._client.call("down")
+        except DaemonUnavailable:
+            pass
+        except EliteError as exc:
+            log.error("stopping the stack on quit failed: %s", exc)
+
+    def follow_logs(self, service: str, lines: int = 500) -> None:
+        self._tasks.start(f"logs:{service}", self._follow(service, lines))
+
+    # -- internals ----------------------------------------------------------------------
+
+    def _run_action(self, target: str, cmd: str, **args: object) -> None:
+        if self._tasks.running(f"action:{target}"):
+            return
+        self._tasks.start(f"action:{target}", self._action(target, cmd, args))
+
+    async def _action(self, target: str, cmd: str, args: dict[str, object]) -> None:
+        self.busyChanged.emit(target, True)
+        try:
+            if cmd == "down":
+                client = self._client
+            else:
+                profile = await asyncio.to_thread(load_profile, self.paths, self.profile_name)
+                args["profile"] = profile.model_dump(mode="json")
+                client = await ensure_daemon(self.paths)
+                self.start_watching()
+            await client.call(cmd, **args)
+        except DaemonUnavailable:
+            if cmd != "down":
+                self.actionFailed.emit(target, "the supervisor is not running")
+        except EliteError as exc:
+            self.actionFailed.emit(target, str(exc))
+        finally:
+            self.busyChanged.emit(target, False)
+
+    async def _watch_forever(self) -> None:
+        while True:
+            try:
+                async for statuses in self._client.watch():
+                    self._set_connected(True)
+                    self._publish(statuses)
+            except DaemonUnavailable:
+                pass
+            except EliteError as exc:
+                log.warning("watching the stack failed: %s", exc)
+            if self.connected:
+                self._set_connected(False)
+                self._publish(stopped_statuses())
+            await asyncio.sleep(RECONNECT_INTERVAL_S)
+
+    async def _follow(self, service: str, lines: int) -> None:
+        while True:
+            try:
+                stream = self._client.stream("logs", service=service, lines=lines, follow=True)
+                first = True
+                async for message in stream:
+                    if first:
+                        self.logReset.emit(service)
+                        first = False
+                    self.logLine.emit(service, str(message["line"]))
+            except DaemonUnavailable:
+                pass
+            except EliteError as exc:
+                log.debug("log stream of %s: %s", service, exc)
+            await asyncio.sleep(RECONNECT_INTERVAL_S)
+
+    def _set_connected(self, connected: bool) -> None:
+        if connected != self.connected:
+            self.connected = connected
+            self.connectedChanged.emit(connected)
+
+    def _publish(self, statuses: list[ServiceStatus]) -> None:
+        self.statuses = statuses
+        self.statusChanged.emit(statuses)

@@ -1,0 +1,117 @@
+"""Composition root of the desktop panel: builds the services, hands them to the widgets.
+
+Closing the window keeps the panel in the tray when the desktop has one (without a tray,
+closing quits, or nothing could bring the window back).  Quit stops the stack when the
+profile's ``stack.stop_on_quit`` is true; otherwise the supervisor keeps it running and the
+next panel shows it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import sys
+
+import qasync
+from PySide6.QtCore import QObject
+from PySide6.QtGui import QKeySequence, QShortcut
+from PySide6.QtWidgets import QApplication
+
+from elite_panel import APP_NAME
+from elite_panel.adapters.stack_adapter import StackAdapter
+from elite_panel.adapters.tasks import TaskGroup
+from elite_panel.core.errors import ConfigError
+from elite_panel.core.paths import AppPaths
+from elite_panel.core.profiles import load_profile
+from elite_panel.stack.specs import ServiceStatus
+from elite_panel.ui.main_window import MainWindow
+from elite_panel.ui.pages.stack_page import StackPage
+from elite_panel.ui.tray import Tray
+
+log = logging.getLogger(__name__)
+
+
+class Panel(QObject):
+    """The running panel: adapters, window and tray, wired together.
+
+    Attributes:
+        finished: set when the panel has quit (after stopping the stack if asked to).
+    """
+
+    def __init__(self, paths: AppPaths, profile_name: str, use_tray: bool | None = None) -> None:
+        super().__init__()
+        self.paths = paths
+        self.profile_name = profile_name
+        self.stack = StackAdapter(paths, profile_name, self)
+        self.window = MainWindow({"stack": StackPage(self.stack)})
+        self.finished = asyncio.Event()
+        self._tasks = TaskGroup("panel")
+        self.tray: Tray | None = None
+        if use_tray if use_tray is not None else Tray.available():
+            self.tray = Tray(self)
+            self.tray.startRequested.connect(self.stack.start_stack)
+            self.tray.stopRequested.connect(self.stack.stop_stack)
+            self.tray.showRequested.connect(self.window.bring_to_front)
+            self.tray.quitRequested.connect(self.quit)
+        self.stack.statusChanged.connect(self._on_status_changed)
+        self.stack.connectedChanged.connect(lambda _c: self._on_status_changed(self.stack.statuses))
+        self.window.closeRequested.connect(self._on_close_requested)
+        QShortcut(QKeySequence.StandardKey.Quit, self.window, self.quit)
+        QShortcut(QKeySequence("Ctrl+S"), self.window, self.stack.start_stack)
+
+    def show(self, page: str | None = None) -> None:
+        if page:
+            self.window.show_page(page)
+        self.window.show()
+        if self.tray:
+            self.tray.show()
+        self.stack.start_watching()
+
+    def quit(self) -> None:
+        self._tasks.start("quit", self._quit())
+
+    async def _quit(self) -> None:
+        try:
+            stop = load_profile(self.paths, self.profile_name).stack.stop_on_quit
+        except ConfigError as exc:
+            log.warning("%s; stopping the stack on quit", exc)
+            stop = True
+        self.window.hide()
+        if stop:
+            await self.stack.stop_stack_and_wait()
+        self.stack.close()
+        self.finished.set()
+
+    def _on_close_requested(self) -> None:
+        if self.tray:
+            self.window.hide()
+        else:
+            self.quit()
+
+    def _on_status_changed(self, statuses: list[ServiceStatus]) -> None:
+        connected = self.stack.connected
+        self.window.show_stack_state(statuses, connected)
+        if self.tray:
+            self.tray.show_stack_state(statuses, connected)
+
+
+def run_gui(paths: AppPaths, profile_name: str, page: str | None = None) -> int:
+    """Open the panel and run the Qt + asyncio loop until it quits."""
+    paths.ensure()
+    load_profile(paths, profile_name)  # a broken profile is reported before any window
+    app = QApplication.instance() or QApplication(sys.argv)
+    assert isinstance(app, QApplication)
+    app.setApplicationName(APP_NAME)
+    app.setApplicationDisplayName("Elite Coding Assistant")
+    app.setQuitOnLastWindowClosed(False)
+    loop = qasync.QEventLoop(app)
+    asyncio.set_event_loop(loop)
+
+    async def main() -> None:
+        panel = Panel(paths, profile_name)
+        panel.show(page)
+        await panel.finished.wait()
+
+    with loop:
+        loop.run_until_complete(main())
+    return 0

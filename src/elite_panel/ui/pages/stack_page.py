@@ -1,0 +1,143 @@
+"""The Stack page: the whole stack's controls, one card per service, and their live logs."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import Qt, QTimer
+from PySide6.QtWidgets import (
+    QHBoxLayout,
+    QLabel,
+    QPushButton,
+    QSplitter,
+    QTabWidget,
+    QVBoxLayout,
+    QWidget,
+)
+
+from elite_panel.adapters.stack_adapter import SERVICE_NAMES, StackAdapter
+from elite_panel.stack.specs import ServiceState, ServiceStatus
+from elite_panel.ui.widgets.log_view import LogView
+from elite_panel.ui.widgets.service_card import TITLES, ServiceCard
+
+
+class StackPage(QWidget):
+    """Args:
+    stack: the adapter that talks to the supervisor (from the composition root).
+    """
+
+    title = "Stack"
+
+    def __init__(self, stack: StackAdapter, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.stack = stack
+        self.start_button = QPushButton("Start stack")
+        self.start_button.setToolTip("Start the model runner and the assistant server (Ctrl+S)")
+        self.stop_button = QPushButton("Stop stack")
+        self.restart_button = QPushButton("Restart stack")
+        self.start_button.clicked.connect(self._on_start_clicked)
+        self.stop_button.clicked.connect(self._on_stop_clicked)
+        self.restart_button.clicked.connect(self._on_restart_clicked)
+        self.summary = QLabel()
+        self.error = QLabel()
+        self.error.setObjectName("stackError")
+        self.error.setWordWrap(True)
+        self.error.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.error.setStyleSheet("color:#c0392b;")
+        self.error.hide()
+        top = QHBoxLayout()
+        for button in (self.start_button, self.stop_button, self.restart_button):
+            top.addWidget(button)
+        top.addStretch(1)
+        top.addWidget(self.summary)
+
+        self.cards = {name: ServiceCard(name) for name in SERVICE_NAMES}
+        cards_row = QHBoxLayout()
+        for card in self.cards.values():
+            card.startRequested.connect(stack.start_service)
+            card.stopRequested.connect(stack.stop_service)
+            card.restartRequested.connect(stack.restart_service)
+            cards_row.addWidget(card)
+        cards = QWidget()
+        cards.setLayout(cards_row)
+
+        self.logs = {name: LogView() for name in SERVICE_NAMES}
+        self.log_tabs = QTabWidget()
+        for name, view in self.logs.items():
+            self.log_tabs.addTab(view, f"{TITLES[name]} log")
+        splitter = QSplitter(Qt.Orientation.Vertical)
+        splitter.addWidget(cards)
+        splitter.addWidget(self.log_tabs)
+        splitter.setStretchFactor(1, 1)
+
+        layout = QVBoxLayout(self)
+        layout.addLayout(top)
+        layout.addWidget(self.error)
+        layout.addWidget(splitter, 1)
+
+        stack.statusChanged.connect(self._on_status_changed)
+        stack.busyChanged.connect(self._on_busy_changed)
+        stack.actionFailed.connect(self._on_action_failed)
+        stack.logLine.connect(self._on_log_line)
+        stack.logReset.connect(self._on_log_reset)
+        self._ticker = QTimer(self)
+        self._ticker.setInterval(1000)
+        self._ticker.timeout.connect(self._on_tick)
+        self._ticker.start()
+        self._on_status_changed(stack.statuses)
+        for name in SERVICE_NAMES:
+            stack.follow_logs(name)
+
+    def _on_start_clicked(self) -> None:
+        self.error.hide()
+        self.stack.start_stack()
+
+    def _on_stop_clicked(self) -> None:
+        self.error.hide()
+        self.stack.stop_stack()
+
+    def _on_restart_clicked(self) -> None:
+        self.error.hide()
+        self.stack.restart_stack()
+
+    def _on_status_changed(self, statuses: list[ServiceStatus]) -> None:
+        for status in statuses:
+            card = self.cards.get(status.name)
+            if card:
+                card.show_status(status)
+        states = [s.state for s in statuses]
+        ready = sum(state is ServiceState.READY for state in states)
+        self.summary.setText(f"{ready}/{len(states)} ready")
+        any_active = any(state.is_active for state in states)
+        self.start_button.setEnabled(ready < len(states))
+        self.stop_button.setEnabled(any_active)
+        self.restart_button.setEnabled(any_active)
+
+    def _on_busy_changed(self, target: str, busy: bool) -> None:
+        if target == "stack":
+            self.start_button.setText("Starting..." if busy else "Start stack")
+            for button in (self.start_button, self.stop_button, self.restart_button):
+                button.setEnabled(not busy)
+            if not busy:
+                self._on_status_changed(self.stack.statuses)
+        elif target in self.cards:
+            self.cards[target].set_busy(busy)
+
+    def _on_action_failed(self, target: str, message: str) -> None:
+        if target in self.cards:
+            self.cards[target].show_action_error(message)
+        else:
+            self.error.setText(message)
+            self.error.show()
+
+    def _on_log_line(self, service: str, line: str) -> None:
+        view = self.logs.get(service)
+        if view:
+            view.append_line(line)
+
+    def _on_log_reset(self, service: str) -> None:
+        view = self.logs.get(service)
+        if view:
+            view.reset()
+
+    def _on_tick(self) -> None:
+        for card in self.cards.values():
+            card.tick()

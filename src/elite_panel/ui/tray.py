@@ -1,0 +1,79 @@
+"""The tray icon: the stack's state at a glance, and Start / Stop / Show / Quit."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import QObject, Qt, Signal
+from PySide6.QtGui import QAction, QColor, QIcon, QPainter, QPixmap
+from PySide6.QtWidgets import QMenu, QSystemTrayIcon
+
+from elite_panel.stack.specs import ServiceState, ServiceStatus
+from elite_panel.ui.main_window import stack_summary
+from elite_panel.ui.style import STATE_COLORS
+
+
+def state_icon(color: str) -> QIcon:
+    pixmap = QPixmap(64, 64)
+    pixmap.fill(Qt.GlobalColor.transparent)
+    painter = QPainter(pixmap)
+    painter.setRenderHint(QPainter.RenderHint.Antialiasing)
+    painter.setBrush(QColor(color))
+    painter.setPen(Qt.PenStyle.NoPen)
+    painter.drawEllipse(4, 4, 56, 56)
+    painter.end()
+    return QIcon(pixmap)
+
+
+def overall_state(statuses: list[ServiceStatus]) -> ServiceState:
+    """The worst state of the services, for one colour."""
+    order = list(ServiceState)
+    states = {s.state for s in statuses}
+    for bad in (ServiceState.FAILED, ServiceState.CRASHED, ServiceState.BACKOFF,
+                ServiceState.UNHEALTHY, ServiceState.STARTING, ServiceState.STOPPING):  # fmt: skip
+        if bad in states:
+            return bad
+    if states == {ServiceState.READY}:
+        return ServiceState.READY
+    return ServiceState.STOPPED if not states else min(states, key=order.index)
+
+
+class Tray(QObject):
+    """Signals: startRequested, stopRequested, showRequested, quitRequested."""
+
+    startRequested = Signal()
+    stopRequested = Signal()
+    showRequested = Signal()
+    quitRequested = Signal()
+
+    def __init__(self, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.icon = QSystemTrayIcon(state_icon(STATE_COLORS[ServiceState.STOPPED]), self)
+        menu = QMenu()
+        for text, signal in (
+            ("Start stack", self.startRequested),
+            ("Stop stack", self.stopRequested),
+            ("Show panel", self.showRequested),
+            ("Quit", self.quitRequested),
+        ):
+            action = QAction(text, menu)
+            action.triggered.connect(signal.emit)
+            menu.addAction(action)
+        self._menu = menu
+        self.icon.setContextMenu(menu)
+        self.icon.activated.connect(self._on_activated)
+        self.icon.setToolTip("Elite Coding Assistant: stack stopped")
+
+    @staticmethod
+    def available() -> bool:
+        return QSystemTrayIcon.isSystemTrayAvailable()
+
+    def show(self) -> None:
+        self.icon.show()
+
+    def show_stack_state(self, statuses: list[ServiceStatus], connected: bool) -> None:
+        state = overall_state(statuses) if connected else ServiceState.STOPPED
+        self.icon.setIcon(state_icon(STATE_COLORS[state]))
+        self.icon.setToolTip(f"Elite Coding Assistant: {stack_summary(statuses, connected)}")
+
+    def _on_activated(self, reason: QSystemTrayIcon.ActivationReason) -> None:
+        if reason == QSystemTrayIcon.ActivationReason.Trigger:
+            self.showRequested.emit()

