@@ -22,7 +22,7 @@ class OllamaBackend:
     async def list_models(self) -> list[ModelInfo]:
         try:
             listing = await self._client.list()
-        except (ollama.ResponseError, httpx.HTTPError) as exc:
+        except (ollama.ResponseError, httpx.HTTPError, ConnectionError) as exc:
             raise BackendError(f"Ollama at {self.url} did not list its models: {exc}") from exc
         models = []
         for model in listing.models:
@@ -58,7 +58,7 @@ class OllamaBackend:
                 yield ChatChunk(content=part.message.content or "")
         except ollama.ResponseError as exc:
             raise BackendError(f"Ollama: {exc.error}") from exc
-        except httpx.HTTPError as exc:
+        except (httpx.HTTPError, ConnectionError) as exc:
             raise BackendError(f"Ollama at {self.url} failed: {exc}") from exc
         # Ollama closes streams without a final chunk when it is stopped mid-answer.
         raise BackendError("the model runner ended the answer without finishing it")
