@@ -206,16 +206,8 @@ class Supervisor:
             token = runners.new_token()
             _write_token(self.paths, token)
         assistant = runners.assistant_spec(profile, endpoint, self.paths, token)
-        for old in self.services.values():
-            old.log.close()
         self.services = {
-            spec.name: Service(
-                spec,
-                ServiceLog(spec.name, self.paths.logs),
-                self._http,
-                self._changed,
-                self.policy,
-            )
+            spec.name: Service(spec, self.logs[spec.name], self._http, self._changed, self.policy)
             for spec in (runner_spec, assistant)
         }
         self.profile = profile

@@ -1,0 +1,65 @@
+"""The Stack page offscreen, on the real stack: Start, the states it shows, Stop."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+from PySide6.QtCore import Qt
+from pytestqt.qtbot import QtBot
+
+from elite_panel.app import Panel
+from elite_panel.core.paths import AppPaths
+from tests.conftest import Home
+
+pytestmark = pytest.mark.gui
+
+
+@pytest.mark.model
+@pytest.mark.slow
+def test_start_shows_states_then_stop(qtbot: QtBot, qloop: asyncio.AbstractEventLoop,
+                                      home: Home) -> None:
+    panel = Panel(AppPaths.from_env(), "default", use_tray=False)
+    qtbot.addWidget(panel.window)
+    panel.show("stack")
+    page = panel.window.pages["stack"]
+    cards = page.cards  # type: ignore[attr-defined]
+    assert cards["runner"].badge.text() == "stopped"
+    assert panel.window.stack_state.text() == "Stack: stopped"
+
+    seen: set[str] = set()
+    panel.stack.statusChanged.connect(lambda statuses: seen.update(s.state.value for s in statuses))
+    qtbot.mouseClick(page.start_button, Qt.MouseButton.LeftButton)  # type: ignore[attr-defined]
+    qtbot.waitUntil(lambda: all(c.badge.text() == "ready" for c in cards.values()), timeout=60_000)
+    assert "starting" in seen
+    assert cards["runner"].kind.text() == "builtin"
+    assert cards["assistant"].url.text() == f"http://127.0.0.1:{home.assistant_port}"
+    assert cards["runner"].pid.text().isdigit()
+    assert panel.window.stack_state.text().startswith("Stack: ready")
+    assert not page.start_button.isEnabled()  # type: ignore[attr-defined]
+    # The log view follows the service's output.
+    qtbot.waitUntil(lambda: "Uvicorn running" in page.logs["assistant"].text.toPlainText(),  # type: ignore[attr-defined]
+                    timeout=20_000)
+
+    qtbot.mouseClick(page.stop_button, Qt.MouseButton.LeftButton)  # type: ignore[attr-defined]
+    qtbot.waitUntil(lambda: all(c.badge.text() == "stopped" for c in cards.values()),
+                    timeout=30_000)
+    qtbot.waitUntil(lambda: not home.processes(), timeout=20_000)
+    assert panel.window.stack_state.text() == "Stack: stopped"
+    panel.stack.close()
+
+
+def test_start_error_is_shown_on_the_page(qtbot: QtBot, qloop: asyncio.AbstractEventLoop,
+                                          home: Home, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ELITE_RUNNER__KIND", "external")
+    monkeypatch.setenv("ELITE_RUNNER__URL", "http://127.0.0.1:9")  # nothing answers there
+    panel = Panel(AppPaths.from_env(), "default", use_tray=False)
+    qtbot.addWidget(panel.window)
+    panel.show()
+    page = panel.window.pages["stack"]
+    qtbot.mouseClick(page.start_button, Qt.MouseButton.LeftButton)  # type: ignore[attr-defined]
+    qtbot.waitUntil(lambda: page.error.isVisible(), timeout=60_000)  # type: ignore[attr-defined]
+    assert "did not start" in page.error.text()  # type: ignore[attr-defined]
+    assert "runner" in page.error.text()  # type: ignore[attr-defined]
+    assert panel.window.isVisible()
+    panel.stack.close()
