@@ -45,7 +45,9 @@ def _require_model_failure() -> None:
     pytest.fail("ELITE_REQUIRE_MODEL=1 but the built-in runner or its model is missing")
 
 
-def wait_for(predicate: Callable[[], object], timeout: float, what: str, step: float = 0.05) -> object:
+def wait_for(
+    predicate: Callable[[], object], timeout: float, what: str, step: float = 0.05
+) -> object:
     """Poll ``predicate`` until it returns something truthy, or fail after ``timeout``."""
     deadline = time.monotonic() + timeout
     while True:
@@ -73,11 +75,19 @@ class Home:
         }
         self.env.pop("ELITE_PROFILE", None)
 
-    def cli(self, *args: str, timeout: float = 180, input: str | None = None,
-            ) -> subprocess.CompletedProcess[str]:
+    def cli(
+        self,
+        *args: str,
+        timeout: float = 180,
+        input: str | None = None,
+    ) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
             [sys.executable, "-m", "elite_panel", *args],
-            env=self.env, capture_output=True, text=True, timeout=timeout, input=input,
+            env=self.env,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            input=input,
         )
 
     def daemon_pids(self) -> list[int]:
@@ -96,9 +106,11 @@ class Home:
         for proc in psutil.process_iter(["environ", "status"]):
             with contextlib.suppress(psutil.Error):
                 env = proc.info["environ"] or {}
-                if (env.get("ELITE_HOME") == str(self.root)
-                        and proc.info["status"] != psutil.STATUS_ZOMBIE
-                        and proc.pid != os.getpid()):
+                if (
+                    env.get("ELITE_HOME") == str(self.root)
+                    and proc.info["status"] != psutil.STATUS_ZOMBIE
+                    and proc.pid != os.getpid()
+                ):
                     found.append(proc)
         return found
 
@@ -116,5 +128,7 @@ def home(monkeypatch: pytest.MonkeyPatch) -> Iterator[Home]:
         h.cli("stack", "down", timeout=60)
         for proc in h.processes():  # whatever a failed test left: never leak processes
             with contextlib.suppress(psutil.Error, OSError):
-                os.killpg(proc.pid, signal.SIGKILL) if os.getpgid(proc.pid) == proc.pid else proc.kill()
+                os.killpg(proc.pid, signal.SIGKILL) if os.getpgid(
+                    proc.pid
+                ) == proc.pid else proc.kill()
         shutil.rmtree(root, ignore_errors=True)

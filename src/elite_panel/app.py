@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import sys
+from collections.abc import Callable
 
 import qasync
 from PySide6.QtCore import QObject
@@ -95,8 +96,16 @@ class Panel(QObject):
             self.tray.show_stack_state(statuses, connected)
 
 
-def run_gui(paths: AppPaths, profile_name: str, page: str | None = None) -> int:
-    """Open the panel and run the Qt + asyncio loop until it quits."""
+def run_gui(
+    paths: AppPaths,
+    profile_name: str,
+    page: str | None = None,
+    on_shown: Callable[[Panel], None] | None = None,
+) -> int:
+    """Open the panel and run the Qt + asyncio loop until it quits.
+
+    ``on_shown`` receives the panel once its window is shown (the start-up benchmark uses it).
+    """
     paths.ensure()
     load_profile(paths, profile_name)  # a broken profile is reported before any window
     app = QApplication.instance() or QApplication(sys.argv)
@@ -110,6 +119,8 @@ def run_gui(paths: AppPaths, profile_name: str, page: str | None = None) -> int:
     async def main() -> None:
         panel = Panel(paths, profile_name)
         panel.show(page)
+        if on_shown:
+            on_shown(panel)
         await panel.finished.wait()
 
     with loop:

@@ -71,8 +71,9 @@ def build_app(double: OllamaDouble) -> FastAPI:
             error = copy.deepcopy(FIXTURES["chat-model-not-found"]["response"])
             error["body"]["error"] = f"model '{body.get('model')}' not found"
             return JSONResponse(error["body"], status_code=error["status"])
-        return StreamingResponse(_chat_stream(double, body["model"]),
-                                 media_type="application/x-ndjson")
+        return StreamingResponse(
+            _chat_stream(double, body["model"]), media_type="application/x-ndjson"
+        )
 
     return app
 
@@ -83,8 +84,7 @@ async def _chat_stream(double: OllamaDouble, model: str) -> AsyncIterator[bytes]
     for index, word in enumerate(words):
         chunk = copy.deepcopy(first)
         chunk["model"] = model
-        chunk["message"] = {"role": "assistant",
-                            "content": word if index == 0 else " " + word}
+        chunk["message"] = {"role": "assistant", "content": word if index == 0 else " " + word}
         yield json.dumps(chunk).encode() + b"\n"
         await asyncio.sleep(0)
     if double.drop_final:

@@ -17,8 +17,9 @@ pytestmark = pytest.mark.gui
 
 @pytest.mark.model
 @pytest.mark.slow
-def test_start_shows_states_then_stop(qtbot: QtBot, qloop: asyncio.AbstractEventLoop,
-                                      home: Home) -> None:
+def test_start_shows_states_then_stop(
+    qtbot: QtBot, qloop: asyncio.AbstractEventLoop, home: Home
+) -> None:
     panel = Panel(AppPaths.from_env(), "default", use_tray=False)
     qtbot.addWidget(panel.window)
     panel.show("stack")
@@ -38,19 +39,23 @@ def test_start_shows_states_then_stop(qtbot: QtBot, qloop: asyncio.AbstractEvent
     assert panel.window.stack_state.text().startswith("Stack: ready")
     assert not page.start_button.isEnabled()  # type: ignore[attr-defined]
     # The log view follows the service's output.
-    qtbot.waitUntil(lambda: "Uvicorn running" in page.logs["assistant"].text.toPlainText(),  # type: ignore[attr-defined]
-                    timeout=20_000)
+    qtbot.waitUntil(
+        lambda: "Uvicorn running" in page.logs["assistant"].text.toPlainText(),  # type: ignore[attr-defined]
+        timeout=20_000,
+    )
 
     qtbot.mouseClick(page.stop_button, Qt.MouseButton.LeftButton)  # type: ignore[attr-defined]
-    qtbot.waitUntil(lambda: all(c.badge.text() == "stopped" for c in cards.values()),
-                    timeout=30_000)
+    qtbot.waitUntil(
+        lambda: all(c.badge.text() == "stopped" for c in cards.values()), timeout=30_000
+    )
     qtbot.waitUntil(lambda: not home.processes(), timeout=20_000)
     assert panel.window.stack_state.text() == "Stack: stopped"
     panel.stack.close()
 
 
-def test_start_error_is_shown_on_the_page(qtbot: QtBot, qloop: asyncio.AbstractEventLoop,
-                                          home: Home, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_start_error_is_shown_on_the_page(
+    qtbot: QtBot, qloop: asyncio.AbstractEventLoop, home: Home, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("ELITE_RUNNER__KIND", "external")
     monkeypatch.setenv("ELITE_RUNNER__URL", "http://127.0.0.1:9")  # nothing answers there
     panel = Panel(AppPaths.from_env(), "default", use_tray=False)

@@ -26,8 +26,11 @@ def status(home: Home) -> dict[str, dict[str, object]]:
 
 
 def listeners(port: int) -> list[int]:
-    return [c.pid for c in psutil.net_connections("inet")
-            if c.laddr and c.laddr.port == port and c.status == psutil.CONN_LISTEN]
+    return [
+        c.pid
+        for c in psutil.net_connections("inet")
+        if c.laddr and c.laddr.port == port and c.status == psutil.CONN_LISTEN
+    ]
 
 
 def test_up_chat_crash_restart_down(home: Home) -> None:
@@ -48,7 +51,9 @@ def test_up_chat_crash_restart_down(home: Home) -> None:
     wait_for(lambda: status(home)["runner"]["state"] != "ready", 5, "the crash to be noticed")
     back = wait_for(
         lambda: (s := status(home)["runner"])["state"] == "ready" and s["restarts"] == 1 and s,
-        30, "the runner to be back")
+        30,
+        "the runner to be back",
+    )
     assert back["pid"] != runner_pid  # type: ignore[index]
     assert "killed by signal 9" in str(back["last_error"])  # type: ignore[index]
     assert home.cli("chat", "Say hi").returncode == 0  # the assistant reaches the new runner
@@ -82,8 +87,15 @@ def test_killed_daemon_leaves_no_unsupervised_service_and_no_duplicate(home: Hom
     (daemon,) = home.daemon_pids()
     os.kill(daemon, signal.SIGKILL)
     # Without their supervisor the services stop (PR_SET_PDEATHSIG) ...
-    wait_for(lambda: not any(psutil.pid_exists(p) and psutil.Process(p).status() != "zombie"
-                             for p in old_pids), 15, "the orphaned services to stop")
+    wait_for(
+        lambda: (
+            not any(
+                psutil.pid_exists(p) and psutil.Process(p).status() != "zombie" for p in old_pids
+            )
+        ),
+        15,
+        "the orphaned services to stop",
+    )
     # ... and the next `stack up` brings up exactly one copy of each.
     up = home.cli("stack", "up")
     assert up.returncode == 0, up.stderr
@@ -99,23 +111,41 @@ def test_new_daemon_adopts_a_service_that_still_answers(home: Home) -> None:
     www = home.root / "www"
     (www / "v1").mkdir(parents=True)
     (www / "v1" / "models").write_text('{"data": []}')  # the runner's health URL answers
-    code = ("import functools, http.server as h; "
-            f"handler = functools.partial(h.SimpleHTTPRequestHandler, directory={str(www)!r}); "
-            f"h.test(handler, port={home.runner_port}, bind='127.0.0.1')")
-    orphan = subprocess.Popen([sys.executable, "-c", code], start_new_session=True,
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    code = (
+        "import functools, http.server as h; "
+        f"handler = functools.partial(h.SimpleHTTPRequestHandler, directory={str(www)!r}); "
+        f"h.test(handler, port={home.runner_port}, bind='127.0.0.1')"
+    )
+    orphan = subprocess.Popen(
+        [sys.executable, "-c", code],
+        start_new_session=True,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     stale = subprocess.Popen(["sleep", "1000"], start_new_session=True)
     try:
         wait_for(lambda: listeners(home.runner_port), 10, "the orphan to listen")
         record = {
-            "version": 1, "daemon_pid": 999999, "runner_kind": "builtin",
-            "profile": {"runner": {"kind": "builtin", "port": home.runner_port},
-                        "assistant": {"port": home.assistant_port}},
+            "version": 1,
+            "daemon_pid": 999999,
+            "runner_kind": "builtin",
+            "profile": {
+                "runner": {"kind": "builtin", "port": home.runner_port},
+                "assistant": {"port": home.assistant_port},
+            },
             "services": {
-                "runner": {"pid": orphan.pid, "create_time": psutil.Process(orphan.pid).create_time(),
-                           "port": home.runner_port, "kind": "builtin"},
-                "assistant": {"pid": stale.pid, "create_time": psutil.Process(stale.pid).create_time(),
-                              "port": home.assistant_port, "kind": "assistant"},
+                "runner": {
+                    "pid": orphan.pid,
+                    "create_time": psutil.Process(orphan.pid).create_time(),
+                    "port": home.runner_port,
+                    "kind": "builtin",
+                },
+                "assistant": {
+                    "pid": stale.pid,
+                    "create_time": psutil.Process(stale.pid).create_time(),
+                    "port": home.assistant_port,
+                    "kind": "assistant",
+                },
             },
         }
         state = home.root / "state"

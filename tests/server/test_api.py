@@ -66,8 +66,11 @@ def test_api_needs_the_token(client: TestClient, headers: dict[str, str]) -> Non
 def test_models_come_from_the_backend(client: TestClient) -> None:
     models = client.get("/api/models", headers=AUTH).json()["models"]
     assert models[0] == {
-        "name": "deepseek-r1:latest", "size": 4683075271, "family": "qwen2",
-        "parameter_size": "7.6B", "quantization": "Q4_K_M",
+        "name": "deepseek-r1:latest",
+        "size": 4683075271,
+        "family": "qwen2",
+        "parameter_size": "7.6B",
+        "quantization": "Q4_K_M",
     }
 
 
@@ -83,7 +86,10 @@ def test_chat_streams_ndjson_events(client: TestClient, double: OllamaDouble) ->
     assert text == double.answer
     done = got[-1]
     assert done["type"] == "done"
-    assert done["usage"] == {"prompt_tokens": 26, "completion_tokens": len(double.answer.split(" "))}
+    assert done["usage"] == {
+        "prompt_tokens": 26,
+        "completion_tokens": len(double.answer.split(" ")),
+    }
     assert isinstance(done["ttft_ms"], float)
     sent = double.requests[-1]["messages"]
     assert sent[0]["role"] == "system" and sent[-1]["content"] == "code please"
@@ -105,13 +111,23 @@ def test_stream_ending_without_done_is_an_error(client: TestClient, double: Olla
 
 
 def test_default_model_is_the_first_listed(client: TestClient) -> None:
-    got = events(client.post("/api/chat", json={"messages": [{"role": "user", "content": "x"}]},
-                             headers=AUTH))
+    got = events(
+        client.post(
+            "/api/chat", json={"messages": [{"role": "user", "content": "x"}]}, headers=AUTH
+        )
+    )
     assert got[0]["model"] == "deepseek-r1:latest"
 
 
-@pytest.mark.parametrize("body", [{}, {"messages": []}, {"messages": [{"role": "wizard", "content": "x"}]},
-                                  {"messages": "nope"}])
+@pytest.mark.parametrize(
+    "body",
+    [
+        {},
+        {"messages": []},
+        {"messages": [{"role": "wizard", "content": "x"}]},
+        {"messages": "nope"},
+    ],
+)
 def test_malformed_bodies_are_422(client: TestClient, body: dict[str, object]) -> None:
     assert client.post("/api/chat", json=body, headers=AUTH).status_code == 422
 

@@ -43,8 +43,12 @@ def test_default_profile_is_created_with_defaults(paths: AppPaths) -> None:
 def test_environment_overrides_every_level(paths: AppPaths) -> None:
     profile = load_profile(
         paths,
-        environ={"ELITE_RUNNER__KIND": "builtin", "ELITE_ASSISTANT__PORT": "18000",
-                 "ELITE_HOME": "ignored", "ELITE_STACK__STOP_ON_QUIT": "false"},
+        environ={
+            "ELITE_RUNNER__KIND": "builtin",
+            "ELITE_ASSISTANT__PORT": "18000",
+            "ELITE_HOME": "ignored",
+            "ELITE_STACK__STOP_ON_QUIT": "false",
+        },
     )
     assert profile.runner.kind is RunnerKind.BUILTIN
     assert profile.assistant.port == 18000
@@ -96,5 +100,5 @@ def test_missing_named_profile_and_bad_name(paths: AppPaths) -> None:
 
 
 def test_external_url_must_be_http(paths: AppPaths) -> None:
-    with pytest.raises(ConfigError, match="runner.url"):
+    with pytest.raises(ConfigError, match=r"runner\.url"):
         load_profile(paths, environ={"ELITE_RUNNER__URL": "ftp://x"})

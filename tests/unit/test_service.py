@@ -12,7 +12,6 @@ from pathlib import Path
 
 import httpx
 import psutil
-import pytest
 
 from elite_panel.stack import processes
 from elite_panel.stack.service import RestartPolicy, Service
@@ -24,10 +23,20 @@ FAST = RestartPolicy(initial_delay_s=0.05, max_delay_s=0.2, window_s=60, max_cra
 
 
 def http_spec(port: int, prefix: str = "", secrets: tuple[str, ...] = ()) -> ServiceSpec:
-    code = f"{prefix}import http.server as h; h.test(h.SimpleHTTPRequestHandler, port={port}, bind='127.0.0.1')"
-    return ServiceSpec("runner", "test", (sys.executable, "-c", code), port,
-                       f"http://127.0.0.1:{port}", f"http://127.0.0.1:{port}/",
-                       start_timeout_s=20, secrets=secrets)
+    code = (
+        f"{prefix}import http.server as h; "
+        f"h.test(h.SimpleHTTPRequestHandler, port={port}, bind='127.0.0.1')"
+    )
+    return ServiceSpec(
+        "runner",
+        "test",
+        (sys.executable, "-c", code),
+        port,
+        f"http://127.0.0.1:{port}",
+        f"http://127.0.0.1:{port}/",
+        start_timeout_s=20,
+        secrets=secrets,
+    )
 
 
 async def until(predicate: Callable[[], bool], timeout: float = 20.0) -> None:
@@ -36,12 +45,14 @@ async def until(predicate: Callable[[], bool], timeout: float = 20.0) -> None:
             await asyncio.sleep(0.02)
 
 
-async def make_service(spec: ServiceSpec, tmp_path: Path, policy: RestartPolicy = FAST
-                       ) -> tuple[Service, httpx.AsyncClient, list[ServiceState]]:
+async def make_service(
+    spec: ServiceSpec, tmp_path: Path, policy: RestartPolicy = FAST
+) -> tuple[Service, httpx.AsyncClient, list[ServiceState]]:
     http = httpx.AsyncClient(trust_env=False)
     seen: list[ServiceState] = []
-    service = Service(spec, ServiceLog(spec.name, tmp_path), http,
-                      lambda s: seen.append(s.state), policy)
+    service = Service(
+        spec, ServiceLog(spec.name, tmp_path), http, lambda s: seen.append(s.state), policy
+    )
     return service, http, seen
 
 
@@ -70,9 +81,15 @@ def test_crash_is_restarted_and_counted(tmp_path: Path) -> None:
 
 
 def test_exit_during_first_start_fails_with_its_output(tmp_path: Path) -> None:
-    spec = ServiceSpec("assistant", "test",
-                       (sys.executable, "-c", "print('model file is corrupt'); raise SystemExit(3)"),
-                       free_port(), "http://x", "http://127.0.0.1:9/", start_timeout_s=20)
+    spec = ServiceSpec(
+        "assistant",
+        "test",
+        (sys.executable, "-c", "print('model file is corrupt'); raise SystemExit(3)"),
+        free_port(),
+        "http://x",
+        "http://127.0.0.1:9/",
+        start_timeout_s=20,
+    )
 
     async def scenario() -> None:
         service, http, _ = await make_service(spec, tmp_path)
@@ -92,8 +109,9 @@ def test_too_many_crashes_give_up(tmp_path: Path) -> None:
         service.start()
         await service.wait_settled()
         for _ in range(FAST.max_crashes + 1):
-            await until(lambda: service.state is ServiceState.READY or
-                        service.state is ServiceState.FAILED)
+            await until(
+                lambda: service.state is ServiceState.READY or service.state is ServiceState.FAILED
+            )
             if service.handle:
                 os.kill(service.handle.pid, signal.SIGKILL)
                 await until(lambda: service.state is not ServiceState.READY)
@@ -126,7 +144,10 @@ def test_stop_ends_the_whole_process_group(tmp_path: Path) -> None:
 
 
 def test_sigterm_ignored_means_sigkill_after_grace(tmp_path: Path) -> None:
-    code = "import signal, time; signal.signal(signal.SIGTERM, signal.SIG_IGN); print('up', flush=True); time.sleep(1000)"
+    code = (
+        "import signal, time; signal.signal(signal.SIGTERM, signal.SIG_IGN); "
+        "print('up', flush=True); time.sleep(1000)"
+    )
 
     async def scenario() -> None:
         handle = await processes.spawn((sys.executable, "-c", code), {})

