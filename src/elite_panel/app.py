@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import sys
 from collections.abc import Callable
 
@@ -21,7 +22,7 @@ from PySide6.QtWidgets import QApplication
 from elite_panel import APP_NAME
 from elite_panel.adapters.stack_adapter import StackAdapter
 from elite_panel.adapters.tasks import TaskGroup
-from elite_panel.core.errors import ConfigError
+from elite_panel.core.errors import ConfigError, EliteError
 from elite_panel.core.paths import AppPaths
 from elite_panel.core.profiles import load_profile
 from elite_panel.stack.specs import ServiceStatus
@@ -96,6 +97,18 @@ class Panel(QObject):
             self.tray.show_stack_state(statuses, connected)
 
 
+def _check_display() -> None:
+    """Fail with advice instead of Qt's abort when there is no screen to open a window on."""
+    if not sys.platform.startswith("linux") or os.environ.get("QT_QPA_PLATFORM"):
+        return
+    if not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")):
+        raise EliteError(
+            "no display to open the panel on (DISPLAY and WAYLAND_DISPLAY are unset); "
+            "the headless commands work without one: `elite-panel stack up`, "
+            "`elite-panel chat`, `elite-panel --help`"
+        )
+
+
 def run_gui(
     paths: AppPaths,
     profile_name: str,
@@ -108,6 +121,7 @@ def run_gui(
     """
     paths.ensure()
     load_profile(paths, profile_name)  # a broken profile is reported before any window
+    _check_display()
     app = QApplication.instance() or QApplication(sys.argv)
     assert isinstance(app, QApplication)
     app.setApplicationName(APP_NAME)
