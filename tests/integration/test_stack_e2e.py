@@ -9,7 +9,6 @@ import signal
 import socket
 import subprocess
 import sys
-import time
 
 import psutil
 import pytest
@@ -49,13 +48,13 @@ def test_up_chat_crash_restart_down(home: Home) -> None:
     runner_pid = int(services["runner"]["pid"])  # type: ignore[arg-type]
     os.kill(runner_pid, signal.SIGKILL)
     wait_for(lambda: status(home)["runner"]["state"] != "ready", 5, "the crash to be noticed")
-    back = wait_for(
-        lambda: (s := status(home)["runner"])["state"] == "ready" and s["restarts"] == 1 and s,
-        30,
-        "the runner to be back",
-    )
-    assert back["pid"] != runner_pid  # type: ignore[index]
-    assert "killed by signal 9" in str(back["last_error"])  # type: ignore[index]
+    # `stack up` during the restart waits for it; it must not tear the stack down.
+    again = home.cli("stack", "up")
+    assert again.returncode == 0, again.stderr
+    back = status(home)["runner"]
+    assert back["state"] == "ready" and back["restarts"] == 1
+    assert back["pid"] != runner_pid
+    assert "killed by signal 9" in str(back["last_error"])
     assert home.cli("chat", "Say hi").returncode == 0  # the assistant reaches the new runner
 
     service_pids = [int(s["pid"]) for s in status(home).values()]  # type: ignore[arg-type]
@@ -183,9 +182,9 @@ def test_bad_profile_is_a_clear_error(home: Home) -> None:
     assert "Traceback" not in up.stderr
     assert not home.daemon_pids()
     home.env["ELITE_ASSISTANT__PORT"] = "not-a-port"
-    up = home.cli("stack", "status")
-    assert up.returncode == 1
-    assert "environment variable ELITE_ASSISTANT__PORT" in up.stderr
+    status_result = home.cli("stack", "status")
+    assert status_result.returncode == 1
+    assert "environment variable ELITE_ASSISTANT__PORT" in status_result.stderr
 
 
 def test_chat_without_a_stack_says_what_to_do(home: Home) -> None:
@@ -193,6 +192,5 @@ def test_chat_without_a_stack_says_what_to_do(home: Home) -> None:
     assert chat.returncode == 1
     assert "stack is not up" in chat.stderr
     assert "elite-panel stack up" in chat.stderr
-    started = time.monotonic()
-    logs = home.cli("stack", "logs", "runner")
-    assert logs.returncode == 0 and time.monotonic() - started < 60
+    logs = home.cli("stack", "logs", "runner")  # no supervisor: read from the log file
+    assert logs.returncode == 0, logs.stderr

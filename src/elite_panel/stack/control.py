@@ -10,6 +10,7 @@ import asyncio
 import os
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import AsyncIterator
 from typing import Any
@@ -125,6 +126,8 @@ async def ensure_daemon(paths: AppPaths) -> ControlClient:
     deadline = time.monotonic() + DAEMON_START_TIMEOUT_S
     while time.monotonic() < deadline:
         if await client.is_running():
+            # Reap it when it exits, so a long-lived panel collects no zombie.
+            threading.Thread(target=proc.wait, name="reap-supervisor", daemon=True).start()
             return client
         code = proc.poll()
         if code not in (None, 0):

@@ -86,7 +86,7 @@ class Service:
         self._ready_since: float | None = None
         self._crashes: deque[float] = deque()
         self._task: asyncio.Task[None] | None = None
-        self._settled = asyncio.Event()
+        self._next_change: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._pump: asyncio.Task[None] | None = None
         self.log.set_secrets(spec.secrets)
 
@@ -117,12 +117,14 @@ class Service:
         self.last_error = None
         self.restarts = 0
         self._crashes.clear()
-        self._settled.clear()
+        self._set(ServiceState.STARTING)
         self._task = asyncio.create_task(self._run(adopted), name=f"service:{self.spec.name}")
 
     async def wait_settled(self) -> ServiceState:
-        """Wait until the first start has an outcome: ready, failed or stopped."""
-        await self._settled.wait()
+        """Wait until the service is ready, failed or stopped (not on its way somewhere)."""
+        settled = (ServiceState.READY, ServiceState.FAILED, ServiceState.STOPPED)
+        while self.state not in settled:
+            await asyncio.shield(self._next_change)
         return self.state
 
     async def stop(self) -> None:
@@ -138,7 +140,6 @@ class Service:
             self.handle = None
         self._ready_since = None
         self._set(ServiceState.STOPPED)
-        self._settled.set()
 
     def error_with_tail(self) -> str:
         tail = "\n".join(self.log.tail(ERROR_TAIL_LINES))
@@ -158,7 +159,6 @@ class Service:
                 adopted = None
                 if exit_reason is None:
                     first_start = False
-                    self._settled.set()
                     exit_reason = await self._watch()  # returns only when the process exits
                 elif first_start:
                     await self._fail(exit_reason)
@@ -185,7 +185,8 @@ class Service:
         Raises:
             _StartFailed: not ready within the spec's start timeout.
         """
-        self._set(ServiceState.STARTING)
+        if self.state is not ServiceState.STARTING:
+            self._set(ServiceState.STARTING)
         if adopted is not None:
             self.handle = adopted
         elif self.spec.managed:
@@ -268,11 +269,12 @@ class Service:
         self._ready_since = None
         log.error("%s failed: %s", self.spec.name, reason)
         self._set(ServiceState.FAILED)
-        self._settled.set()
 
     def _set(self, state: ServiceState) -> None:
         self.state = state
         self._on_change(self)
+        changed, self._next_change = self._next_change, asyncio.get_running_loop().create_future()
+        changed.set_result(None)
 
 
 def _exit_reason(code: int | None, during_start: bool) -> str:

@@ -119,7 +119,9 @@ class Supervisor:
             failed = [s for s in self.services.values() if s.state is not ServiceState.READY]
             if failed:
                 message = "\n".join(f"{s.spec.name}: {s.error_with_tail()}" for s in failed)
-                await self._stop_all()
+                # Undo only what this call started: a running service is left alone.
+                await asyncio.gather(*(s.stop() for s in to_start))
+                self._after_command()
                 raise StackError(f"the stack did not start:\n{message}")
 
     async def down(self) -> None:
