@@ -20,7 +20,8 @@ import signal
 import socket
 import struct
 import sys
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 from elite_panel.core.errors import EliteError
 from elite_panel.core.paths import AppPaths
@@ -29,6 +30,7 @@ from elite_panel.stack.protocol import encode, read_message
 from elite_panel.stack.supervisor import Supervisor
 
 log = logging.getLogger("elite_panel.daemon")
+T = TypeVar("T")
 
 IDLE_EXIT_S = 15.0
 
@@ -126,18 +128,11 @@ class ControlServer:
         self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
     ) -> None:
         queue = self.supervisor.watch()
-        closed = asyncio.ensure_future(reader.read())
         try:
-            while True:
-                getter = asyncio.ensure_future(queue.get())
-                done, _ = await asyncio.wait({getter, closed}, return_when=asyncio.FIRST_COMPLETED)
-                if closed in done:
-                    getter.cancel()
-                    return
-                writer.write(encode({"ok": True, "services": getter.result()}))
-                await writer.drain()
+            await _forward(
+                queue, reader, writer, lambda services: {"ok": True, "services": services}
+            )
         finally:
-            closed.cancel()
             self.supervisor.unwatch(queue)
 
     async def _stream_logs(
@@ -150,20 +145,32 @@ class ControlServer:
             for line in service_log.tail(lines):
                 writer.write(encode({"line": line}))
             await writer.drain()
-            if queue is None:
-                return
-            closed = asyncio.ensure_future(reader.read())
-            while True:
-                getter = asyncio.ensure_future(queue.get())
-                done, _ = await asyncio.wait({getter, closed}, return_when=asyncio.FIRST_COMPLETED)
-                if closed in done:
-                    getter.cancel()
-                    return
-                writer.write(encode({"line": getter.result()}))
-                await writer.drain()
+            if queue is not None:
+                await _forward(queue, reader, writer, lambda line: {"line": line})
         finally:
             if queue is not None:
                 service_log.unfollow(queue)
+
+
+async def _forward(
+    queue: asyncio.Queue[T],
+    reader: asyncio.StreamReader,
+    writer: asyncio.StreamWriter,
+    message: Callable[[T], dict[str, Any]],
+) -> None:
+    """Send each queued item to the client until it closes its end."""
+    closed = asyncio.ensure_future(reader.read())
+    try:
+        while True:
+            getter = asyncio.ensure_future(queue.get())
+            done, _ = await asyncio.wait({getter, closed}, return_when=asyncio.FIRST_COMPLETED)
+            if closed in done:
+                getter.cancel()
+                return
+            writer.write(encode(message(getter.result())))
+            await writer.drain()
+    finally:
+        closed.cancel()
 
 
 def _profile(request: dict[str, Any]) -> Profile:
