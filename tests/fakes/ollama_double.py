@@ -118,3 +118,17 @@ def serve_in_thread(app: FastAPI) -> Iterator[str]:
     finally:
         server.should_exit = True
         thread.join(timeout=10)
+
+
+def main() -> None:
+    """``ollama serve`` as the double: listen on ``$OLLAMA_HOST`` (host:port)."""
+    import os
+
+    host, _, port = os.environ.get("OLLAMA_HOST", "127.0.0.1:11434").rpartition(":")
+    uvicorn.run(
+        build_app(OllamaDouble()), host=host or "127.0.0.1", port=int(port), log_level="info"
+    )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,68 @@
+"""The Ollama runner kinds, against the Ollama test double (no Ollama binary runs here):
+``auto`` finding an ``ollama`` on PATH and supervising ``ollama serve``, and ``external``."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import REPO, Home
+from tests.fakes.ollama_double import OllamaDouble, build_app, serve_in_thread
+
+pytestmark = pytest.mark.slow
+FAKE_BIN = Path(__file__).resolve().parents[1] / "fakes" / "bin"
+
+
+def statuses(home: Home) -> dict[str, dict[str, object]]:
+    result = home.cli("stack", "status", "--json")
+    return {s["name"]: s for s in json.loads(result.stdout)["services"]}
+
+
+def test_auto_picks_ollama_on_path_and_supervises_it(home: Home) -> None:
+    home.env.update(
+        ELITE_RUNNER__KIND="auto",
+        PATH=f"{FAKE_BIN}{os.pathsep}{home.env['PATH']}",
+        ELITE_TEST_PYTHON=sys.executable,
+        PYTHONPATH=str(REPO),
+    )
+    up = home.cli("stack", "up")
+    assert up.returncode == 0, up.stderr
+    runner = statuses(home)["runner"]
+    assert runner["kind"] == "ollama"
+    assert runner["url"] == f"http://127.0.0.1:{home.runner_port}"  # OLLAMA_HOST was honoured
+    chat = home.cli("chat", "--model", "llama3.2", "code please")
+    assert chat.returncode == 0, chat.stderr
+    assert chat.stdout.strip() == OllamaDouble().answer
+    missing = home.cli("chat", "--model", "nope", "hi")
+    assert missing.returncode == 1
+    assert "model 'nope' not found" in missing.stderr
+    assert home.cli("stack", "down").returncode == 0
+
+
+@pytest.fixture
+def external_double() -> Iterator[str]:
+    yield from serve_in_thread(build_app(OllamaDouble()))
+
+
+def test_external_runner_is_watched_not_started(home: Home, external_double: str) -> None:
+    home.env.update(ELITE_RUNNER__KIND="external", ELITE_RUNNER__URL=external_double)
+    up = home.cli("stack", "up")
+    assert up.returncode == 0, up.stderr
+    runner = statuses(home)["runner"]
+    assert (runner["kind"], runner["state"], runner["pid"]) == ("external", "ready", None)
+    chat = home.cli("chat", "--model", "llama3.2", "hi")
+    assert chat.returncode == 0, chat.stderr
+    assert home.cli("stack", "down").returncode == 0
+
+
+def test_external_runner_that_does_not_answer_fails_up(home: Home) -> None:
+    home.env.update(ELITE_RUNNER__KIND="external", ELITE_RUNNER__URL="http://127.0.0.1:9")
+    up = home.cli("stack", "up")
+    assert up.returncode == 1
+    assert "runner: not ready after 10 s" in up.stderr
+    assert {s["state"] for s in statuses(home).values()} == {"stopped"}
