@@ -18,7 +18,7 @@ from elite_panel import __version__
 from elite_panel.core.errors import DaemonUnavailable, EliteError
 from elite_panel.core.paths import AppPaths
 from elite_panel.core.profiles import Profile, RunnerKind, load_profile
-from elite_panel.stack.specs import ServiceState, ServiceStatus
+from elite_panel.stack.specs import SERVICE_NAMES, ServiceState, ServiceStatus, stopped_statuses
 
 log = logging.getLogger("elite_panel")
 
@@ -48,14 +48,14 @@ def build_parser() -> argparse.ArgumentParser:
     up.add_argument("--runner", choices=RUNNER_CHOICES, help="override runner.kind")
     actions.add_parser("down", help="stop every service and the supervisor")
     restart = actions.add_parser("restart", help="restart one service or the whole stack")
-    restart.add_argument("service", nargs="?", choices=["assistant", "runner"])
+    restart.add_argument("service", nargs="?", choices=SERVICE_NAMES)
     for name, what in (("start", "start"), ("stop", "stop")):
         one = actions.add_parser(name, help=f"{what} one service")
-        one.add_argument("service", choices=["assistant", "runner"])
+        one.add_argument("service", choices=SERVICE_NAMES)
     status = actions.add_parser("status", help="show the services' states")
     status.add_argument("--json", action="store_true", help="machine-readable output")
     logs = actions.add_parser("logs", help="show a service's output")
-    logs.add_argument("service", choices=["assistant", "runner"])
+    logs.add_argument("service", choices=SERVICE_NAMES)
     logs.add_argument("-f", "--follow", action="store_true", help="keep printing new lines")
     logs.add_argument("-n", "--lines", type=int, default=100, help="lines of history (100)")
 
@@ -100,7 +100,7 @@ async def _stack(args: argparse.Namespace, paths: AppPaths, profile: Profile) ->
         try:
             services = await client.call("status")
         except DaemonUnavailable:
-            services = [ServiceStatus(n, ServiceState.STOPPED, "") for n in ("runner", "assistant")]
+            services = stopped_statuses()
         if args.json:
             _out(json.dumps({"services": [s.to_json() for s in services]}, indent=2) + "\n")
         else:

@@ -12,16 +12,11 @@ from elite_panel.core.errors import DaemonUnavailable, EliteError
 from elite_panel.core.paths import AppPaths
 from elite_panel.core.profiles import load_profile
 from elite_panel.stack.control import ControlClient, ensure_daemon
-from elite_panel.stack.specs import ServiceState, ServiceStatus
+from elite_panel.stack.specs import ServiceStatus, stopped_statuses
 
 log = logging.getLogger(__name__)
 
 RECONNECT_INTERVAL_S = 1.0
-SERVICE_NAMES = ("runner", "assistant")
-
-
-def stopped_statuses() -> list[ServiceStatus]:
-    return [ServiceStatus(name, ServiceState.STOPPED, "") for name in SERVICE_NAMES]
 
 
 class StackAdapter(QObject):

@@ -6,6 +6,8 @@ from dataclasses import asdict, dataclass, field
 from enum import StrEnum
 from typing import Any
 
+SERVICE_NAMES = ("runner", "assistant")
+
 
 class ServiceState(StrEnum):
     STOPPED = "stopped"
@@ -84,3 +86,8 @@ class ServiceStatus:
             uptime_s=data.get("uptime_s"),
             last_error=data.get("last_error"),
         )
+
+
+def stopped_statuses() -> list[ServiceStatus]:
+    """What every service looks like when no supervisor runs."""
+    return [ServiceStatus(name, ServiceState.STOPPED, "") for name in SERVICE_NAMES]

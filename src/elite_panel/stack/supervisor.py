@@ -21,12 +21,10 @@ from elite_panel.core.profiles import Profile, RunnerKind
 from elite_panel.stack import processes, runners
 from elite_panel.stack.service import RestartPolicy, Service
 from elite_panel.stack.service_log import ServiceLog
-from elite_panel.stack.specs import ServiceSpec, ServiceState, ServiceStatus
+from elite_panel.stack.specs import SERVICE_NAMES, ServiceSpec, ServiceState, ServiceStatus
 from elite_panel.stack.state_file import RecordedProcess, StackRecord, read_state, write_state
 
 log = logging.getLogger(__name__)
-
-SERVICE_NAMES = ("runner", "assistant")
 
 
 class Supervisor:

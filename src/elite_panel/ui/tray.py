@@ -23,17 +23,23 @@ def state_icon(color: str) -> QIcon:
     return QIcon(pixmap)
 
 
+WORST_FIRST = (
+    ServiceState.FAILED,
+    ServiceState.CRASHED,
+    ServiceState.BACKOFF,
+    ServiceState.UNHEALTHY,
+    ServiceState.STARTING,
+    ServiceState.STOPPING,
+)
+
+
 def overall_state(statuses: list[ServiceStatus]) -> ServiceState:
     """The worst state of the services, for one colour."""
-    order = list(ServiceState)
     states = {s.state for s in statuses}
-    for bad in (ServiceState.FAILED, ServiceState.CRASHED, ServiceState.BACKOFF,
-                ServiceState.UNHEALTHY, ServiceState.STARTING, ServiceState.STOPPING):  # fmt: skip
-        if bad in states:
-            return bad
-    if states == {ServiceState.READY}:
-        return ServiceState.READY
-    return ServiceState.STOPPED if not states else min(states, key=order.index)
+    for worst_first in WORST_FIRST:
+        if worst_first in states:
+            return worst_first
+    return ServiceState.READY if states == {ServiceState.READY} else ServiceState.STOPPED
 
 
 class Tray(QObject):

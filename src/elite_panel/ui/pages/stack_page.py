@@ -13,8 +13,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from elite_panel.adapters.stack_adapter import SERVICE_NAMES, StackAdapter
-from elite_panel.stack.specs import ServiceState, ServiceStatus
+from elite_panel.adapters.stack_adapter import StackAdapter
+from elite_panel.stack.specs import SERVICE_NAMES, ServiceState, ServiceStatus
 from elite_panel.ui.widgets.log_view import LogView
 from elite_panel.ui.widgets.service_card import TITLES, ServiceCard
 
