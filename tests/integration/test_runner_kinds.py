@@ -38,6 +38,8 @@ def test_auto_picks_ollama_on_path_and_supervises_it(home: Home) -> None:
     chat = home.cli("chat", "--model", "llama3.2", "code please")
     assert chat.returncode == 0, chat.stderr
     assert chat.stdout.strip() == OllamaDouble().answer
+    piped = home.cli("chat", "--model", "llama3.2", input="the prompt from stdin\n")
+    assert piped.returncode == 0 and piped.stdout.strip() == OllamaDouble().answer
     missing = home.cli("chat", "--model", "nope", "hi")
     assert missing.returncode == 1
     assert "model 'nope' not found" in missing.stderr
