@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 import sys
 
 from pydantic import ValidationError
@@ -13,6 +12,7 @@ def main() -> int:
 
     from embedded_server.app import create_app
     from embedded_server.config import Settings
+    from embedded_server.logging_setup import configure, logging_config
 
     try:
         settings = Settings()
@@ -22,16 +22,12 @@ def main() -> int:
         )
         sys.stderr.write(f"embedded_server: invalid settings: {problems}\n")
         return 2
-    logging.basicConfig(
-        level=settings.log_level.upper(),
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    configure(settings.log_level, settings.log_format)
     uvicorn.run(
         create_app(settings),
         host=settings.host,
         port=settings.port,
-        log_level=settings.log_level.lower(),
+        log_config=logging_config(settings.log_level, settings.log_format),
         access_log=False,
     )
     return 0

@@ -1,7 +1,9 @@
 """Server settings, from the environment (pydantic-settings).
 
 Names follow the deployment guide the product grew from where they fit
-(``OLLAMA_BASE_URL``, ``OPENAI_API_KEY``, ``LOG_LEVEL``); everything else is ``ASSISTANT_*``.
+(``OLLAMA_BASE_URL``, ``OPENAI_API_KEY``, ``DATABASE_URL``, ``REDIS_URL``, ``LOG_LEVEL``,
+``LOG_FORMAT``); everything else is ``ASSISTANT_*``.  Invalid values stop the server at
+start with a message naming the variable.
 """
 
 from __future__ import annotations
@@ -10,13 +12,16 @@ import ipaddress
 from pathlib import Path
 from typing import Literal
 
-from pydantic import AliasChoices, Field, SecretStr, model_validator
+import limits
+from pydantic import AliasChoices, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEFAULT_SYSTEM_PROMPT = (
     "You are Elite Coding Assistant, a careful senior software engineer. Answer concisely, "
     "show code in fenced blocks with the language named, and say when you are unsure."
 )
+# The deployment guide's limits: 60 requests a minute and 1000 an hour per client.
+DEFAULT_RATE_LIMIT = "60/minute;1000/hour"
 
 
 class Settings(BaseSettings):
@@ -36,9 +41,48 @@ class Settings(BaseSettings):
         default=SecretStr(""), validation_alias=AliasChoices("OPENAI_API_KEY")
     )
     data_dir: Path = Path("data")
+    database_url: SecretStr = Field(
+        default=SecretStr(""),
+        validation_alias=AliasChoices("ASSISTANT_DATABASE_URL", "DATABASE_URL"),
+    )
+    redis_url: SecretStr = Field(
+        default=SecretStr(""), validation_alias=AliasChoices("ASSISTANT_REDIS_URL", "REDIS_URL")
+    )
+    rate_limit: str = DEFAULT_RATE_LIMIT
+    max_body_bytes: int = Field(default=1024 * 1024, ge=1024)
     default_model: str = ""
     system_prompt: str = DEFAULT_SYSTEM_PROMPT
-    log_level: str = Field(default="INFO", validation_alias=AliasChoices("LOG_LEVEL"))
+    cors_origins: list[str] = Field(default_factory=list)
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = Field(
+        default="INFO", validation_alias=AliasChoices("LOG_LEVEL")
+    )
+    log_format: Literal["text", "json"] = Field(
+        default="text", validation_alias=AliasChoices("LOG_FORMAT")
+    )
+
+    @field_validator("log_level", mode="before")
+    @classmethod
+    def _upper(cls, value: object) -> object:
+        return value.upper() if isinstance(value, str) else value
+
+    @field_validator("rate_limit")
+    @classmethod
+    def _parse_rate_limit(cls, value: str) -> str:
+        if value.strip().lower() in ("", "off", "none"):
+            return ""
+        try:
+            limits.parse_many(value)
+        except ValueError as exc:
+            raise ValueError(f"not a rate limit like {DEFAULT_RATE_LIMIT!r}") from exc
+        return value
+
+    @field_validator("database_url", "redis_url")
+    @classmethod
+    def _has_scheme(cls, value: SecretStr) -> SecretStr:
+        url = value.get_secret_value()
+        if url and "://" not in url:
+            raise ValueError("must be a URL such as postgresql://user:pass@host/db")
+        return value
 
     @model_validator(mode="after")
     def _token_required_off_loopback(self) -> Settings:
@@ -48,6 +92,11 @@ class Settings(BaseSettings):
                 "set a token or bind 127.0.0.1"
             )
         return self
+
+    def sqlalchemy_url(self) -> str:
+        """The database URL, defaulting to SQLite in the data folder."""
+        url = self.database_url.get_secret_value()
+        return url or f"sqlite:///{self.data_dir.resolve() / 'assistant.db'}"
 
 
 def _is_loopback(host: str) -> bool:

@@ -27,13 +27,60 @@ system_packages() {
         libegl1 libgl1 libxkbcommon0 libxkbcommon-x11-0 libfontconfig1 libdbus-1-3 \
         libxcb-cursor0 libxcb-icccm4 libxcb-keysyms1 libxcb-image0 libxcb-render-util0 \
         libxcb-xinerama0 libxcb-shape0 libxcb-randr0 libxcb-xfixes0 fonts-dejavu-core
+    system_packages_install
+}
+
+system_packages_install() {
     if ((${#need_apt[@]})); then
         local sudo=""
         [ "$(id -u)" -eq 0 ] || sudo="sudo"
         echo "Installing system packages: ${need_apt[*]}"
         $sudo apt-get update -qq
         DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${need_apt[@]}"
+        need_apt=()
     fi
+}
+
+# PostgreSQL and Redis for the storage and rate-limit tests: real servers on loopback.
+TEST_PG_PORT=${TEST_PG_PORT:-5432}
+TEST_REDIS_PORT=${TEST_REDIS_PORT:-6391}
+start_test_services() {
+    want postgresql redis-server wrk
+    system_packages_install
+    local cluster
+    cluster=$(pg_lsclusters --no-header 2>/dev/null | awk 'NR==1 {print $1" "$2}')
+    if [ -z "$cluster" ]; then
+        local version
+        version=$(ls /usr/lib/postgresql | sort -n | tail -1)
+        pg_createcluster "$version" main >/dev/null
+        cluster="$version main"
+    fi
+    # shellcheck disable=SC2086
+    pg_ctlcluster $cluster start 2>/dev/null || true
+    local deadline=$((SECONDS + 30))
+    until as_postgres psql -qAtc "select 1" >/dev/null 2>&1; do
+        ((SECONDS < deadline)) || { echo "PostgreSQL did not start" >&2; exit 1; }
+        sleep 0.5
+    done
+    as_postgres psql -qc "DO \$\$ BEGIN
+        IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'elite_test') THEN
+            CREATE ROLE elite_test LOGIN CREATEDB PASSWORD 'elite_test';
+        END IF; END \$\$;" >/dev/null
+    export ELITE_TEST_POSTGRES_URL="postgresql://elite_test:elite_test@127.0.0.1:$TEST_PG_PORT/postgres"
+    if ! redis-cli -p "$TEST_REDIS_PORT" ping >/dev/null 2>&1; then
+        redis-server --port "$TEST_REDIS_PORT" --bind 127.0.0.1 --save "" --appendonly no \
+            --daemonize yes --logfile /tmp/elite-test-redis.log
+        deadline=$((SECONDS + 15))
+        until redis-cli -p "$TEST_REDIS_PORT" ping >/dev/null 2>&1; do
+            ((SECONDS < deadline)) || { echo "Redis did not start" >&2; exit 1; }
+            sleep 0.2
+        done
+    fi
+    export ELITE_TEST_REDIS_URL="redis://127.0.0.1:$TEST_REDIS_PORT/0"
+}
+
+as_postgres() {
+    if [ "$(id -u)" -eq 0 ]; then su postgres -c "$(printf '%q ' "$@")"; else sudo -u postgres "$@"; fi
 }
 
 python_env() {
@@ -54,8 +101,10 @@ case "$action" in
     test)
         system_packages
         python_env local,dev
+        start_test_services
         export QT_QPA_PLATFORM=offscreen   # GUI tests need no display
         export ELITE_REQUIRE_MODEL=1       # a missing model is a failure, not a skip
+        export ELITE_REQUIRE_SERVICES=1    # so is a missing PostgreSQL or Redis
         "$VENV/bin/ruff" check src embedded_server tests
         "$VENV/bin/mypy"
         exec "$VENV/bin/python" -m pytest "${@:2}"
@@ -63,6 +112,8 @@ case "$action" in
     bench)
         system_packages
         python_env local,dev
+        want wrk
+        system_packages_install
         exec "$VENV/bin/python" -m tests.benchmarks.bench_stack
         ;;
     *)

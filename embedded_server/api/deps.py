@@ -10,6 +10,8 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from embedded_server.backends import ChatBackend
 from embedded_server.config import Settings
+from embedded_server.db.store import ConversationStore
+from embedded_server.metrics import ServerMetrics
 
 _bearer = HTTPBearer(auto_error=False)
 
@@ -24,8 +26,20 @@ def get_backend(request: Request) -> ChatBackend:
     return backend
 
 
+def get_store(request: Request) -> ConversationStore:
+    store: ConversationStore = request.app.state.store
+    return store
+
+
+def get_metrics(request: Request) -> ServerMetrics:
+    metrics: ServerMetrics = request.app.state.metrics
+    return metrics
+
+
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 BackendDep = Annotated[ChatBackend, Depends(get_backend)]
+StoreDep = Annotated[ConversationStore, Depends(get_store)]
+MetricsDep = Annotated[ServerMetrics, Depends(get_metrics)]
 
 
 def require_token(

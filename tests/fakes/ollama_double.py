@@ -36,7 +36,10 @@ class OllamaDouble:
     url: str = ""
     answer: str = "Here is the code:\n```python\nprint('hi')\n```"
     drop_final: bool = False
+    delay_s: float = 0.0  # between chunks, to leave time for a client to go away
     requests: list[dict[str, Any]] = field(default_factory=list)
+    streams_cancelled: int = 0  # streams whose client closed the connection early
+    streams_finished: int = 0
 
     def model_names(self) -> set[str]:
         names = set()

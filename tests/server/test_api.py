@@ -1,66 +1,50 @@
-"""The assistant server against the Ollama test double (recorded API shapes)."""
+"""Health, auth, models, errors, headers, metrics and settings of the assistant server."""
 
 from __future__ import annotations
 
-import json
-from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
 from pydantic import ValidationError
 
-from embedded_server.app import create_app
 from embedded_server.config import Settings
-from tests.fakes.ollama_double import OllamaDouble, build_app, serve_in_thread
-
-TOKEN = "test-token-123"
-AUTH = {"Authorization": f"Bearer {TOKEN}"}
-
-
-@pytest.fixture(scope="module")
-def double() -> Iterator[OllamaDouble]:
-    state = OllamaDouble()
-    for url in serve_in_thread(build_app(state)):
-        state.url = url
-        yield state
-
-
-@pytest.fixture
-def client(double: OllamaDouble, tmp_path: object) -> Iterator[TestClient]:
-    double.drop_final = False
-    settings = Settings(api_token=TOKEN, backend="ollama", backend_url=double.url)
-    with TestClient(create_app(settings)) as test_client:
-        yield test_client
-
-
-def events(response: object) -> list[dict[str, object]]:
-    lines = response.text.splitlines()  # type: ignore[attr-defined]
-    return [json.loads(line) for line in lines]
+from tests.fakes.ollama_double import OllamaDouble
+from tests.server.conftest import AUTH, MakeClient, ndjson
 
 
 def test_health_needs_no_token(client: TestClient) -> None:
     assert client.get("/health").json() == {"status": "ok"}
 
 
-def test_ready_when_backend_answers(client: TestClient) -> None:
+def test_ready_checks_database_and_backend(client: TestClient) -> None:
     response = client.get("/ready")
     assert response.status_code == 200
-    assert response.json()["status"] == "ready"
+    assert response.json() == {"status": "ready", "checks": {"database": "ok", "backend": "ok"}}
 
 
-def test_ready_is_503_with_the_reason_when_backend_is_down() -> None:
-    settings = Settings(api_token=TOKEN, backend="ollama", backend_url="http://127.0.0.1:9")
-    with TestClient(create_app(settings)) as client:
-        response = client.get("/ready")
+def test_ready_is_503_naming_the_failing_check(make_client: MakeClient) -> None:
+    client = make_client(backend_url="http://127.0.0.1:9")
+    response = client.get("/ready")
     assert response.status_code == 503
-    assert "did not list its models" in response.json()["checks"]["backend"]
+    body = response.json()
+    assert body["status"] == "not ready" and body["checks"]["database"] == "ok"
+    assert "did not list its models" in body["checks"]["backend"]
 
 
-@pytest.mark.parametrize("headers", [{}, {"Authorization": "Bearer wrong"}, {"Authorization": "x"}])
+@pytest.mark.parametrize(
+    "headers", [{}, {"Authorization": "Bearer wrong"}, {"Authorization": "Basic x"}]
+)
 def test_api_needs_the_token(client: TestClient, headers: dict[str, str]) -> None:
-    assert client.get("/api/models", headers=headers).status_code == 401
-    body = {"messages": [{"role": "user", "content": "hi"}]}
-    assert client.post("/api/chat", json=body, headers=headers).status_code == 401
+    for response in (
+        client.get("/api/models", headers=headers),
+        client.get("/api/conversations", headers=headers),
+        client.post(
+            "/api/chat", json={"messages": [{"role": "user", "content": "hi"}]}, headers=headers
+        ),
+    ):
+        assert response.status_code == 401
+        assert response.json() == {"error": "missing or wrong bearer token"}
 
 
 def test_models_come_from_the_backend(client: TestClient) -> None:
@@ -74,49 +58,42 @@ def test_models_come_from_the_backend(client: TestClient) -> None:
     }
 
 
-def test_chat_streams_ndjson_events(client: TestClient, double: OllamaDouble) -> None:
-    body = {"model": "llama3.2", "messages": [{"role": "user", "content": "code please"}]}
-    with client.stream("POST", "/api/chat", json=body, headers=AUTH) as response:
-        assert response.headers["content-type"].startswith("application/x-ndjson")
-        response.read()
-    got = events(response)
-    assert got[0]["type"] == "start" and got[0]["model"] == "llama3.2"
-    assert got[0]["conversation_id"]
-    text = "".join(str(e["content"]) for e in got if e["type"] == "token")
-    assert text == double.answer
-    done = got[-1]
-    assert done["type"] == "done"
-    assert done["usage"] == {
-        "prompt_tokens": 26,
-        "completion_tokens": len(double.answer.split(" ")),
-    }
-    assert isinstance(done["ttft_ms"], float)
-    sent = double.requests[-1]["messages"]
-    assert sent[0]["role"] == "system" and sent[-1]["content"] == "code please"
+def test_models_with_backend_down_is_503_json(make_client: MakeClient) -> None:
+    response = make_client(backend_url="http://127.0.0.1:9").get("/api/models", headers=AUTH)
+    assert response.status_code == 503
+    assert "did not list its models" in response.json()["error"]
 
 
-def test_unknown_model_gives_an_error_event(client: TestClient) -> None:
-    body = {"model": "does-not-exist", "messages": [{"role": "user", "content": "hi"}]}
-    got = events(client.post("/api/chat", json=body, headers=AUTH))
-    assert got[-1] == {"type": "error", "message": "Ollama: model 'does-not-exist' not found"}
-
-
-def test_stream_ending_without_done_is_an_error(client: TestClient, double: OllamaDouble) -> None:
-    double.drop_final = True
-    body = {"model": "llama3.2", "messages": [{"role": "user", "content": "hi"}]}
-    got = events(client.post("/api/chat", json=body, headers=AUTH))
-    assert any(e["type"] == "token" for e in got)
-    assert got[-1]["type"] == "error"
-    assert "without finishing" in str(got[-1]["message"])
-
-
-def test_default_model_is_the_first_listed(client: TestClient) -> None:
-    got = events(
-        client.post(
-            "/api/chat", json={"messages": [{"role": "user", "content": "x"}]}, headers=AUTH
-        )
+def test_security_headers_on_every_response(client: TestClient) -> None:
+    for response in (client.get("/health"), client.get("/api/models"), client.get("/nope")):
+        assert response.headers["x-content-type-options"] == "nosniff"
+        assert response.headers["x-frame-options"] == "DENY"
+        assert response.headers["referrer-policy"] == "no-referrer"
+        assert "default-src 'none'" in response.headers["content-security-policy"]
+    assert (
+        "access-control-allow-origin"
+        not in client.get("/health", headers={"Origin": "http://evil.example"}).headers
     )
-    assert got[0]["model"] == "deepseek-r1:latest"
+
+
+def test_cors_only_when_configured(make_client: MakeClient) -> None:
+    client = make_client(cors_origins=["http://app.example"])
+    response = client.get("/health", headers={"Origin": "http://app.example"})
+    assert response.headers["access-control-allow-origin"] == "http://app.example"
+
+
+def test_unknown_route_is_json_404(client: TestClient) -> None:
+    response = client.get("/api/nothing-here", headers=AUTH)
+    assert response.status_code == 404
+    assert response.json() == {"error": "Not Found"}
+
+
+def test_bad_json_is_400(client: TestClient) -> None:
+    response = client.post(
+        "/api/chat", content=b"{not json", headers={**AUTH, "Content-Type": "application/json"}
+    )
+    assert response.status_code == 400
+    assert response.json()["error"] == "the body is not valid JSON"
 
 
 @pytest.mark.parametrize(
@@ -126,10 +103,46 @@ def test_default_model_is_the_first_listed(client: TestClient) -> None:
         {"messages": []},
         {"messages": [{"role": "wizard", "content": "x"}]},
         {"messages": "nope"},
+        {"messages": [{"role": "user", "content": "x"}], "options": {"temperature": -1}},
     ],
 )
-def test_malformed_bodies_are_422(client: TestClient, body: dict[str, object]) -> None:
-    assert client.post("/api/chat", json=body, headers=AUTH).status_code == 422
+def test_invalid_bodies_are_422_with_details(client: TestClient, body: dict[str, object]) -> None:
+    response = client.post("/api/chat", json=body, headers=AUTH)
+    assert response.status_code == 422
+    assert response.json()["error"] == "invalid request"
+    assert response.json()["detail"][0]["loc"][0] == "body"
+
+
+def test_oversized_body_is_413(make_client: MakeClient) -> None:
+    client = make_client(max_body_bytes=2048)
+    big = {"messages": [{"role": "user", "content": "x" * 5000}]}
+    response = client.post("/api/chat", json=big, headers=AUTH)
+    assert response.status_code == 413
+    assert "larger than 2048 bytes" in response.json()["error"]
+    # without Content-Length (chunked), the limit applies while the body streams in
+    chunks = iter([b'{"messages": [{"role": "user", "content": "', b"y" * 4000, b'"}]}'])
+    response = client.post(
+        "/api/chat", content=chunks, headers={**AUTH, "Content-Type": "application/json"}
+    )
+    assert response.status_code == 413
+
+
+def test_metrics_use_the_deployment_guide_names(client: TestClient) -> None:
+    body = {"model": "llama3.2", "messages": [{"role": "user", "content": "hi"}]}
+    assert ndjson(client.post("/api/chat", json=body, headers=AUTH).text)[-1]["type"] == "done"
+    client.get("/api/conversations/does-not-exist", headers=AUTH)
+    text = client.get("/metrics").text
+    assert 'http_requests_total{endpoint="/api/chat",method="POST",status="200"} 1.0' in text
+    assert (
+        'http_requests_total{endpoint="/api/conversations/{conversation_id}",'
+        'method="GET",status="404"} 1.0'
+    ) in text
+    assert "http_request_duration_seconds_bucket{" in text
+    words = len(OllamaDouble.answer.split(" "))
+    assert f'assistant_tokens_generated_total{{model="llama3.2"}} {words}.0' in text
+    assert "assistant_time_to_first_token_seconds_count 1.0" in text
+    assert "assistant_active_streams 0.0" in text
+    assert "assistant_backend_up 1.0" in text
 
 
 def test_refuses_a_public_address_without_a_token() -> None:
@@ -138,7 +151,33 @@ def test_refuses_a_public_address_without_a_token() -> None:
     assert Settings(host="0.0.0.0", api_token="t").host == "0.0.0.0"
 
 
-def test_backend_url_falls_back_to_ollama_base_url(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.delenv("ASSISTANT_BACKEND_URL", raising=False)
+@pytest.mark.parametrize(
+    ("variable", "value", "message"),
+    [
+        ("ASSISTANT_RATE_LIMIT", "lots", "not a rate limit"),
+        ("ASSISTANT_PORT", "99999", "less than or equal to 65535"),
+        ("LOG_FORMAT", "xml", "'text' or 'json'"),
+        ("DATABASE_URL", "just-a-path", "must be a URL"),
+    ],
+)
+def test_invalid_settings_are_refused(
+    monkeypatch: pytest.MonkeyPatch, variable: str, value: str, message: str
+) -> None:
+    monkeypatch.setenv(variable, value)
+    with pytest.raises(ValidationError, match=message):
+        Settings()
+
+
+def test_fallback_variable_names(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    for name in ("ASSISTANT_BACKEND_URL", "ASSISTANT_DATABASE_URL", "ASSISTANT_REDIS_URL"):
+        monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("OLLAMA_BASE_URL", "http://10.0.0.5:11434")
-    assert Settings().backend_url == "http://10.0.0.5:11434"
+    monkeypatch.setenv("DATABASE_URL", "postgresql://u:p@db/elite")
+    monkeypatch.setenv("REDIS_URL", "redis://cache:6379/0")
+    settings = Settings()
+    assert settings.backend_url == "http://10.0.0.5:11434"
+    assert settings.sqlalchemy_url() == "postgresql://u:p@db/elite"
+    assert settings.redis_url.get_secret_value() == "redis://cache:6379/0"
+    assert "u:p" not in repr(settings)  # secrets stay out of logs and reprs
+    monkeypatch.delenv("DATABASE_URL")
+    assert Settings(data_dir=tmp_path).sqlalchemy_url() == f"sqlite:///{tmp_path}/assistant.db"

@@ -1,95 +1,238 @@
-"""Streaming chat: NDJSON events ``start``, ``token``..., then ``done`` or ``error``."""
+"""Streaming chat: NDJSON events ``start``, ``token``..., then ``done`` or ``error``.
+
+The user's messages are stored before the backend is called; the answer is stored while it
+streams (every :data:`FLUSH_INTERVAL_S`, not per token) and always ends up stored: complete,
+or ``incomplete`` with its partial text when the client leaves, the backend dies or errs.
+
+A reader task pulls the backend's stream into a queue; the response drains everything
+queued at each step, so a client that reads slower than the model writes gets fewer,
+larger ``token`` events instead of falling behind. When the client disconnects, the reader
+is cancelled, which closes the backend request and stops the generation.
+"""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import json
 import logging
 import time
-import uuid
 from collections.abc import AsyncIterator
-from typing import Any, Literal
+from dataclasses import dataclass, field
+from typing import Any
 
-from fastapi import APIRouter
+import anyio
+from fastapi import APIRouter, HTTPException, status
 from fastapi.responses import StreamingResponse
-from pydantic import BaseModel, Field
 
-from embedded_server.api.deps import BackendDep, SettingsDep
-from embedded_server.backends import BackendError, ChatBackend
-from embedded_server.config import Settings
+from embedded_server.api.deps import BackendDep, MetricsDep, SettingsDep, StoreDep
+from embedded_server.api.schemas import ChatRequest
+from embedded_server.backends import BackendError, ChatBackend, ChatChunk
+from embedded_server.db.models import MessageStatus
+from embedded_server.db.store import ConversationStore, MessageDraft, NotFound, title_from
+from embedded_server.errors import ERROR_RESPONSES
+from embedded_server.metrics import ServerMetrics
 
 log = logging.getLogger(__name__)
-router = APIRouter(prefix="/api", tags=["chat"])
+router = APIRouter(prefix="/api", tags=["chat"], responses=ERROR_RESPONSES)
+
+FLUSH_INTERVAL_S = 0.5
 
 
-class ChatMessage(BaseModel):
-    role: Literal["system", "user", "assistant"]
-    content: str = Field(max_length=1_000_000)
+@dataclass
+class _Failure:
+    message: str
 
 
-class ChatRequest(BaseModel):
-    model: str | None = Field(default=None, max_length=256)
-    messages: list[ChatMessage] = Field(min_length=1, max_length=1000)
-    conversation_id: str | None = Field(default=None, max_length=64)
-    system: str | None = Field(default=None, max_length=100_000)
-    options: dict[str, Any] = Field(default_factory=dict)
+@dataclass
+class _Answer:
+    """What is known of the answer being streamed, for storage and the final event."""
+
+    message_id: int
+    model: str = ""
+    parts: list[str] = field(default_factory=list)
+    started: float = field(default_factory=time.perf_counter)
+    first_token: float | None = None
+    done: ChatChunk | None = None
+    error: str | None = None
+
+    @property
+    def text(self) -> str:
+        return "".join(self.parts)
+
+    def figures(self) -> dict[str, Any]:
+        end = time.perf_counter()
+        completion = (self.done.completion_tokens if self.done else None) or 0
+        generating = end - (self.first_token or self.started)
+        return {
+            "prompt_tokens": self.done.prompt_tokens if self.done else None,
+            "completion_tokens": completion,
+            "ttft_ms": round(((self.first_token or end) - self.started) * 1000, 1),
+            "tokens_per_second": round(completion / generating, 1) if generating > 0 else None,
+        }
 
 
-@router.post("/chat")
-async def chat(body: ChatRequest, backend: BackendDep, settings: SettingsDep) -> StreamingResponse:
-    return StreamingResponse(_events(body, backend, settings), media_type="application/x-ndjson")
+@router.post(
+    "/chat",
+    response_class=StreamingResponse,
+    responses={
+        200: {
+            "content": {"application/x-ndjson": {}},
+            "description": "NDJSON events: start, token..., done or error",
+        }
+    },
+)
+async def chat(
+    body: ChatRequest,
+    backend: BackendDep,
+    settings: SettingsDep,
+    store: StoreDep,
+    metrics: MetricsDep,
+) -> StreamingResponse:
+    new = [m for m in body.messages if m.role != "system"]
+    system = body.system or next((m.content for m in body.messages if m.role == "system"), None)
+    try:
+        if body.conversation_id:
+            history = await store.history(body.conversation_id)
+            conversation_id = body.conversation_id
+        else:
+            history = []
+            first = next((m.content for m in new if m.role == "user"), "")
+            conversation_id = (await store.create(title=title_from(first))).id
+        drafts = [MessageDraft(m.role, m.content) for m in new]
+        drafts.append(MessageDraft("assistant", "", body.model, MessageStatus.STREAMING))
+        stored = await store.add_messages(conversation_id, drafts)
+    except NotFound:
+        raise HTTPException(
+            status.HTTP_404_NOT_FOUND, f"no conversation {body.conversation_id!r}"
+        ) from None
+    messages = [{"role": "system", "content": system or settings.system_prompt}]
+    messages += [{"role": m.role, "content": m.content} for m in history if m.content]
+    messages += [{"role": m.role, "content": m.content} for m in new]
+    answer = _Answer(message_id=stored[-1].id)
+    model_hint = body.model or next((m.model for m in reversed(history) if m.model), None)
+    events = _relay(
+        backend,
+        store,
+        metrics,
+        settings.default_model,
+        model_hint,
+        messages,
+        body.options.model_dump(exclude_none=True),
+        conversation_id,
+        stored[-1].public_id,
+        answer,
+    )
+    return StreamingResponse(events, media_type="application/x-ndjson")
 
 
 def _line(event: dict[str, Any]) -> bytes:
     return json.dumps(event, ensure_ascii=False).encode() + b"\n"
 
 
-async def _events(
-    body: ChatRequest, backend: ChatBackend, settings: Settings
+async def _relay(
+    backend: ChatBackend,
+    store: ConversationStore,
+    metrics: ServerMetrics,
+    default_model: str,
+    model_hint: str | None,
+    messages: list[dict[str, str]],
+    options: dict[str, Any],
+    conversation_id: str,
+    public_id: str,
+    answer: _Answer,
 ) -> AsyncIterator[bytes]:
-    conversation_id = body.conversation_id or uuid.uuid4().hex
+    metrics.active_streams.inc()
+    queue: asyncio.Queue[ChatChunk | _Failure] = asyncio.Queue()
+    reader: asyncio.Task[None] | None = None
     try:
-        model = body.model or settings.default_model or await _first_model(backend)
-    except BackendError as exc:
-        yield _line({"type": "error", "message": str(exc)})
-        return
-    yield _line(
-        {
-            "type": "start",
-            "model": model,
-            "conversation_id": conversation_id,
-            "message_id": uuid.uuid4().hex,
-        }
-    )
-    messages = [m.model_dump() for m in body.messages]
-    if not any(m["role"] == "system" for m in messages):
-        messages.insert(0, {"role": "system", "content": body.system or settings.system_prompt})
-    started = time.perf_counter()
-    first_token: float | None = None
-    try:
-        async for chunk in backend.chat_stream(model, messages, body.options):
-            if chunk.content:
-                if first_token is None:
-                    first_token = time.perf_counter()
-                yield _line({"type": "token", "content": chunk.content})
-            if chunk.done:
-                end = time.perf_counter()
-                completion = chunk.completion_tokens or 0
-                gen_s = end - (first_token or started)
-                yield _line(
-                    {
-                        "type": "done",
-                        "usage": {
-                            "prompt_tokens": chunk.prompt_tokens,
-                            "completion_tokens": completion,
-                        },
-                        "ttft_ms": round(((first_token or end) - started) * 1000, 1),
-                        "tokens_per_second": round(completion / gen_s, 1) if gen_s > 0 else None,
-                    }
-                )
+        try:
+            answer.model = model_hint or default_model or await _first_model(backend)
+        except BackendError as exc:
+            answer.error = str(exc)
+            yield _line({"type": "error", "message": answer.error})
+            return
+        yield _line(
+            {
+                "type": "start",
+                "model": answer.model,
+                "conversation_id": conversation_id,
+                "message_id": public_id,
+            }
+        )
+        reader = asyncio.create_task(_read(backend, answer.model, messages, options, queue))
+        last_flush = time.monotonic()
+        while True:
+            batch = [await queue.get()]
+            while not queue.empty():
+                batch.append(queue.get_nowait())
+            text = "".join(i.content for i in batch if isinstance(i, ChatChunk) and i.content)
+            if text:
+                if answer.first_token is None:
+                    answer.first_token = time.perf_counter()
+                    metrics.ttft.observe(answer.first_token - answer.started)
+                answer.parts.append(text)
+                yield _line({"type": "token", "content": text})
+            end = next((i for i in batch if isinstance(i, _Failure) or i.done), None)
+            if isinstance(end, _Failure):
+                answer.error = end.message
+                yield _line({"type": "error", "message": end.message})
                 return
+            if end is not None:
+                answer.done = end
+                figures = answer.figures()
+                usage = {k: figures.pop(k) for k in ("prompt_tokens", "completion_tokens")}
+                yield _line({"type": "done", "usage": usage, **figures})
+                return
+            if time.monotonic() - last_flush >= FLUSH_INTERVAL_S:
+                last_flush = time.monotonic()
+                await store.save_answer(answer.message_id, answer.text)
+    finally:
+        if reader is not None:
+            reader.cancel()  # the client left or the answer ended: stop the backend request
+        if answer.done is None and answer.error is None:
+            answer.error = "the client disconnected"
+        with anyio.CancelScope(shield=True):  # the final write must survive a disconnect
+            await _store_final(store, metrics, answer)
+            if reader is not None:
+                with contextlib.suppress(asyncio.CancelledError):
+                    await reader
+        metrics.active_streams.dec()
+
+
+async def _read(
+    backend: ChatBackend,
+    model: str,
+    messages: list[dict[str, str]],
+    options: dict[str, Any],
+    queue: asyncio.Queue[ChatChunk | _Failure],
+) -> None:
+    try:
+        async for chunk in backend.chat_stream(model, messages, options):
+            queue.put_nowait(chunk)
     except BackendError as exc:
-        log.warning("chat with %s failed: %s", model, exc)
-        yield _line({"type": "error", "message": str(exc)})
+        queue.put_nowait(_Failure(str(exc)))
+    except Exception as exc:  # a bug in an adapter must end the answer, not hang it
+        log.exception("backend stream failed")
+        queue.put_nowait(_Failure(f"internal error: {exc}"))
+
+
+async def _store_final(store: ConversationStore, metrics: ServerMetrics, answer: _Answer) -> None:
+    figures = answer.figures() if answer.done else {}
+    if answer.done and answer.model:
+        metrics.tokens.labels(answer.model).inc(figures.get("completion_tokens") or 0)
+    status_value = MessageStatus.COMPLETE if answer.done else MessageStatus.INCOMPLETE
+    try:
+        await store.save_answer(
+            answer.message_id,
+            answer.text,
+            status=status_value.value,
+            error=answer.error,
+            model=answer.model or None,
+            **figures,
+        )
+    except Exception:
+        log.exception("could not store the answer %s", answer.message_id)
 
 
 async def _first_model(backend: ChatBackend) -> str:

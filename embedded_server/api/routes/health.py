@@ -1,27 +1,70 @@
-"""Liveness and readiness, without authentication (the supervisor polls them)."""
+"""Liveness, readiness and metrics, without authentication (the supervisor polls them)."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
-from fastapi.responses import JSONResponse
+import ipaddress
 
-from embedded_server.api.deps import BackendDep
-from embedded_server.backends import BackendError
+from fastapi import APIRouter, Request, Response
+from fastapi.responses import JSONResponse
+from prometheus_client import CONTENT_TYPE_LATEST
+
+from embedded_server.api.deps import BackendDep, MetricsDep, StoreDep
+from embedded_server.api.schemas import Health, Readiness
+from embedded_server.errors import ERROR_RESPONSES, error_response
 
 router = APIRouter(tags=["health"])
 
 
 @router.get("/health")
-async def health() -> dict[str, str]:
-    return {"status": "ok"}
+async def health() -> Health:
+    return Health(status="ok")
 
 
-@router.get("/ready")
-async def ready(backend: BackendDep) -> JSONResponse:
+@router.get("/ready", responses={503: {"model": Readiness}})
+async def ready(
+    request: Request, backend: BackendDep, store: StoreDep, metrics: MetricsDep
+) -> JSONResponse:
+    checks: dict[str, str] = {}
+    try:
+        await store.ping()
+        checks["database"] = "ok"
+    except Exception as exc:  # any driver error means "not ready"
+        checks["database"] = f"unavailable: {exc}"
     try:
         await backend.list_models()
-    except BackendError as exc:
-        return JSONResponse(
-            {"status": "not ready", "checks": {"backend": str(exc)}}, status_code=503
-        )
-    return JSONResponse({"status": "ready", "checks": {"backend": "ok"}})
+        checks["backend"] = "ok"
+        metrics.backend_up.set(1)
+    except Exception as exc:
+        checks["backend"] = str(exc)
+        metrics.backend_up.set(0)
+    limiter = request.app.state.limiter
+    if limiter.shared:
+        try:
+            checks["rate_limit_store"] = "ok" if await limiter.check() else "unavailable"
+        except Exception as exc:
+            checks["rate_limit_store"] = f"unavailable: {exc}"
+    ok = all(value == "ok" for value in checks.values())
+    body = Readiness(status="ready" if ok else "not ready", checks=checks)
+    return JSONResponse(body.model_dump(), status_code=200 if ok else 503)
+
+
+@router.get(
+    "/metrics",
+    response_class=Response,
+    responses={200: {"content": {CONTENT_TYPE_LATEST: {}}}, 403: ERROR_RESPONSES[401]},
+)
+async def metrics_text(request: Request, metrics: MetricsDep) -> Response:
+    """Prometheus text format; answered to loopback clients only."""
+    host = request.client.host if request.client else ""
+    if not _is_loopback(host):
+        return error_response(403, "metrics are served to loopback clients only")
+    return Response(metrics.render(), media_type=CONTENT_TYPE_LATEST)
+
+
+def _is_loopback(host: str) -> bool:
+    if host in ("testclient", "localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False

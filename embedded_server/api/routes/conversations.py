@@ -1,0 +1,96 @@
+"""Conversations: list and search, create, read, rename and pin, delete, export."""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, HTTPException, Query, Response, status
+
+from embedded_server.api.deps import StoreDep
+from embedded_server.api.schemas import (
+    ConversationCreate,
+    ConversationDetail,
+    ConversationPage,
+    ConversationPublic,
+    ConversationUpdate,
+)
+from embedded_server.db.store import NotFound
+from embedded_server.errors import ERROR_RESPONSES
+from embedded_server.export import to_json, to_markdown
+
+router = APIRouter(prefix="/api/conversations", tags=["conversations"], responses=ERROR_RESPONSES)
+
+
+def _not_found(conversation_id: str) -> HTTPException:
+    return HTTPException(status.HTTP_404_NOT_FOUND, f"no conversation {conversation_id!r}")
+
+
+@router.get("")
+async def list_conversations(
+    store: StoreDep,
+    q: Annotated[str, Query(max_length=500)] = "",
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+    offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
+) -> ConversationPage:
+    conversations, total = await store.search(q, limit, offset)
+    return ConversationPage(
+        conversations=[ConversationPublic.of(c) for c in conversations], total=total
+    )
+
+
+@router.post("", status_code=status.HTTP_201_CREATED)
+async def create_conversation(body: ConversationCreate, store: StoreDep) -> ConversationPublic:
+    return ConversationPublic.of(await store.create(title=body.title))
+
+
+@router.get("/{conversation_id}")
+async def get_conversation(conversation_id: str, store: StoreDep) -> ConversationDetail:
+    try:
+        conversation = await store.get(conversation_id, with_messages=True)
+    except NotFound:
+        raise _not_found(conversation_id) from None
+    return ConversationDetail.with_messages(conversation)
+
+
+@router.patch("/{conversation_id}")
+async def update_conversation(
+    conversation_id: str, body: ConversationUpdate, store: StoreDep
+) -> ConversationPublic:
+    try:
+        conversation = await store.update(conversation_id, title=body.title, pinned=body.pinned)
+    except NotFound:
+        raise _not_found(conversation_id) from None
+    return ConversationPublic.of(conversation)
+
+
+@router.delete("/{conversation_id}", status_code=status.HTTP_204_NO_CONTENT)
+async def delete_conversation(conversation_id: str, store: StoreDep) -> Response:
+    try:
+        await store.delete(conversation_id)
+    except NotFound:
+        raise _not_found(conversation_id) from None
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@router.get(
+    "/{conversation_id}/export",
+    response_class=Response,
+    responses={200: {"content": {"text/markdown": {}, "application/json": {}}}},
+)
+async def export_conversation(
+    conversation_id: str,
+    store: StoreDep,
+    format: Literal["markdown", "json"] = "markdown",
+) -> Response:
+    detail = await get_conversation(conversation_id, store)
+    stem = re.sub(r"[^A-Za-z0-9._-]+", "-", detail.title).strip("-")[:60] or "conversation"
+    if format == "json":
+        body, media, ext = to_json(detail), "application/json", "json"
+    else:
+        body, media, ext = to_markdown(detail), "text/markdown; charset=utf-8", "md"
+    return Response(
+        body,
+        media_type=media,
+        headers={"Content-Disposition": f'attachment; filename="{stem}.{ext}"'},
+    )

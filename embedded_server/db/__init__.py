@@ -1,0 +1,1 @@
+"""Storage of conversations: SQLAlchemy 2 (async), SQLite by default, PostgreSQL by URL."""

@@ -1,0 +1,63 @@
+"""Every error is JSON ``{"error": "...", "detail"?: ...}``, never an HTML page."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.encoders import jsonable_encoder
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+log = logging.getLogger(__name__)
+
+
+class ErrorBody(BaseModel):
+    error: str
+    detail: Any = None
+
+
+def error_response(
+    status: int, error: str, detail: Any = None, headers: dict[str, str] | None = None
+) -> JSONResponse:
+    body: dict[str, Any] = {"error": error}
+    if detail is not None:
+        body["detail"] = jsonable_encoder(detail)
+    return JSONResponse(body, status_code=status, headers=headers)
+
+
+ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
+    code: {"model": ErrorBody, "description": text}
+    for code, text in (
+        (400, "Malformed request"),
+        (401, "Missing or wrong bearer token"),
+        (404, "Not found"),
+        (413, "Request body too large"),
+        (422, "Invalid request"),
+        (429, "Rate limit exceeded (see Retry-After)"),
+        (503, "A dependency is unavailable"),
+    )
+}
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(_request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        message = exc.detail if isinstance(exc.detail, str) else "request failed"
+        detail = None if isinstance(exc.detail, str) else exc.detail
+        return error_response(exc.status_code, message, detail, getattr(exc, "headers", None))
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid(_request: Request, exc: RequestValidationError) -> JSONResponse:
+        errors = [{k: v for k, v in e.items() if k in ("loc", "msg", "type")} for e in exc.errors()]
+        if any(e.get("type") == "json_invalid" for e in errors):
+            return error_response(400, "the body is not valid JSON", errors)
+        return error_response(422, "invalid request", errors)
+
+    @app.exception_handler(Exception)
+    async def unexpected(_request: Request, exc: Exception) -> JSONResponse:
+        log.exception("unhandled error", exc_info=exc)
+        return error_response(500, "internal error")

@@ -1,0 +1,126 @@
+"""One pure-ASGI middleware for what every request needs: security headers, the body size
+limit, the rate limit on ``/api/*`` and the HTTP metrics.
+
+Pure ASGI (not ``BaseHTTPMiddleware``) so that streamed answers pass through untouched.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+from typing import Any
+
+from starlette.exceptions import HTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from embedded_server.metrics import ServerMetrics
+from embedded_server.ratelimit import RateLimiter
+
+SECURITY_HEADERS = [
+    (b"x-content-type-options", b"nosniff"),
+    (b"x-frame-options", b"DENY"),
+    (b"referrer-policy", b"no-referrer"),
+    (b"content-security-policy", b"default-src 'none'; frame-ancestors 'none'"),
+    (b"cache-control", b"no-store"),
+]
+
+
+class _BodyTooLarge(HTTPException):
+    """Raised while the body streams in; an HTTPException, so FastAPI's body parsing lets
+    it through to the JSON error handler."""
+
+
+class ProtectionMiddleware:
+    def __init__(
+        self,
+        app: ASGIApp,
+        metrics: ServerMetrics,
+        limiter: RateLimiter,
+        max_body_bytes: int,
+    ) -> None:
+        self.app = app
+        self.metrics = metrics
+        self.limiter = limiter
+        self.max_body = max_body_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        state: dict[str, Any] = {"status": 500, "sent": False}
+
+        async def send_wrapper(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                state["status"] = message["status"]
+                state["sent"] = True
+                message["headers"] = [*message.get("headers", []), *SECURITY_HEADERS]
+                self._observe(scope, state["status"], started)
+            await send(message)
+
+        try:
+            early = await self._refuse(scope)
+            if early is not None:
+                await _send_json(send_wrapper, *early)
+                return
+            await self.app(scope, self._limited(receive), send_wrapper)
+        except _BodyTooLarge:
+            if not state["sent"]:
+                await _send_json(send_wrapper, 413, self._too_large())
+
+    async def _refuse(self, scope: Scope) -> tuple[int, dict[str, Any], dict[str, str]] | None:
+        headers = dict(scope.get("headers") or [])
+        length = headers.get(b"content-length")
+        if length is not None:
+            try:
+                too_big = int(length) > self.max_body
+            except ValueError:
+                return 400, {"error": "invalid Content-Length"}, {}
+            if too_big:
+                return 413, self._too_large(), {}
+        if scope["path"].startswith("/api/") and self.limiter.items:
+            client = (scope.get("client") or ("unknown", 0))[0]
+            wait = await self.limiter.retry_after(client)
+            if wait is not None:
+                seconds = str(math.ceil(wait))
+                body = {"error": "rate limit exceeded", "detail": {"retry_after_s": int(seconds)}}
+                return 429, body, {"retry-after": seconds}
+        return None
+
+    def _too_large(self) -> dict[str, Any]:
+        return {"error": f"request body larger than {self.max_body} bytes"}
+
+    def _limited(self, receive: Receive) -> Receive:
+        received = 0
+
+        async def wrapper() -> Message:
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > self.max_body:
+                    raise _BodyTooLarge(413, self._too_large()["error"])
+            return message
+
+        return wrapper
+
+    def _observe(self, scope: Scope, status: int, started: float) -> None:
+        route = scope.get("route")
+        endpoint = getattr(route, "path", None) or "unmatched"
+        method = scope["method"]
+        self.metrics.requests.labels(method, endpoint, str(status)).inc()
+        self.metrics.duration.labels(method, endpoint).observe(time.perf_counter() - started)
+
+
+async def _send_json(
+    send: Send, status: int, body: dict[str, Any], headers: dict[str, str] | None = None
+) -> None:
+    payload = json.dumps(body).encode()
+    raw_headers = [
+        (b"content-type", b"application/json"),
+        (b"content-length", str(len(payload)).encode()),
+    ]
+    raw_headers += [(k.encode(), v.encode()) for k, v in (headers or {}).items()]
+    await send({"type": "http.response.start", "status": status, "headers": raw_headers})
+    await send({"type": "http.response.body", "body": payload})

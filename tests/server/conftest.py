@@ -1,0 +1,130 @@
+"""Fixtures of the server tests: the backend doubles, databases, and app clients.
+
+``ELITE_TEST_POSTGRES_URL`` and ``ELITE_TEST_REDIS_URL`` point at real servers (CI starts
+them); without them those tests skip, unless ``ELITE_REQUIRE_SERVICES=1`` makes that a
+failure.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy.engine import make_url
+
+from embedded_server.app import create_app
+from embedded_server.config import Settings
+from tests.fakes import ollama_double, openai_double
+
+TOKEN = "test-token-123"
+AUTH = {"Authorization": f"Bearer {TOKEN}"}
+
+
+def require_service(variable: str, what: str) -> str:
+    value = os.environ.get(variable)
+    if value:
+        return value
+    if os.environ.get("ELITE_REQUIRE_SERVICES") == "1":
+        pytest.fail(f"ELITE_REQUIRE_SERVICES=1 but {variable} is not set ({what})")
+    pytest.skip(f"{variable} is not set: no {what} to test against")
+
+
+@pytest.fixture(scope="module")
+def double() -> Iterator[ollama_double.OllamaDouble]:
+    state = ollama_double.OllamaDouble()
+    for url in ollama_double.serve_in_thread(ollama_double.build_app(state)):
+        state.url = url
+        yield state
+
+
+@pytest.fixture(autouse=True)
+def _reset_double(request: pytest.FixtureRequest) -> None:
+    if "double" in request.fixturenames:
+        state = request.getfixturevalue("double")
+        state.drop_final, state.delay_s = False, 0.0
+        state.answer = ollama_double.OllamaDouble.answer
+
+
+@pytest.fixture(scope="module")
+def openai_backend() -> Iterator[openai_double.OpenAIDouble]:
+    state = openai_double.OpenAIDouble()
+    for url in ollama_double.serve_in_thread(openai_double.build_app(state)):
+        state.url = f"{url}/v1"
+        yield state
+
+
+@contextmanager
+def postgres_database(admin_url: str) -> Iterator[str]:
+    """A fresh, empty database on the test server; dropped afterwards."""
+    name = f"elite_{uuid.uuid4().hex[:12]}"
+    admin = make_url(admin_url)
+    dsn = admin.set(drivername="postgresql").render_as_string(hide_password=False)
+
+    async def run(sql: str) -> None:
+        connection = await asyncpg.connect(dsn)
+        try:
+            await connection.execute(sql)
+        finally:
+            await connection.close()
+
+    asyncio.run(run(f'CREATE DATABASE "{name}"'))
+    try:
+        yield admin.set(database=name).render_as_string(hide_password=False)
+    finally:
+        asyncio.run(run(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'assistant.db'}"
+        return
+    admin = require_service("ELITE_TEST_POSTGRES_URL", "PostgreSQL server")
+    with postgres_database(admin) as url:
+        yield url
+
+
+MakeClient = Callable[..., Any]
+
+
+@pytest.fixture
+def make_client(tmp_path: Path, double: ollama_double.OllamaDouble) -> Iterator[MakeClient]:
+    """``make_client(**settings)`` → an entered TestClient; defaults to the Ollama double."""
+    opened: list[TestClient] = []
+
+    def make(**overrides: Any) -> TestClient:
+        values: dict[str, Any] = {
+            "api_token": TOKEN,
+            "backend": "ollama",
+            "backend_url": double.url,
+            "data_dir": tmp_path / "data",
+            "rate_limit": "off",
+        }
+        values.update(overrides)
+        client = TestClient(create_app(Settings(**values)))
+        client.__enter__()
+        opened.append(client)
+        return client
+
+    yield make
+    for client in opened:
+        client.__exit__(None, None, None)
+
+
+@pytest.fixture
+def client(make_client: MakeClient) -> TestClient:
+    result: TestClient = make_client()
+    return result
+
+
+def ndjson(text: str) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in text.splitlines() if line.strip()]
