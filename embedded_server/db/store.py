@@ -184,15 +184,15 @@ class ConversationStore:
             in_messages = Message.id.in_(
                 select(literal_column("rowid"))
                 .select_from(text("messages_fts"))
-                .where(text("messages_fts MATCH :q"))
+                .where(text("messages_fts MATCH :q").bindparams(q=match))
             )
             in_titles = literal_column("conversations.rowid").in_(
                 select(literal_column("rowid"))
                 .select_from(text("conversations_fts"))
-                .where(text("conversations_fts MATCH :q"))
+                .where(text("conversations_fts MATCH :q").bindparams(q=match))
             )
             hits = select(Message.conversation_id).where(in_messages)
-            return or_(Conversation.id.in_(hits), in_titles).params(q=match)  # type: ignore[return-value]
+            return or_(Conversation.id.in_(hits), in_titles)
         tsquery = func.to_tsquery("simple", " & ".join(f"{w}:*" for w in words))
         in_messages = func.to_tsvector("simple", Message.content).op("@@")(tsquery)
         in_title = func.to_tsvector("simple", Conversation.title).op("@@")(tsquery)

@@ -84,19 +84,27 @@ def build_app(double: OllamaDouble) -> FastAPI:
 async def _chat_stream(double: OllamaDouble, model: str) -> AsyncIterator[bytes]:
     first, final = FIXTURES["chat-stream"]["response"]["stream"]
     words = double.answer.split(" ")
-    for index, word in enumerate(words):
-        chunk = copy.deepcopy(first)
-        chunk["model"] = model
-        chunk["message"] = {"role": "assistant", "content": word if index == 0 else " " + word}
-        yield json.dumps(chunk).encode() + b"\n"
-        await asyncio.sleep(0)
-    if double.drop_final:
-        return
-    done = copy.deepcopy(final)
-    done["model"] = model
-    done["done_reason"] = "stop"
-    done["eval_count"] = len(words)
-    yield json.dumps(done).encode() + b"\n"
+    finished = False
+    try:
+        for index, word in enumerate(words):
+            chunk = copy.deepcopy(first)
+            chunk["model"] = model
+            chunk["message"] = {"role": "assistant", "content": word if index == 0 else " " + word}
+            yield json.dumps(chunk).encode() + b"\n"
+            await asyncio.sleep(double.delay_s)
+        finished = True
+        if double.drop_final:
+            return
+        done = copy.deepcopy(final)
+        done["model"] = model
+        done["done_reason"] = "stop"
+        done["eval_count"] = len(words)
+        yield json.dumps(done).encode() + b"\n"
+    finally:
+        if finished:
+            double.streams_finished += 1
+        else:
+            double.streams_cancelled += 1
 
 
 def free_port() -> int:

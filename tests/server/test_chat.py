@@ -1,0 +1,193 @@
+"""Chat: streaming, storage of every answer (complete or not), cancellation, concurrency."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from typing import Any
+
+import httpx
+import pytest
+from fastapi.testclient import TestClient
+
+from embedded_server.app import create_app
+from embedded_server.config import Settings
+from tests.fakes.ollama_double import OllamaDouble, serve_in_thread
+from tests.server.conftest import AUTH, TOKEN, MakeClient, ndjson
+
+
+def chat(client: TestClient, prompt: str, **extra: Any) -> list[dict[str, Any]]:
+    body = {"model": "llama3.2", "messages": [{"role": "user", "content": prompt}], **extra}
+    response = client.post("/api/chat", json=body, headers=AUTH)
+    assert response.status_code == 200, response.text
+    assert response.headers["content-type"].startswith("application/x-ndjson")
+    return ndjson(response.text)
+
+
+def conversation(client: TestClient, conversation_id: str) -> dict[str, Any]:
+    response = client.get(f"/api/conversations/{conversation_id}", headers=AUTH)
+    assert response.status_code == 200, response.text
+    result: dict[str, Any] = response.json()
+    return result
+
+
+def test_new_chat_is_stored_and_titled_from_the_prompt(
+    make_client: MakeClient, database_url: str, double: OllamaDouble
+) -> None:
+    client = make_client(database_url=database_url)
+    events = chat(client, "Write a function to reverse a list\nin Python, please")
+    start, done = events[0], events[-1]
+    assert start["type"] == "start" and start["model"] == "llama3.2"
+    assert "".join(e["content"] for e in events if e["type"] == "token") == double.answer
+    assert done["type"] == "done" and done["usage"]["prompt_tokens"] == 26
+    stored = conversation(client, start["conversation_id"])
+    assert stored["title"] == "Write a function to reverse a list"
+    assert stored["model"] == "llama3.2"
+    user, answer = stored["messages"]
+    assert (user["role"], user["content"], user["status"]) == (
+        "user",
+        "Write a function to reverse a list\nin Python, please",
+        "complete",
+    )
+    assert answer["id"] == start["message_id"]
+    assert (answer["role"], answer["content"], answer["status"]) == (
+        "assistant",
+        double.answer,
+        "complete",
+    )
+    assert answer["completion_tokens"] == done["usage"]["completion_tokens"]
+    assert answer["ttft_ms"] == done["ttft_ms"]
+
+
+def test_continuing_a_conversation_sends_its_history(
+    client: TestClient, double: OllamaDouble
+) -> None:
+    first = chat(client, "first question")[0]["conversation_id"]
+    events = chat(client, "second question", conversation_id=first, system="Be brief.")
+    assert events[0]["conversation_id"] == first
+    sent = double.requests[-1]["messages"]
+    assert [m["role"] for m in sent] == ["system", "user", "assistant", "user"]
+    assert sent[0]["content"] == "Be brief."
+    assert sent[1]["content"] == "first question" and sent[2]["content"] == double.answer
+    assert len(conversation(client, first)["messages"]) == 4
+
+
+def test_model_is_remembered_per_conversation(client: TestClient, double: OllamaDouble) -> None:
+    first = chat(client, "q1")[0]["conversation_id"]
+    body = {"conversation_id": first, "messages": [{"role": "user", "content": "q2"}]}
+    events = ndjson(client.post("/api/chat", json=body, headers=AUTH).text)
+    assert events[0]["model"] == "llama3.2"  # not the backend's first model
+
+
+def test_unknown_conversation_is_404_and_nothing_is_stored(client: TestClient) -> None:
+    body = {"conversation_id": "nope", "messages": [{"role": "user", "content": "hi"}]}
+    response = client.post("/api/chat", json=body, headers=AUTH)
+    assert response.status_code == 404
+    assert response.json() == {"error": "no conversation 'nope'"}
+    assert client.get("/api/conversations", headers=AUTH).json()["total"] == 0
+
+
+def test_model_not_found_is_an_error_event_and_stored_incomplete(client: TestClient) -> None:
+    body = {"model": "does-not-exist", "messages": [{"role": "user", "content": "hi"}]}
+    events = ndjson(client.post("/api/chat", json=body, headers=AUTH).text)
+    assert events[-1] == {"type": "error", "message": "Ollama: model 'does-not-exist' not found"}
+    answer = conversation(client, events[0]["conversation_id"])["messages"][-1]
+    assert answer["status"] == "incomplete"
+    assert "not found" in answer["error"]
+
+
+def test_backend_down_is_an_error_event_not_a_500(make_client: MakeClient) -> None:
+    client = make_client(backend_url="http://127.0.0.1:9")
+    response = client.post(
+        "/api/chat", json={"messages": [{"role": "user", "content": "hi"}]}, headers=AUTH
+    )
+    assert response.status_code == 200
+    events = ndjson(response.text)
+    assert [e["type"] for e in events] == ["error"]
+    assert "did not list its models" in events[0]["message"]
+    stored = client.get("/api/conversations", headers=AUTH).json()["conversations"]
+    answer = conversation(client, stored[0]["id"])["messages"][-1]
+    assert answer["status"] == "incomplete"  # the user's message is kept, the answer marked
+
+
+def test_backend_dying_mid_stream_keeps_the_partial_answer(
+    client: TestClient, double: OllamaDouble
+) -> None:
+    double.drop_final = True  # like `ollama serve` stopped mid-answer
+    events = chat(client, "hi")
+    assert events[-1]["type"] == "error"
+    assert "without finishing" in events[-1]["message"]
+    answer = conversation(client, events[0]["conversation_id"])["messages"][-1]
+    assert answer["status"] == "incomplete"
+    assert answer["content"] == double.answer  # every token that arrived is kept
+
+
+@pytest.fixture
+def live_server(tmp_path: Any, double: OllamaDouble, database_url: str) -> Any:
+    """The app served by uvicorn on a real port, on SQLite and on PostgreSQL."""
+    settings = Settings(
+        api_token=TOKEN,
+        backend_url=double.url,
+        data_dir=tmp_path / "live",
+        database_url=database_url,
+        rate_limit="off",
+    )
+    yield from serve_in_thread(create_app(settings))
+
+
+def test_client_disconnect_stores_partial_and_cancels_the_backend(
+    live_server: str, double: OllamaDouble
+) -> None:
+    double.answer = " ".join(f"word{i}" for i in range(200))
+    double.delay_s = 0.02
+    cancelled_before = double.streams_cancelled
+
+    async def scenario() -> dict[str, Any]:
+        async with httpx.AsyncClient(base_url=live_server, headers=AUTH) as http:
+            body = {"model": "llama3.2", "messages": [{"role": "user", "content": "long"}]}
+            async with http.stream("POST", "/api/chat", json=body) as response:
+                lines = response.aiter_lines()
+                start = json.loads(await anext(lines))
+                await anext(lines)  # a first token, then the client goes away
+            deadline = time.monotonic() + 10
+            while True:
+                detail = (await http.get(f"/api/conversations/{start['conversation_id']}")).json()
+                answer = detail["messages"][-1]
+                if answer["status"] != "streaming" or time.monotonic() > deadline:
+                    return answer
+                await asyncio.sleep(0.05)
+
+    answer = asyncio.run(scenario())
+    assert answer["status"] == "incomplete"
+    assert answer["error"] == "the client disconnected"
+    assert answer["content"].startswith("word0")
+    assert len(answer["content"]) < len(double.answer)
+    deadline = time.monotonic() + 5
+    while double.streams_cancelled == cancelled_before and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert double.streams_cancelled == cancelled_before + 1  # the runner stopped generating
+
+
+def test_concurrent_writes_to_one_conversation(live_server: str) -> None:
+    async def scenario(base: str) -> None:
+        async with httpx.AsyncClient(base_url=base, headers=AUTH, timeout=30) as http:
+            created = (await http.post("/api/conversations", json={"title": "busy"})).json()
+
+            async def one(i: int) -> list[str]:
+                body = {
+                    "model": "llama3.2",
+                    "conversation_id": created["id"],
+                    "messages": [{"role": "user", "content": f"question {i}"}],
+                }
+                text = (await http.post("/api/chat", json=body)).text
+                return [e["type"] for e in ndjson(text)]
+
+            results = await asyncio.gather(*(one(i) for i in range(10)))
+            assert all(r[-1] == "done" for r in results), results
+            detail = (await http.get(f"/api/conversations/{created['id']}")).json()
+            questions = sorted(m["content"] for m in detail["messages"] if m["role"] == "user")
+            assert questions == sorted(f"question {i}" for i in range(10))
+            assert sum(m["status"] == "complete" for m in detail["messages"]) == 20
+
+    asyncio.run(scenario(live_server))

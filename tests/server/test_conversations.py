@@ -1,0 +1,127 @@
+"""Conversations API: create, list (pinned first, newest first), search, edit, delete,
+export; on SQLite and on a real PostgreSQL server."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from fastapi.testclient import TestClient
+
+from tests.server.conftest import AUTH, MakeClient, ndjson
+
+
+@pytest.fixture
+def api(make_client: MakeClient, database_url: str) -> TestClient:
+    client: TestClient = make_client(database_url=database_url)
+    return client
+
+
+def create(api: TestClient, title: str) -> str:
+    response = api.post("/api/conversations", json={"title": title}, headers=AUTH)
+    assert response.status_code == 201, response.text
+    return str(response.json()["id"])
+
+
+def ask(api: TestClient, prompt: str, conversation_id: str | None = None) -> str:
+    body = {"model": "llama3.2", "messages": [{"role": "user", "content": prompt}]}
+    if conversation_id:
+        body["conversation_id"] = conversation_id
+    events = ndjson(api.post("/api/chat", json=body, headers=AUTH).text)
+    assert events[-1]["type"] == "done", events
+    return str(events[0]["conversation_id"])
+
+
+def titles(api: TestClient, **params: object) -> list[str]:
+    response = api.get("/api/conversations", params=params, headers=AUTH)
+    assert response.status_code == 200, response.text
+    return [c["title"] for c in response.json()["conversations"]]
+
+
+def test_list_is_pinned_first_then_newest(api: TestClient) -> None:
+    for title in ("oldest", "middle", "newest"):
+        create(api, title)
+    assert titles(api) == ["newest", "middle", "oldest"]
+    oldest = api.get("/api/conversations", headers=AUTH).json()["conversations"][-1]["id"]
+    response = api.patch(f"/api/conversations/{oldest}", json={"pinned": True}, headers=AUTH)
+    assert response.json()["pinned"] is True
+    assert titles(api) == ["oldest", "newest", "middle"]
+    assert titles(api, limit=1, offset=1) == ["newest"]
+    assert api.get("/api/conversations", headers=AUTH).json()["total"] == 3
+
+
+def test_a_new_answer_moves_its_conversation_up(api: TestClient) -> None:
+    first = ask(api, "alpha question")
+    ask(api, "beta question")
+    assert titles(api) == ["beta question", "alpha question"]
+    ask(api, "alpha again", conversation_id=first)
+    assert titles(api) == ["alpha question", "beta question"]
+
+
+def test_search_finds_titles_and_message_text(api: TestClient) -> None:
+    ask(api, "How do I reverse a linked list?")
+    ask(api, "Explain Python decorators")
+    create(api, "Kubernetes notes")
+    assert titles(api, q="decorators") == ["Explain Python decorators"]
+    assert titles(api, q="kubern") == ["Kubernetes notes"]  # prefix search as you type
+    assert titles(api, q="LINKED list") == ["How do I reverse a linked list?"]
+    # the answer's text is searched too (the double answers with Python code)
+    assert set(titles(api, q="print")) == {"How do I reverse a linked list?",
+                                           "Explain Python decorators"}
+    assert titles(api, q="nothing-matches-this") == []
+    assert titles(api, q='"; DROP TABLE conversations; --') == []  # quoting is safe
+    assert len(titles(api)) == 3
+
+
+def test_rename_and_validation(api: TestClient) -> None:
+    conversation_id = create(api, "draft")
+    response = api.patch(f"/api/conversations/{conversation_id}", json={"title": "final"},
+                         headers=AUTH)
+    assert response.status_code == 200 and response.json()["title"] == "final"
+    assert titles(api, q="final") == ["final"]
+    assert titles(api, q="draft") == []
+    bad = api.patch(f"/api/conversations/{conversation_id}", json={"title": ""}, headers=AUTH)
+    assert bad.status_code == 422
+
+
+def test_delete_removes_messages_too(api: TestClient) -> None:
+    conversation_id = ask(api, "to be deleted")
+    assert api.delete(f"/api/conversations/{conversation_id}", headers=AUTH).status_code == 204
+    assert api.get(f"/api/conversations/{conversation_id}", headers=AUTH).status_code == 404
+    assert titles(api, q="deleted") == []
+    assert titles(api, q="print") == []  # its messages left the search index
+    again = api.delete(f"/api/conversations/{conversation_id}", headers=AUTH)
+    assert again.status_code == 404
+
+
+@pytest.mark.parametrize("method", ["get", "patch", "delete"])
+def test_unknown_conversation_is_404(api: TestClient, method: str) -> None:
+    kwargs = {"json": {"pinned": True}} if method == "patch" else {}
+    response = getattr(api, method)("/api/conversations/missing", headers=AUTH, **kwargs)
+    assert response.status_code == 404
+    assert response.json() == {"error": "no conversation 'missing'"}
+
+
+def test_export_markdown_and_json(api: TestClient) -> None:
+    conversation_id = ask(api, "Show me hello world in Python")
+    markdown = api.get(f"/api/conversations/{conversation_id}/export", headers=AUTH)
+    assert markdown.headers["content-type"].startswith("text/markdown")
+    assert 'filename="Show-me-hello-world-in-Python.md"' in markdown.headers[
+        "content-disposition"]
+    text = markdown.text
+    assert text.startswith("# Show me hello world in Python\n")
+    assert "## You\n\nShow me hello world in Python" in text
+    assert "## Assistant (llama3.2)\n\nHere is the code:\n```python\nprint('hi')\n```" in text
+    exported = api.get(f"/api/conversations/{conversation_id}/export",
+                       params={"format": "json"}, headers=AUTH)
+    data = json.loads(exported.text)
+    assert data["id"] == conversation_id
+    assert [m["role"] for m in data["messages"]] == ["user", "assistant"]
+    bad = api.get(f"/api/conversations/{conversation_id}/export", params={"format": "pdf"},
+                  headers=AUTH)
+    assert bad.status_code == 422
+
+
+def test_limits_are_validated(api: TestClient) -> None:
+    for params in ({"limit": 0}, {"limit": 1000}, {"offset": -1}):
+        assert api.get("/api/conversations", params=params, headers=AUTH).status_code == 422
