@@ -66,8 +66,10 @@ def test_search_finds_titles_and_message_text(api: TestClient) -> None:
     assert titles(api, q="kubern") == ["Kubernetes notes"]  # prefix search as you type
     assert titles(api, q="LINKED list") == ["How do I reverse a linked list?"]
     # the answer's text is searched too (the double answers with Python code)
-    assert set(titles(api, q="print")) == {"How do I reverse a linked list?",
-                                           "Explain Python decorators"}
+    assert set(titles(api, q="print")) == {
+        "How do I reverse a linked list?",
+        "Explain Python decorators",
+    }
     assert titles(api, q="nothing-matches-this") == []
     assert titles(api, q='"; DROP TABLE conversations; --') == []  # quoting is safe
     assert len(titles(api)) == 3
@@ -75,8 +77,9 @@ def test_search_finds_titles_and_message_text(api: TestClient) -> None:
 
 def test_rename_and_validation(api: TestClient) -> None:
     conversation_id = create(api, "draft")
-    response = api.patch(f"/api/conversations/{conversation_id}", json={"title": "final"},
-                         headers=AUTH)
+    response = api.patch(
+        f"/api/conversations/{conversation_id}", json={"title": "final"}, headers=AUTH
+    )
     assert response.status_code == 200 and response.json()["title"] == "final"
     assert titles(api, q="final") == ["final"]
     assert titles(api, q="draft") == []
@@ -106,19 +109,20 @@ def test_export_markdown_and_json(api: TestClient) -> None:
     conversation_id = ask(api, "Show me hello world in Python")
     markdown = api.get(f"/api/conversations/{conversation_id}/export", headers=AUTH)
     assert markdown.headers["content-type"].startswith("text/markdown")
-    assert 'filename="Show-me-hello-world-in-Python.md"' in markdown.headers[
-        "content-disposition"]
+    assert 'filename="Show-me-hello-world-in-Python.md"' in markdown.headers["content-disposition"]
     text = markdown.text
     assert text.startswith("# Show me hello world in Python\n")
     assert "## You\n\nShow me hello world in Python" in text
     assert "## Assistant (llama3.2)\n\nHere is the code:\n```python\nprint('hi')\n```" in text
-    exported = api.get(f"/api/conversations/{conversation_id}/export",
-                       params={"format": "json"}, headers=AUTH)
+    exported = api.get(
+        f"/api/conversations/{conversation_id}/export", params={"format": "json"}, headers=AUTH
+    )
     data = json.loads(exported.text)
     assert data["id"] == conversation_id
     assert [m["role"] for m in data["messages"]] == ["user", "assistant"]
-    bad = api.get(f"/api/conversations/{conversation_id}/export", params={"format": "pdf"},
-                  headers=AUTH)
+    bad = api.get(
+        f"/api/conversations/{conversation_id}/export", params={"format": "pdf"}, headers=AUTH
+    )
     assert bad.status_code == 422
 
 

@@ -14,7 +14,7 @@ from embedded_server.errors import ERROR_RESPONSES
 router = APIRouter(prefix="/api", tags=["models"], responses=ERROR_RESPONSES)
 
 
-@router.get("/models")
+@router.get("/models", response_model_exclude_none=True)
 async def list_models(backend: BackendDep, metrics: MetricsDep) -> ModelList:
     try:
         models = await backend.list_models()

@@ -1,0 +1,104 @@
+"""The OpenAI-compatible side: against its double, and against the real built-in runner."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+
+import httpx
+import pytest
+from fastapi.testclient import TestClient
+
+from elite_panel.stack.runners import bundled_model_path
+from tests.fakes.ollama_double import free_port
+from tests.fakes.openai_double import MODEL, OpenAIDouble
+from tests.server.conftest import AUTH, MakeClient, ndjson
+
+
+def test_models_and_stream_through_the_double(
+    make_client: MakeClient, openai_backend: OpenAIDouble
+) -> None:
+    client = make_client(backend="openai", backend_url=openai_backend.url)
+    assert client.get("/api/models", headers=AUTH).json() == {"models": [{"name": MODEL}]}
+    events = ndjson(
+        client.post(
+            "/api/chat", json={"messages": [{"role": "user", "content": "x"}]}, headers=AUTH
+        ).text
+    )
+    assert events[0]["model"] == MODEL
+    assert "".join(e["content"] for e in events if e["type"] == "token") == (
+        openai_backend.token_text * openai_backend.tokens
+    )
+    assert events[-1]["usage"]["completion_tokens"] == openai_backend.tokens
+
+
+def test_unknown_model_is_an_error_event(
+    make_client: MakeClient, openai_backend: OpenAIDouble
+) -> None:
+    client = make_client(backend="openai", backend_url=openai_backend.url)
+    body = {"model": "gpt-nope", "messages": [{"role": "user", "content": "x"}]}
+    events = ndjson(client.post("/api/chat", json=body, headers=AUTH).text)
+    assert events[-1]["type"] == "error"
+    assert "gpt-nope" in events[-1]["message"] and "not found" in events[-1]["message"]
+
+
+@pytest.fixture(scope="module")
+def builtin_runner() -> Iterator[str]:
+    port = free_port()
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "llama_cpp.server",
+            "--model",
+            str(bundled_model_path()),
+            "--model_alias",
+            "smollm2",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--n_ctx",
+            "2048",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    url = f"http://127.0.0.1:{port}/v1"
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            if httpx.get(f"{url}/models", timeout=1).is_success:
+                break
+        except httpx.HTTPError:
+            pass
+        assert proc.poll() is None and time.monotonic() < deadline, "runner did not start"
+        time.sleep(0.1)
+    try:
+        yield url
+    finally:
+        proc.terminate()
+        proc.wait(timeout=20)
+
+
+@pytest.mark.model
+def test_real_builtin_runner_answers_and_is_stored(
+    make_client: MakeClient, builtin_runner: str
+) -> None:
+    client: TestClient = make_client(backend="openai", backend_url=builtin_runner)
+    assert client.get("/ready").status_code == 200
+    body = {
+        "messages": [{"role": "user", "content": "Write a Python function adding two numbers."}],
+        "options": {"max_tokens": 64, "temperature": 0},
+    }
+    events = ndjson(client.post("/api/chat", json=body, headers=AUTH).text)
+    assert events[0]["model"] == "smollm2"
+    assert events[-1]["type"] == "done", events[-1]
+    text = "".join(e["content"] for e in events if e["type"] == "token")
+    assert text.strip()
+    assert 0 < events[-1]["usage"]["completion_tokens"] <= 64
+    stored = client.get(f"/api/conversations/{events[0]['conversation_id']}", headers=AUTH).json()
+    assert stored["messages"][-1]["content"] == text
+    assert stored["messages"][-1]["status"] == "complete"
