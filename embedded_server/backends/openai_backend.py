@@ -3,9 +3,11 @@ through the official ``openai`` client."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import AsyncIterator, Mapping, Sequence
-from typing import Any, cast
+from typing import Any
 
+import httpx
 import openai
 
 from embedded_server.backends.base import BackendError, ChatChunk, ModelInfo
@@ -29,29 +31,44 @@ class OpenAIBackend:
     async def chat_stream(
         self, model: str, messages: Sequence[Mapping[str, str]], options: Mapping[str, Any]
     ) -> AsyncIterator[ChatChunk]:
+        """Stream through the official client's raw-response API.
+
+        The client builds and sends the request and turns error statuses into its
+        exceptions; the server-sent events are decoded here with plain ``json.loads``,
+        because the client's typed stream costs about five times as much per token
+        (measured: 7k against 34k chunks/s), which would halve a fast runner's speed.
+        """
         kwargs = {k: v for k, v in options.items() if k in _PASSED_OPTIONS}
         completion_tokens = 0
         prompt_tokens: int | None = None
-        finished = False
+        usage_seen = finished = False
         try:
-            stream = await self._client.chat.completions.create(
+            async with self._client.chat.completions.with_streaming_response.create(
                 model=model,
                 messages=list(messages),  # type: ignore[arg-type]
                 stream=True,
                 **kwargs,
-            )
-            async for event in cast("openai.AsyncStream[Any]", stream):
-                if event.usage is not None:
-                    prompt_tokens = event.usage.prompt_tokens
-                    completion_tokens = event.usage.completion_tokens
-                for choice in event.choices:
-                    if choice.delta and choice.delta.content:
-                        if event.usage is None:
-                            completion_tokens += 1  # one streamed delta per token
-                        yield ChatChunk(content=choice.delta.content)
-                    if choice.finish_reason:
-                        finished = True
-        except openai.OpenAIError as exc:
+            ) as response:
+                async for line in response.iter_lines():
+                    if not line.startswith("data: {"):
+                        continue  # blank separators, comments, "data: [DONE]"
+                    event = json.loads(line[6:])
+                    usage = event.get("usage")
+                    if usage:
+                        usage_seen = True
+                        prompt_tokens = usage.get("prompt_tokens")
+                        completion_tokens = usage.get("completion_tokens") or 0
+                    for choice in event.get("choices") or ():
+                        content = (choice.get("delta") or {}).get("content")
+                        if content:
+                            if not usage_seen:
+                                completion_tokens += 1  # one streamed delta per token
+                            yield ChatChunk(content=content)
+                        if choice.get("finish_reason"):
+                            finished = True
+        except openai.APIStatusError as exc:
+            raise BackendError(f"{self.url}: {_error_message(exc)}") from exc
+        except (openai.OpenAIError, httpx.HTTPError, ValueError) as exc:
             raise BackendError(f"{self.url}: {exc}") from exc
         if not finished:
             raise BackendError("the model runner ended the answer without finishing it")
@@ -59,3 +76,13 @@ class OpenAIBackend:
 
     async def aclose(self) -> None:
         await self._client.close()
+
+
+def _error_message(exc: openai.APIStatusError) -> str:
+    """The server's own message from an OpenAI-style error body, else the status line."""
+    body = exc.body
+    if isinstance(body, dict):
+        inner = body.get("error", body)
+        if isinstance(inner, dict) and inner.get("message"):
+            return f"{inner['message']} (HTTP {exc.status_code})"
+    return f"HTTP {exc.status_code}: {exc.message}"

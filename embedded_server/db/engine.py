@@ -1,37 +1,93 @@
-"""Engine creation: plain URLs in, the right async driver out, SQLite tuned for concurrency."""
+"""The database: plain URLs in, the right driver out, one way to run work on it.
+
+Store operations are plain functions of a SQLAlchemy ``Session``, run by
+:meth:`Database.run` in one transaction:
+
+- PostgreSQL: the async engine (asyncpg) through ``AsyncSession.run_sync``;
+- SQLite: a sync engine (pysqlite) in one worker-thread hop per operation. An async
+  SQLite driver (aiosqlite) hops threads for every statement (begin, each insert, commit,
+  reset): measured 2.4 ms for a chat turn's insert against 1.4 ms in one hop, and that
+  insert precedes every first token.
+"""
 
 from __future__ import annotations
 
-from typing import Any
+import asyncio
+from collections.abc import Callable
+from typing import Any, TypeVar
 
-from sqlalchemy import event
-from sqlalchemy.engine import URL, make_url
+from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy.engine import URL, Connection, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
+from sqlalchemy.orm import Session, sessionmaker
 
-ASYNC_DRIVERS = {"sqlite": "aiosqlite", "postgresql": "asyncpg", "postgres": "asyncpg"}
+T = TypeVar("T")
+DRIVERS = {"sqlite": "pysqlite", "postgresql": "asyncpg"}
 
 
-def async_url(url: str) -> URL:
-    """``postgresql://u:p@h/db`` → ``postgresql+asyncpg://...``; ``sqlite:///f`` → aiosqlite."""
+def driver_url(url: str) -> URL:
+    """A plain URL with the driver we use: ``postgresql://u:p@h/db`` →
+    ``postgresql+asyncpg://u:p@h/db``, ``sqlite:///f`` → ``sqlite+pysqlite:///f``."""
     parsed = make_url(url)
-    backend, _, driver = parsed.drivername.partition("+")
+    backend = parsed.drivername.partition("+")[0]
     backend = "postgresql" if backend == "postgres" else backend
-    if backend not in ASYNC_DRIVERS:
+    if backend not in DRIVERS:
         raise ValueError(f"unsupported database {backend!r}: use sqlite or postgresql")
-    if driver != ASYNC_DRIVERS[backend]:
-        parsed = parsed.set(drivername=f"{backend}+{ASYNC_DRIVERS[backend]}")
-    return parsed
+    return parsed.set(drivername=f"{backend}+{DRIVERS[backend]}")
 
 
-def make_engine(url: str) -> AsyncEngine:
-    target = async_url(url)
-    kwargs: dict[str, Any] = {"pool_pre_ping": True}
-    if target.get_backend_name() == "sqlite":
-        kwargs = {"connect_args": {"timeout": 30}}
-    engine = create_async_engine(target, **kwargs)
-    if target.get_backend_name() == "sqlite":
-        event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
-    return engine
+class Database:
+    """One database, whichever the engine; see the module docstring."""
+
+    def __init__(self, url: str) -> None:
+        target = driver_url(url)
+        self.dialect = target.get_backend_name()
+        self._sync: Engine | None = None
+        self._async: AsyncEngine | None = None
+        if self.dialect == "sqlite":
+            self._sync = create_engine(
+                target, connect_args={"timeout": 30, "check_same_thread": False}
+            )
+            event.listen(self._sync, "connect", _sqlite_pragmas)
+            self._sync_sessions = sessionmaker(self._sync, expire_on_commit=False)
+        else:
+            self._async = create_async_engine(target, pool_pre_ping=True)
+            self._async_sessions = async_sessionmaker(self._async, expire_on_commit=False)
+
+    async def run(self, work: Callable[[Session], T]) -> T:
+        """Run ``work(session)`` in one transaction, off the event loop."""
+        if self._sync is not None:
+            return await asyncio.to_thread(self._run_sync, work)
+        async with self._async_sessions.begin() as session:
+            return await session.run_sync(work)
+
+    def _run_sync(self, work: Callable[[Session], T]) -> T:
+        with self._sync_sessions.begin() as session:
+            return work(session)
+
+    async def run_on_connection(self, work: Callable[[Connection], Any]) -> None:
+        """Run ``work(connection)`` in a transaction (migrations)."""
+        if self._sync is not None:
+
+            def in_thread() -> None:
+                assert self._sync is not None
+                with self._sync.begin() as connection:
+                    work(connection)
+
+            await asyncio.to_thread(in_thread)
+            return
+        assert self._async is not None
+        async with self._async.begin() as connection:
+            await connection.run_sync(work)
+
+    async def ping(self) -> None:
+        await self.run(lambda session: session.execute(text("SELECT 1")))
+
+    async def dispose(self) -> None:
+        if self._sync is not None:
+            self._sync.dispose()
+        if self._async is not None:
+            await self._async.dispose()
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
@@ -41,7 +97,3 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA busy_timeout=30000")
     cursor.close()
-
-
-def session_factory(engine: AsyncEngine) -> async_sessionmaker[Any]:
-    return async_sessionmaker(engine, expire_on_commit=False)

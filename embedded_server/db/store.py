@@ -10,11 +10,20 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import ColumnElement, delete, func, literal_column, or_, select, text, update
-from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
-from sqlalchemy.orm import selectinload
+from sqlalchemy import (
+    ColumnElement,
+    delete,
+    func,
+    insert,
+    literal_column,
+    or_,
+    select,
+    text,
+    update,
+)
+from sqlalchemy.orm import Session, selectinload
 
-from embedded_server.db.engine import session_factory
+from embedded_server.db.engine import Database
 from embedded_server.db.models import Conversation, Message, MessageStatus, new_id, utcnow
 
 TITLE_CHARS = 80
@@ -43,34 +52,41 @@ def title_from(prompt: str) -> str:
 
 
 class ConversationStore:
-    def __init__(self, engine: AsyncEngine) -> None:
-        self.engine = engine
-        self.dialect = engine.dialect.name
-        self._sessions: async_sessionmaker[Any] = session_factory(engine)
+    """Conversation operations; each runs in one transaction through :class:`Database`."""
+
+    def __init__(self, database: Database) -> None:
+        self.db = database
+        self.dialect = database.dialect
 
     async def ping(self) -> None:
-        async with self.engine.connect() as connection:
-            await connection.execute(text("SELECT 1"))
+        await self.db.ping()
 
     # -- conversations ----------------------------------------------------------------
 
-    async def create(self, title: str | None = None, model: str | None = None) -> Conversation:
-        async with self._sessions.begin() as session:
+    async def create(self, title: str | None = None) -> Conversation:
+        def work(session: Session) -> Conversation:
             conversation = Conversation(
-                id=new_id(), title=title or "New conversation", model=model, pinned=False
+                id=new_id(),
+                title=title or "New conversation",
+                pinned=False,
+                created_at=utcnow(),
+                updated_at=utcnow(),
             )
             session.add(conversation)
-        return conversation
+            return conversation
+
+        return await self.db.run(work)
 
     async def get(self, conversation_id: str, with_messages: bool = False) -> Conversation:
-        async with self._sessions() as session:
+        def work(session: Session) -> Conversation | None:
             query = select(Conversation).where(Conversation.id == conversation_id)
             if with_messages:
                 query = query.options(selectinload(Conversation.messages))
-            conversation = (await session.execute(query)).scalar_one_or_none()
+            return session.execute(query).scalar_one_or_none()
+
+        conversation = await self.db.run(work)
         if conversation is None:
             raise NotFound(conversation_id)
-        assert isinstance(conversation, Conversation)
         return conversation
 
     async def search(
@@ -78,7 +94,8 @@ class ConversationStore:
     ) -> tuple[list[Conversation], int]:
         """Pinned first, then the most recently updated; ``query`` searches titles and text."""
         condition = self._search_condition(query) if query.strip() else None
-        async with self._sessions() as session:
+
+        def work(session: Session) -> tuple[list[Conversation], int]:
             stmt = select(Conversation)
             count = select(func.count()).select_from(Conversation)
             if condition is not None:
@@ -87,9 +104,10 @@ class ConversationStore:
             stmt = stmt.order_by(
                 Conversation.pinned.desc(), Conversation.updated_at.desc(), Conversation.id
             )
-            rows = (await session.execute(stmt.limit(limit).offset(offset))).scalars().all()
-            total = (await session.execute(count)).scalar_one()
-        return list(rows), int(total)
+            rows = session.execute(stmt.limit(limit).offset(offset)).scalars().all()
+            return list(rows), int(session.execute(count).scalar_one())
+
+        return await self.db.run(work)
 
     async def update(
         self, conversation_id: str, title: str | None = None, pinned: bool | None = None
@@ -99,23 +117,26 @@ class ConversationStore:
             values["title"] = title
         if pinned is not None:
             values["pinned"] = pinned
-        async with self._sessions.begin() as session:
-            if values:
-                result = await session.execute(
+        if values:
+
+            def work(session: Session) -> int:
+                result = session.execute(
                     update(Conversation).where(Conversation.id == conversation_id).values(**values)
                 )
-                if result.rowcount == 0:  # type: ignore[attr-defined]
-                    raise NotFound(conversation_id)
+                return int(result.rowcount)  # type: ignore[attr-defined]
+
+            if await self.db.run(work) == 0:
+                raise NotFound(conversation_id)
         return await self.get(conversation_id)
 
     async def delete(self, conversation_id: str) -> None:
-        async with self._sessions.begin() as session:
-            await session.execute(delete(Message).where(Message.conversation_id == conversation_id))
-            result = await session.execute(
-                delete(Conversation).where(Conversation.id == conversation_id)
-            )
-            if result.rowcount == 0:  # type: ignore[attr-defined]
-                raise NotFound(conversation_id)
+        def work(session: Session) -> int:
+            session.execute(delete(Message).where(Message.conversation_id == conversation_id))
+            result = session.execute(delete(Conversation).where(Conversation.id == conversation_id))
+            return int(result.rowcount)  # type: ignore[attr-defined]
+
+        if await self.db.run(work) == 0:
+            raise NotFound(conversation_id)
 
     # -- messages ---------------------------------------------------------------------
 
@@ -123,55 +144,88 @@ class ConversationStore:
         """The conversation's messages in order (to send to the model again)."""
         return list((await self.get(conversation_id, with_messages=True)).messages)
 
-    async def add_messages(
-        self, conversation_id: str, drafts: Sequence[MessageDraft]
-    ) -> list[Message]:
-        async with self._sessions.begin() as session:
-            messages = [
-                Message(
-                    public_id=new_id(),
-                    conversation_id=conversation_id,
-                    role=d.role,
-                    content=d.content,
-                    model=d.model,
-                    status=d.status.value,
-                )
-                for d in drafts
-            ]
-            session.add_all(messages)
-            result = await session.execute(
-                update(Conversation)
-                .where(Conversation.id == conversation_id)
-                .values(updated_at=utcnow())
-            )
-            if result.rowcount == 0:  # type: ignore[attr-defined]
-                raise NotFound(conversation_id)
-        return messages
+    async def add_turn(
+        self,
+        conversation_id: str | None,
+        title: str,
+        drafts: Sequence[MessageDraft],
+        public_ids: Sequence[str] | None = None,
+    ) -> str:
+        """Store messages in one transaction, creating the conversation (titled ``title``)
+        when ``conversation_id`` is None; returns the conversation id.
 
-    async def save_answer(self, message_id: int, content: str, **fields: Any) -> None:
+        Plain inserts with ids made here: this runs before the first token of every answer.
+        """
+        now = utcnow()
+        ids = list(public_ids or (new_id() for _ in drafts))
+
+        def work(session: Session) -> str:
+            target = conversation_id
+            if target is None:
+                target = new_id()
+                session.execute(
+                    insert(Conversation).values(
+                        id=target, title=title, pinned=False, created_at=now, updated_at=now
+                    )
+                )
+            else:
+                touched = session.execute(
+                    update(Conversation).where(Conversation.id == target).values(updated_at=now)
+                )
+                if touched.rowcount == 0:  # type: ignore[attr-defined]
+                    raise NotFound(target)
+            if drafts:
+                session.execute(
+                    insert(Message),
+                    [
+                        {
+                            "public_id": pid,
+                            "conversation_id": target,
+                            "role": d.role,
+                            "content": d.content,
+                            "model": d.model,
+                            "status": d.status.value,
+                            "created_at": now,
+                        }
+                        for pid, d in zip(ids, drafts, strict=True)
+                    ],
+                )
+            return target
+
+        return await self.db.run(work)
+
+    async def save_answer(self, public_id: str, content: str, **fields: Any) -> None:
         """Write an answer's text so far; at the end also its status and figures, and the
         model becomes the conversation's (remembered for its next answer)."""
-        async with self._sessions.begin() as session:
-            await session.execute(
-                update(Message).where(Message.id == message_id).values(content=content, **fields)
+
+        def work(session: Session) -> None:
+            session.execute(
+                update(Message)
+                .where(Message.public_id == public_id)
+                .values(content=content, **fields)
             )
             if fields.get("model"):
-                owner = select(Message.conversation_id).where(Message.id == message_id)
-                await session.execute(
+                owner = select(Message.conversation_id).where(Message.public_id == public_id)
+                session.execute(
                     update(Conversation)
                     .where(Conversation.id == owner.scalar_subquery())
                     .values(model=fields["model"], updated_at=utcnow())
                 )
 
+        await self.db.run(work)
+
     async def mark_interrupted(self) -> int:
         """Answers left ``streaming`` by a server that died become ``incomplete``."""
-        async with self._sessions.begin() as session:
-            result = await session.execute(
+
+        def work(session: Session) -> int:
+            result = session.execute(
                 update(Message)
                 .where(Message.status == MessageStatus.STREAMING.value)
                 .values(status=MessageStatus.INCOMPLETE.value, error="the server stopped")
             )
-        return int(result.rowcount)  # type: ignore[attr-defined]
+            return int(result.rowcount)  # type: ignore[attr-defined]
+
+        return await self.db.run(work)
 
     # -- search -----------------------------------------------------------------------
 

@@ -13,12 +13,16 @@ import logging
 import os
 import sys
 from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
 
 from elite_panel import __version__
 from elite_panel.core.errors import DaemonUnavailable, EliteError
 from elite_panel.core.paths import AppPaths
 from elite_panel.core.profiles import Profile, RunnerKind, load_profile
 from elite_panel.stack.specs import SERVICE_NAMES, ServiceState, ServiceStatus, stopped_statuses
+
+if TYPE_CHECKING:
+    from elite_panel.client.assistant import AssistantClient
 
 log = logging.getLogger("elite_panel")
 
@@ -59,6 +63,21 @@ def build_parser() -> argparse.ArgumentParser:
     logs.add_argument("-f", "--follow", action="store_true", help="keep printing new lines")
     logs.add_argument("-n", "--lines", type=int, default=100, help="lines of history (100)")
 
+    talks = commands.add_parser("conversations", help="list, show, export, delete conversations")
+    talk = talks.add_subparsers(dest="action", metavar="ACTION", required=True)
+    listing = talk.add_parser("list", help="newest first, pinned on top")
+    listing.add_argument("-q", "--query", default="", help="search titles and message text")
+    listing.add_argument("-n", "--limit", type=int, default=50, help="how many (50)")
+    listing.add_argument("--json", action="store_true", help="machine-readable output")
+    show = talk.add_parser("show", help="a conversation with its messages")
+    show.add_argument("id")
+    show.add_argument("--json", action="store_true", help="machine-readable output")
+    export = talk.add_parser("export", help="print a conversation as Markdown or JSON")
+    export.add_argument("id")
+    export.add_argument("--format", choices=["markdown", "json"], default="markdown")
+    delete = talk.add_parser("delete", help="delete a conversation and its messages")
+    delete.add_argument("id")
+
     chat = commands.add_parser("chat", help="ask the assistant; the answer streams to stdout")
     chat.add_argument("--model", help="model name (default: the server's default)")
     chat.add_argument("prompt", nargs="?", help="the prompt (default: read standard input)")
@@ -82,6 +101,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return asyncio.run(_stack(args, paths, profile))
         if args.command == "chat":
             return asyncio.run(_chat(args, paths))
+        if args.command == "conversations":
+            return asyncio.run(_conversations(args, paths))
     except EliteError as exc:
         _err(f"error: {exc}")
         return 1
@@ -129,13 +150,11 @@ async def _stack(args: argparse.Namespace, paths: AppPaths, profile: Profile) ->
     return 0
 
 
-async def _chat(args: argparse.Namespace, paths: AppPaths) -> int:
+async def _assistant(paths: AppPaths) -> AssistantClient:
+    """A client of the running stack's assistant server (its URL and token)."""
     from elite_panel.client.assistant import AssistantClient
     from elite_panel.stack.control import ControlClient
 
-    prompt = args.prompt if args.prompt is not None else sys.stdin.read()
-    if not prompt.strip():
-        raise EliteError("empty prompt: pass it as an argument or on standard input")
     try:
         services = {s.name: s for s in await ControlClient(paths).call("status")}
     except DaemonUnavailable as exc:
@@ -149,7 +168,14 @@ async def _chat(args: argparse.Namespace, paths: AppPaths) -> int:
         token = paths.token_file.read_text(encoding="utf-8").strip()
     except OSError as exc:
         raise EliteError(f"cannot read the stack's token ({paths.token_file}): {exc}") from exc
-    client = AssistantClient(assistant.url, token)
+    return AssistantClient(assistant.url, token)
+
+
+async def _chat(args: argparse.Namespace, paths: AppPaths) -> int:
+    prompt = args.prompt if args.prompt is not None else sys.stdin.read()
+    if not prompt.strip():
+        raise EliteError("empty prompt: pass it as an argument or on standard input")
+    client = await _assistant(paths)
     try:
         async for event in client.chat([{"role": "user", "content": prompt}], model=args.model):
             kind = event.get("type")
@@ -167,6 +193,49 @@ async def _chat(args: argparse.Namespace, paths: AppPaths) -> int:
     finally:
         await client.aclose()
     return 0
+
+
+async def _conversations(args: argparse.Namespace, paths: AppPaths) -> int:
+    client = await _assistant(paths)
+    try:
+        if args.action == "list":
+            page = await client.conversations(args.query, args.limit)
+            if args.json:
+                _out(json.dumps(page, indent=2) + "\n")
+            else:
+                _out(format_conversations(page["conversations"]))
+        elif args.action == "show":
+            detail = await client.conversation(args.id)
+            _out(json.dumps(detail, indent=2) + "\n" if args.json else format_messages(detail))
+        elif args.action == "export":
+            _out(await client.export(args.id, args.format))
+        elif args.action == "delete":
+            await client.delete_conversation(args.id)
+            _err(f"deleted {args.id}")
+    finally:
+        await client.aclose()
+    return 0
+
+
+def format_conversations(conversations: Sequence[dict[str, Any]]) -> str:
+    if not conversations:
+        return "no conversations\n"
+    lines = []
+    for c in conversations:
+        pin = "*" if c["pinned"] else " "
+        lines.append(f"{c['id']}  {pin} {c['updated_at'][:16].replace('T', ' ')}  {c['title']}")
+    return "\n".join(lines) + "\n"
+
+
+def format_messages(detail: dict[str, Any]) -> str:
+    out = [f"{detail['title']}  ({detail['id']})", ""]
+    for m in detail["messages"]:
+        facts = [m["model"]] if m.get("model") else []
+        if m["status"] != "complete":
+            facts.append(m["status"])
+        suffix = f" [{', '.join(facts)}]" if facts else ""
+        out += [f"--- {m['role']}{suffix}", m["content"], ""]
+    return "\n".join(out)
 
 
 def format_table(services: Sequence[ServiceStatus]) -> str:

@@ -73,3 +73,24 @@ async def _sse(double: OpenAIDouble) -> AsyncIterator[bytes]:
         yield _chunk({"content": double.token_text}, None)
     yield _chunk({}, "stop")
     yield b"data: [DONE]\n\n"
+
+
+def main() -> None:
+    """``python -m tests.fakes.openai_double PORT [TOKENS]``: serve the double (benchmarks)."""
+    import sys
+
+    import uvicorn
+
+    port = int(sys.argv[1])
+    tokens = int(sys.argv[2]) if len(sys.argv) > 2 else 100
+    uvicorn.run(
+        build_app(OpenAIDouble(tokens=tokens)),
+        host="127.0.0.1",
+        port=port,
+        log_level="warning",
+        access_log=False,
+    )
+
+
+if __name__ == "__main__":
+    main()

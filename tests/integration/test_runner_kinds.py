@@ -68,3 +68,28 @@ def test_external_runner_that_does_not_answer_fails_up(home: Home) -> None:
     assert up.returncode == 1
     assert "runner: not ready after 10 s" in up.stderr
     assert {s["state"] for s in statuses(home).values()} == {"stopped"}
+
+
+def test_conversations_from_the_command_line(home: Home, external_double: str) -> None:
+    home.env.update(ELITE_RUNNER__KIND="external", ELITE_RUNNER__URL=external_double)
+    assert home.cli("stack", "up").returncode == 0
+    assert home.cli("chat", "--model", "llama3.2", "Explain list comprehensions").returncode == 0
+    listed = json.loads(home.cli("conversations", "list", "--json").stdout)
+    assert listed["total"] == 1
+    conversation_id = listed["conversations"][0]["id"]
+    table = home.cli("conversations", "list", "--query", "comprehens").stdout
+    assert conversation_id in table and "Explain list comprehensions" in table
+    assert "no conversations" in home.cli("conversations", "list", "-q", "zzz").stdout
+    shown = home.cli("conversations", "show", conversation_id).stdout
+    assert "--- user" in shown and "--- assistant [llama3.2]" in shown
+    markdown = home.cli("conversations", "export", conversation_id).stdout
+    assert markdown.startswith("# Explain list comprehensions")
+    exported = json.loads(
+        home.cli("conversations", "export", conversation_id, "--format", "json").stdout
+    )
+    assert len(exported["messages"]) == 2
+    assert home.cli("conversations", "delete", conversation_id).returncode == 0
+    gone = home.cli("conversations", "show", conversation_id)
+    assert gone.returncode == 1
+    assert f"404: no conversation '{conversation_id}'" in gone.stderr
+    assert home.cli("stack", "down").returncode == 0

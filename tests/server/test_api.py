@@ -181,3 +181,10 @@ def test_fallback_variable_names(monkeypatch: pytest.MonkeyPatch, tmp_path: Path
     assert "u:p" not in repr(settings)  # secrets stay out of logs and reprs
     monkeypatch.delenv("DATABASE_URL")
     assert Settings(data_dir=tmp_path).sqlalchemy_url() == f"sqlite:///{tmp_path}/assistant.db"
+
+
+def test_a_chat_needs_more_than_a_system_message(client: TestClient) -> None:
+    body = {"messages": [{"role": "system", "content": "You are terse."}]}
+    response = client.post("/api/chat", json=body, headers=AUTH)
+    assert response.status_code == 422
+    assert "at least one user or assistant message" in response.json()["detail"][0]["msg"]

@@ -24,8 +24,13 @@ def api_schema(
     double: OllamaDouble, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[schemathesis.BaseSchema]:
     data: Path = tmp_path_factory.mktemp("fuzz")
-    settings_ = Settings(api_token=TOKEN, backend_url=double.url, data_dir=data, rate_limit="off",
-                         max_body_bytes=64 * 1024)
+    settings_ = Settings(
+        api_token=TOKEN,
+        backend_url=double.url,
+        data_dir=data,
+        rate_limit="off",
+        max_body_bytes=64 * 1024,
+    )
     for url in serve_in_thread(create_app(settings_)):
         yield schemathesis.openapi.from_url(f"{url}/openapi.json")
 
@@ -39,8 +44,12 @@ def test_api_never_fails_its_own_contract(api_schema: schemathesis.BaseSchema) -
     for operation in operations:
 
         @given(case=operation.as_strategy())
-        @settings(max_examples=CASES_PER_OPERATION, deadline=None, database=None,
-                  suppress_health_check=list(HealthCheck))
+        @settings(
+            max_examples=CASES_PER_OPERATION,
+            deadline=None,
+            database=None,
+            suppress_health_check=list(HealthCheck),
+        )
         def check(case: schemathesis.Case) -> None:
             nonlocal ran
             ran += 1

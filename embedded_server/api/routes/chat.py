@@ -1,8 +1,9 @@
 """Streaming chat: NDJSON events ``start``, ``token``..., then ``done`` or ``error``.
 
-The user's messages are stored before the backend is called; the answer is stored while it
-streams (every :data:`FLUSH_INTERVAL_S`, not per token) and always ends up stored: complete,
-or ``incomplete`` with its partial text when the client leaves, the backend dies or errs.
+The user's messages are stored before the backend is called; the answer's row right after
+its first token, then its text while it streams (every :data:`FLUSH_INTERVAL_S`, not per
+token). It always ends up stored: complete, or ``incomplete`` with its partial text when
+the client leaves, the backend dies or errs.
 
 A reader task pulls the backend's stream into a queue; the response drains everything
 queued at each step, so a client that reads slower than the model writes gets fewer,
@@ -28,7 +29,7 @@ from fastapi.responses import StreamingResponse
 from embedded_server.api.deps import BackendDep, MetricsDep, SettingsDep, StoreDep
 from embedded_server.api.schemas import ChatRequest
 from embedded_server.backends import BackendError, ChatBackend, ChatChunk
-from embedded_server.db.models import MessageStatus
+from embedded_server.db.models import Message, MessageStatus, new_id
 from embedded_server.db.store import ConversationStore, MessageDraft, NotFound, title_from
 from embedded_server.errors import ERROR_RESPONSES
 from embedded_server.metrics import ServerMetrics
@@ -48,13 +49,30 @@ class _Failure:
 class _Answer:
     """What is known of the answer being streamed, for storage and the final event."""
 
-    message_id: int
+    message_id: str  # public id
+    conversation_id: str
     model: str = ""
     parts: list[str] = field(default_factory=list)
     started: float = field(default_factory=time.perf_counter)
     first_token: float | None = None
     done: ChatChunk | None = None
     error: str | None = None
+
+    _row: asyncio.Future[str] | None = None
+
+    def row(self, store: ConversationStore) -> asyncio.Future[str]:
+        """The insert of the answer's row, started on first use.
+
+        It is started once the first token is out (or when the answer ends without one),
+        so that it never delays the first token; the user's message was stored before the
+        backend was asked, and the row exists long before the first flush.
+        """
+        if self._row is None:
+            draft = MessageDraft("assistant", "", self.model or None, MessageStatus.STREAMING)
+            self._row = asyncio.ensure_future(
+                store.add_turn(self.conversation_id, "", [draft], [self.message_id])
+            )
+        return self._row
 
     @property
     def text(self) -> str:
@@ -91,25 +109,23 @@ async def chat(
 ) -> StreamingResponse:
     new = [m for m in body.messages if m.role != "system"]
     system = body.system or next((m.content for m in body.messages if m.role == "system"), None)
+    history: list[Message] = []
     try:
         if body.conversation_id:
             history = await store.history(body.conversation_id)
-            conversation_id = body.conversation_id
-        else:
-            history = []
-            first = next((m.content for m in new if m.role == "user"), "")
-            conversation_id = (await store.create(title=title_from(first))).id
-        drafts = [MessageDraft(m.role, m.content) for m in new]
-        drafts.append(MessageDraft("assistant", "", body.model, MessageStatus.STREAMING))
-        stored = await store.add_messages(conversation_id, drafts)
+        first = next((m.content for m in new if m.role == "user"), "")
+        title = title_from(first)
+        conversation_id = await store.add_turn(
+            body.conversation_id, title, [MessageDraft(m.role, m.content) for m in new]
+        )
     except NotFound:
         raise HTTPException(
             status.HTTP_404_NOT_FOUND, f"no conversation {body.conversation_id!r}"
         ) from None
+    answer = _Answer(message_id=new_id(), conversation_id=conversation_id)
     messages = [{"role": "system", "content": system or settings.system_prompt}]
     messages += [{"role": m.role, "content": m.content} for m in history if m.content]
     messages += [{"role": m.role, "content": m.content} for m in new]
-    answer = _Answer(message_id=stored[-1].id)
     model_hint = body.model or next((m.model for m in reversed(history) if m.model), None)
     events = _relay(
         backend,
@@ -119,8 +135,6 @@ async def chat(
         model_hint,
         messages,
         body.options.model_dump(exclude_none=True),
-        conversation_id,
-        stored[-1].public_id,
         answer,
     )
     return StreamingResponse(events, media_type="application/x-ndjson")
@@ -138,8 +152,6 @@ async def _relay(
     model_hint: str | None,
     messages: list[dict[str, str]],
     options: dict[str, Any],
-    conversation_id: str,
-    public_id: str,
     answer: _Answer,
 ) -> AsyncIterator[bytes]:
     metrics.active_streams.inc()
@@ -152,15 +164,16 @@ async def _relay(
             answer.error = str(exc)
             yield _line({"type": "error", "message": answer.error})
             return
+        # Ask the backend first: its first token is on its way while "start" is sent.
+        reader = asyncio.create_task(_read(backend, answer.model, messages, options, queue))
         yield _line(
             {
                 "type": "start",
                 "model": answer.model,
-                "conversation_id": conversation_id,
-                "message_id": public_id,
+                "conversation_id": answer.conversation_id,
+                "message_id": answer.message_id,
             }
         )
-        reader = asyncio.create_task(_read(backend, answer.model, messages, options, queue))
         last_flush = time.monotonic()
         while True:
             batch = [await queue.get()]
@@ -173,6 +186,7 @@ async def _relay(
                     metrics.ttft.observe(answer.first_token - answer.started)
                 answer.parts.append(text)
                 yield _line({"type": "token", "content": text})
+                answer.row(store)
             end = next((i for i in batch if isinstance(i, _Failure) or i.done), None)
             if isinstance(end, _Failure):
                 answer.error = end.message
@@ -186,6 +200,7 @@ async def _relay(
                 return
             if time.monotonic() - last_flush >= FLUSH_INTERVAL_S:
                 last_flush = time.monotonic()
+                await answer.row(store)
                 await store.save_answer(answer.message_id, answer.text)
     finally:
         if reader is not None:
@@ -223,6 +238,7 @@ async def _store_final(store: ConversationStore, metrics: ServerMetrics, answer:
         metrics.tokens.labels(answer.model).inc(figures.get("completion_tokens") or 0)
     status_value = MessageStatus.COMPLETE if answer.done else MessageStatus.INCOMPLETE
     try:
+        await answer.row(store)
         await store.save_answer(
             answer.message_id,
             answer.text,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import AsyncIterator, Sequence
 from typing import Any
+from urllib.parse import quote
 
 import httpx
 
@@ -51,14 +52,37 @@ class AssistantClient:
             raise AssistantError(f"the assistant server at {self.base_url} failed: {exc}") from exc
 
     async def models(self) -> list[dict[str, Any]]:
+        models: list[dict[str, Any]] = (await self._request("GET", "/api/models")).json()["models"]
+        return models
+
+    async def conversations(self, query: str = "", limit: int = 50) -> dict[str, Any]:
+        params = {"q": query, "limit": limit}
+        page: dict[str, Any] = (
+            await self._request("GET", "/api/conversations", params=params)
+        ).json()
+        return page
+
+    async def conversation(self, conversation_id: str) -> dict[str, Any]:
+        detail: dict[str, Any] = (
+            await self._request("GET", f"/api/conversations/{quote(conversation_id, safe='')}")
+        ).json()
+        return detail
+
+    async def export(self, conversation_id: str, fmt: str) -> str:
+        path = f"/api/conversations/{quote(conversation_id, safe='')}/export"
+        return (await self._request("GET", path, params={"format": fmt})).text
+
+    async def delete_conversation(self, conversation_id: str) -> None:
+        await self._request("DELETE", f"/api/conversations/{quote(conversation_id, safe='')}")
+
+    async def _request(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
         try:
-            response = await self._http.get("/api/models")
+            response = await self._http.request(method, path, **kwargs)
         except httpx.HTTPError as exc:
             raise AssistantError(f"the assistant server at {self.base_url} failed: {exc}") from exc
-        if response.status_code != 200:
+        if not response.is_success:
             raise AssistantError(_describe(response))
-        models: list[dict[str, Any]] = response.json()["models"]
-        return models
+        return response
 
     async def aclose(self) -> None:
         await self._http.aclose()
@@ -66,7 +90,7 @@ class AssistantClient:
 
 def _describe(response: httpx.Response) -> str:
     try:
-        detail = response.json().get("detail", response.text)
+        message = response.json().get("error", response.text)
     except ValueError:
-        detail = response.text
-    return f"the assistant server answered {response.status_code}: {detail}"
+        message = response.text
+    return f"the assistant server answered {response.status_code}: {message}"
