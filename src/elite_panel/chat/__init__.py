@@ -1,0 +1,1 @@
+"""Qt-free chat logic: incremental Markdown rendering of streamed answers."""

@@ -1,0 +1,165 @@
+"""Render a growing Markdown answer block by block, so each update costs only its tail.
+
+Chat UIs that re-render the whole answer on every token slow down as the answer grows
+(quadratic total work). Here the text is split into top-level blocks at points Markdown
+cannot join across (a blank line outside code, a heading, a code fence); a block that can
+no longer change is rendered once and never again. Only the open tail is re-rendered, and a
+long open code block is cut into segments of :data:`CODE_SEGMENT_LINES` lines, so even a
+single huge code block costs a bounded amount per update.
+
+HTML in the Markdown source is escaped (``html`` off), so a model cannot inject markup.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+from dataclasses import dataclass, field
+
+from markdown_it import MarkdownIt
+from pygments import highlight
+from pygments.formatters import HtmlFormatter
+from pygments.lexers import TextLexer, get_lexer_by_name
+from pygments.util import ClassNotFound
+
+CODE_SEGMENT_LINES = 40
+_FENCE = re.compile(r"^ {0,3}(`{3,}|~{3,})\s*([\w+#.-]*)")
+_HEADING = re.compile(r"^ {0,3}#{1,6}(\s|$)")
+_FORMATTER = HtmlFormatter(nowrap=True, noclasses=True, style="default")
+PRE_STYLE = (
+    "background:#f6f8fa; border:1px solid #d0d7de; padding:6px; margin:0;"
+    " font-family:monospace; white-space:pre-wrap;"
+)
+
+
+def highlight_code(code: str, language: str) -> str:
+    """Code as HTML with inline colours (QTextDocument understands inline styles)."""
+    try:
+        lexer = get_lexer_by_name(language) if language else TextLexer()
+    except ClassNotFound:
+        lexer = TextLexer()
+    return highlight(code, lexer, _FORMATTER)
+
+
+def _markdown() -> MarkdownIt:
+    md = MarkdownIt("commonmark", {"html": False, "linkify": False}).enable("table")
+    md.options["highlight"] = lambda code, lang, _attrs: (
+        f'<pre style="{PRE_STYLE}">{highlight_code(code, lang)}</pre>'
+    )
+    return md
+
+
+_MD = _markdown()
+
+
+@dataclass
+class CodeBlock:
+    """A fenced code block of the answer, for its Copy button."""
+
+    language: str
+    code: str = ""
+    closed: bool = False
+
+
+@dataclass
+class RenderUpdate:
+    """What changed since the last update.
+
+    Attributes:
+        closed: HTML of blocks that became final, in order (append them once).
+        tail: HTML of the open tail (replaces the previous tail).
+    """
+
+    closed: list[str] = field(default_factory=list)
+    tail: str = ""
+
+
+class IncrementalMarkdown:
+    """Feed it the growing text; it returns only the HTML that changed."""
+
+    def __init__(self) -> None:
+        self.text = ""
+        self.code_blocks: list[CodeBlock] = []
+        self._scan = 0  # start of the first complete line not yet classified
+        self._block_start = 0  # start of the open block
+        self._fence: tuple[str, int] | None = None  # (marker, index in code_blocks)
+        self._segment_lines = 0
+
+    def append(self, chunk: str) -> RenderUpdate:
+        return self.update(self.text + chunk)
+
+    def update(self, text: str) -> RenderUpdate:
+        """``text`` must extend the previous text (a streamed answer only grows)."""
+        if not text.startswith(self.text):
+            self.__init__()  # type: ignore[misc]  # a different answer: start over
+        self.text = text
+        out = RenderUpdate()
+        while True:
+            end = text.find("\n", self._scan)
+            if end < 0:
+                break
+            self._classify(text[self._scan : end], end + 1, out)
+            self._scan = end + 1
+        out.tail = self._render_open()
+        return out
+
+    def _classify(self, line: str, next_start: int, out: RenderUpdate) -> None:
+        if self._fence is not None:
+            marker, index = self._fence
+            stripped = line.strip()
+            if stripped.startswith(marker[0] * len(marker)) and not stripped.strip(marker[0]):
+                self.code_blocks[index].closed = True
+                self._close(self._scan, out)  # the code, without its closing fence line
+                self._fence = None
+                self._block_start = next_start
+                return
+            self.code_blocks[index].code += line + "\n"
+            self._segment_lines += 1
+            if self._segment_lines >= CODE_SEGMENT_LINES:
+                self._close(next_start, out)
+            return
+        fence = _FENCE.match(line)
+        if fence:
+            self._close(self._scan, out)  # the paragraph before the fence
+            self.code_blocks.append(CodeBlock(language=fence.group(2)))
+            self._fence = (fence.group(1), len(self.code_blocks) - 1)
+            self._segment_lines = 0
+            out.closed.append(_copy_link(len(self.code_blocks) - 1, fence.group(2)))
+            self._block_start = next_start  # the fence line itself is not code
+        elif not line.strip() or _HEADING.match(line):
+            self._close(next_start, out)
+
+    def _close(self, end: int, out: RenderUpdate) -> None:
+        """Render ``text[block_start:end]`` for good and start a new block at ``end``."""
+        if end > self._block_start:
+            out.closed.append(self._render(self.text[self._block_start : end]))
+        self._block_start = end
+        self._segment_lines = 0
+
+    def _render_open(self) -> str:
+        return self._render(self.text[self._block_start :]) if self._block_start < len(
+            self.text
+        ) else ""
+
+    def _render(self, source: str) -> str:
+        if self._fence is not None:
+            language = self.code_blocks[self._fence[1]].language
+            return f'<pre style="{PRE_STYLE}">{highlight_code(source, language)}</pre>'
+        if not source.strip():
+            return ""
+        return _MD.render(source)
+
+
+def _copy_link(index: int, language: str) -> str:
+    label = html.escape(language or "code")
+    return (
+        f'<p style="margin:4px 0 0 0; color:#57606a;">{label} · '
+        f'<a href="copy:{index}">Copy</a></p>'
+    )
+
+
+def render_whole(text: str) -> str:
+    """The whole answer at once (finished messages loaded from history)."""
+    renderer = IncrementalMarkdown()
+    update = renderer.update(text)
+    return "".join(update.closed) + update.tail
