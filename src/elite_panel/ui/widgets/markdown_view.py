@@ -1,0 +1,95 @@
+"""A message body that grows cheaply while its answer streams in.
+
+Closed blocks are inserted once at the end of the document; only the open tail is
+replaced on each update (through a ``QTextCursor``), and updates are coalesced to at most
+one per frame, so the cost of a frame does not grow with the answer.
+"""
+
+from __future__ import annotations
+
+from PySide6.QtCore import QSize, Qt, QTimer, QUrl, Signal
+from PySide6.QtGui import QGuiApplication, QResizeEvent, QTextCursor
+from PySide6.QtWidgets import QSizePolicy, QTextBrowser, QWidget
+
+from elite_panel.chat.markdown_render import IncrementalMarkdown, render_whole
+
+FRAME_MS = 33  # at most ~30 renders a second, however fast tokens arrive
+
+
+class MarkdownView(QTextBrowser):
+    """Signals:
+    codeCopied(int): the Copy link of a code block was used (its index).
+    """
+
+    codeCopied = Signal(int)
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setOpenLinks(False)
+        self.setOpenExternalLinks(False)
+        self.setFrameShape(QTextBrowser.Shape.NoFrame)
+        self.setVerticalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
+        self.anchorClicked.connect(self._on_anchor)
+        self.document().documentLayout().documentSizeChanged.connect(self._fit_height)
+        self.renderer = IncrementalMarkdown()
+        self._pending: str | None = None
+        self._tail_start = 0
+        self._frame = QTimer(self)
+        self._frame.setSingleShot(True)
+        self._frame.setInterval(FRAME_MS)
+        self._frame.timeout.connect(self.flush)
+
+    def set_markdown_text(self, text: str) -> None:
+        """Show a finished message at once."""
+        self.renderer = IncrementalMarkdown()
+        self.renderer.update(text)
+        self.setHtml(render_whole(text))
+        self._tail_start = self.document().characterCount() - 1
+
+    def stream_text(self, text: str) -> None:
+        """The answer so far; rendered at the next frame (updates in between coalesce)."""
+        self._pending = text
+        if not self._frame.isActive():
+            self._frame.start()
+
+    def flush(self) -> None:
+        """Render the pending text now (also called when the answer ends)."""
+        if self._pending is None:
+            return
+        text, self._pending = self._pending, None
+        update = self.renderer.update(text)
+        cursor = QTextCursor(self.document())
+        cursor.setPosition(min(self._tail_start, self.document().characterCount() - 1))
+        cursor.movePosition(QTextCursor.MoveOperation.End, QTextCursor.MoveMode.KeepAnchor)
+        cursor.removeSelectedText()
+        for block in update.closed:
+            cursor.insertHtml(block)
+            cursor.insertBlock()
+        self._tail_start = cursor.position()
+        if update.tail:
+            cursor.insertHtml(update.tail)
+
+    def code(self, index: int) -> str:
+        return self.renderer.code_blocks[index].code
+
+    def sizeHint(self) -> QSize:  # noqa: N802 - Qt API
+        return QSize(400, int(self.document().size().height()) + 4)
+
+    def _fit_height(self) -> None:
+        self.setFixedHeight(int(self.document().size().height()) + 4)
+
+    def _on_anchor(self, url: QUrl) -> None:
+        if url.scheme() == "copy":
+            index = int(url.path())
+            QGuiApplication.clipboard().setText(self.code(index))
+            self.codeCopied.emit(index)
+
+    def resizeEvent(self, event: QResizeEvent) -> None:  # noqa: N802 - Qt API
+        # Only a new width needs a new layout; growing taller (every update) must not
+        # relayout the whole document (measured: 2 ms against 225 ms a frame at 20k tokens).
+        width = self.viewport().width()
+        if width != self.document().textWidth():
+            self.document().setTextWidth(width)
+        super().resizeEvent(event)
