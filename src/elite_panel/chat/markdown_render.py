@@ -38,7 +38,7 @@ def highlight_code(code: str, language: str) -> str:
         lexer = get_lexer_by_name(language) if language else TextLexer()
     except ClassNotFound:
         lexer = TextLexer()
-    return highlight(code, lexer, _FORMATTER)
+    return str(highlight(code, lexer, _FORMATTER))
 
 
 def _markdown() -> MarkdownIt:
@@ -147,7 +147,7 @@ class IncrementalMarkdown:
             return f'<pre style="{PRE_STYLE}">{highlight_code(source, language)}</pre>'
         if not source.strip():
             return ""
-        return _MD.render(source)
+        return str(_MD.render(source))
 
 
 def _copy_link(index: int, language: str) -> str:

@@ -74,7 +74,7 @@ class MarkdownView(QTextBrowser):
     def code(self, index: int) -> str:
         return self.renderer.code_blocks[index].code
 
-    def sizeHint(self) -> QSize:  # noqa: N802 - Qt API
+    def sizeHint(self) -> QSize:
         return QSize(400, int(self.document().size().height()) + 4)
 
     def _fit_height(self) -> None:
@@ -86,7 +86,7 @@ class MarkdownView(QTextBrowser):
             QGuiApplication.clipboard().setText(self.code(index))
             self.codeCopied.emit(index)
 
-    def resizeEvent(self, event: QResizeEvent) -> None:  # noqa: N802 - Qt API
+    def resizeEvent(self, event: QResizeEvent) -> None:
         # Only a new width needs a new layout; growing taller (every update) must not
         # relayout the whole document (measured: 2 ms against 225 ms a frame at 20k tokens).
         width = self.viewport().width()
