@@ -20,6 +20,7 @@ from PySide6.QtGui import QKeySequence, QShortcut
 from PySide6.QtWidgets import QApplication
 
 from elite_panel import APP_NAME
+from elite_panel.adapters.chat_adapter import ChatAdapter
 from elite_panel.adapters.stack_adapter import StackAdapter
 from elite_panel.adapters.tasks import TaskGroup
 from elite_panel.core.errors import ConfigError, EliteError
@@ -27,6 +28,7 @@ from elite_panel.core.paths import AppPaths
 from elite_panel.core.profiles import load_profile
 from elite_panel.stack.specs import ServiceStatus
 from elite_panel.ui.main_window import MainWindow
+from elite_panel.ui.pages.chat_page import ChatPage
 from elite_panel.ui.pages.stack_page import StackPage
 from elite_panel.ui.tray import Tray
 
@@ -45,7 +47,9 @@ class Panel(QObject):
         self.paths = paths
         self.profile_name = profile_name
         self.stack = StackAdapter(paths, profile_name, self)
-        self.window = MainWindow({"stack": StackPage(self.stack)})
+        self.chat = ChatAdapter(paths, self)
+        self.stack.statusChanged.connect(self.chat.on_stack_status)
+        self.window = MainWindow({"chat": ChatPage(self.chat), "stack": StackPage(self.stack)})
         self.finished = asyncio.Event()
         self._tasks = TaskGroup("panel")
         self.tray: Tray | None = None
@@ -82,6 +86,7 @@ class Panel(QObject):
         if stop:
             await self.stack.stop_stack_and_wait()
         self.stack.close()
+        self.chat.close()
         self.finished.set()
 
     def _on_close_requested(self) -> None:

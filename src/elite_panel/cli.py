@@ -27,7 +27,7 @@ if TYPE_CHECKING:
 log = logging.getLogger("elite_panel")
 
 RUNNER_CHOICES = [kind.value for kind in RunnerKind]
-PAGES = ("stack",)
+PAGES = ("chat", "stack")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -60,7 +60,7 @@ def test_start_error_is_shown_on_the_page(
     monkeypatch.setenv("ELITE_RUNNER__URL", "http://127.0.0.1:9")  # nothing answers there
     panel = Panel(AppPaths.from_env(), "default", use_tray=False)
     qtbot.addWidget(panel.window)
-    panel.show()
+    panel.show("stack")
     page = panel.window.pages["stack"]
     qtbot.mouseClick(page.start_button, Qt.MouseButton.LeftButton)  # type: ignore[attr-defined]
     qtbot.waitUntil(lambda: page.error.isVisible(), timeout=60_000)  # type: ignore[attr-defined]

@@ -137,9 +137,11 @@ class IncrementalMarkdown:
         self._segment_lines = 0
 
     def _render_open(self) -> str:
-        return self._render(self.text[self._block_start :]) if self._block_start < len(
-            self.text
-        ) else ""
+        return (
+            self._render(self.text[self._block_start :])
+            if self._block_start < len(self.text)
+            else ""
+        )
 
     def _render(self, source: str) -> str:
         if self._fence is not None:
@@ -153,8 +155,7 @@ class IncrementalMarkdown:
 def _copy_link(index: int, language: str) -> str:
     label = html.escape(language or "code")
     return (
-        f'<p style="margin:4px 0 0 0; color:#57606a;">{label} · '
-        f'<a href="copy:{index}">Copy</a></p>'
+        f'<p style="margin:4px 0 0 0; color:#57606a;">{label} · <a href="copy:{index}">Copy</a></p>'
     )
 
 

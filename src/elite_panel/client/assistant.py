@@ -72,6 +72,11 @@ class AssistantClient:
         path = f"/api/conversations/{quote(conversation_id, safe='')}/export"
         return (await self._request("GET", path, params={"format": fmt})).text
 
+    async def update_conversation(self, conversation_id: str, **changes: Any) -> dict[str, Any]:
+        path = f"/api/conversations/{quote(conversation_id, safe='')}"
+        updated: dict[str, Any] = (await self._request("PATCH", path, json=changes)).json()
+        return updated
+
     async def delete_conversation(self, conversation_id: str) -> None:
         await self._request("DELETE", f"/api/conversations/{quote(conversation_id, safe='')}")
 

@@ -1,0 +1,240 @@
+"""Conversations and streamed answers for the chat page, over the assistant server's API.
+
+The adapter follows the stack: when the assistant server becomes ready it opens one
+:class:`AssistantClient` (URL from the supervisor, token from the stack's 0600 file) and
+keeps it until the server goes away.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from pathlib import Path
+from typing import Any
+
+from PySide6.QtCore import QObject, Signal
+
+from elite_panel.adapters.tasks import TaskGroup
+from elite_panel.client.assistant import AssistantClient, AssistantError
+from elite_panel.core.paths import AppPaths
+from elite_panel.stack.specs import ServiceState, ServiceStatus
+
+log = logging.getLogger(__name__)
+
+STACK_DOWN = "The assistant server is not running: start the stack (Stack page, or Ctrl+S)."
+
+
+class ChatAdapter(QObject):
+    """Signals:
+    availableChanged(bool): an assistant server is reachable.
+    conversationsChanged(list): the list for the current search (dicts of the API).
+    conversationLoaded(dict): a conversation with its messages.
+    modelsChanged(list): model names.
+    streamStarted(dict): the ``start`` event of an answer.
+    streamText(str): the answer so far (the view renders at its own pace).
+    streamFinished(dict): the ``done`` event.
+    streamFailed(str, str): what went wrong and what to do; the partial answer is kept.
+    failed(str): an action on conversations failed.
+    """
+
+    availableChanged = Signal(bool)
+    conversationsChanged = Signal(list)
+    conversationLoaded = Signal(dict)
+    modelsChanged = Signal(list)
+    streamStarted = Signal(dict)
+    streamText = Signal(str)
+    streamFinished = Signal(dict)
+    streamFailed = Signal(str, str)
+    failed = Signal(str)
+
+    def __init__(self, paths: AppPaths, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.paths = paths
+        self.client: AssistantClient | None = None
+        self.conversation_id: str | None = None
+        self.query = ""
+        self.streaming = False
+        self._tasks = TaskGroup("chat")
+        self._last_prompt: tuple[str, str | None] | None = None
+
+    # -- connection ---------------------------------------------------------------------
+
+    def on_stack_status(self, statuses: list[ServiceStatus]) -> None:
+        assistant = next((s for s in statuses if s.name == "assistant"), None)
+        url = assistant.url if assistant and assistant.state is ServiceState.READY else None
+        if url and (self.client is None or self.client.base_url != url):
+            try:
+                token = self.paths.token_file.read_text(encoding="utf-8").strip()
+            except OSError as exc:
+                self.failed.emit(f"cannot read the stack's token: {exc}")
+                return
+            self.connect_to(url, token)
+        elif url is None and self.client is not None:
+            self._close_client()
+            self.availableChanged.emit(False)
+
+    def connect_to(self, url: str, token: str) -> None:
+        self._close_client()
+        self.client = AssistantClient(url, token)
+        self.availableChanged.emit(True)
+        self.refresh()
+        self._tasks.start("models", self._models())
+
+    def close(self) -> None:
+        self._tasks.cancel_all()
+        self._close_client()
+
+    def _close_client(self) -> None:
+        if self.client is not None:
+            client, self.client = self.client, None
+            self._tasks.start(f"close:{id(client)}", client.aclose())
+
+    # -- conversations ------------------------------------------------------------------
+
+    def refresh(self, query: str | None = None) -> None:
+        if query is not None:
+            self.query = query
+        self._run("list", self._list())
+
+    def open(self, conversation_id: str) -> None:
+        self.conversation_id = conversation_id
+        self._run("open", self._open(conversation_id))
+
+    def new_conversation(self) -> None:
+        self.stop()
+        self.conversation_id = None
+        self.conversationLoaded.emit({"id": None, "title": "New conversation", "messages": []})
+
+    def rename(self, conversation_id: str, title: str) -> None:
+        self._run("rename", self._update(conversation_id, title=title))
+
+    def set_pinned(self, conversation_id: str, pinned: bool) -> None:
+        self._run("pin", self._update(conversation_id, pinned=pinned))
+
+    def delete(self, conversation_id: str) -> None:
+        if conversation_id == self.conversation_id:
+            self.new_conversation()
+        self._run("delete", self._delete(conversation_id))
+
+    def export(self, conversation_id: str, fmt: str, target: Path) -> None:
+        self._run("export", self._export(conversation_id, fmt, target))
+
+    # -- answers ------------------------------------------------------------------------
+
+    def send(self, prompt: str, model: str | None) -> None:
+        if not prompt.strip() or self.streaming:
+            return
+        self._last_prompt = (prompt, model)
+        if self.client is None:
+            self.streamFailed.emit(STACK_DOWN, "start")
+            return
+        self.streaming = True
+        self._tasks.start("stream", self._stream(self.client, prompt, model))
+
+    def retry(self) -> None:
+        if self._last_prompt is not None:
+            self.send(*self._last_prompt)
+
+    def stop(self) -> None:
+        """Cancel the answer: closing the request makes the server keep what it has."""
+        self._tasks.cancel("stream")
+
+    # -- internals ----------------------------------------------------------------------
+
+    def _run(self, key: str, coro: Any) -> None:
+        if self.client is None:
+            coro.close()
+            self.failed.emit(STACK_DOWN)
+            return
+        self._tasks.start(key, coro)
+
+    async def _list(self) -> None:
+        assert self.client is not None
+        try:
+            page = await self.client.conversations(self.query, limit=200)
+        except AssistantError as exc:
+            self.failed.emit(str(exc))
+            return
+        self.conversationsChanged.emit(page["conversations"])
+
+    async def _open(self, conversation_id: str) -> None:
+        assert self.client is not None
+        try:
+            detail = await self.client.conversation(conversation_id)
+        except AssistantError as exc:
+            self.failed.emit(str(exc))
+            return
+        if conversation_id == self.conversation_id:
+            self.conversationLoaded.emit(detail)
+
+    async def _update(self, conversation_id: str, **changes: Any) -> None:
+        assert self.client is not None
+        try:
+            await self.client.update_conversation(conversation_id, **changes)
+        except AssistantError as exc:
+            self.failed.emit(str(exc))
+        await self._list()
+
+    async def _delete(self, conversation_id: str) -> None:
+        assert self.client is not None
+        try:
+            await self.client.delete_conversation(conversation_id)
+        except AssistantError as exc:
+            self.failed.emit(str(exc))
+        await self._list()
+
+    async def _export(self, conversation_id: str, fmt: str, target: Path) -> None:
+        assert self.client is not None
+        try:
+            text = await self.client.export(conversation_id, fmt)
+            await asyncio.to_thread(target.write_text, text, "utf-8")
+        except (AssistantError, OSError) as exc:
+            self.failed.emit(f"export failed: {exc}")
+
+    async def _models(self) -> None:
+        assert self.client is not None
+        try:
+            models = await self.client.models()
+        except AssistantError as exc:
+            log.info("no model list: %s", exc)
+            return
+        self.modelsChanged.emit([m["name"] for m in models])
+
+    async def _stream(self, client: AssistantClient, prompt: str, model: str | None) -> None:
+        text = ""
+        try:
+            async for event in client.chat(
+                [{"role": "user", "content": prompt}],
+                model=model,
+                conversation_id=self.conversation_id,
+            ):
+                kind = event.get("type")
+                if kind == "start":
+                    self.conversation_id = event["conversation_id"]
+                    self.streamStarted.emit(event)
+                elif kind == "token":
+                    text += event["content"]
+                    self.streamText.emit(text)
+                elif kind == "done":
+                    self.streamFinished.emit(event)
+                elif kind == "error":
+                    self.streamFailed.emit(_advice(str(event.get("message"))), "retry")
+        except asyncio.CancelledError:
+            self.streamFailed.emit("Stopped. The partial answer is kept.", "")
+            raise
+        except AssistantError as exc:
+            self.streamFailed.emit(_advice(str(exc)), "retry")
+        finally:
+            self.streaming = False
+            if self.client is client:
+                await self._list()
+
+
+def _advice(message: str) -> str:
+    """The error, with what to do about it."""
+    lowered = message.lower()
+    if "not found" in lowered and "model" in lowered:
+        return f"{message}. Pick another model, or pull this one into the runner."
+    if "without finishing" in lowered or "connect" in lowered or "failed" in lowered:
+        return f"{message}. The partial answer is kept; check the runner on the Stack page."
+    return message

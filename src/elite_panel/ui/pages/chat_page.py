@@ -1,0 +1,397 @@
+"""The Chat page: conversations on the left, the conversation and the prompt on the right.
+
+Long conversations render lazily (the newest :data:`PAGE_MESSAGES` first, older ones on
+demand); a streaming answer updates only its tail once per frame; the view follows the
+end unless the user scrolled up.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from PySide6.QtCore import Qt, QTimer
+from PySide6.QtGui import QKeySequence, QShortcut
+from PySide6.QtWidgets import (
+    QComboBox,
+    QFileDialog,
+    QHBoxLayout,
+    QInputDialog,
+    QLabel,
+    QLineEdit,
+    QListWidget,
+    QListWidgetItem,
+    QPushButton,
+    QScrollArea,
+    QSplitter,
+    QVBoxLayout,
+    QWidget,
+)
+
+from elite_panel.adapters.chat_adapter import ChatAdapter
+from elite_panel.ui.widgets.message_widget import MessageWidget, answer_figures
+from elite_panel.ui.widgets.prompt_box import PromptBox
+
+PAGE_MESSAGES = 50
+SEARCH_DEBOUNCE_MS = 250
+UNDO_DELETE_MS = 6000
+FOLLOW_SLACK_PX = 24
+
+
+class ChatPage(QWidget):
+    """Args:
+    chat: the adapter that talks to the assistant server (from the composition root).
+    """
+
+    title = "Chat"
+
+    def __init__(self, chat: ChatAdapter, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.chat = chat
+        self._messages: list[dict[str, Any]] = []
+        self._shown_from = 0
+        self._answer: MessageWidget | None = None
+        self._follow = True
+        self._pending_delete: str | None = None
+
+        # conversations
+        self.search = QLineEdit()
+        self.search.setPlaceholderText("Search conversations (Ctrl+F)")
+        self.search.setClearButtonEnabled(True)
+        self._search_timer = QTimer(self)
+        self._search_timer.setSingleShot(True)
+        self._search_timer.setInterval(SEARCH_DEBOUNCE_MS)
+        self._search_timer.timeout.connect(lambda: chat.refresh(self.search.text()))
+        self.search.textChanged.connect(lambda _t: self._search_timer.start())
+        self.conversations = QListWidget()
+        self.conversations.itemActivated.connect(self._on_item_activated)
+        self.conversations.itemClicked.connect(self._on_item_activated)
+        self.new_button = QPushButton("New")
+        self.new_button.setToolTip("New conversation (Ctrl+N)")
+        self.rename_button = QPushButton("Rename")
+        self.pin_button = QPushButton("Pin")
+        self.delete_button = QPushButton("Delete")
+        self.export_button = QPushButton("Export…")
+        self.new_button.clicked.connect(self.new_conversation)
+        self.rename_button.clicked.connect(self._on_rename)
+        self.pin_button.clicked.connect(self._on_pin)
+        self.delete_button.clicked.connect(self._on_delete)
+        self.export_button.clicked.connect(self._on_export)
+        self.undo_bar = QWidget()
+        self.undo_label = QLabel("Conversation deleted.")
+        self.undo_button = QPushButton("Undo")
+        self.undo_button.clicked.connect(self.undo_delete)
+        undo_row = QHBoxLayout(self.undo_bar)
+        undo_row.setContentsMargins(0, 0, 0, 0)
+        undo_row.addWidget(self.undo_label)
+        undo_row.addWidget(self.undo_button)
+        self.undo_bar.hide()
+        self._delete_timer = QTimer(self)
+        self._delete_timer.setSingleShot(True)
+        self._delete_timer.setInterval(UNDO_DELETE_MS)
+        self._delete_timer.timeout.connect(self._commit_delete)
+        left = QWidget()
+        left_layout = QVBoxLayout(left)
+        left_layout.addWidget(self.search)
+        left_layout.addWidget(self.conversations, 1)
+        buttons = QHBoxLayout()
+        for button in (
+            self.new_button,
+            self.rename_button,
+            self.pin_button,
+            self.delete_button,
+            self.export_button,
+        ):
+            buttons.addWidget(button)
+        left_layout.addLayout(buttons)
+        left_layout.addWidget(self.undo_bar)
+
+        # conversation
+        self.heading = QLabel("<b>New conversation</b>")
+        self.notice = QLabel()
+        self.notice.setObjectName("chatNotice")
+        self.notice.setWordWrap(True)
+        self.notice.setStyleSheet("color:#c0392b;")
+        self.notice.hide()
+        self.earlier_button = QPushButton("Show earlier messages")
+        self.earlier_button.clicked.connect(self._show_earlier)
+        self.earlier_button.hide()
+        self.messages_widget = QWidget()
+        self.messages_layout = QVBoxLayout(self.messages_widget)
+        self.messages_layout.addWidget(self.earlier_button)
+        self.messages_layout.addStretch(1)
+        self.scroll_area = QScrollArea()
+        self.scroll_area.setWidgetResizable(True)
+        self.scroll_area.setWidget(self.messages_widget)
+        bar = self.scroll_area.verticalScrollBar()
+        bar.rangeChanged.connect(self._on_range_changed)
+        bar.valueChanged.connect(self._on_scrolled)
+        self.error_bar = QWidget()
+        self.error_label = QLabel()
+        self.error_label.setObjectName("streamError")
+        self.error_label.setWordWrap(True)
+        self.error_label.setStyleSheet("color:#c0392b;")
+        self.retry_button = QPushButton("Retry")
+        self.retry_button.clicked.connect(self._on_retry)
+        error_row = QHBoxLayout(self.error_bar)
+        error_row.setContentsMargins(0, 0, 0, 0)
+        error_row.addWidget(self.error_label, 1)
+        error_row.addWidget(self.retry_button)
+        self.error_bar.hide()
+        self.model = QComboBox()
+        self.model.setMinimumWidth(200)
+        self.model.setToolTip("Model for this conversation (remembered per conversation)")
+        self.prompt = PromptBox()
+        self.prompt.submitted.connect(self.send)
+        self.send_button = QPushButton("Send")
+        self.send_button.clicked.connect(lambda: self.send(self.prompt.toPlainText()))
+        self.stop_button = QPushButton("Stop")
+        self.stop_button.setToolTip("Stop the answer (Esc); the partial answer is kept")
+        self.stop_button.clicked.connect(chat.stop)
+        self.stop_button.setEnabled(False)
+        controls = QHBoxLayout()
+        controls.addWidget(QLabel("Model"))
+        controls.addWidget(self.model)
+        controls.addStretch(1)
+        controls.addWidget(self.stop_button)
+        controls.addWidget(self.send_button)
+        right = QWidget()
+        right_layout = QVBoxLayout(right)
+        right_layout.addWidget(self.heading)
+        right_layout.addWidget(self.notice)
+        right_layout.addWidget(self.scroll_area, 1)
+        right_layout.addWidget(self.error_bar)
+        right_layout.addLayout(controls)
+        right_layout.addWidget(self.prompt)
+
+        splitter = QSplitter(Qt.Orientation.Horizontal)
+        splitter.addWidget(left)
+        splitter.addWidget(right)
+        splitter.setStretchFactor(1, 1)
+        splitter.setSizes([260, 740])
+        layout = QVBoxLayout(self)
+        layout.addWidget(splitter)
+
+        for keys, slot in (
+            ("Ctrl+N", self.new_conversation),
+            ("Ctrl+F", self.focus_search),
+            ("Ctrl+L", self.prompt.setFocus),
+            ("Esc", chat.stop),
+        ):
+            QShortcut(QKeySequence(keys), self, slot)
+
+        chat.availableChanged.connect(self._on_available)
+        chat.conversationsChanged.connect(self._on_conversations)
+        chat.conversationLoaded.connect(self._on_loaded)
+        chat.modelsChanged.connect(self._on_models)
+        chat.streamStarted.connect(self._on_stream_started)
+        chat.streamText.connect(self._on_stream_text)
+        chat.streamFinished.connect(self._on_stream_finished)
+        chat.streamFailed.connect(self._on_stream_failed)
+        chat.failed.connect(self._show_notice)
+        self._on_available(chat.client is not None)
+
+    # -- actions ------------------------------------------------------------------------
+
+    def new_conversation(self) -> None:
+        self.chat.new_conversation()
+        self.conversations.clearSelection()
+        self.prompt.setFocus()
+
+    def focus_search(self) -> None:
+        self.search.setFocus()
+        self.search.selectAll()
+
+    def send(self, text: str) -> None:
+        if not text.strip() or self.chat.streaming:
+            return
+        self.error_bar.hide()
+        self._append_message({"role": "user", "content": text})
+        self._answer = self._append_message({"role": "assistant", "content": ""})
+        self._follow = True
+        self.prompt.clear()
+        self.stop_button.setEnabled(True)
+        self.chat.send(text, self.model.currentText() or None)
+
+    def export_to(self, path: Path) -> None:
+        conversation_id = self._selected_id()
+        if conversation_id:
+            fmt = "json" if path.suffix.lower() == ".json" else "markdown"
+            self.chat.export(conversation_id, fmt, path)
+
+    def undo_delete(self) -> None:
+        self._delete_timer.stop()
+        self._pending_delete = None
+        self.undo_bar.hide()
+        self.chat.refresh()
+
+    # -- slots --------------------------------------------------------------------------
+
+    def _on_available(self, available: bool) -> None:
+        if available:
+            self.notice.hide()
+        else:
+            self._show_notice(
+                "The assistant server is not running: start the stack (Stack page, or Ctrl+S)."
+            )
+
+    def _show_notice(self, message: str) -> None:
+        self.notice.setText(message)
+        self.notice.show()
+
+    def _on_conversations(self, conversations: list[dict[str, Any]]) -> None:
+        current = self.chat.conversation_id
+        self.conversations.clear()
+        for conversation in conversations:
+            if conversation["id"] == self._pending_delete:
+                continue
+            pin = "📌 " if conversation["pinned"] else ""
+            item = QListWidgetItem(f"{pin}{conversation['title']}")
+            item.setData(Qt.ItemDataRole.UserRole, conversation["id"])
+            item.setData(Qt.ItemDataRole.UserRole + 1, conversation)
+            self.conversations.addItem(item)
+            if conversation["id"] == current:
+                item.setSelected(True)
+
+    def _on_item_activated(self, item: QListWidgetItem) -> None:
+        conversation_id = item.data(Qt.ItemDataRole.UserRole)
+        if conversation_id != self.chat.conversation_id and not self.chat.streaming:
+            self.chat.open(conversation_id)
+
+    def _on_loaded(self, detail: dict[str, Any]) -> None:
+        self.heading.setText(f"<b>{_escape(str(detail.get('title', '')))}</b>")
+        self.error_bar.hide()
+        self._messages = list(detail.get("messages", []))
+        self._shown_from = max(0, len(self._messages) - PAGE_MESSAGES)
+        self._clear_thread()
+        for message in self._messages[self._shown_from :]:
+            self._append_message(message)
+        self.earlier_button.setVisible(self._shown_from > 0)
+        if detail.get("model"):
+            index = self.model.findText(str(detail["model"]))
+            if index >= 0:
+                self.model.setCurrentIndex(index)
+        self._follow = True
+
+    def _show_earlier(self) -> None:
+        start = max(0, self._shown_from - PAGE_MESSAGES)
+        for offset, message in enumerate(self._messages[start : self._shown_from]):
+            widget = MessageWidget(str(message.get("role")))
+            widget.set_message(message)
+            self.messages_layout.insertWidget(1 + offset, widget)
+        self._shown_from = start
+        self.earlier_button.setVisible(start > 0)
+
+    def _on_models(self, models: list[str]) -> None:
+        current = self.model.currentText()
+        self.model.clear()
+        self.model.addItems(models)
+        if current in models:
+            self.model.setCurrentText(current)
+
+    def _on_stream_started(self, event: dict[str, Any]) -> None:
+        if self._answer:
+            self._answer.show_figures(str(event.get("model", "")))
+
+    def _on_stream_text(self, text: str) -> None:
+        if self._answer:
+            self._answer.body.stream_text(text)
+
+    def _on_stream_finished(self, event: dict[str, Any]) -> None:
+        self.stop_button.setEnabled(False)
+        if self._answer:
+            self._answer.body.flush()
+            figures = {**event.get("usage", {}), **event, "model": self.model.currentText()}
+            model = self._answer.figures.text().split(" · ")[0]
+            self._answer.show_figures(answer_figures({**figures, "model": model}))
+
+    def _on_stream_failed(self, message: str, action: str) -> None:
+        self.stop_button.setEnabled(False)
+        if self._answer:
+            self._answer.body.flush()
+        self.error_label.setText(message)
+        self.retry_button.setVisible(action == "retry")
+        self.error_bar.show()
+
+    def _on_retry(self) -> None:
+        self.error_bar.hide()
+        if self._answer and not self._answer.text():
+            self._answer.deleteLater()
+        self._answer = self._append_message({"role": "assistant", "content": ""})
+        self.stop_button.setEnabled(True)
+        self.chat.retry()
+
+    def _on_rename(self) -> None:
+        conversation_id = self._selected_id()
+        if not conversation_id:
+            return
+        item = self.conversations.currentItem()
+        current = str(item.data(Qt.ItemDataRole.UserRole + 1)["title"]) if item else ""
+        title, ok = QInputDialog.getText(self, "Rename conversation", "Title:", text=current)
+        if ok and title.strip():
+            self.chat.rename(conversation_id, title.strip())
+
+    def _on_pin(self) -> None:
+        item = self.conversations.currentItem()
+        if item:
+            data = item.data(Qt.ItemDataRole.UserRole + 1)
+            self.chat.set_pinned(data["id"], not data["pinned"])
+
+    def _on_delete(self) -> None:
+        conversation_id = self._selected_id()
+        if not conversation_id:
+            return
+        self._commit_delete()  # an earlier pending delete goes through now
+        self._pending_delete = conversation_id
+        self.conversations.takeItem(self.conversations.currentRow())
+        if conversation_id == self.chat.conversation_id:
+            self.chat.new_conversation()
+        self.undo_bar.show()
+        self._delete_timer.start()
+
+    def _commit_delete(self) -> None:
+        if self._pending_delete:
+            self.chat.delete(self._pending_delete)
+        self._pending_delete = None
+        self.undo_bar.hide()
+
+    def _on_export(self) -> None:
+        if not self._selected_id():
+            return
+        path, _filter = QFileDialog.getSaveFileName(
+            self, "Export conversation", "conversation.md", "Markdown (*.md);;JSON (*.json)"
+        )
+        if path:
+            self.export_to(Path(path))
+
+    def _on_range_changed(self, _minimum: int, maximum: int) -> None:
+        if self._follow:
+            self.scroll_area.verticalScrollBar().setValue(maximum)
+
+    def _on_scrolled(self, value: int) -> None:
+        bar = self.scroll_area.verticalScrollBar()
+        self._follow = value >= bar.maximum() - FOLLOW_SLACK_PX
+
+    # -- helpers ------------------------------------------------------------------------
+
+    def _selected_id(self) -> str | None:
+        item = self.conversations.currentItem()
+        return str(item.data(Qt.ItemDataRole.UserRole)) if item else None
+
+    def _append_message(self, message: dict[str, Any]) -> MessageWidget:
+        widget = MessageWidget(str(message.get("role")))
+        widget.set_message(message)
+        self.messages_layout.insertWidget(self.messages_layout.count() - 1, widget)
+        return widget
+
+    def _clear_thread(self) -> None:
+        self._answer = None
+        while self.messages_layout.count() > 2:  # keep the "earlier" button and the stretch
+            item = self.messages_layout.takeAt(1)
+            widget = item.widget() if item else None
+            if widget is not None:
+                widget.deleteLater()
+
+
+def _escape(text: str) -> str:
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")

@@ -1,0 +1,69 @@
+"""One message of a conversation: who said it, the rendered text, and figures of answers."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from PySide6.QtGui import QGuiApplication
+from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
+
+from elite_panel.ui.widgets.markdown_view import MarkdownView
+
+ROLE_TITLES = {"user": "You", "assistant": "Assistant", "system": "System"}
+
+
+def answer_figures(message: dict[str, Any]) -> str:
+    """``model · first token 120 ms · 85.2 tok/s · 240 tokens`` from what is known."""
+    parts = [str(message["model"])] if message.get("model") else []
+    if message.get("ttft_ms") is not None:
+        parts.append(f"first token {message['ttft_ms']:.0f} ms")
+    if message.get("tokens_per_second") is not None:
+        parts.append(f"{message['tokens_per_second']:.1f} tok/s")
+    if message.get("completion_tokens") is not None:
+        parts.append(f"{message['completion_tokens']} tokens")
+    if message.get("status") not in (None, "complete"):
+        parts.append(str(message.get("error") or message["status"]))
+    return " · ".join(parts)
+
+
+class MessageWidget(QFrame):
+    def __init__(self, role: str, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.role = role
+        self.setObjectName(f"message-{role}")
+        self.setFrameShape(QFrame.Shape.StyledPanel)
+        if role == "user":
+            self.setStyleSheet("#message-user { background: #eef4ff; }")
+        self.title = QLabel(f"<b>{ROLE_TITLES.get(role, role)}</b>")
+        self.copy_button = QPushButton("Copy")
+        self.copy_button.setFlat(True)
+        self.copy_button.setToolTip("Copy the whole message as Markdown")
+        self.copy_button.clicked.connect(self.copy)
+        header = QHBoxLayout()
+        header.addWidget(self.title)
+        header.addStretch(1)
+        header.addWidget(self.copy_button)
+        self.body = MarkdownView()
+        self.figures = QLabel()
+        self.figures.setObjectName("figures")
+        self.figures.setStyleSheet("color: #57606a;")
+        self.figures.hide()
+        layout = QVBoxLayout(self)
+        layout.addLayout(header)
+        layout.addWidget(self.body)
+        layout.addWidget(self.figures)
+
+    def set_message(self, message: dict[str, Any]) -> None:
+        self.body.set_markdown_text(str(message.get("content", "")))
+        if self.role == "assistant":
+            self.show_figures(answer_figures(message))
+
+    def show_figures(self, text: str) -> None:
+        self.figures.setText(text)
+        self.figures.setVisible(bool(text))
+
+    def text(self) -> str:
+        return self.body.renderer.text
+
+    def copy(self) -> None:
+        QGuiApplication.clipboard().setText(self.text())
