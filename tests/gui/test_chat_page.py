@@ -1,0 +1,181 @@
+"""The Chat page offscreen, against a live assistant server backed by the Ollama double."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from PySide6.QtCore import Qt
+from pytestqt.qtbot import QtBot
+
+from elite_panel.adapters.chat_adapter import ChatAdapter
+from elite_panel.core.paths import AppPaths
+from elite_panel.ui.pages.chat_page import ChatPage
+from embedded_server.app import create_app
+from embedded_server.config import Settings
+from tests.fakes.ollama_double import OllamaDouble, build_app, serve_in_thread
+
+pytestmark = pytest.mark.gui
+TOKEN = "gui-token"
+
+
+@pytest.fixture(scope="module")
+def double() -> Iterator[OllamaDouble]:
+    state = OllamaDouble()
+    for url in serve_in_thread(build_app(state)):
+        state.url = url
+        yield state
+
+
+@pytest.fixture
+def server(double: OllamaDouble, tmp_path: Path) -> Iterator[str]:
+    double.answer, double.delay_s, double.drop_final = OllamaDouble.answer, 0.0, False
+    settings = Settings(
+        api_token=TOKEN, backend_url=double.url, data_dir=tmp_path / "srv", rate_limit="off"
+    )
+    yield from serve_in_thread(create_app(settings))
+
+
+@pytest.fixture
+def page(
+    qtbot: QtBot, qloop: asyncio.AbstractEventLoop, server: str, tmp_path: Path
+) -> Iterator[ChatPage]:
+    adapter = ChatAdapter(AppPaths.from_env({"ELITE_HOME": str(tmp_path / "home")}))
+    widget = ChatPage(adapter)
+    qtbot.addWidget(widget)
+    widget.resize(1000, 700)
+    widget.show()
+    adapter.connect_to(server, TOKEN)
+    qtbot.waitUntil(lambda: widget.model.count() > 0, timeout=10_000)
+    widget.model.setCurrentText("llama3.2:latest")
+    yield widget
+    adapter.close()
+
+
+def stored(server: str) -> list[dict[str, Any]]:
+    headers = {"Authorization": f"Bearer {TOKEN}"}
+    page = httpx.get(f"{server}/api/conversations", headers=headers).json()
+    return [
+        httpx.get(f"{server}/api/conversations/{c['id']}", headers=headers).json()
+        for c in page["conversations"]
+    ]
+
+
+def type_and_send(qtbot: QtBot, page: ChatPage, text: str) -> None:
+    page.prompt.setFocus()
+    qtbot.keyClicks(page.prompt, text)
+    qtbot.keyClick(page.prompt, Qt.Key.Key_Return)
+
+
+def test_send_streams_the_answer_with_its_figures(
+    qtbot: QtBot, page: ChatPage, double: OllamaDouble
+) -> None:
+    type_and_send(qtbot, page, "Show me print in Python")
+    assert page.prompt.toPlainText() == ""  # Enter sent it
+    answer = page._answer
+    assert answer is not None
+    qtbot.waitUntil(lambda: "tokens" in answer.figures.text(), timeout=10_000)
+    assert answer.text() == double.answer
+    assert "print" in answer.body.toPlainText()
+    assert answer.figures.text().startswith("llama3.2:latest · first token")
+    assert answer.body.code(0) == "print('hi')\n"  # the code block's Copy gets its code
+    qtbot.waitUntil(lambda: page.conversations.count() == 1, timeout=5_000)
+    assert page.conversations.item(0).text() == "Show me print in Python"
+
+
+def test_shift_enter_makes_a_new_line(qtbot: QtBot, page: ChatPage) -> None:
+    page.prompt.setFocus()
+    qtbot.keyClicks(page.prompt, "line one")
+    qtbot.keyClick(page.prompt, Qt.Key.Key_Return, Qt.KeyboardModifier.ShiftModifier)
+    qtbot.keyClicks(page.prompt, "line two")
+    assert page.prompt.toPlainText() == "line one\nline two"
+    assert page._answer is None
+
+
+def test_stop_keeps_the_partial_answer(
+    qtbot: QtBot, page: ChatPage, double: OllamaDouble, server: str
+) -> None:
+    double.answer = " ".join(f"w{i}" for i in range(400))
+    double.delay_s = 0.01
+    type_and_send(qtbot, page, "long one")
+    answer = page._answer
+    assert answer is not None
+    qtbot.waitUntil(lambda: len(answer.text()) > 20, timeout=10_000)
+    qtbot.keyClick(page.prompt, Qt.Key.Key_Escape)
+    qtbot.waitUntil(lambda: page.error_bar.isVisible(), timeout=5_000)
+    assert "Stopped" in page.error_label.text()
+    assert 0 < len(answer.text()) < len(double.answer)
+    qtbot.waitUntil(
+        lambda: stored(server)[0]["messages"][-1]["status"] == "incomplete", timeout=10_000
+    )
+    assert stored(server)[0]["messages"][-1]["content"].startswith("w0 w1")
+
+
+def test_backend_dying_shows_the_error_and_keeps_the_partial(
+    qtbot: QtBot, page: ChatPage, double: OllamaDouble
+) -> None:
+    double.drop_final = True
+    type_and_send(qtbot, page, "hello")
+    qtbot.waitUntil(lambda: page.error_bar.isVisible(), timeout=10_000)
+    assert "without finishing" in page.error_label.text()
+    assert "partial answer is kept" in page.error_label.text()
+    assert page.retry_button.isVisible()
+    assert page._answer is not None and page._answer.text() == double.answer
+    double.drop_final = False
+    qtbot.mouseClick(page.retry_button, Qt.MouseButton.LeftButton)  # the app still responds
+    qtbot.waitUntil(lambda: "tokens" in page._answer.figures.text(), timeout=10_000)  # type: ignore[union-attr]
+    assert not page.error_bar.isVisible()
+
+
+def test_search_finds_an_old_conversation(qtbot: QtBot, page: ChatPage) -> None:
+    for prompt in ("Explain Rust lifetimes", "Sort a dict by value", "Python decorators"):
+        type_and_send(qtbot, page, prompt)
+        qtbot.waitUntil(lambda: not page.chat.streaming, timeout=10_000)
+        qtbot.keyClick(page, Qt.Key.Key_N, Qt.KeyboardModifier.ControlModifier)
+    qtbot.waitUntil(lambda: page.conversations.count() == 3, timeout=5_000)
+    qtbot.keyClick(page, Qt.Key.Key_F, Qt.KeyboardModifier.ControlModifier)
+    assert page.search.hasFocus()
+    qtbot.keyClicks(page.search, "lifeti")
+    qtbot.waitUntil(lambda: page.conversations.count() == 1, timeout=5_000)
+    assert page.conversations.item(0).text() == "Explain Rust lifetimes"
+    page.conversations.setCurrentRow(0)
+    qtbot.mouseClick(
+        page.conversations.viewport(),
+        Qt.MouseButton.LeftButton,
+        pos=page.conversations.visualItemRect(page.conversations.item(0)).center(),
+    )
+    qtbot.waitUntil(lambda: "Explain Rust lifetimes" in page.heading.text(), timeout=5_000)
+    qtbot.keyClick(page, Qt.Key.Key_L, Qt.KeyboardModifier.ControlModifier)
+    assert page.prompt.hasFocus()
+
+
+def test_export_writes_the_file_and_delete_can_be_undone(
+    qtbot: QtBot, page: ChatPage, tmp_path: Path
+) -> None:
+    type_and_send(qtbot, page, "Export me")
+    qtbot.waitUntil(lambda: page.conversations.count() == 1, timeout=10_000)
+    page.conversations.setCurrentRow(0)
+    target = tmp_path / "out.md"
+    page.export_to(target)
+    qtbot.waitUntil(target.exists, timeout=5_000)
+    assert target.read_text().startswith("# Export me")
+    qtbot.mouseClick(page.delete_button, Qt.MouseButton.LeftButton)
+    assert page.conversations.count() == 0 and page.undo_bar.isVisible()
+    qtbot.mouseClick(page.undo_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: page.conversations.count() == 1, timeout=5_000)
+
+
+def test_without_a_server_the_page_says_what_to_do(
+    qtbot: QtBot, qloop: asyncio.AbstractEventLoop, tmp_path: Path
+) -> None:
+    adapter = ChatAdapter(AppPaths.from_env({"ELITE_HOME": str(tmp_path)}))
+    widget = ChatPage(adapter)
+    qtbot.addWidget(widget)
+    widget.show()
+    assert widget.notice.isVisible() and "start the stack" in widget.notice.text()
+    type_and_send(qtbot, widget, "hello?")
+    assert widget.error_bar.isVisible() and "not running" in widget.error_label.text()
