@@ -12,6 +12,21 @@ import openai
 
 from embedded_server.backends.base import BackendError, ChatChunk, ModelInfo
 
+
+def _transport_errors() -> tuple[type[Exception], ...]:
+    """The HTTP library's errors: ``httpx``, or its ``httpx2`` fork in newer clients."""
+    errors: list[type[Exception]] = [httpx.HTTPError]
+    try:
+        import httpx2  # type: ignore[import-not-found]
+
+        errors.append(httpx2.HTTPError)
+    except ImportError:
+        pass
+    return tuple(errors)
+
+
+# A raw stream is read by the HTTP library directly, so its errors are not wrapped.
+TRANSPORT_ERRORS = _transport_errors()
 _PASSED_OPTIONS = ("temperature", "top_p", "max_tokens", "stop", "seed")
 
 
@@ -68,7 +83,7 @@ class OpenAIBackend:
                             finished = True
         except openai.APIStatusError as exc:
             raise BackendError(f"{self.url}: {_error_message(exc)}") from exc
-        except (openai.OpenAIError, httpx.HTTPError, ValueError) as exc:
+        except (openai.OpenAIError, ValueError, *TRANSPORT_ERRORS) as exc:  # type: ignore[misc]
             raise BackendError(f"{self.url}: {exc}") from exc
         if not finished:
             raise BackendError("the model runner ended the answer without finishing it")

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 
@@ -11,7 +10,8 @@ import httpx
 import pytest
 from fastapi.testclient import TestClient
 
-from elite_panel.stack.runners import bundled_model_path
+from elite_panel.core.profiles import Profile, RunnerKind
+from elite_panel.stack.runners import runner_spec
 from tests.fakes.ollama_double import free_port
 from tests.fakes.openai_double import MODEL, OpenAIDouble
 from tests.server.conftest import AUTH, MakeClient, ndjson
@@ -46,26 +46,12 @@ def test_unknown_model_is_an_error_event(
 
 @pytest.fixture(scope="module")
 def builtin_runner() -> Iterator[str]:
+    """The built-in runner, started with the command line the supervisor uses."""
     port = free_port()
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "llama_cpp.server",
-            "--model",
-            str(bundled_model_path()),
-            "--model_alias",
-            "smollm2",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-            "--n_ctx",
-            "2048",
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+    profile = Profile.model_validate({"runner": {"kind": "builtin", "port": port}})
+    spec, _endpoint = runner_spec(profile, RunnerKind.BUILTIN)
+    assert spec.argv is not None
+    proc = subprocess.Popen(spec.argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     url = f"http://127.0.0.1:{port}/v1"
     deadline = time.monotonic() + 60
     while True:
@@ -94,7 +80,7 @@ def test_real_builtin_runner_answers_and_is_stored(
         "options": {"max_tokens": 64, "temperature": 0},
     }
     events = ndjson(client.post("/api/chat", json=body, headers=AUTH).text)
-    assert events[0]["model"] == "smollm2"
+    assert events[0]["model"] == "SmolLM2-135M-Instruct.Q4_1"
     assert events[-1]["type"] == "done", events[-1]
     text = "".join(e["content"] for e in events if e["type"] == "token")
     assert text.strip()
@@ -102,3 +88,24 @@ def test_real_builtin_runner_answers_and_is_stored(
     stored = client.get(f"/api/conversations/{events[0]['conversation_id']}", headers=AUTH).json()
     assert stored["messages"][-1]["content"] == text
     assert stored["messages"][-1]["status"] == "complete"
+
+
+@pytest.mark.model
+def test_health_checks_do_not_cut_an_answer_short(
+    make_client: MakeClient, builtin_runner: str
+) -> None:
+    """llama.cpp's server stops an answer when any other request arrives unless told not
+    to; the supervisor polls /v1/models while answers stream."""
+    client: TestClient = make_client(backend="openai", backend_url=builtin_runner)
+    body = {
+        "messages": [{"role": "user", "content": "Count from 1 to 100, one per line."}],
+        "options": {"max_tokens": 200, "temperature": 0},
+    }
+    lines = []
+    with client.stream("POST", "/api/chat", json=body, headers=AUTH) as response:
+        for number, line in enumerate(response.iter_lines()):
+            lines.append(line)
+            if number % 5 == 1:
+                assert httpx.get(f"{builtin_runner}/models", timeout=10).status_code == 200
+    events = ndjson("\n".join(lines))
+    assert events[-1]["type"] == "done", events[-1]

@@ -99,6 +99,10 @@ def runner_spec(profile: Profile, kind: RunnerKind) -> tuple[ServiceSpec, Runner
             str(port),
             "--n_ctx",
             str(BUILTIN_CONTEXT),
+            # By default a new request (even GET /v1/models, our health check) cuts the
+            # answer being generated short.
+            "--interrupt_requests",
+            "False",
         )
         spec = ServiceSpec(
             "runner", kind.value, argv, port, url, f"{url}/v1/models", start_timeout_s=timeout

@@ -122,6 +122,7 @@ class ChatPage(QWidget):
         self.messages_layout.addStretch(1)
         self.scroll_area = QScrollArea()
         self.scroll_area.setWidgetResizable(True)
+        self.scroll_area.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         self.scroll_area.setWidget(self.messages_widget)
         bar = self.scroll_area.verticalScrollBar()
         bar.rangeChanged.connect(self._on_range_changed)
@@ -168,7 +169,8 @@ class ChatPage(QWidget):
         splitter.addWidget(left)
         splitter.addWidget(right)
         splitter.setStretchFactor(1, 1)
-        splitter.setSizes([260, 740])
+        splitter.setSizes([280, 820])
+        splitter.setCollapsible(1, False)
         layout = QVBoxLayout(self)
         layout.addWidget(splitter)
 

@@ -47,6 +47,7 @@ class MessageWidget(QFrame):
         self.figures = QLabel()
         self.figures.setObjectName("figures")
         self.figures.setStyleSheet("color: #57606a;")
+        self.figures.setWordWrap(True)
         self.figures.hide()
         layout = QVBoxLayout(self)
         layout.addLayout(header)
