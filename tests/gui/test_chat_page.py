@@ -161,8 +161,9 @@ def test_export_writes_the_file_and_delete_can_be_undone(
     page.conversations.setCurrentRow(0)
     target = tmp_path / "out.md"
     page.export_to(target)
-    qtbot.waitUntil(target.exists, timeout=5_000)
-    assert target.read_text().startswith("# Export me")
+    qtbot.waitUntil(
+        lambda: target.exists() and target.read_text().startswith("# Export me"), timeout=5_000
+    )
     qtbot.mouseClick(page.delete_button, Qt.MouseButton.LeftButton)
     assert page.conversations.count() == 0 and page.undo_bar.isVisible()
     qtbot.mouseClick(page.undo_button, Qt.MouseButton.LeftButton)

@@ -202,6 +202,7 @@ class ChatAdapter(QObject):
 
     async def _stream(self, client: AssistantClient, prompt: str, model: str | None) -> None:
         text = ""
+        outcome: tuple[Any, ...] = ()
         try:
             async for event in client.chat(
                 [{"role": "user", "content": prompt}],
@@ -216,18 +217,22 @@ class ChatAdapter(QObject):
                     text += event["content"]
                     self.streamText.emit(text)
                 elif kind == "done":
-                    self.streamFinished.emit(event)
+                    outcome = (self.streamFinished, event)
                 elif kind == "error":
-                    self.streamFailed.emit(_advice(str(event.get("message"))), "retry")
+                    outcome = (self.streamFailed, _advice(str(event.get("message"))), "retry")
         except asyncio.CancelledError:
-            self.streamFailed.emit("Stopped. The partial answer is kept.", "")
+            outcome = (self.streamFailed, "Stopped. The partial answer is kept.", "")
             raise
         except AssistantError as exc:
-            self.streamFailed.emit(_advice(str(exc)), "retry")
+            outcome = (self.streamFailed, _advice(str(exc)), "retry")
         finally:
+            # Not streaming any more before anyone hears of the end (a Retry may follow).
             self.streaming = False
+            if outcome:
+                signal, *args = outcome
+                signal.emit(*args)
             if self.client is client:
-                await self._list()
+                self.refresh()
 
 
 def _advice(message: str) -> str:

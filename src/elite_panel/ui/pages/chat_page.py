@@ -254,6 +254,7 @@ class ChatPage(QWidget):
             self.conversations.addItem(item)
             if conversation["id"] == current:
                 item.setSelected(True)
+                self.heading.setText(f"<b>{_escape(str(conversation['title']))}</b>")
 
     def _on_item_activated(self, item: QListWidgetItem) -> None:
         conversation_id = item.data(Qt.ItemDataRole.UserRole)
