@@ -115,7 +115,8 @@ case "$action" in
         want wrk
         system_packages_install
         "$VENV/bin/python" -m tests.benchmarks.bench_stack
-        exec "$VENV/bin/python" -m tests.benchmarks.bench_server
+        "$VENV/bin/python" -m tests.benchmarks.bench_server
+        QT_QPA_PLATFORM=offscreen exec "$VENV/bin/python" -m tests.benchmarks.bench_chat_render
         ;;
     *)
         echo "usage: $0 run|test|bench" >&2

@@ -32,7 +32,7 @@ from elite_panel.adapters.chat_adapter import ChatAdapter
 from elite_panel.ui.widgets.message_widget import MessageWidget, answer_figures
 from elite_panel.ui.widgets.prompt_box import PromptBox
 
-PAGE_MESSAGES = 50
+PAGE_MESSAGES = 20
 SEARCH_DEBOUNCE_MS = 250
 UNDO_DELETE_MS = 6000
 FOLLOW_SLACK_PX = 24

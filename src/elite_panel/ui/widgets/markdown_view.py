@@ -11,7 +11,7 @@ from PySide6.QtCore import QSize, Qt, QTimer, QUrl, Signal
 from PySide6.QtGui import QGuiApplication, QResizeEvent, QTextCursor
 from PySide6.QtWidgets import QSizePolicy, QTextBrowser, QWidget
 
-from elite_panel.chat.markdown_render import IncrementalMarkdown, render_whole
+from elite_panel.chat.markdown_render import IncrementalMarkdown
 
 FRAME_MS = 33  # at most ~30 renders a second, however fast tokens arrive
 
@@ -45,8 +45,8 @@ class MarkdownView(QTextBrowser):
     def set_markdown_text(self, text: str) -> None:
         """Show a finished message at once."""
         self.renderer = IncrementalMarkdown()
-        self.renderer.update(text)
-        self.setHtml(render_whole(text))
+        update = self.renderer.update(text)
+        self.setHtml("".join(update.closed) + update.tail)
         self._tail_start = self.document().characterCount() - 1
 
     def stream_text(self, text: str) -> None:
