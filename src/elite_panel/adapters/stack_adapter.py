@@ -90,9 +90,11 @@ class StackAdapter(QObject):
     # -- internals ----------------------------------------------------------------------
 
     def _run_action(self, target: str, cmd: str, **args: object) -> None:
-        if self._tasks.running(f"action:{target}"):
+        # A stop is never swallowed by a start still waiting for its answer.
+        key = f"action:{target}:{'stop' if cmd in ('down', 'stop') else 'start'}"
+        if self._tasks.running(key):
             return
-        self._tasks.start(f"action:{target}", self._action(target, cmd, args))
+        self._tasks.start(key, self._action(target, cmd, args))
 
     async def _action(self, target: str, cmd: str, args: dict[str, object]) -> None:
         self.busyChanged.emit(target, True)

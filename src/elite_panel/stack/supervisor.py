@@ -97,8 +97,9 @@ class Supervisor:
         """Start what is not running and wait until every service is ready.
 
         Raises:
-            StackError: a port is taken (nothing started), or a service failed to start
-                (the stack is stopped again; the message carries its last log lines).
+            StackError: a port is taken (nothing started), a service failed to start (what
+                this call started is stopped again; the message carries its last log
+                lines), or a ``down`` stopped the stack meanwhile.
         """
         async with self._lock:
             if self.active:
@@ -109,18 +110,23 @@ class Supervisor:
                     )
             else:
                 await self._build(profile, runner)
-            to_start = [s for s in self.services.values() if not s.state.is_active]
+            services = list(self.services.values())
+            to_start = [s for s in services if not s.state.is_active]
             _check_ports([s.spec for s in to_start])
             for service in to_start:
                 service.start()
-            await asyncio.gather(*(s.wait_settled() for s in self.services.values()))
-            failed = [s for s in self.services.values() if s.state is not ServiceState.READY]
-            if failed:
-                message = "\n".join(f"{s.spec.name}: {s.error_with_tail()}" for s in failed)
+        # Waiting happens outside the lock, so that a `down` can stop a slow start.
+        await asyncio.gather(*(s.wait_settled() for s in services))
+        if all(s.state is ServiceState.STOPPED for s in services):
+            raise StackError("the stack was stopped while it was starting")
+        failed = [s for s in services if s.state is not ServiceState.READY]
+        if failed:
+            message = "\n".join(f"{s.spec.name}: {s.error_with_tail()}" for s in failed)
+            async with self._lock:
                 # Undo only what this call started: a running service is left alone.
                 await asyncio.gather(*(s.stop() for s in to_start))
                 self._after_command()
-                raise StackError(f"the stack did not start:\n{message}")
+            raise StackError(f"the stack did not start:\n{message}")
 
     async def down(self) -> None:
         async with self._lock:

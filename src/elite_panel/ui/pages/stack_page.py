@@ -114,8 +114,9 @@ class StackPage(QWidget):
     def _on_busy_changed(self, target: str, busy: bool) -> None:
         if target == "stack":
             self.start_button.setText("Starting..." if busy else "Start stack")
-            for button in (self.start_button, self.stop_button, self.restart_button):
+            for button in (self.start_button, self.restart_button):
                 button.setEnabled(not busy)
+            self.stop_button.setEnabled(True)  # stopping a slow start must stay possible
             if not busy:
                 self._on_status_changed(self.stack.statuses)
         elif target in self.cards:
