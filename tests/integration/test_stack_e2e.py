@@ -194,3 +194,28 @@ def test_chat_without_a_stack_says_what_to_do(home: Home) -> None:
     assert "elite-panel stack up" in chat.stderr
     logs = home.cli("stack", "logs", "runner")  # no supervisor: read from the log file
     assert logs.returncode == 0, logs.stderr
+
+
+def test_down_stops_a_start_in_progress(home: Home) -> None:
+    up = subprocess.Popen(
+        [sys.executable, "-m", "elite_panel", "stack", "up"],
+        env=home.env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        wait_for(
+            lambda: home.daemon_pids() and status(home)["runner"]["state"] == "starting",
+            30,
+            "the start to be under way",
+        )
+        down = home.cli("stack", "down")
+        assert down.returncode == 0, down.stderr
+        _out, err = up.communicate(timeout=60)
+        assert up.returncode == 1
+        assert "stopped while it was starting" in err
+        wait_for(lambda: not home.processes(), 15, "every process of the stack to end")
+    finally:
+        if up.poll() is None:
+            up.kill()
