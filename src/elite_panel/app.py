@@ -25,7 +25,6 @@ from elite_panel.adapters.stack_adapter import StackAdapter
 from elite_panel.adapters.tasks import TaskGroup
 from elite_panel.core.errors import ConfigError, EliteError
 from elite_panel.core.paths import AppPaths
-from elite_panel.core.profiles import load_profile
 from elite_panel.stack.specs import ServiceStatus
 from elite_panel.ui.main_window import MainWindow
 from elite_panel.ui.pages.chat_page import ChatPage
@@ -73,10 +72,26 @@ class Panel(QObject):
             self.tray.show()
         self.stack.start_watching()
 
+    def check_profile(self) -> None:
+        """Validate the profile once the window is up (pydantic stays out of start-up);
+        a broken profile is shown on the Stack page and in the status bar."""
+        self._tasks.start("check-profile", self._check_profile())
+
+    async def _check_profile(self) -> None:
+        from elite_panel.core.profiles import load_profile
+
+        try:
+            await asyncio.to_thread(load_profile, self.paths, self.profile_name)
+        except ConfigError as exc:
+            self.stack.actionFailed.emit("stack", str(exc))
+            self.window.statusBar().showMessage(f"Profile error: {exc}")
+
     def quit(self) -> None:
         self._tasks.start("quit", self._quit())
 
     async def _quit(self) -> None:
+        from elite_panel.core.profiles import load_profile
+
         try:
             stop = load_profile(self.paths, self.profile_name).stack.stop_on_quit
         except ConfigError as exc:
@@ -125,7 +140,6 @@ def run_gui(
     ``on_shown`` receives the panel once its window is shown (the start-up benchmark uses it).
     """
     paths.ensure()
-    load_profile(paths, profile_name)  # a broken profile is reported before any window
     _check_display()
     app = QApplication.instance() or QApplication(sys.argv)
     assert isinstance(app, QApplication)
@@ -138,6 +152,7 @@ def run_gui(
     async def main() -> None:
         panel = Panel(paths, profile_name)
         panel.show(page)
+        panel.check_profile()
         if on_shown:
             on_shown(panel)
         await panel.finished.wait()

@@ -17,12 +17,13 @@ from typing import TYPE_CHECKING, Any
 
 from elite_panel import __version__
 from elite_panel.core.errors import DaemonUnavailable, EliteError
+from elite_panel.core.kinds import RunnerKind
 from elite_panel.core.paths import AppPaths
-from elite_panel.core.profiles import Profile, RunnerKind, load_profile
 from elite_panel.stack.specs import SERVICE_NAMES, ServiceState, ServiceStatus, stopped_statuses
 
 if TYPE_CHECKING:
     from elite_panel.client.assistant import AssistantClient
+    from elite_panel.core.profiles import Profile
 
 log = logging.getLogger("elite_panel")
 
@@ -96,6 +97,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             from elite_panel.app import run_gui
 
             return int(run_gui(paths, args.profile, args.page))
+        from elite_panel.core.profiles import load_profile
+
         profile = load_profile(paths.ensure(), args.profile)
         if args.command == "stack":
             return asyncio.run(_stack(args, paths, profile))

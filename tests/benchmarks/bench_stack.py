@@ -209,6 +209,7 @@ PANEL_CHILD = textwrap.dedent("""
         window = QMainWindow(); window.resize(1100, 720)
         f = Filter(); window.installEventFilter(f); window.show(); app.exec()
     else:
+        import elite_panel.cli  # everything `elite-panel` imports before the window
         from elite_panel.app import run_gui
         from elite_panel.core.paths import AppPaths
         def on_shown(panel):

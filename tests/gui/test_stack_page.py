@@ -92,3 +92,21 @@ def test_chat_end_to_end_with_the_bundled_model(
     panel.quit()  # stop_on_quit: the stack goes down with the panel
     qtbot.waitUntil(lambda: panel.finished.is_set(), timeout=30_000)
     qtbot.waitUntil(lambda: not home.processes(), timeout=20_000)
+
+
+def test_a_broken_profile_is_shown_not_fatal(
+    qtbot: QtBot, qloop: asyncio.AbstractEventLoop, home: Home
+) -> None:
+    profiles = home.root / "config" / "profiles"
+    profiles.mkdir(parents=True)
+    (profiles / "default.toml").write_text("[stack]\nstop_on_quit = 'maybe'\n")
+    panel = Panel(AppPaths.from_env(), "default", use_tray=False)
+    qtbot.addWidget(panel.window)
+    panel.show("stack")
+    panel.check_profile()
+    page = panel.window.pages["stack"]
+    qtbot.waitUntil(lambda: page.error.isVisible(), timeout=10_000)  # type: ignore[attr-defined]
+    assert "stack.stop_on_quit = 'maybe'" in page.error.text()  # type: ignore[attr-defined]
+    assert "default.toml:2" in page.error.text()  # type: ignore[attr-defined]
+    assert "Profile error" in panel.window.statusBar().currentMessage()
+    panel.stack.close()

@@ -10,7 +10,8 @@ import httpx
 import pytest
 from fastapi.testclient import TestClient
 
-from elite_panel.core.profiles import Profile, RunnerKind
+from elite_panel.core.kinds import RunnerKind
+from elite_panel.core.profiles import Profile
 from elite_panel.stack.runners import runner_spec
 from tests.fakes.ollama_double import free_port
 from tests.fakes.openai_double import MODEL, OpenAIDouble

@@ -10,14 +10,17 @@ from __future__ import annotations
 import asyncio
 import logging
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QObject, Signal
 
 from elite_panel.adapters.tasks import TaskGroup
-from elite_panel.client.assistant import AssistantClient, AssistantError
+from elite_panel.core.errors import AssistantError
 from elite_panel.core.paths import AppPaths
 from elite_panel.stack.specs import ServiceState, ServiceStatus
+
+if TYPE_CHECKING:
+    from elite_panel.client.assistant import AssistantClient
 
 log = logging.getLogger(__name__)
 
@@ -74,6 +77,9 @@ class ChatAdapter(QObject):
             self.availableChanged.emit(False)
 
     def connect_to(self, url: str, token: str) -> None:
+        # httpx is imported on first connection, not at panel start.
+        from elite_panel.client.assistant import AssistantClient
+
         self._close_client()
         self.client = AssistantClient(url, token)
         self.availableChanged.emit(True)

@@ -10,7 +10,6 @@ from PySide6.QtCore import QObject, Signal
 from elite_panel.adapters.tasks import TaskGroup
 from elite_panel.core.errors import DaemonUnavailable, EliteError
 from elite_panel.core.paths import AppPaths
-from elite_panel.core.profiles import load_profile
 from elite_panel.stack.control import ControlClient, ensure_daemon
 from elite_panel.stack.specs import ServiceStatus, stopped_statuses
 
@@ -102,6 +101,8 @@ class StackAdapter(QObject):
             if cmd == "down":
                 client = self._client
             else:
+                from elite_panel.core.profiles import load_profile  # pydantic: not at start-up
+
                 profile = await asyncio.to_thread(load_profile, self.paths, self.profile_name)
                 args["profile"] = profile.model_dump(mode="json")
                 client = await ensure_daemon(self.paths)

@@ -15,17 +15,15 @@ from __future__ import annotations
 import html
 import re
 from dataclasses import dataclass, field
+from functools import cache
+from typing import TYPE_CHECKING, Any
 
-from markdown_it import MarkdownIt
-from pygments import highlight
-from pygments.formatters import HtmlFormatter
-from pygments.lexers import TextLexer, get_lexer_by_name
-from pygments.util import ClassNotFound
+if TYPE_CHECKING:
+    from markdown_it import MarkdownIt
 
 CODE_SEGMENT_LINES = 40
 _FENCE = re.compile(r"^ {0,3}(`{3,}|~{3,})\s*([\w+#.-]*)")
 _HEADING = re.compile(r"^ {0,3}#{1,6}(\s|$)")
-_FORMATTER = HtmlFormatter(nowrap=True, noclasses=True, style="default")
 PRE_STYLE = (
     "background:#f6f8fa; border:1px solid #d0d7de; padding:6px; margin:0;"
     " font-family:monospace; white-space:pre-wrap;"
@@ -34,22 +32,34 @@ PRE_STYLE = (
 
 def highlight_code(code: str, language: str) -> str:
     """Code as HTML with inline colours (QTextDocument understands inline styles)."""
+    from pygments import highlight
+    from pygments.lexers import TextLexer, get_lexer_by_name
+    from pygments.util import ClassNotFound
+
     try:
         lexer = get_lexer_by_name(language) if language else TextLexer()
     except ClassNotFound:
         lexer = TextLexer()
-    return str(highlight(code, lexer, _FORMATTER))
+    return str(highlight(code, lexer, _formatter()))
 
 
+@cache
+def _formatter() -> Any:
+    from pygments.formatters import HtmlFormatter
+
+    return HtmlFormatter(nowrap=True, noclasses=True, style="default")
+
+
+@cache
 def _markdown() -> MarkdownIt:
+    """The parser, built on first use: markdown-it and Pygments stay out of start-up."""
+    from markdown_it import MarkdownIt
+
     md = MarkdownIt("commonmark", {"html": False, "linkify": False}).enable("table")
     md.options["highlight"] = lambda code, lang, _attrs: (
         f'<pre style="{PRE_STYLE}">{highlight_code(code, lang)}</pre>'
     )
     return md
-
-
-_MD = _markdown()
 
 
 @dataclass
@@ -149,7 +159,7 @@ class IncrementalMarkdown:
             return f'<pre style="{PRE_STYLE}">{highlight_code(source, language)}</pre>'
         if not source.strip():
             return ""
-        return str(_MD.render(source))
+        return str(_markdown().render(source))
 
 
 def _copy_link(index: int, language: str) -> str:

@@ -9,11 +9,9 @@ from urllib.parse import quote
 
 import httpx
 
-from elite_panel.core.errors import EliteError
+from elite_panel.core.errors import AssistantError
 
-
-class AssistantError(EliteError):
-    """The assistant server refused or failed a request."""
+__all__ = ["AssistantClient", "AssistantError"]
 
 
 class AssistantClient:

@@ -19,3 +19,7 @@ class StackError(EliteError):
 
 class DaemonUnavailable(StackError):
     """The supervisor daemon is not running or its control channel cannot be reached."""
+
+
+class AssistantError(EliteError):
+    """The assistant server refused or failed a request."""

@@ -12,13 +12,13 @@ import os
 import re
 import tomllib
 from collections.abc import Mapping
-from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from elite_panel.core.errors import ConfigError
+from elite_panel.core.kinds import RunnerKind
 from elite_panel.core.paths import AppPaths
 
 ENV_PREFIX = "ELITE_"
@@ -27,13 +27,6 @@ PROFILE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 
 OLLAMA_DEFAULT_PORT = 11434
 BUILTIN_DEFAULT_PORT = 11435
-
-
-class RunnerKind(StrEnum):
-    AUTO = "auto"
-    BUILTIN = "builtin"
-    OLLAMA = "ollama"
-    EXTERNAL = "external"
 
 
 class _Section(BaseModel):

@@ -24,8 +24,9 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 from elite_panel.core.errors import EliteError
+from elite_panel.core.kinds import RunnerKind
 from elite_panel.core.paths import AppPaths
-from elite_panel.core.profiles import Profile, RunnerKind
+from elite_panel.core.profiles import Profile
 from elite_panel.stack.protocol import encode, read_message
 from elite_panel.stack.supervisor import Supervisor
 

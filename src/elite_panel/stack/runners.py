@@ -17,8 +17,9 @@ from pathlib import Path
 import httpx
 
 from elite_panel.core.errors import StackError
+from elite_panel.core.kinds import RunnerKind
 from elite_panel.core.paths import AppPaths
-from elite_panel.core.profiles import Profile, RunnerKind
+from elite_panel.core.profiles import Profile
 from elite_panel.stack.specs import ServiceSpec
 
 LOOPBACK = "127.0.0.1"

@@ -16,8 +16,9 @@ from typing import Any
 import httpx
 
 from elite_panel.core.errors import StackError
+from elite_panel.core.kinds import RunnerKind
 from elite_panel.core.paths import AppPaths
-from elite_panel.core.profiles import Profile, RunnerKind
+from elite_panel.core.profiles import Profile
 from elite_panel.stack import processes, runners
 from elite_panel.stack.service import RestartPolicy, Service
 from elite_panel.stack.service_log import ServiceLog
