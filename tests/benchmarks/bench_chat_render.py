@@ -12,12 +12,10 @@ the same run, is the naive view: ``setMarkdown(whole_text)`` on every token, mea
 
 from __future__ import annotations
 
-import json
 import os
 import statistics
 import sys
 import time
-from pathlib import Path
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
@@ -25,12 +23,12 @@ from PySide6.QtCore import QElapsedTimer, QEventLoop, QTimer
 from PySide6.QtWidgets import QApplication, QScrollArea, QTextBrowser
 
 from elite_panel.ui.widgets.markdown_view import MarkdownView
+from tests.benchmarks import save_results
 
 TOKENS = 20_000
 RATE = 2_000  # tokens per second
 CHECKPOINTS = (5_000, 10_000, 20_000)
 NAIVE_SAMPLE = 100
-REPO = Path(__file__).resolve().parents[2]
 
 
 def answer_tokens(count: int) -> list[str]:
@@ -192,11 +190,7 @@ def main() -> int:
         f"{opened * 1000:.0f} ms (aim <= 300 ms; the newest 20 are rendered, older on demand)",
     ]
     sys.stdout.write("\n".join(lines) + "\n")
-    out = REPO / ".benchmarks"
-    out.mkdir(exist_ok=True)
-    (out / "chat_render.json").write_text(
-        json.dumps({"ours": ours, "naive": base}, indent=2, default=str)
-    )
+    save_results("chat_render", {"ours": ours, "naive": base, "open_1000_s": opened})
     return 0
 
 

@@ -28,6 +28,7 @@ from pathlib import Path
 
 import httpx
 
+from tests.benchmarks import save_results
 from tests.fakes.ollama_double import free_port
 from tests.fakes.openai_double import MODEL
 
@@ -244,9 +245,7 @@ def main() -> int:
         f"(bare FastAPI app under the same uvicorn: {r['bare_fastapi_rps']} req/s)",
     ]
     sys.stdout.write("\n".join(lines) + "\n")
-    out = REPO / ".benchmarks"
-    out.mkdir(exist_ok=True)
-    (out / "server.json").write_text(json.dumps(results, indent=2))
+    save_results("server", results)
     return 0
 
 

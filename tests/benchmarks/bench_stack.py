@@ -28,10 +28,10 @@ import psutil
 from elite_panel.core.paths import AppPaths
 from elite_panel.stack.control import ControlClient
 from elite_panel.stack.runners import bundled_model_path
+from tests.benchmarks import save_results
 from tests.fakes.ollama_double import free_port
 
 ROUNDS = int(os.environ.get("BENCH_ROUNDS", "5"))
-REPO = Path(__file__).resolve().parents[2]
 
 
 def poll(predicate: Callable[[], bool], timeout: float = 60.0, step: float = 0.01) -> None:
@@ -280,9 +280,7 @@ def main() -> int:
         f"(bare window: {results['bare_window_rss_mb']:.0f} MB; aim < 150 MB)",
     ]
     sys.stdout.write("\n".join(lines) + "\n")
-    out = REPO / ".benchmarks"
-    out.mkdir(exist_ok=True)
-    (out / "stack.json").write_text(json.dumps(results, indent=2))
+    save_results("stack", results)
     return 0
 
 
