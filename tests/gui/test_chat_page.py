@@ -180,3 +180,55 @@ def test_without_a_server_the_page_says_what_to_do(
     assert widget.notice.isVisible() and "start the stack" in widget.notice.text()
     type_and_send(qtbot, widget, "hello?")
     assert widget.error_bar.isVisible() and "not running" in widget.error_label.text()
+
+
+def test_attached_files_go_into_the_prompt_within_a_limit(
+    qtbot: QtBot, page: ChatPage, tmp_path: Path
+) -> None:
+    source = tmp_path / "util.py"
+    source.write_text("def twice(x):\n    return 2 * x\n")
+    page.prompt.setPlainText("Review this:")
+    page.attach_files([source])
+    text = page.prompt.toPlainText()
+    assert text.startswith("Review this:\n\nFile `util.py`:")
+    assert "```python\ndef twice(x):\n    return 2 * x\n```" in text
+    big = tmp_path / "huge.log"
+    big.write_text("x" * (300 * 1024))
+    binary = tmp_path / "blob.bin"
+    binary.write_bytes(b"\xff\xfe\x00\x80" * 10)
+    page.attach_files([big])
+    assert "huge.log: 300 KB is over the 256 KB limit" in page.notice.text()
+    page.attach_files([binary])
+    assert "blob.bin: not UTF-8 text" in page.notice.text()
+    assert page.prompt.toPlainText() == text  # nothing half-added
+
+
+def test_dropping_a_file_on_the_prompt_attaches_it(
+    qtbot: QtBot, page: ChatPage, tmp_path: Path
+) -> None:
+    from PySide6.QtCore import QMimeData, QPointF, QUrl
+    from PySide6.QtGui import QDropEvent
+
+    source = tmp_path / "notes.md"
+    source.write_text("# Notes\n")
+    data = QMimeData()
+    data.setUrls([QUrl.fromLocalFile(str(source))])
+    event = QDropEvent(
+        QPointF(5, 5),
+        Qt.DropAction.CopyAction,
+        data,
+        Qt.MouseButton.LeftButton,
+        Qt.KeyboardModifier.NoModifier,
+    )
+    page.prompt.dropEvent(event)
+    assert "File `notes.md`:" in page.prompt.toPlainText()
+
+
+def test_system_prompt_preset_is_sent(qtbot: QtBot, page: ChatPage, double: OllamaDouble) -> None:
+    type_and_send(qtbot, page, "default first")
+    qtbot.waitUntil(lambda: not page.chat.streaming, timeout=10_000)
+    assert "Elite Coding Assistant" in double.requests[-1]["messages"][0]["content"]
+    page.preset.setCurrentText("Code reviewer")
+    type_and_send(qtbot, page, "then a review")
+    qtbot.waitUntil(lambda: not page.chat.streaming, timeout=10_000)
+    assert double.requests[-1]["messages"][0]["content"].startswith("You review code")

@@ -58,7 +58,7 @@ class ChatAdapter(QObject):
         self.query = ""
         self.streaming = False
         self._tasks = TaskGroup("chat")
-        self._last_prompt: tuple[str, str | None] | None = None
+        self._last_prompt: tuple[str, str | None, str | None] | None = None
 
     # -- connection ---------------------------------------------------------------------
 
@@ -127,15 +127,15 @@ class ChatAdapter(QObject):
 
     # -- answers ------------------------------------------------------------------------
 
-    def send(self, prompt: str, model: str | None) -> None:
+    def send(self, prompt: str, model: str | None, system: str | None = None) -> None:
         if not prompt.strip() or self.streaming:
             return
-        self._last_prompt = (prompt, model)
+        self._last_prompt = (prompt, model, system)
         if self.client is None:
             self.streamFailed.emit(STACK_DOWN, "start")
             return
         self.streaming = True
-        self._tasks.start("stream", self._stream(self.client, prompt, model))
+        self._tasks.start("stream", self._stream(self.client, prompt, model, system))
 
     def retry(self) -> None:
         if self._last_prompt is not None:
@@ -206,7 +206,9 @@ class ChatAdapter(QObject):
             return
         self.modelsChanged.emit([m["name"] for m in models])
 
-    async def _stream(self, client: AssistantClient, prompt: str, model: str | None) -> None:
+    async def _stream(
+        self, client: AssistantClient, prompt: str, model: str | None, system: str | None
+    ) -> None:
         text = ""
         outcome: tuple[Any, ...] = ()
         try:
@@ -214,6 +216,7 @@ class ChatAdapter(QObject):
                 [{"role": "user", "content": prompt}],
                 model=model,
                 conversation_id=self.conversation_id,
+                system=system,
             ):
                 kind = event.get("type")
                 if kind == "start":

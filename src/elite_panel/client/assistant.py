@@ -31,11 +31,14 @@ class AssistantClient:
         messages: Sequence[dict[str, str]],
         model: str | None = None,
         conversation_id: str | None = None,
+        system: str | None = None,
     ) -> AsyncIterator[dict[str, Any]]:
         """The NDJSON events of one answer: ``start``, ``token``..., ``done`` or ``error``."""
         body: dict[str, Any] = {"messages": list(messages)}
         if model:
             body["model"] = model
+        if system:
+            body["system"] = system
         if conversation_id:
             body["conversation_id"] = conversation_id
         try:

@@ -29,6 +29,9 @@ from PySide6.QtWidgets import (
 )
 
 from elite_panel.adapters.chat_adapter import ChatAdapter
+from elite_panel.chat.attachments import MAX_ATTACHMENT_BYTES, attachment_block
+from elite_panel.chat.presets import PRESETS
+from elite_panel.core.errors import EliteError
 from elite_panel.ui.widgets.message_widget import MessageWidget, answer_figures
 from elite_panel.ui.widgets.prompt_box import PromptBox
 
@@ -144,6 +147,19 @@ class ChatPage(QWidget):
         self.model.setToolTip("Model for this conversation (remembered per conversation)")
         self.prompt = PromptBox()
         self.prompt.submitted.connect(self.send)
+        self.prompt.filesDropped.connect(self.attach_files)
+        self._presets = dict(PRESETS)
+        self.preset = QComboBox()
+        self.preset.addItems(list(self._presets))
+        self.preset.setToolTip("System prompt of new answers")
+        self.edit_preset_button = QPushButton("Edit…")
+        self.edit_preset_button.clicked.connect(self._on_edit_preset)
+        self.attach_button = QPushButton("Attach…")
+        self.attach_button.setToolTip(
+            f"Add text files to the prompt (or drop them on it; up to "
+            f"{MAX_ATTACHMENT_BYTES // 1024} KB each)"
+        )
+        self.attach_button.clicked.connect(self._on_attach)
         self.send_button = QPushButton("Send")
         self.send_button.clicked.connect(lambda: self.send(self.prompt.toPlainText()))
         self.stop_button = QPushButton("Stop")
@@ -153,7 +169,11 @@ class ChatPage(QWidget):
         controls = QHBoxLayout()
         controls.addWidget(QLabel("Model"))
         controls.addWidget(self.model)
+        controls.addWidget(QLabel("Prompt"))
+        controls.addWidget(self.preset)
+        controls.addWidget(self.edit_preset_button)
         controls.addStretch(1)
+        controls.addWidget(self.attach_button)
         controls.addWidget(self.stop_button)
         controls.addWidget(self.send_button)
         right = QWidget()
@@ -213,7 +233,20 @@ class ChatPage(QWidget):
         self._follow = True
         self.prompt.clear()
         self.stop_button.setEnabled(True)
-        self.chat.send(text, self.model.currentText() or None)
+        system = self._presets.get(self.preset.currentText())
+        self.chat.send(text, self.model.currentText() or None, system)
+
+    def attach_files(self, paths: list[Path]) -> None:
+        """Append each file to the prompt; a file that cannot be attached is named, with why."""
+        for path in paths:
+            try:
+                block = attachment_block(path)
+            except EliteError as exc:
+                self._show_notice(str(exc))
+                continue
+            current = self.prompt.toPlainText().rstrip()
+            self.prompt.setPlainText(f"{current}\n\n{block}" if current else block)
+        self.prompt.setFocus()
 
     def export_to(self, path: Path) -> None:
         conversation_id = self._selected_id()
@@ -323,6 +356,21 @@ class ChatPage(QWidget):
         self._answer = self._append_message({"role": "assistant", "content": ""})
         self.stop_button.setEnabled(True)
         self.chat.retry()
+
+    def _on_attach(self) -> None:
+        names, _filter = QFileDialog.getOpenFileNames(self, "Attach text files")
+        self.attach_files([Path(name) for name in names])
+
+    def _on_edit_preset(self) -> None:
+        name = self.preset.currentText()
+        text, ok = QInputDialog.getMultiLineText(
+            self,
+            f"System prompt: {name}",
+            "Sent with each new answer (empty: the server's default):",
+            self._presets.get(name) or "",
+        )
+        if ok:
+            self._presets[name] = text.strip() or None
 
     def _on_rename(self) -> None:
         conversation_id = self._selected_id()

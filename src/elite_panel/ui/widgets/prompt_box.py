@@ -1,16 +1,22 @@
-"""The prompt: Enter sends, Shift+Enter starts a new line."""
+"""The prompt: Enter sends, Shift+Enter starts a new line, dropped files are attached."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtGui import QKeyEvent
+from PySide6.QtGui import QDragEnterEvent, QDropEvent, QKeyEvent
 from PySide6.QtWidgets import QPlainTextEdit, QWidget
 
 
 class PromptBox(QPlainTextEdit):
-    """Signals: submitted(str): Enter with the text typed so far."""
+    """Signals:
+    submitted(str): Enter with the text typed so far.
+    filesDropped(list[Path]): local files dropped on the box.
+    """
 
     submitted = Signal(str)
+    filesDropped = Signal(list)
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -25,3 +31,17 @@ class PromptBox(QPlainTextEdit):
                 self.submitted.emit(text)
             return
         super().keyPressEvent(event)
+
+    def dragEnterEvent(self, event: QDragEnterEvent) -> None:
+        if event.mimeData().hasUrls():
+            event.acceptProposedAction()
+        else:
+            super().dragEnterEvent(event)
+
+    def dropEvent(self, event: QDropEvent) -> None:
+        files = [Path(u.toLocalFile()) for u in event.mimeData().urls() if u.isLocalFile()]
+        if files:
+            event.acceptProposedAction()
+            self.filesDropped.emit(files)
+        else:
+            super().dropEvent(event)
