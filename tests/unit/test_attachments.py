@@ -17,5 +17,5 @@ def test_a_file_holding_fences_gets_a_longer_fence(tmp_path: Path) -> None:
 
 
 def test_missing_file_is_named(tmp_path: Path) -> None:
-    with pytest.raises(EliteError, match="cannot attach gone.txt"):
+    with pytest.raises(EliteError, match=r"cannot attach gone\.txt"):
         attachment_block(tmp_path / "gone.txt")
