@@ -55,6 +55,14 @@ class ConversationUpdate(BaseModel):
     pinned: bool | None = None
 
 
+class ConversationTruncate(BaseModel):
+    message_id: str = Field(min_length=1, max_length=64)
+
+
+class Truncated(BaseModel):
+    deleted: int
+
+
 class ConversationPublic(BaseModel):
     id: str
     title: str

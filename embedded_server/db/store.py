@@ -140,6 +140,31 @@ class ConversationStore:
 
     # -- messages ---------------------------------------------------------------------
 
+    async def truncate(self, conversation_id: str, message_id: str) -> int:
+        """Delete a message and every later one of its conversation (regenerate, edit and
+        resend); returns how many were deleted.
+
+        Raises:
+            NotFound: no such conversation, or the message is not one of its messages.
+        """
+
+        def work(session: Session) -> int:
+            first = session.execute(
+                select(Message.id).where(
+                    Message.conversation_id == conversation_id, Message.public_id == message_id
+                )
+            ).scalar_one_or_none()
+            if first is None:
+                raise NotFound(conversation_id)
+            result = session.execute(
+                delete(Message).where(
+                    Message.conversation_id == conversation_id, Message.id >= first
+                )
+            )
+            return int(result.rowcount)  # type: ignore[attr-defined]
+
+        return await self.db.run(work)
+
     async def history(self, conversation_id: str) -> list[Message]:
         """The conversation's messages in order (to send to the model again)."""
         return list((await self.get(conversation_id, with_messages=True)).messages)

@@ -232,3 +232,27 @@ def test_system_prompt_preset_is_sent(qtbot: QtBot, page: ChatPage, double: Olla
     type_and_send(qtbot, page, "then a review")
     qtbot.waitUntil(lambda: not page.chat.streaming, timeout=10_000)
     assert double.requests[-1]["messages"][0]["content"].startswith("You review code")
+
+
+def test_regenerate_and_edit_the_last_prompt(
+    qtbot: QtBot, page: ChatPage, server: str, double: OllamaDouble
+) -> None:
+    type_and_send(qtbot, page, "first prompt")
+    qtbot.waitUntil(
+        lambda: not page.chat.streaming and page.chat.conversation_id is not None, timeout=10_000
+    )
+    type_and_send(qtbot, page, "second prompt")
+    qtbot.waitUntil(lambda: not page.chat.streaming, timeout=10_000)
+    double.answer = "a regenerated answer"
+    qtbot.mouseClick(page.regenerate_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(
+        lambda: (
+            [m["content"] for m in stored(server)[0]["messages"]]
+            == ["first prompt", OllamaDouble.answer, "second prompt", "a regenerated answer"]
+        ),
+        timeout=10_000,
+    )
+    qtbot.waitUntil(lambda: not page.chat.streaming, timeout=10_000)
+    qtbot.mouseClick(page.edit_last_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: page.prompt.toPlainText() == "second prompt", timeout=10_000)
+    assert [m["role"] for m in stored(server)[0]["messages"]] == ["user", "assistant"]

@@ -129,3 +129,24 @@ def test_export_markdown_and_json(api: TestClient) -> None:
 def test_limits_are_validated(api: TestClient) -> None:
     for params in ({"limit": 0}, {"limit": 1000}, {"offset": -1}):
         assert api.get("/api/conversations", params=params, headers=AUTH).status_code == 422
+
+
+def test_truncate_removes_a_message_and_what_follows(api: TestClient) -> None:
+    conversation_id = ask(api, "first")
+    ask(api, "second", conversation_id)
+    messages = api.get(f"/api/conversations/{conversation_id}", headers=AUTH).json()["messages"]
+    assert [m["content"] for m in messages if m["role"] == "user"] == ["first", "second"]
+    second = messages[2]["id"]
+    response = api.post(
+        f"/api/conversations/{conversation_id}/truncate", json={"message_id": second}, headers=AUTH
+    )
+    assert response.json() == {"deleted": 2}
+    left = api.get(f"/api/conversations/{conversation_id}", headers=AUTH).json()["messages"]
+    assert [m["role"] for m in left] == ["user", "assistant"]
+    other = ask(api, "elsewhere")
+    foreign = api.get(f"/api/conversations/{other}", headers=AUTH).json()["messages"][0]["id"]
+    refused = api.post(
+        f"/api/conversations/{conversation_id}/truncate", json={"message_id": foreign}, headers=AUTH
+    )
+    assert refused.status_code == 404
+    assert len(api.get(f"/api/conversations/{other}", headers=AUTH).json()["messages"]) == 2

@@ -13,7 +13,9 @@ from embedded_server.api.schemas import (
     ConversationDetail,
     ConversationPage,
     ConversationPublic,
+    ConversationTruncate,
     ConversationUpdate,
+    Truncated,
 )
 from embedded_server.db.store import NotFound
 from embedded_server.errors import ERROR_RESPONSES
@@ -71,6 +73,21 @@ async def delete_conversation(conversation_id: str, store: StoreDep) -> Response
     except NotFound:
         raise _not_found(conversation_id) from None
     return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@router.post("/{conversation_id}/truncate")
+async def truncate_conversation(
+    conversation_id: str, body: ConversationTruncate, store: StoreDep
+) -> Truncated:
+    """Delete a message and all later ones: to regenerate an answer or edit a prompt."""
+    try:
+        deleted = await store.truncate(conversation_id, body.message_id)
+    except NotFound:
+        raise HTTPException(
+            status.HTTP_404_NOT_FOUND,
+            f"no message {body.message_id!r} in conversation {conversation_id!r}",
+        ) from None
+    return Truncated(deleted=deleted)
 
 
 @router.get(

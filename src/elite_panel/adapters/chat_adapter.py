@@ -38,6 +38,8 @@ class ChatAdapter(QObject):
     streamFinished(dict): the ``done`` event.
     streamFailed(str, str): what went wrong and what to do; the partial answer is kept.
     failed(str): an action on conversations failed.
+    promptRestored(str, bool): the last prompt, taken back (with its answer) to be
+        resent as is (True: regenerate) or edited first (False).
     """
 
     availableChanged = Signal(bool)
@@ -49,6 +51,7 @@ class ChatAdapter(QObject):
     streamFinished = Signal(dict)
     streamFailed = Signal(str, str)
     failed = Signal(str)
+    promptRestored = Signal(str, bool)
 
     def __init__(self, paths: AppPaths, parent: QObject | None = None) -> None:
         super().__init__(parent)
@@ -137,6 +140,12 @@ class ChatAdapter(QObject):
         self.streaming = True
         self._tasks.start("stream", self._stream(self.client, prompt, model, system))
 
+    def take_back_last_prompt(self, resend: bool) -> None:
+        """Regenerate (``resend``) or edit the last prompt: it and what follows are deleted
+        from the conversation, then handed back through ``promptRestored``."""
+        if self.conversation_id and not self.streaming:
+            self._run("rewind", self._rewind(self.conversation_id, resend))
+
     def retry(self) -> None:
         if self._last_prompt is not None:
             self.send(*self._last_prompt)
@@ -172,6 +181,20 @@ class ChatAdapter(QObject):
             return
         if conversation_id == self.conversation_id:
             self.conversationLoaded.emit(detail)
+
+    async def _rewind(self, conversation_id: str, resend: bool) -> None:
+        assert self.client is not None
+        try:
+            detail = await self.client.conversation(conversation_id)
+            prompts = [m for m in detail["messages"] if m["role"] == "user"]
+            if not prompts:
+                return
+            await self.client.truncate(conversation_id, prompts[-1]["id"])
+        except AssistantError as exc:
+            self.failed.emit(str(exc))
+            return
+        await self._open(conversation_id)
+        self.promptRestored.emit(prompts[-1]["content"], resend)
 
     async def _update(self, conversation_id: str, **changes: Any) -> None:
         assert self.client is not None

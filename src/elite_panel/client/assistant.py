@@ -78,6 +78,10 @@ class AssistantClient:
         updated: dict[str, Any] = (await self._request("PATCH", path, json=changes)).json()
         return updated
 
+    async def truncate(self, conversation_id: str, message_id: str) -> None:
+        path = f"/api/conversations/{quote(conversation_id, safe='')}/truncate"
+        await self._request("POST", path, json={"message_id": message_id})
+
     async def delete_conversation(self, conversation_id: str) -> None:
         await self._request("DELETE", f"/api/conversations/{quote(conversation_id, safe='')}")
 

@@ -162,6 +162,12 @@ class ChatPage(QWidget):
         self.attach_button.clicked.connect(self._on_attach)
         self.send_button = QPushButton("Send")
         self.send_button.clicked.connect(lambda: self.send(self.prompt.toPlainText()))
+        self.regenerate_button = QPushButton("Regenerate")
+        self.regenerate_button.setToolTip("Answer the last prompt again (the old answer goes)")
+        self.regenerate_button.clicked.connect(lambda: chat.take_back_last_prompt(resend=True))
+        self.edit_last_button = QPushButton("Edit last")
+        self.edit_last_button.setToolTip("Take the last prompt back into the box to change it")
+        self.edit_last_button.clicked.connect(lambda: chat.take_back_last_prompt(resend=False))
         self.stop_button = QPushButton("Stop")
         self.stop_button.setToolTip("Stop the answer (Esc); the partial answer is kept")
         self.stop_button.clicked.connect(chat.stop)
@@ -174,6 +180,8 @@ class ChatPage(QWidget):
         controls.addWidget(self.edit_preset_button)
         controls.addStretch(1)
         controls.addWidget(self.attach_button)
+        controls.addWidget(self.regenerate_button)
+        controls.addWidget(self.edit_last_button)
         controls.addWidget(self.stop_button)
         controls.addWidget(self.send_button)
         right = QWidget()
@@ -211,6 +219,7 @@ class ChatPage(QWidget):
         chat.streamFinished.connect(self._on_stream_finished)
         chat.streamFailed.connect(self._on_stream_failed)
         chat.failed.connect(self._show_notice)
+        chat.promptRestored.connect(self._on_prompt_restored)
         self._on_available(chat.client is not None)
 
     # -- actions ------------------------------------------------------------------------
@@ -348,6 +357,13 @@ class ChatPage(QWidget):
         self.error_label.setText(message)
         self.retry_button.setVisible(action == "retry")
         self.error_bar.show()
+
+    def _on_prompt_restored(self, text: str, resend: bool) -> None:
+        if resend:
+            self.send(text)
+        else:
+            self.prompt.setPlainText(text)
+            self.prompt.setFocus()
 
     def _on_retry(self) -> None:
         self.error_bar.hide()
