@@ -1,7 +1,8 @@
 """Streaming a long answer into the chat view, against the naive way, offscreen.
 
 Run: ``QT_QPA_PLATFORM=offscreen python -m tests.benchmarks.bench_chat_render``
-(``bash packaging/bootstrap.sh bench`` runs it too).
+(``bash packaging/bootstrap.sh bench`` runs it too). It ends with a streaming soak of
+``SOAK_MINUTES`` (10) minutes that samples the process's memory.
 
 A 20,000-token answer with code blocks and lists is streamed at 2,000 tokens/s into
 :class:`MarkdownView` while a 1 ms timer measures how late the event loop serves it
@@ -19,7 +20,7 @@ import time
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
-from PySide6.QtCore import QElapsedTimer, QEventLoop, QTimer
+from PySide6.QtCore import QCoreApplication, QElapsedTimer, QEvent, QEventLoop, QTimer
 from PySide6.QtWidgets import QApplication, QScrollArea, QTextBrowser
 
 from elite_panel.ui.widgets.markdown_view import MarkdownView
@@ -165,6 +166,61 @@ def open_long_conversation(app: QApplication, messages: int = 1000) -> float:
     return elapsed
 
 
+def soak(app: QApplication, minutes: float) -> dict[str, object]:
+    """Stream answer after answer into the chat view for ``minutes``; RSS over time.
+
+    Each answer (2,000 tokens) streams into a new message widget at frame pace; only the
+    last five stay (like moving on to new conversations), so memory should stay flat.
+    """
+    import psutil
+    from PySide6.QtWidgets import QVBoxLayout, QWidget
+
+    from elite_panel.ui.widgets.message_widget import MessageWidget
+
+    host = QWidget()
+    layout = QVBoxLayout(host)
+    host.resize(900, 700)
+    host.show()
+    tokens = answer_tokens(2_000)
+    process = psutil.Process()
+    samples: list[tuple[float, float]] = []
+    widgets: list[MessageWidget] = []
+    start = time.monotonic()
+    next_sample = start + 60.0  # after a minute of warm-up
+    answers = 0
+    while time.monotonic() - start < minutes * 60:
+        widget = MessageWidget("assistant")
+        layout.addWidget(widget)
+        widgets.append(widget)
+        text = ""
+        for index in range(0, len(tokens), 20):
+            text += "".join(tokens[index : index + 20])
+            widget.body.stream_text(text)
+            widget.body.flush()
+            app.processEvents()
+        answers += 1
+        while len(widgets) > 5:
+            old = widgets.pop(0)
+            layout.removeWidget(old)
+            old.deleteLater()
+        # processEvents() leaves deferred deletions to the main loop, which this is not
+        QCoreApplication.sendPostedEvents(None, QEvent.Type.DeferredDelete)
+        app.processEvents()
+        if time.monotonic() >= next_sample:
+            samples.append((time.monotonic() - start, process.memory_info().rss / 2**20))
+            next_sample += 30.0
+    host.close()
+    first, last = samples[0][1], samples[-1][1]
+    return {
+        "minutes": minutes,
+        "answers": answers,
+        "rss_mb_samples": samples,
+        "rss_first_mb": first,
+        "rss_last_mb": last,
+        "rss_max_mb": max(r for _, r in samples),
+    }
+
+
 def main() -> int:
     app = QApplication.instance() or QApplication(sys.argv)
     assert isinstance(app, QApplication)
@@ -172,6 +228,7 @@ def main() -> int:
     ours = stream_into_view(app, tokens)
     base = naive(app, tokens)
     opened = statistics.median(open_long_conversation(app) for _ in range(3))
+    soaked = soak(app, float(os.environ.get("SOAK_MINUTES", "10")))
     ours_cost = ours["render_cpu_ms_per_1000_tokens"]
     base_cost = base["render_cpu_ms_per_1000_tokens"]
     assert isinstance(ours_cost, dict) and isinstance(base_cost, dict)
@@ -188,9 +245,14 @@ def main() -> int:
         + ", ".join(f"{m // 1000}k: {base_cost[m]:,.0f} ms" for m in CHECKPOINTS),
         f"opening a conversation of 1,000 messages (300 tokens each) to its first paint: "
         f"{opened * 1000:.0f} ms (aim <= 300 ms; the newest 20 are rendered, older on demand)",
+        f"streaming soak, {soaked['minutes']} min, {soaked['answers']} answers of 2,000 tokens: "
+        f"RSS {soaked['rss_first_mb']:.0f} MB after the first minute, "
+        f"{soaked['rss_last_mb']:.0f} MB at the end, max {soaked['rss_max_mb']:.0f} MB (aim: flat)",
     ]
     sys.stdout.write("\n".join(lines) + "\n")
-    save_results("chat_render", {"ours": ours, "naive": base, "open_1000_s": opened})
+    save_results(
+        "chat_render", {"ours": ours, "naive": base, "open_1000_s": opened, "soak": soaked}
+    )
     return 0
 
 
