@@ -256,3 +256,18 @@ def test_regenerate_and_edit_the_last_prompt(
     qtbot.mouseClick(page.edit_last_button, Qt.MouseButton.LeftButton)
     qtbot.waitUntil(lambda: page.prompt.toPlainText() == "second prompt", timeout=10_000)
     assert [m["role"] for m in stored(server)[0]["messages"]] == ["user", "assistant"]
+
+
+def test_view_follows_the_end_unless_scrolled_up(
+    qtbot: QtBot, page: ChatPage, double: OllamaDouble
+) -> None:
+    double.answer = " ".join(f"line{i}\n\n" for i in range(300))
+    double.delay_s = 0.005
+    bar = page.scroll_area.verticalScrollBar()
+    type_and_send(qtbot, page, "a long answer")
+    qtbot.waitUntil(lambda: bar.maximum() > 500, timeout=10_000)
+    assert bar.value() == bar.maximum()  # following the end
+    bar.setValue(0)  # the user scrolls up to read
+    qtbot.waitUntil(lambda: bar.maximum() > 1500, timeout=10_000)
+    assert bar.value() == 0  # left where the user is
+    qtbot.waitUntil(lambda: not page.chat.streaming, timeout=20_000)
