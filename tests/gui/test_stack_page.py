@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Iterator
 
 import pytest
 from PySide6.QtCore import Qt
@@ -15,13 +16,19 @@ from tests.conftest import Home
 pytestmark = pytest.mark.gui
 
 
+@pytest.fixture
+def panel(qtbot: QtBot, qloop: asyncio.AbstractEventLoop, home: Home) -> Iterator[Panel]:
+    """The panel of the test's isolated home, without a tray (none offscreen)."""
+    built = Panel(AppPaths.from_env(), "default", use_tray=False)
+    qtbot.addWidget(built.window)
+    yield built
+    built.stack.close()
+    built.chat.close()
+
+
 @pytest.mark.model
 @pytest.mark.slow
-def test_start_shows_states_then_stop(
-    qtbot: QtBot, qloop: asyncio.AbstractEventLoop, home: Home
-) -> None:
-    panel = Panel(AppPaths.from_env(), "default", use_tray=False)
-    qtbot.addWidget(panel.window)
+def test_start_shows_states_then_stop(qtbot: QtBot, panel: Panel, home: Home) -> None:
     panel.show("stack")
     page = panel.window.pages["stack"]
     cards = page.cards  # type: ignore[attr-defined]
@@ -50,16 +57,13 @@ def test_start_shows_states_then_stop(
     )
     qtbot.waitUntil(lambda: not home.processes(), timeout=20_000)
     assert panel.window.stack_state.text() == "Stack: stopped"
-    panel.stack.close()
 
 
 def test_start_error_is_shown_on_the_page(
-    qtbot: QtBot, qloop: asyncio.AbstractEventLoop, home: Home, monkeypatch: pytest.MonkeyPatch
+    qtbot: QtBot, panel: Panel, home: Home, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("ELITE_RUNNER__KIND", "external")
     monkeypatch.setenv("ELITE_RUNNER__URL", "http://127.0.0.1:9")  # nothing answers there
-    panel = Panel(AppPaths.from_env(), "default", use_tray=False)
-    qtbot.addWidget(panel.window)
     panel.show("stack")
     page = panel.window.pages["stack"]
     qtbot.mouseClick(page.start_button, Qt.MouseButton.LeftButton)  # type: ignore[attr-defined]
@@ -67,16 +71,11 @@ def test_start_error_is_shown_on_the_page(
     assert "did not start" in page.error.text()  # type: ignore[attr-defined]
     assert "runner" in page.error.text()  # type: ignore[attr-defined]
     assert panel.window.isVisible()
-    panel.stack.close()
 
 
 @pytest.mark.model
 @pytest.mark.slow
-def test_chat_end_to_end_with_the_bundled_model(
-    qtbot: QtBot, qloop: asyncio.AbstractEventLoop, home: Home
-) -> None:
-    panel = Panel(AppPaths.from_env(), "default", use_tray=False)
-    qtbot.addWidget(panel.window)
+def test_chat_end_to_end_with_the_bundled_model(qtbot: QtBot, panel: Panel, home: Home) -> None:
     panel.show("chat")
     chat = panel.window.pages["chat"]
     assert chat.notice.isVisible()  # type: ignore[attr-defined]  # stack not started yet
@@ -94,14 +93,10 @@ def test_chat_end_to_end_with_the_bundled_model(
     qtbot.waitUntil(lambda: not home.processes(), timeout=20_000)
 
 
-def test_a_broken_profile_is_shown_not_fatal(
-    qtbot: QtBot, qloop: asyncio.AbstractEventLoop, home: Home
-) -> None:
+def test_a_broken_profile_is_shown_not_fatal(qtbot: QtBot, panel: Panel, home: Home) -> None:
     profiles = home.root / "config" / "profiles"
     profiles.mkdir(parents=True)
     (profiles / "default.toml").write_text("[stack]\nstop_on_quit = 'maybe'\n")
-    panel = Panel(AppPaths.from_env(), "default", use_tray=False)
-    qtbot.addWidget(panel.window)
     panel.show("stack")
     panel.check_profile()
     page = panel.window.pages["stack"]
@@ -109,4 +104,3 @@ def test_a_broken_profile_is_shown_not_fatal(
     assert "stack.stop_on_quit = 'maybe'" in page.error.text()  # type: ignore[attr-defined]
     assert "default.toml:2" in page.error.text()  # type: ignore[attr-defined]
     assert "Profile error" in panel.window.statusBar().currentMessage()
-    panel.stack.close()
