@@ -130,12 +130,13 @@ class Service:
     async def stop(self) -> None:
         """Stop supervising and end the process group (SIGTERM, grace, SIGKILL)."""
         task, self._task = self._task, None
+        if self.state is not ServiceState.STOPPED:
+            self._set(ServiceState.STOPPING)  # at once: a waiting `up` sees the stop
         if task and not task.done():
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
         if self.handle is not None:
-            self._set(ServiceState.STOPPING)
             await processes.terminate_group(self.handle)
             self.handle = None
         self._ready_since = None

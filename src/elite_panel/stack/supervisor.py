@@ -118,7 +118,8 @@ class Supervisor:
                 service.start()
         # Waiting happens outside the lock, so that a `down` can stop a slow start.
         await asyncio.gather(*(s.wait_settled() for s in services))
-        if all(s.state is ServiceState.STOPPED for s in services):
+        stopping = (ServiceState.STOPPING, ServiceState.STOPPED)
+        if any(s.state in stopping for s in services):  # only a stop request does that
             raise StackError("the stack was stopped while it was starting")
         failed = [s for s in services if s.state is not ServiceState.READY]
         if failed:
