@@ -83,6 +83,10 @@ class RenderUpdate:
     closed: list[str] = field(default_factory=list)
     tail: str = ""
 
+    def html(self) -> str:
+        """All of it, for a first render."""
+        return "".join(self.closed) + self.tail
+
 
 class IncrementalMarkdown:
     """Feed it the growing text; it returns only the HTML that changed."""
@@ -171,6 +175,4 @@ def _copy_link(index: int, language: str) -> str:
 
 def render_whole(text: str) -> str:
     """The whole answer at once (finished messages loaded from history)."""
-    renderer = IncrementalMarkdown()
-    update = renderer.update(text)
-    return "".join(update.closed) + update.tail
+    return IncrementalMarkdown().update(text).html()

@@ -54,6 +54,7 @@ class ChatPage(QWidget):
         self._messages: list[dict[str, Any]] = []
         self._shown_from = 0
         self._answer: MessageWidget | None = None
+        self._answer_model = ""  # from the answer's start event
         self._follow = True
         self._pending_delete: str | None = None
 
@@ -335,8 +336,9 @@ class ChatPage(QWidget):
             self.model.setCurrentText(current)
 
     def _on_stream_started(self, event: dict[str, Any]) -> None:
+        self._answer_model = str(event.get("model", ""))
         if self._answer:
-            self._answer.show_figures(str(event.get("model", "")))
+            self._answer.show_figures(self._answer_model)
 
     def _on_stream_text(self, text: str) -> None:
         if self._answer:
@@ -346,9 +348,8 @@ class ChatPage(QWidget):
         self.stop_button.setEnabled(False)
         if self._answer:
             self._answer.body.flush()
-            figures = {**event.get("usage", {}), **event, "model": self.model.currentText()}
-            model = self._answer.figures.text().split(" · ")[0]
-            self._answer.show_figures(answer_figures({**figures, "model": model}))
+            figures = {**event.get("usage", {}), **event, "model": self._answer_model}
+            self._answer.show_figures(answer_figures(figures))
 
     def _on_stream_failed(self, message: str, action: str) -> None:
         self.stop_button.setEnabled(False)

@@ -45,8 +45,7 @@ class MarkdownView(QTextBrowser):
     def set_markdown_text(self, text: str) -> None:
         """Show a finished message at once."""
         self.renderer = IncrementalMarkdown()
-        update = self.renderer.update(text)
-        self.setHtml("".join(update.closed) + update.tail)
+        self.setHtml(self.renderer.update(text).html())
         self._tail_start = self.document().characterCount() - 1
 
     def stream_text(self, text: str) -> None:
