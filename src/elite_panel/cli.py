@@ -79,6 +79,15 @@ def build_parser() -> argparse.ArgumentParser:
     delete = talk.add_parser("delete", help="delete a conversation and its messages")
     delete.add_argument("id")
 
+    metrics = commands.add_parser(
+        "metrics", help="host, GPU, services, models and server figures (one sample or a stream)"
+    )
+    metrics.add_argument("--json", action="store_true", help="one JSON object per sample")
+    metrics.add_argument("--watch", action="store_true", help="keep sampling until Ctrl+C")
+    metrics.add_argument(
+        "--interval", type=float, default=1.0, help="seconds between samples (1.0)"
+    )
+
     chat = commands.add_parser("chat", help="ask the assistant; the answer streams to stdout")
     chat.add_argument("--model", help="model name (default: the server's default)")
     chat.add_argument("prompt", nargs="?", help="the prompt (default: read standard input)")
@@ -106,6 +115,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return asyncio.run(_chat(args, paths))
         if args.command == "conversations":
             return asyncio.run(_conversations(args, paths))
+        if args.command == "metrics":
+            return asyncio.run(_metrics(args, paths))
     except EliteError as exc:
         _err(f"error: {exc}")
         return 1
@@ -151,6 +162,37 @@ async def _stack(args: argparse.Namespace, paths: AppPaths, profile: Profile) ->
         services = await client.call(action, profile=wire_profile, service=args.service)
     _out(format_table(services))
     return 0
+
+
+async def _metrics(args: argparse.Namespace, paths: AppPaths) -> int:
+    """Rates and CPU percentages need two readings: the first one only primes them."""
+    from elite_panel.monitor.collector import Collector
+    from elite_panel.monitor.report import format_sample
+    from elite_panel.stack.control import ControlClient
+
+    if args.interval <= 0:
+        raise EliteError("--interval must be more than 0 seconds")
+    client = ControlClient(paths)
+    collector = Collector(paths.data)
+    try:
+        await collector.sample(await _running_statuses(client))
+        while True:
+            await asyncio.sleep(args.interval)
+            sample = (await collector.sample(await _running_statuses(client))).to_json()
+            _out(json.dumps(sample) + "\n" if args.json else format_sample(sample))
+            if not args.watch:
+                return 0
+            if not args.json:
+                _out("\n")
+    finally:
+        await collector.aclose()
+
+
+async def _running_statuses(client: Any) -> list[ServiceStatus]:
+    try:
+        return list(await client.call("status"))
+    except DaemonUnavailable:
+        return []
 
 
 async def _assistant(paths: AppPaths) -> AssistantClient:

@@ -2,8 +2,9 @@
 
 No Ollama binary can run on the test machines, so this serves the shapes recorded from
 ollama/ollama's docs and Go sources (``ollama_fixtures.json``, each example with its
-provenance): ``/``, ``/api/version``, ``/api/tags`` and streaming ``/api/chat`` (NDJSON,
-a final chunk with ``done`` and nanosecond durations, 404 for an unknown model).
+provenance): ``/``, ``/api/version``, ``/api/tags``, ``/api/ps`` and streaming
+``/api/chat`` (NDJSON, a final chunk with ``done`` and nanosecond durations, 404 for an
+unknown model).
 ``drop_final`` imitates ``ollama serve`` stopped mid-answer: the stream ends without ``done``.
 """
 
@@ -40,6 +41,7 @@ class OllamaDouble:
     requests: list[dict[str, Any]] = field(default_factory=list)
     streams_cancelled: int = 0  # streams whose client closed the connection early
     streams_finished: int = 0
+    loaded: list[dict[str, Any]] | None = None  # /api/ps models; None: the recorded example
 
     def model_names(self) -> set[str]:
         names = set()
@@ -64,6 +66,13 @@ def build_app(double: OllamaDouble) -> FastAPI:
     @app.get("/api/tags")
     async def tags() -> dict[str, Any]:
         body: dict[str, Any] = FIXTURES["tags"]["response"]["body"]
+        return body
+
+    @app.get("/api/ps")
+    async def ps() -> dict[str, Any]:
+        if double.loaded is not None:
+            return {"models": double.loaded}
+        body: dict[str, Any] = FIXTURES["ps"]["response"]["body"]
         return body
 
     @app.post("/api/chat")

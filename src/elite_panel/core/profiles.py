@@ -63,12 +63,39 @@ class StackSettings(_Section):
     start_timeout_s: float = Field(default=120.0, gt=0, le=3600)
 
 
+class DashboardSettings(_Section):
+    """Sampling and alert thresholds (the alert defaults are the deployment guide's rules)."""
+
+    sample_interval_s: float = Field(
+        default=1.0, ge=0.2, le=60, description="seconds between samples of the dashboard"
+    )
+    cpu_percent: float = Field(default=80.0, gt=0, le=100, description="HighCPUUsage above this")
+    memory_percent: float = Field(
+        default=85.0, gt=0, le=100, description="HighMemoryUsage above this"
+    )
+    sustained_s: float = Field(
+        default=300.0, ge=0, description="how long CPU, memory or latency must stay high"
+    )
+    service_down_s: float = Field(
+        default=60.0, ge=0, description="ApplicationDown after a service is down this long"
+    )
+    latency_p95_s: float = Field(default=2.0, gt=0, description="HighResponseTime above this")
+    gpu_temperature_c: float = Field(
+        default=85.0, gt=0, description="GpuTemperatureHigh above this (°C)"
+    )
+    vram_percent: float = Field(default=95.0, gt=0, le=100, description="VramAlmostFull above this")
+    gpu_for_s: float = Field(
+        default=60.0, ge=0, description="how long a GPU must stay hot or full before an alert"
+    )
+
+
 class Profile(_Section):
     """The whole validated configuration of one profile."""
 
     runner: RunnerSettings = Field(default_factory=RunnerSettings)
     assistant: AssistantSettings = Field(default_factory=AssistantSettings)
     stack: StackSettings = Field(default_factory=StackSettings)
+    dashboard: DashboardSettings = Field(default_factory=DashboardSettings)
 
 
 DEFAULT_PROFILE_TOML = """\
@@ -88,6 +115,18 @@ port = 8000
 
 [stack]
 stop_on_quit = true
+
+[dashboard]
+sample_interval_s = 1.0
+# Alerts (defaults: the deployment guide's rules)
+# cpu_percent = 80.0        # HighCPUUsage, held for sustained_s
+# memory_percent = 85.0     # HighMemoryUsage, held for sustained_s
+# sustained_s = 300.0
+# service_down_s = 60.0     # ApplicationDown
+# latency_p95_s = 2.0       # HighResponseTime, held for sustained_s
+# gpu_temperature_c = 85.0  # GpuTemperatureHigh, held for gpu_for_s
+# vram_percent = 95.0       # VramAlmostFull, held for gpu_for_s
+# gpu_for_s = 60.0
 """
 
 

@@ -27,6 +27,8 @@ from elite_panel.core.errors import EliteError
 from elite_panel.core.kinds import RunnerKind
 from elite_panel.core.paths import AppPaths
 from elite_panel.core.profiles import Profile
+from elite_panel.monitor.collector import Collector
+from elite_panel.monitor.sampling import SamplingLoop, history_messages, thresholds_from
 from elite_panel.stack.protocol import encode, read_message
 from elite_panel.stack.supervisor import Supervisor
 
@@ -39,12 +41,36 @@ IDLE_EXIT_S = 15.0
 class ControlServer:
     """Serves one :class:`Supervisor` over the control socket."""
 
-    def __init__(self, supervisor: Supervisor, paths: AppPaths) -> None:
+    def __init__(self, supervisor: Supervisor, paths: AppPaths, sampling: SamplingLoop) -> None:
         self.supervisor = supervisor
         self.paths = paths
+        self.sampling = sampling
         self.stopped = asyncio.Event()
         self._idle_timer: asyncio.TimerHandle | None = None
+        self._sampler: asyncio.Task[None] | None = None
         supervisor.on_idle = self._on_idle
+
+    async def sample_while_up(self) -> None:
+        """Start the sampling loop whenever the stack becomes active; it ends by itself
+        when nothing is active any more."""
+        changes = self.supervisor.watch()
+        try:
+            while True:
+                await changes.get()
+                running = self._sampler is not None and not self._sampler.done()
+                if self.supervisor.active and not running:
+                    if self.supervisor.profile is not None:
+                        dashboard = self.supervisor.profile.dashboard
+                        self.sampling.configure(
+                            dashboard.sample_interval_s, thresholds_from(dashboard)
+                        )
+                    self._sampler = asyncio.create_task(
+                        self.sampling.run(lambda: self.supervisor.active), name="sampling"
+                    )
+        finally:
+            self.supervisor.unwatch(changes)
+            if self._sampler is not None:
+                self._sampler.cancel()
 
     async def serve(self) -> None:
         path = self.paths.control_socket
@@ -104,6 +130,9 @@ class ControlServer:
             elif cmd == "logs":
                 await self._stream_logs(request, reader, writer)
                 return
+            elif cmd == "metrics":
+                await self._stream_metrics(reader, writer)
+                return
             elif cmd == "up":
                 runner = request.get("runner")
                 await sup.up(_profile(request), RunnerKind(runner) if runner else None)
@@ -135,6 +164,20 @@ class ControlServer:
             )
         finally:
             self.supervisor.unwatch(queue)
+
+    async def _stream_metrics(
+        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
+    ) -> None:
+        """The history (in pieces that fit a line), then every new sample."""
+        queue = self.sampling.watch()  # before the history: no sample falls in between
+        try:
+            for message in history_messages(self.sampling.history):
+                writer.write(encode(message))
+                await writer.drain()
+            writer.write(encode({"history_end": True}))
+            await _forward(queue, reader, writer, lambda message: message)
+        finally:
+            self.sampling.unwatch(queue)
 
     async def _stream_logs(
         self, request: dict[str, Any], reader: asyncio.StreamReader, writer: asyncio.StreamWriter
@@ -200,7 +243,9 @@ def _setup_logging(paths: AppPaths) -> None:
 
 async def _main(paths: AppPaths) -> int:
     supervisor = Supervisor(paths)
-    server = ControlServer(supervisor, paths)
+    sampling = SamplingLoop(Collector(paths.data), supervisor.statuses)
+    server = ControlServer(supervisor, paths, sampling)
+    sampler = asyncio.create_task(server.sample_while_up(), name="sample-while-up")
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, server.stopped.set)
@@ -208,7 +253,9 @@ async def _main(paths: AppPaths) -> int:
     try:
         await server.serve()
     finally:
+        sampler.cancel()
         await supervisor.close()
+        await sampling.collector.aclose()
     log.info("supervisor %d stopped", os.getpid())
     return 0
 

@@ -1,0 +1,1 @@
+"""Qt-free resource sampling: host, services, NVIDIA GPUs, models and the server's metrics."""
