@@ -21,6 +21,7 @@ from PySide6.QtWidgets import QApplication
 
 from elite_panel import APP_NAME
 from elite_panel.adapters.chat_adapter import ChatAdapter
+from elite_panel.adapters.monitor_adapter import MonitorAdapter
 from elite_panel.adapters.stack_adapter import StackAdapter
 from elite_panel.adapters.tasks import TaskGroup
 from elite_panel.core.errors import ConfigError, EliteError
@@ -28,6 +29,7 @@ from elite_panel.core.paths import AppPaths
 from elite_panel.stack.specs import ServiceStatus
 from elite_panel.ui.main_window import MainWindow
 from elite_panel.ui.pages.chat_page import ChatPage
+from elite_panel.ui.pages.dashboard_page import DashboardPage
 from elite_panel.ui.pages.stack_page import StackPage
 from elite_panel.ui.tray import Tray
 
@@ -41,14 +43,27 @@ class Panel(QObject):
         finished: set when the panel has quit (after stopping the stack if asked to).
     """
 
-    def __init__(self, paths: AppPaths, profile_name: str, use_tray: bool | None = None) -> None:
+    def __init__(
+        self,
+        paths: AppPaths,
+        profile_name: str,
+        use_tray: bool | None = None,
+        monitor: MonitorAdapter | None = None,
+    ) -> None:
         super().__init__()
         self.paths = paths
         self.profile_name = profile_name
         self.stack = StackAdapter(paths, profile_name, self)
         self.chat = ChatAdapter(paths, self)
+        self.monitor = monitor or MonitorAdapter(paths, profile_name, self)
         self.stack.statusChanged.connect(self.chat.on_stack_status)
-        self.window = MainWindow({"chat": ChatPage(self.chat), "stack": StackPage(self.stack)})
+        self.window = MainWindow(
+            {
+                "chat": ChatPage(self.chat),
+                "dashboard": DashboardPage(self.monitor),
+                "stack": StackPage(self.stack),
+            }
+        )
         self.finished = asyncio.Event()
         self._tasks = TaskGroup("panel")
         self.tray: Tray | None = None
@@ -58,6 +73,7 @@ class Panel(QObject):
             self.tray.stopRequested.connect(self.stack.stop_stack)
             self.tray.showRequested.connect(self.window.bring_to_front)
             self.tray.quitRequested.connect(self.quit)
+            self.monitor.alertFired.connect(self._on_alert_fired)
         self.stack.statusChanged.connect(self._on_status_changed)
         self.stack.connectedChanged.connect(lambda _c: self._on_status_changed(self.stack.statuses))
         self.window.closeRequested.connect(self._on_close_requested)
@@ -74,8 +90,10 @@ class Panel(QObject):
 
     def check_profile(self) -> None:
         """Validate the profile once the window is up (pydantic stays out of start-up);
-        a broken profile is shown on the Stack page and in the status bar."""
+        a broken profile is shown on the Stack page and in the status bar.  Sampling for the
+        dashboard and its alerts starts then too."""
         self._tasks.start("check-profile", self._check_profile())
+        self.monitor.start()
 
     async def _check_profile(self) -> None:
         from elite_panel.core.profiles import load_profile
@@ -102,6 +120,7 @@ class Panel(QObject):
             await self.stack.stop_stack_and_wait()
         self.stack.close()
         self.chat.close()
+        self.monitor.close()
         self.finished.set()
 
     def _on_close_requested(self) -> None:
@@ -109,6 +128,10 @@ class Panel(QObject):
             self.window.hide()
         else:
             self.quit()
+
+    def _on_alert_fired(self, alert: dict[str, object]) -> None:
+        if self.tray:
+            self.tray.notify(f"Alert: {alert['rule']}", str(alert["message"]))
 
     def _on_status_changed(self, statuses: list[ServiceStatus]) -> None:
         connected = self.stack.connected

@@ -28,7 +28,7 @@ if TYPE_CHECKING:
 log = logging.getLogger("elite_panel")
 
 RUNNER_CHOICES = [kind.value for kind in RunnerKind]
-PAGES = ("chat", "stack")
+PAGES = ("chat", "dashboard", "stack")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -24,6 +24,7 @@ def panel(qtbot: QtBot, qloop: asyncio.AbstractEventLoop, home: Home) -> Iterato
     yield built
     built.stack.close()
     built.chat.close()
+    built.monitor.close()
 
 
 @pytest.mark.model

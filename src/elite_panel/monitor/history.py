@@ -167,5 +167,22 @@ class History:
         return history
 
 
+def to_csv(times: FloatArray, series: Mapping[str, FloatArray]) -> str:
+    """A window as CSV: ISO time (UTC), Unix time, then one column per series."""
+    import csv
+    import io
+    from datetime import UTC, datetime
+
+    names = sorted(series)
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(["time_utc", "unix_time", *names])
+    for index, t in enumerate(times.tolist()):
+        stamp = datetime.fromtimestamp(t, UTC).isoformat(timespec="seconds")
+        row = [series[name][index] for name in names]
+        writer.writerow([stamp, f"{t:.3f}", *("" if math.isnan(v) else f"{v:g}" for v in row)])
+    return out.getvalue()
+
+
 def _plain(values: FloatArray) -> list[float | None]:
     return [None if math.isnan(v) else float(v) for v in values.tolist()]

@@ -31,6 +31,7 @@ class SamplingLoop:
         statuses: returns the services to sample now.
         interval_s: seconds between ticks.
         thresholds: alert thresholds.
+        history: a history to continue (the panel's copy of the daemon's, when it goes away).
 
     Attributes:
         history: every tick's numbers (see :class:`History`).
@@ -44,11 +45,12 @@ class SamplingLoop:
         statuses: Callable[[], Sequence[ServiceStatus]],
         interval_s: float = 1.0,
         thresholds: AlertThresholds | None = None,
+        history: History | None = None,
     ) -> None:
         self.collector = collector
         self.statuses = statuses
         self.interval_s = interval_s
-        self.history = History(interval_s)
+        self.history = history or History(interval_s)
         self.alerts = AlertEvaluator(thresholds)
         self.latest: dict[str, Any] | None = None
         self._watchers: set[asyncio.Queue[dict[str, Any]]] = set()

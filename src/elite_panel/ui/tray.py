@@ -80,6 +80,10 @@ class Tray(QObject):
         self.icon.setIcon(state_icon(STATE_COLORS[state]))
         self.icon.setToolTip(f"Elite Coding Assistant: {stack_summary(statuses, connected)}")
 
+    def notify(self, title: str, message: str) -> None:
+        """A desktop notification (an alert that just fired)."""
+        self.icon.showMessage(title, message, QSystemTrayIcon.MessageIcon.Warning, 10_000)
+
     def _on_activated(self, reason: QSystemTrayIcon.ActivationReason) -> None:
         if reason == QSystemTrayIcon.ActivationReason.Trigger:
             self.showRequested.emit()

@@ -1,0 +1,169 @@
+"""The dashboard's data for the panel: the supervisor's history and live samples, or the
+panel's own sampling when no supervisor runs.
+
+Alerts come with each sample; a newly fired one is emitted once (the tray shows it).
+The monitor package (psutil, NVML, numpy) is imported when sampling starts, after the
+window's first paint, so it costs the panel's start-up nothing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from PySide6.QtCore import QObject, Signal
+
+from elite_panel.adapters.tasks import TaskGroup
+from elite_panel.core.errors import ConfigError, DaemonUnavailable, EliteError
+from elite_panel.core.paths import AppPaths
+from elite_panel.stack.control import ControlClient
+
+if TYPE_CHECKING:
+    from elite_panel.monitor.collector import Collector
+    from elite_panel.monitor.history import History
+    from elite_panel.monitor.sampling import SamplingLoop
+
+log = logging.getLogger(__name__)
+
+DAEMON_CHECK_EVERY = 3  # local ticks between checks for a supervisor that started
+
+
+class MonitorAdapter(QObject):
+    """Signals:
+    historyReset(History): a new history to draw (from the supervisor, or the panel's own).
+    sampleArrived(dict, dict): the sample as JSON and its flat series (already in history).
+    alertsChanged(list[dict]): the alerts firing now.
+    alertFired(dict): an alert that just fired (once per firing).
+    sourceChanged(str): ``supervisor`` or ``panel``: who samples.
+    """
+
+    historyReset = Signal(object)
+    sampleArrived = Signal(object, object)
+    alertsChanged = Signal(object)
+    alertFired = Signal(object)
+    sourceChanged = Signal(str)
+
+    def __init__(
+        self,
+        paths: AppPaths,
+        profile_name: str,
+        parent: QObject | None = None,
+        collector_factory: Callable[[Path], Collector] | None = None,
+    ) -> None:
+        super().__init__(parent)
+        self.paths = paths
+        self.profile_name = profile_name
+        self.history: History | None = None
+        self.latest: dict[str, Any] | None = None
+        self.alerts: list[dict[str, Any]] = []
+        self.source = ""
+        self._client = ControlClient(paths)
+        self._collector_factory = collector_factory
+        self._local: SamplingLoop | None = None
+        self._tasks = TaskGroup("monitor")
+
+    def start(self) -> None:
+        if not self._tasks.running("monitor"):
+            self._tasks.start("monitor", self._run())
+
+    def close(self) -> None:
+        self._tasks.cancel_all()
+        if self._local is not None:
+            self._local.collector.gpu.close()
+
+    def load_history(self, history: History) -> None:
+        self.history = history
+        self.historyReset.emit(history)
+
+    def export_csv(self, path: Path, seconds: float, now: float) -> None:
+        """Write the window ``[now - seconds, now]`` as CSV (see ``history.to_csv``)."""
+        from elite_panel.monitor.history import to_csv
+
+        if self.history is None:
+            raise EliteError("no samples yet")
+        times, series = self.history.window(seconds, now)
+        path.write_text(to_csv(times, series), encoding="utf-8")
+
+    # -- internals ----------------------------------------------------------------------
+
+    async def _run(self) -> None:
+        while True:
+            try:
+                await self._follow_supervisor()
+            except DaemonUnavailable:
+                pass
+            except EliteError as exc:
+                log.warning("following the supervisor's metrics failed: %s", exc)
+            await self._sample_locally()
+
+    async def _follow_supervisor(self) -> None:
+        from elite_panel.monitor.sampling import history_from_messages
+
+        pieces: list[dict[str, Any]] = []
+        async for message in self._client.stream("metrics"):
+            if "history" in message:
+                pieces.append(message)
+            elif message.get("history_end"):
+                self.load_history(history_from_messages(pieces))
+                pieces.clear()
+                self._set_source("supervisor")
+            elif "sample" in message and self.history is not None:
+                self.history.add(message["sample"]["time"], message["flat"])
+                self._deliver(message)
+
+    async def _sample_locally(self) -> None:
+        """Sample here until a supervisor answers (checked every few ticks)."""
+        loop = await self._local_loop()
+        if self.history is not loop.history:
+            self.load_history(loop.history)
+        self._set_source("panel")
+        ticks = 0
+        while True:
+            started = asyncio.get_running_loop().time()
+            try:
+                self._deliver(await loop.tick())
+            except Exception:  # a bad tick must not stop the dashboard
+                log.exception("sampling failed")
+            ticks += 1
+            if ticks % DAEMON_CHECK_EVERY == 0 and await self._client.is_running():
+                return
+            elapsed = asyncio.get_running_loop().time() - started
+            await asyncio.sleep(max(loop.interval_s - elapsed, 0))
+
+    async def _local_loop(self) -> SamplingLoop:
+        from elite_panel.monitor.collector import Collector
+        from elite_panel.monitor.sampling import SamplingLoop, thresholds_from
+
+        interval, thresholds = 1.0, None
+        try:
+            from elite_panel.core.profiles import load_profile
+
+            profile = await asyncio.to_thread(load_profile, self.paths, self.profile_name)
+            interval = profile.dashboard.sample_interval_s
+            thresholds = thresholds_from(profile.dashboard)
+        except ConfigError as exc:  # shown on the Stack page; sample with the defaults
+            log.warning("%s; the dashboard uses its defaults", exc)
+        if self._local is None:
+            factory = self._collector_factory or Collector
+            collector = await asyncio.to_thread(factory, self.paths.data)
+            self._local = SamplingLoop(collector, list, interval, thresholds, self.history)
+        else:
+            self._local.history = self.history or self._local.history
+        return self._local
+
+    def _deliver(self, message: dict[str, Any]) -> None:
+        self.latest = message["sample"]
+        self.sampleArrived.emit(message["sample"], message["flat"])
+        if message["alerts"] != self.alerts:
+            self.alerts = message["alerts"]
+            self.alertsChanged.emit(self.alerts)
+        for alert in message["fired"]:
+            self.alertFired.emit(alert)
+
+    def _set_source(self, source: str) -> None:
+        if source != self.source:
+            self.source = source
+            self.sourceChanged.emit(source)

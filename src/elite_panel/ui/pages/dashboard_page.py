@@ -1,0 +1,275 @@
+"""The Dashboard page: numbers at a glance, graphs over a chosen window, and alerts.
+
+pyqtgraph is imported when the page is first shown, so the panel's start-up does not pay
+for it.  Graphs are redrawn at most once per sample and only while the page is visible and
+not paused; the data stays in the adapter's numpy history either way.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QKeySequence, QShortcut, QShowEvent
+from PySide6.QtWidgets import (
+    QButtonGroup,
+    QFileDialog,
+    QGridLayout,
+    QHBoxLayout,
+    QLabel,
+    QListWidget,
+    QPushButton,
+    QSplitter,
+    QVBoxLayout,
+    QWidget,
+)
+
+from elite_panel.adapters.monitor_adapter import MonitorAdapter
+from elite_panel.core.errors import EliteError
+from elite_panel.monitor.report import human_bytes
+
+if TYPE_CHECKING:
+    from elite_panel.monitor.history import History
+    from elite_panel.ui.widgets.metric_plot import MetricPlot
+
+WINDOWS = {"1 min": 60.0, "15 min": 900.0, "1 h": 3600.0, "24 h": 86400.0}
+
+
+def _percent(value: float) -> str:
+    return f"{value:.1f} %"
+
+
+def _plain(value: float) -> str:
+    return f"{value:.3g}"
+
+
+def _tail(name: str) -> str:
+    """``svc.runner.cpu`` → ``runner``; ``gpu0.vram.other`` → ``other``; ``host.cpu`` → cpu."""
+    parts = name.split(".")
+    return parts[1] if parts[0] == "svc" else parts[-1] if len(parts) > 2 else name
+
+
+# key, title, series pattern, legend label, value format, stacked
+GRAPHS: tuple[tuple[str, str, str, Any, Any, bool], ...] = (
+    ("cpu", "CPU (%)", r"host\.cpu", lambda n: "host", _percent, False),
+    ("memory", "RAM (%)", r"host\.memory", lambda n: "host", _percent, False),
+    (
+        "gpu_util",
+        "GPU utilisation (%)",
+        r"gpu\d+\.util",
+        lambda n: n.split(".")[0],
+        _percent,
+        False,
+    ),
+    ("vram", "VRAM by owner", r"gpu\d+\.vram\.[^.]+", _tail, human_bytes, True),
+    ("gpu_heat", "GPU °C and W", r"gpu\d+\.(temp|power)", lambda n: n, _plain, False),
+    ("svc_cpu", "Services: CPU (% of a core)", r"svc\.[^.]+\.cpu", _tail, _percent, False),
+    ("svc_rss", "Services: memory", r"svc\.[^.]+\.rss", _tail, human_bytes, False),
+    ("traffic", "Requests/s and tokens/s", r"server\.(rps|tps)", _tail, _plain, False),
+)
+PERCENT_GRAPHS = frozenset({"cpu", "memory", "gpu_util"})
+
+
+class DashboardPage(QWidget):
+    """Args:
+    monitor: the adapter holding the history and delivering samples.
+    """
+
+    title = "Dashboard"
+
+    def __init__(self, monitor: MonitorAdapter, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.monitor = monitor
+        self.window_s = WINDOWS["15 min"]
+        self.plots: dict[str, MetricPlot] = {}
+        self.glance: dict[str, QLabel] = {}
+        self.paused = False
+        layout = QVBoxLayout(self)
+        glance = QHBoxLayout()
+        for key in ("CPU", "RAM", "GPU", "VRAM", "GPU °C", "Power", "Req/s", "Tok/s", "p95"):
+            label = QLabel(f"{key}\n-")
+            label.setAlignment(Qt.AlignmentFlag.AlignCenter)
+            label.setStyleSheet("font-size: 13px; padding: 2px 8px;")
+            self.glance[key] = label
+            glance.addWidget(label)
+        layout.addLayout(glance)
+        self.gpu_reason = QLabel()
+        self.gpu_reason.setObjectName("gpuReason")
+        self.gpu_reason.setWordWrap(True)
+        self.gpu_reason.hide()
+        layout.addWidget(self.gpu_reason)
+        controls = QHBoxLayout()
+        self.window_buttons = QButtonGroup(self)
+        for text, seconds in WINDOWS.items():
+            button = QPushButton(text)
+            button.setCheckable(True)
+            button.setChecked(seconds == self.window_s)
+            button.clicked.connect(lambda _c=False, s=seconds: self.set_window(s))
+            self.window_buttons.addButton(button)
+            controls.addWidget(button)
+        controls.addStretch(1)
+        self.source = QLabel()
+        controls.addWidget(self.source)
+        self.pause_button = QPushButton("Pause")
+        self.pause_button.setCheckable(True)
+        self.pause_button.setToolTip("Freeze the graphs; sampling goes on (Space)")
+        self.pause_button.toggled.connect(self.set_paused)
+        self.csv_button = QPushButton("Export CSV…")
+        self.csv_button.clicked.connect(self._on_export_csv)
+        self.png_button = QPushButton("Save PNG…")
+        self.png_button.clicked.connect(self._on_save_png)
+        for button in (self.pause_button, self.csv_button, self.png_button):
+            controls.addWidget(button)
+        layout.addLayout(controls)
+        self.splitter = QSplitter(Qt.Orientation.Vertical)
+        self.graphs = QWidget()
+        self.grid = QGridLayout(self.graphs)
+        self.splitter.addWidget(self.graphs)
+        self.alert_list = QListWidget()
+        self.alert_list.addItem("No alerts")
+        self.alert_list.setMaximumHeight(110)
+        self.splitter.addWidget(self.alert_list)
+        layout.addWidget(self.splitter, 1)
+        self.readout = QLabel(" ")
+        self.readout.setObjectName("readout")
+        layout.addWidget(self.readout)
+        self.message = QLabel()
+        layout.addWidget(self.message)
+        QShortcut(
+            QKeySequence(Qt.Key.Key_Space),
+            self,
+            self.pause_button.toggle,
+            context=Qt.ShortcutContext.WidgetWithChildrenShortcut,
+        )
+        monitor.historyReset.connect(self._on_history_reset)
+        monitor.sampleArrived.connect(self._on_sample)
+        monitor.alertsChanged.connect(self._on_alerts_changed)
+        monitor.sourceChanged.connect(self._on_source_changed)
+
+    # -- public ---------------------------------------------------------------------------
+
+    def set_window(self, seconds: float) -> None:
+        self.window_s = seconds
+        for button in self.window_buttons.buttons():
+            button.setChecked(WINDOWS[button.text()] == seconds)
+        self.redraw()
+
+    def set_paused(self, paused: bool) -> None:
+        self.paused = paused
+        self.pause_button.setChecked(paused)
+        self.pause_button.setText("Resume" if paused else "Pause")
+        if not paused:
+            self.redraw()
+
+    def redraw(self) -> None:
+        history = self.monitor.history
+        if not self.plots or history is None or self.paused:
+            return
+        now = self._now()
+        times, series = history.window(self.window_s, now)
+        for plot in self.plots.values():
+            plot.show_window(times, series)
+            plot.setXRange(now - self.window_s, now, padding=0)
+
+    # -- internals ------------------------------------------------------------------------
+
+    def showEvent(self, event: QShowEvent) -> None:
+        super().showEvent(event)
+        if not self.plots:
+            self._build_plots()
+        self.monitor.start()
+        self.redraw()
+
+    def _build_plots(self) -> None:
+        from elite_panel.ui.widgets.metric_plot import MetricPlot
+
+        for index, (key, title, pattern, label, fmt, stacked) in enumerate(GRAPHS):
+            plot = MetricPlot(title, pattern, label, fmt, stacked)
+            if key in PERCENT_GRAPHS:
+                plot.setYRange(0, 100, padding=0.02)
+            if fmt is human_bytes:
+                plot.setLabel("left", units="B")  # SI prefixes on the axis
+            plot.hovered.connect(self.readout.setText)
+            if self.plots:
+                plot.setXLink(next(iter(self.plots.values())))
+            self.plots[key] = plot
+            self.grid.addWidget(plot, index // 2, index % 2)
+
+    def _now(self) -> float:
+        latest = self.monitor.latest
+        return float(latest["time"]) if latest else time.time()
+
+    def _on_history_reset(self, history: History) -> None:
+        del history
+        self.redraw()
+
+    def _on_sample(self, sample: dict[str, Any], flat: dict[str, float]) -> None:
+        self._show_glance(sample)
+        if self.isVisible():
+            self.redraw()
+
+    def _show_glance(self, sample: dict[str, Any]) -> None:
+        host = sample["host"]
+        values = {"CPU": f"{host['cpu_percent']:.0f} %", "RAM": f"{host['memory_percent']:.0f} %"}
+        gpus = sample["gpus"]
+        if gpus:
+            gpu = gpus[0]
+            values["GPU"] = _opt(gpu["utilization_percent"], "{:.0f} %")
+            used, total = gpu["memory_used_bytes"], gpu["memory_total_bytes"]
+            values["VRAM"] = f"{human_bytes(used)} / {human_bytes(total)}"
+            values["GPU °C"] = _opt(gpu["temperature_c"], "{:.0f} °C")
+            values["Power"] = _opt(gpu["power_w"], "{:.0f} W")
+            self.gpu_reason.hide()
+        else:
+            self.gpu_reason.setText(f"No GPU figures: {sample['gpu_unavailable_reason']}")
+            self.gpu_reason.show()
+        server = sample["server"] or {}
+        values["Req/s"] = _opt(server.get("requests_per_s"), "{:.1f}")
+        values["Tok/s"] = _opt(server.get("tokens_per_s"), "{:.0f}")
+        p95 = server.get("latency_p95_s")
+        values["p95"] = _opt(p95 * 1000 if p95 is not None else None, "{:.0f} ms")
+        for key, label in self.glance.items():
+            label.setText(f"{key}\n{values.get(key, '-')}")
+
+    def _on_alerts_changed(self, alerts: list[dict[str, Any]]) -> None:
+        self.alert_list.clear()
+        for alert in alerts:
+            since = time.strftime("%H:%M:%S", time.localtime(alert["since"]))
+            self.alert_list.addItem(f"⚠ {alert['rule']}: {alert['message']} (since {since})")
+        if not alerts:
+            self.alert_list.addItem("No alerts")
+
+    def _on_source_changed(self, source: str) -> None:
+        self.source.setText(
+            "sampled by the supervisor" if source == "supervisor" else "sampled by the panel"
+        )
+
+    def _on_export_csv(self) -> None:
+        path, _ = QFileDialog.getSaveFileName(self, "Export CSV", "dashboard.csv", "CSV (*.csv)")
+        if path:
+            self.export_csv(Path(path))
+
+    def export_csv(self, path: Path) -> None:
+        try:
+            self.monitor.export_csv(path, self.window_s, self._now())
+        except (OSError, EliteError) as exc:
+            self.message.setText(f"Could not export: {exc}")
+        else:
+            self.message.setText(f"Exported the visible window to {path}")
+
+    def _on_save_png(self) -> None:
+        path, _ = QFileDialog.getSaveFileName(self, "Save PNG", "dashboard.png", "PNG (*.png)")
+        if path:
+            self.save_png(Path(path))
+
+    def save_png(self, path: Path) -> None:
+        if self.grab().save(str(path), "PNG"):
+            self.message.setText(f"Saved {path}")
+        else:
+            self.message.setText(f"Could not save {path}")
+
+
+def _opt(value: float | None, pattern: str) -> str:
+    return "-" if value is None else pattern.format(value)

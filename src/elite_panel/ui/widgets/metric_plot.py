@@ -1,0 +1,119 @@
+"""One dashboard graph: named curves over time (pyqtgraph), optionally stacked, with a
+hover read-out of the values under the mouse.
+
+Curves are created the first time their series appears and then only get ``setData`` with
+numpy slices of the history; pyqtgraph clips to the view and downsamples long windows.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Callable, Mapping
+
+import numpy as np
+import numpy.typing as npt
+import pyqtgraph as pg
+from PySide6.QtCore import QPointF, Signal
+
+PALETTE = ("#2980b9", "#27ae60", "#e67e22", "#8e44ad", "#c0392b", "#16a085", "#7f8c8d")
+FloatArray = npt.NDArray[np.float64]
+
+
+class MetricPlot(pg.PlotWidget):  # type: ignore[misc]  # pyqtgraph ships no type hints
+    """Args:
+        title: the graph's title.
+        pattern: a regular expression; series whose names match are drawn.
+        label: turns a series name into its legend label (e.g. ``svc.runner.cpu`` → runner).
+        fmt: formats a value for the read-out.
+        stacked: draw the series as stacked areas (VRAM by owner).
+
+    Signals:
+        hovered(str): the read-out text for the point under the mouse.
+    """
+
+    hovered = Signal(str)
+
+    def __init__(
+        self,
+        title: str,
+        pattern: str,
+        label: Callable[[str], str],
+        fmt: Callable[[float], str],
+        stacked: bool = False,
+    ) -> None:
+        super().__init__(axisItems={"bottom": pg.DateAxisItem()})
+        self.setTitle(title)
+        self.pattern = re.compile(pattern)
+        self.label = label
+        self.fmt = fmt
+        self.stacked = stacked
+        self.curves: dict[str, pg.PlotDataItem] = {}
+        self.setMenuEnabled(False)
+        self.setMouseEnabled(x=False, y=False)
+        self.showGrid(x=True, y=True, alpha=0.2)
+        self.setMinimumHeight(140)
+        self.addLegend(offset=(5, 5), labelTextSize="8pt")
+        plot = self.getPlotItem()
+        plot.setClipToView(True)
+        plot.setDownsampling(auto=True, mode="peak")
+        self._times: FloatArray = np.empty(0)
+        self._values: dict[str, FloatArray] = {}
+        self.scene().sigMouseMoved.connect(self._on_mouse_moved)
+
+    def names(self, series: Mapping[str, FloatArray]) -> list[str]:
+        return sorted(name for name in series if self.pattern.fullmatch(name))
+
+    def show_window(self, times: FloatArray, series: Mapping[str, FloatArray]) -> None:
+        names = self.names(series)
+        self._times = times
+        self._values = {name: series[name] for name in names}
+        if self.stacked:
+            self._draw_stacked(times, names, series)
+            return
+        for name in names:
+            self._curve(name).setData(times, series[name], connect="finite")
+
+    def _draw_stacked(
+        self, times: FloatArray, names: list[str], series: Mapping[str, FloatArray]
+    ) -> None:
+        # "other" goes on top; each curve is the running total, filled down to zero and
+        # drawn in front of the larger totals, so each band shows one owner's share.
+        names = sorted(names, key=lambda n: (n.endswith(".other"), n))
+        total = np.zeros(len(times))
+        for z, name in enumerate(names):
+            total = total + np.nan_to_num(series[name])
+            curve = self._curve(name, fill=True)
+            curve.setZValue(len(names) - z)
+            curve.setData(times, total.copy())
+
+    def _curve(self, name: str, fill: bool = False) -> pg.PlotDataItem:
+        curve = self.curves.get(name)
+        if curve is None:
+            color = PALETTE[len(self.curves) % len(PALETTE)]
+            curve = self.plot(name=self.label(name), pen=pg.mkPen(color, width=1.5))
+            if fill:
+                curve.setFillLevel(0)
+                curve.setBrush(pg.mkBrush(color + "90"))
+            self.curves[name] = curve
+        return curve
+
+    def readout(self, x: float) -> str:
+        """Values at the sample nearest to time ``x``."""
+        if not len(self._times):
+            return ""
+        index = int(np.clip(np.searchsorted(self._times, x), 0, len(self._times) - 1))
+        if index > 0 and abs(self._times[index - 1] - x) < abs(self._times[index] - x):
+            index -= 1
+        stamp = time.strftime("%H:%M:%S", time.localtime(self._times[index]))
+        parts = []
+        for name, values in self._values.items():
+            value = values[index]
+            if not np.isnan(value):
+                parts.append(f"{self.label(name)} {self.fmt(float(value))}")
+        return f"{stamp}  {self.getPlotItem().titleLabel.text}: " + ", ".join(parts)
+
+    def _on_mouse_moved(self, position: QPointF) -> None:
+        if self.sceneBoundingRect().contains(position):
+            x = self.getPlotItem().vb.mapSceneToView(position).x()
+            self.hovered.emit(self.readout(x))
