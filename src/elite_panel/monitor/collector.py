@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -23,6 +24,8 @@ from elite_panel.monitor.services import ServiceSample, ServiceSampler
 from elite_panel.stack.specs import ServiceState, ServiceStatus
 
 log = logging.getLogger(__name__)
+
+MODELS_EVERY_S = 5.0
 
 
 class Collector:
@@ -46,6 +49,8 @@ class Collector:
         self.server = ServerMetricsReader()
         self._http = http or httpx.AsyncClient(trust_env=False)
         self._own_http = http is None
+        self._models_at = -math.inf
+        self._last_models: list[LoadedModel] = []
 
     async def sample(self, statuses: Sequence[ServiceStatus] = ()) -> Sample:
         targets = [(s.name, s.pid) for s in statuses if s.pid and s.state.is_active]
@@ -72,13 +77,20 @@ class Collector:
         return self.host.sample(), self.services.sample(targets), self.gpu.sample()
 
     async def _models(self, runner: ServiceStatus | None) -> list[LoadedModel]:
+        """Asked every :data:`MODELS_EVERY_S` seconds: models load and unload rarely."""
         if runner is None or runner.state is not ServiceState.READY or not runner.url:
+            self._models_at = -math.inf
             return []
+        now = time.monotonic()
+        if now - self._models_at < MODELS_EVERY_S:
+            return self._last_models
+        self._models_at = now
         try:
-            return await loaded_models(self._http, runner.kind, runner.url)
+            self._last_models = await loaded_models(self._http, runner.kind, runner.url)
         except (httpx.HTTPError, ValueError) as exc:
             log.debug("loaded models: %s", exc)
-            return []
+            self._last_models = []
+        return self._last_models
 
     async def _server(self, assistant: ServiceStatus | None) -> ServerSample | None:
         if assistant is None or assistant.state is not ServiceState.READY or not assistant.url:

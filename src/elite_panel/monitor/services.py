@@ -13,6 +13,8 @@ from dataclasses import dataclass
 
 import psutil
 
+TREE_REFRESH_TICKS = 5
+
 
 @dataclass(frozen=True)
 class ServiceSample:
@@ -38,15 +40,24 @@ class ServiceSample:
 
 
 class ServiceSampler:
-    """Samples process trees; blocking (a few /proc reads per process)."""
+    """Samples process trees; blocking (a few /proc reads per process).
+
+    Finding a tree's members reads every process on the machine (``children()`` scans all
+    of /proc), so trees are looked up every :data:`TREE_REFRESH_TICKS` samples and reused
+    in between; a new child (Ollama starting a model's runner) shows up within seconds.
+    """
 
     def __init__(self) -> None:
         self._known: dict[int, psutil.Process] = {}
+        self._trees: dict[int, list[psutil.Process]] = {}
+        self._ticks = 0
 
     def sample(self, targets: Sequence[tuple[str, int]]) -> list[ServiceSample]:
         """``targets``: (service name, root pid) pairs; a vanished root is left out."""
         seen: dict[int, psutil.Process] = {}
         out = []
+        refresh = self._ticks % TREE_REFRESH_TICKS == 0
+        self._ticks += 1
         for name, pid in targets:
             root = self._process(pid, seen)
             if root is None:
@@ -54,7 +65,9 @@ class ServiceSampler:
             try:
                 if root.status() == psutil.STATUS_ZOMBIE:  # exited, not yet reaped
                     continue
-                tree = [root, *root.children(recursive=True)]
+                if refresh or pid not in self._trees:
+                    self._trees[pid] = [root, *root.children(recursive=True)]
+                tree = self._trees[pid]
             except psutil.Error:
                 continue
             cpu = 0.0
@@ -75,6 +88,7 @@ class ServiceSampler:
                 pids.append(proc.pid)
             out.append(ServiceSample(name, pid, cpu, rss, threads, files, tuple(pids)))
         self._known = seen  # forget processes that are gone
+        self._trees = {pid: tree for pid, tree in self._trees.items() if pid in seen}
         return out
 
     def _process(

@@ -91,7 +91,11 @@ class DashboardPage(QWidget):
         for key in ("CPU", "RAM", "GPU", "VRAM", "GPU °C", "Power", "Req/s", "Tok/s", "p95"):
             label = QLabel(f"{key}\n-")
             label.setAlignment(Qt.AlignmentFlag.AlignCenter)
-            label.setStyleSheet("font-size: 13px; padding: 2px 8px;")
+            # A fixed size: a changing number must not re-lay out (and repaint) the graphs.
+            label.setStyleSheet("font-size: 13px; padding: 2px 4px;")
+            label.ensurePolished()
+            widest = "000.0 GB / 000.0 GB" if key == "VRAM" else "00000 ms"
+            label.setFixedSize(label.fontMetrics().horizontalAdvance(widest) + 12, 40)
             self.glance[key] = label
             glance.addWidget(label)
         layout.addLayout(glance)
@@ -171,7 +175,8 @@ class DashboardPage(QWidget):
         times, series = history.window(self.window_s, now)
         for plot in self.plots.values():
             plot.show_window(times, series)
-            plot.setXRange(now - self.window_s, now, padding=0)
+        # The other plots are X-linked to the first: one range change moves them all.
+        next(iter(self.plots.values())).setXRange(now - self.window_s, now, padding=0)
 
     # -- internals ------------------------------------------------------------------------
 
@@ -194,6 +199,8 @@ class DashboardPage(QWidget):
             plot.hovered.connect(self.readout.setText)
             if self.plots:
                 plot.setXLink(next(iter(self.plots.values())))
+            if index < len(GRAPHS) - 2:  # one time axis per column, under the last row
+                plot.hideAxis("bottom")
             self.plots[key] = plot
             self.grid.addWidget(plot, index // 2, index % 2)
 

@@ -15,6 +15,7 @@ import numpy as np
 import numpy.typing as npt
 import pyqtgraph as pg
 from PySide6.QtCore import QPointF, Signal
+from PySide6.QtWidgets import QGraphicsItem
 
 PALETTE = ("#2980b9", "#27ae60", "#e67e22", "#8e44ad", "#c0392b", "#16a085", "#7f8c8d")
 FloatArray = npt.NDArray[np.float64]
@@ -55,6 +56,9 @@ class MetricPlot(pg.PlotWidget):  # type: ignore[misc]  # pyqtgraph ships no typ
         self.setMinimumHeight(140)
         self.addLegend(offset=(5, 5), labelTextSize="8pt")
         plot = self.getPlotItem()
+        # Drawing axis text is most of a redraw: keep the value axis as a cached pixmap,
+        # redrawn only when its range changes (the time axis moves every sample anyway).
+        plot.getAxis("left").setCacheMode(QGraphicsItem.CacheMode.DeviceCoordinateCache)
         plot.setClipToView(True)
         plot.setDownsampling(auto=True, mode="peak")
         self._times: FloatArray = np.empty(0)
