@@ -98,7 +98,8 @@ def bench_tick() -> dict[str, float]:
             worker.wait()
 
 
-def daemon_cpu(interval: float) -> float:
+def daemon_cpu(interval: float) -> tuple[float, float]:
+    """CPU % of a core and RSS (MB) of the supervisor sampling every ``interval`` s."""
     stack = Stack()
     stack.env["ELITE_DASHBOARD__SAMPLE_INTERVAL_S"] = str(interval)
     try:
@@ -108,7 +109,8 @@ def daemon_cpu(interval: float) -> float:
         t0 = daemon.cpu_times()
         time.sleep(DAEMON_S)
         t1 = daemon.cpu_times()
-        return (t1.user + t1.system - t0.user - t0.system) / DAEMON_S * 100
+        cpu = (t1.user + t1.system - t0.user - t0.system) / DAEMON_S * 100
+        return cpu, daemon.memory_info().rss / 2**20
     finally:
         stack.close()
 
@@ -226,12 +228,12 @@ def main() -> int:
         f"24 h of history, {results['series']:.0f} series: {results['history_mb']:.1f} MB "
         f"(traced peak {results['traced_peak_mb']:.1f} MB; aim <= 50 MB)"
     )
-    results["daemon_cpu_1s"] = daemon_cpu(1.0)
-    results["daemon_cpu_60s"] = daemon_cpu(60.0)
+    results["daemon_cpu_1s"], results["daemon_rss_mb"] = daemon_cpu(1.0)
+    results["daemon_cpu_60s"], _ = daemon_cpu(60.0)
     say(
         f"supervisor CPU over {DAEMON_S:.0f} s sampling every 1 s: "
         f"{results['daemon_cpu_1s']:.2f} % (aim <= 1 %); every 60 s: "
-        f"{results['daemon_cpu_60s']:.2f} %"
+        f"{results['daemon_cpu_60s']:.2f} %; its RSS {results['daemon_rss_mb']:.1f} MB"
     )
     results["panel_cpu_dashboard"] = panel_cpu("dashboard")
     results["panel_cpu_chat"] = panel_cpu("chat")

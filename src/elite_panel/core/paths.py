@@ -9,6 +9,7 @@ hold anything private (runtime: the control socket and the stack token).
 from __future__ import annotations
 
 import os
+import sys
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -84,8 +85,15 @@ class AppPaths:
 
 
 def _runtime_dir() -> Path:
-    """XDG runtime dir when the session has one, else a private folder in the temp dir."""
+    """XDG runtime dir when the session has one, else a private folder in the temp dir.
+
+    Without ``XDG_RUNTIME_DIR`` (a plain SSH or container shell) platformdirs would warn on
+    every command and guess a path; the fallback is chosen here instead, quietly.
+    """
+    fallback = Path(tempfile.gettempdir()) / f"{APP_NAME}-{os.getuid()}"
+    if sys.platform.startswith("linux") and not os.environ.get("XDG_RUNTIME_DIR"):
+        return fallback
     candidate = platformdirs.user_runtime_path(APP_NAME)
     if candidate.parent.is_dir() and os.access(candidate.parent, os.W_OK):
         return candidate
-    return Path(tempfile.gettempdir()) / f"{APP_NAME}-{os.getuid()}"
+    return fallback
