@@ -118,10 +118,14 @@ class Panel(QObject):
         self.window.hide()
         if stop:
             await self.stack.stop_stack_and_wait()
+        self.close()
+        self.finished.set()
+
+    def close(self) -> None:
+        """Stop every adapter's background work (the stack itself is left as it is)."""
         self.stack.close()
         self.chat.close()
         self.monitor.close()
-        self.finished.set()
 
     def _on_close_requested(self) -> None:
         if self.tray:

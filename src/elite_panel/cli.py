@@ -24,6 +24,7 @@ from elite_panel.stack.specs import SERVICE_NAMES, ServiceState, ServiceStatus, 
 if TYPE_CHECKING:
     from elite_panel.client.assistant import AssistantClient
     from elite_panel.core.profiles import Profile
+    from elite_panel.stack.control import ControlClient
 
 log = logging.getLogger("elite_panel")
 
@@ -188,7 +189,7 @@ async def _metrics(args: argparse.Namespace, paths: AppPaths) -> int:
         await collector.aclose()
 
 
-async def _running_statuses(client: Any) -> list[ServiceStatus]:
+async def _running_statuses(client: ControlClient) -> list[ServiceStatus]:
     try:
         return list(await client.call("status"))
     except DaemonUnavailable:

@@ -52,9 +52,7 @@ def panel(qtbot: QtBot, qloop: asyncio.AbstractEventLoop, home: Home) -> Iterato
     built = Panel(monitor_home, "default", use_tray=False, monitor=monitor)
     qtbot.addWidget(built.window)
     yield built
-    built.monitor.close()
-    built.stack.close()
-    built.chat.close()
+    built.close()
 
 
 @pytest.mark.gui

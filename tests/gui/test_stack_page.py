@@ -22,9 +22,7 @@ def panel(qtbot: QtBot, qloop: asyncio.AbstractEventLoop, home: Home) -> Iterato
     built = Panel(AppPaths.from_env(), "default", use_tray=False)
     qtbot.addWidget(built.window)
     yield built
-    built.stack.close()
-    built.chat.close()
-    built.monitor.close()
+    built.close()
 
 
 @pytest.mark.model

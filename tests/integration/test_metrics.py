@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import signal
 import subprocess
 import sys
@@ -16,20 +15,10 @@ import pytest
 
 from elite_panel.core.paths import AppPaths
 from elite_panel.stack.control import ControlClient
-from tests.conftest import REPO, Home
-from tests.integration.test_runner_kinds import FAKE_BIN
+from tests.conftest import Home
+from tests.integration.test_runner_kinds import use_fake_ollama
 
 pytestmark = pytest.mark.slow
-
-
-def use_fake_ollama(home: Home) -> None:
-    home.env.update(
-        ELITE_RUNNER__KIND="ollama",
-        PATH=f"{FAKE_BIN}{os.pathsep}{home.env['PATH']}",
-        ELITE_TEST_PYTHON=sys.executable,
-        PYTHONPATH=str(REPO),
-        ELITE_DASHBOARD__SAMPLE_INTERVAL_S="0.5",
-    )
 
 
 async def follow(paths: AppPaths, samples: int) -> tuple[list[dict[str, Any]], list[Any]]:
@@ -46,7 +35,8 @@ async def follow(paths: AppPaths, samples: int) -> tuple[list[dict[str, Any]], l
 
 
 def test_supervisor_samples_the_stack_and_streams_it(home: Home) -> None:
-    use_fake_ollama(home)
+    use_fake_ollama(home, "ollama")
+    home.env["ELITE_DASHBOARD__SAMPLE_INTERVAL_S"] = "0.5"
     up = home.cli("stack", "up")
     assert up.returncode == 0, up.stderr
     assert home.cli("chat", "--model", "llama3.2", "hello").returncode == 0

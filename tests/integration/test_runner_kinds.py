@@ -23,13 +23,18 @@ def statuses(home: Home) -> dict[str, dict[str, object]]:
     return {s["name"]: s for s in json.loads(result.stdout)["services"]}
 
 
-def test_auto_picks_ollama_on_path_and_supervises_it(home: Home) -> None:
+def use_fake_ollama(home: Home, kind: str) -> None:
+    """Put the fake ``ollama`` binary first on PATH, with runner kind ``kind``."""
     home.env.update(
-        ELITE_RUNNER__KIND="auto",
+        ELITE_RUNNER__KIND=kind,
         PATH=f"{FAKE_BIN}{os.pathsep}{home.env['PATH']}",
         ELITE_TEST_PYTHON=sys.executable,
         PYTHONPATH=str(REPO),
     )
+
+
+def test_auto_picks_ollama_on_path_and_supervises_it(home: Home) -> None:
+    use_fake_ollama(home, "auto")
     up = home.cli("stack", "up")
     assert up.returncode == 0, up.stderr
     runner = statuses(home)["runner"]

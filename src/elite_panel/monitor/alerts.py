@@ -17,9 +17,18 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from elite_panel.monitor.sample import Sample
+from elite_panel.stack.specs import ServiceState
 
 # Service states that count as "down": not the ones a user chose (stopped, stopping).
-DOWN_STATES = frozenset({"starting", "unhealthy", "crashed", "backoff", "failed"})
+DOWN_STATES = frozenset(
+    {
+        ServiceState.STARTING,
+        ServiceState.UNHEALTHY,
+        ServiceState.CRASHED,
+        ServiceState.BACKOFF,
+        ServiceState.FAILED,
+    }
+)
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,7 @@ panel keeps appending live samples to its copy.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
@@ -141,9 +141,6 @@ class History:
             for name in names
         }
         return np.concatenate([times, tail_times]), joined
-
-    def names(self) -> Iterator[str]:
-        return iter(sorted(self.fine.series.keys() | self.coarse.series.keys()))
 
     @property
     def nbytes(self) -> int:

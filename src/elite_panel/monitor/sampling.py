@@ -36,7 +36,6 @@ class SamplingLoop:
     Attributes:
         history: every tick's numbers (see :class:`History`).
         alerts: the evaluator, whose ``active`` list is the alerts firing now.
-        latest: the last tick's message, if any.
     """
 
     def __init__(
@@ -52,7 +51,6 @@ class SamplingLoop:
         self.interval_s = interval_s
         self.history = history or History(interval_s)
         self.alerts = AlertEvaluator(thresholds)
-        self.latest: dict[str, Any] | None = None
         self._watchers: set[asyncio.Queue[dict[str, Any]]] = set()
 
     def configure(self, interval_s: float, thresholds: AlertThresholds) -> None:
@@ -78,7 +76,6 @@ class SamplingLoop:
             "alerts": [a.to_json() for a in self.alerts.active],
             "fired": [a.to_json() for a in changes.fired],
         }
-        self.latest = message
         for queue in self._watchers:
             queue.put_nowait(message)
         return message
