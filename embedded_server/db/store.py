@@ -21,6 +21,7 @@ from sqlalchemy import (
     text,
     update,
 )
+from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session, selectinload
 
 from embedded_server.db.engine import Database
@@ -179,28 +180,29 @@ class ConversationStore:
         """Store messages in one transaction, creating the conversation (titled ``title``)
         when ``conversation_id`` is None; returns the conversation id.
 
-        Plain inserts with ids made here: this runs before the first token of every answer.
+        Core inserts on a plain connection, with ids made here: this runs before the first
+        token of every answer.
         """
         now = utcnow()
         ids = list(public_ids or (new_id() for _ in drafts))
 
-        def work(session: Session) -> str:
+        def work(connection: Connection) -> str:
             target = conversation_id
             if target is None:
                 target = new_id()
-                session.execute(
+                connection.execute(
                     insert(Conversation).values(
                         id=target, title=title, pinned=False, created_at=now, updated_at=now
                     )
                 )
             else:
-                touched = session.execute(
+                touched = connection.execute(
                     update(Conversation).where(Conversation.id == target).values(updated_at=now)
                 )
                 if touched.rowcount == 0:  # type: ignore[attr-defined]
                     raise NotFound(target)
             if drafts:
-                session.execute(
+                connection.execute(
                     insert(Message),
                     [
                         {
@@ -217,7 +219,7 @@ class ConversationStore:
                 )
             return target
 
-        return await self.db.run(work)
+        return await self.db.run_on_connection(work)
 
     async def save_answer(self, public_id: str, content: str, **fields: Any) -> None:
         """Write an answer's text so far; at the end also its status and figures, and the

@@ -45,6 +45,18 @@ def test_unknown_model_is_an_error_event(
     assert "gpt-nope" in events[-1]["message"] and "not found" in events[-1]["message"]
 
 
+def test_unreachable_runner_is_an_error_event_and_the_prompt_is_kept(
+    make_client: MakeClient,
+) -> None:
+    client = make_client(backend="openai", backend_url=f"http://127.0.0.1:{free_port()}/v1")
+    body = {"model": MODEL, "messages": [{"role": "user", "content": "still here?"}]}
+    events = ndjson(client.post("/api/chat", json=body, headers=AUTH).text)
+    assert events[-1]["type"] == "error"
+    assert "is the model runner running" in events[-1]["message"]
+    stored = client.get(f"/api/conversations/{events[0]['conversation_id']}", headers=AUTH)
+    assert [m["content"] for m in stored.json()["messages"]][0] == "still here?"
+
+
 @pytest.fixture(scope="module")
 def builtin_runner() -> Iterator[str]:
     """The built-in runner, started with the command line the supervisor uses."""

@@ -166,6 +166,7 @@ async def _relay(
             return
         # Ask the backend first: its first token is on its way while "start" is sent.
         reader = asyncio.create_task(_read(backend, answer.model, messages, options, queue))
+        await asyncio.sleep(0)  # let the reader send its request before anything else
         yield _line(
             {
                 "type": "start",
@@ -223,8 +224,14 @@ async def _read(
     queue: asyncio.Queue[ChatChunk | _Failure],
 ) -> None:
     try:
+        first = True
         async for chunk in backend.chat_stream(model, messages, options):
             queue.put_nowait(chunk)
+            if first and chunk.content:
+                # A fast backend's lines arrive many to a read, and parsing them all would
+                # hold the loop before the first token goes out: let the relay send it now.
+                first = False
+                await asyncio.sleep(0)
     except BackendError as exc:
         queue.put_nowait(_Failure(str(exc)))
     except Exception as exc:  # a bug in an adapter must end the answer, not hang it
