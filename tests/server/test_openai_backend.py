@@ -54,7 +54,7 @@ def test_unreachable_runner_is_an_error_event_and_the_prompt_is_kept(
     assert events[-1]["type"] == "error"
     assert "is the model runner running" in events[-1]["message"]
     stored = client.get(f"/api/conversations/{events[0]['conversation_id']}", headers=AUTH)
-    assert [m["content"] for m in stored.json()["messages"]][0] == "still here?"
+    assert stored.json()["messages"][0]["content"] == "still here?"
 
 
 @pytest.fixture(scope="module")
