@@ -45,7 +45,8 @@ system_packages_install() {
 TEST_PG_PORT=${TEST_PG_PORT:-5432}
 TEST_REDIS_PORT=${TEST_REDIS_PORT:-6391}
 start_test_services() {
-    want postgresql redis-server wrk
+    # gnome-keyring + dbus: the real Secret Service for the secrets tests.
+    want postgresql redis-server wrk gnome-keyring dbus-daemon dbus libsecret-tools
     system_packages_install
     local cluster
     cluster=$(pg_lsclusters --no-header 2>/dev/null | awk 'NR==1 {print $1" "$2}')
@@ -105,9 +106,10 @@ case "$action" in
         export QT_QPA_PLATFORM=offscreen   # GUI tests need no display
         export ELITE_REQUIRE_MODEL=1       # a missing model is a failure, not a skip
         export ELITE_REQUIRE_SERVICES=1    # so is a missing PostgreSQL or Redis
+        export ELITE_REQUIRE_KEYRING=1     # and a missing OS keyring
         "$VENV/bin/ruff" check src embedded_server tests
         "$VENV/bin/mypy"
-        exec "$VENV/bin/python" -m pytest "${@:2}"
+        exec bash packaging/with-test-keyring.sh "$VENV/bin/python" -m pytest "${@:2}"
         ;;
     bench)
         system_packages

@@ -72,6 +72,8 @@ class Home:
             "ELITE_ASSISTANT__PORT": str(self.assistant_port),
             "ELITE_RUNNER__PORT": str(self.runner_port),
             "ELITE_RUNNER__KIND": "builtin",
+            # Each test's secrets under its own keyring service name: no test sees another's.
+            "ELITE_KEYRING_SERVICE": f"elite-test-{root.name}",
         }
         self.env.pop("ELITE_PROFILE", None)
 
@@ -120,7 +122,13 @@ def home(monkeypatch: pytest.MonkeyPatch) -> Iterator[Home]:
     # A short path: the control socket's path must fit in 107 bytes.
     root = Path(tempfile.mkdtemp(prefix="elite-"))
     h = Home(root)
-    for key in ("ELITE_HOME", "ELITE_ASSISTANT__PORT", "ELITE_RUNNER__PORT", "ELITE_RUNNER__KIND"):
+    for key in (
+        "ELITE_HOME",
+        "ELITE_ASSISTANT__PORT",
+        "ELITE_RUNNER__PORT",
+        "ELITE_RUNNER__KIND",
+        "ELITE_KEYRING_SERVICE",
+    ):
         monkeypatch.setenv(key, h.env[key])
     try:
         yield h
@@ -132,3 +140,18 @@ def home(monkeypatch: pytest.MonkeyPatch) -> Iterator[Home]:
                     proc.pid
                 ) == proc.pid else proc.kill()
         shutil.rmtree(root, ignore_errors=True)
+
+
+@pytest.fixture
+def real_keyring(home: Home) -> Home:
+    """The OS keyring (Secret Service) must answer; ``ELITE_REQUIRE_KEYRING=1`` (set by CI,
+    which runs the tests inside packaging/with-test-keyring.sh) makes its absence a failure."""
+    from elite_panel.core.paths import AppPaths
+    from elite_panel.core.secret_store import SecretStore
+
+    problem = SecretStore(AppPaths.from_env(home.env), home.env).available()
+    if problem:
+        if os.environ.get("ELITE_REQUIRE_KEYRING") == "1":
+            pytest.fail(f"ELITE_REQUIRE_KEYRING=1 but {problem}")
+        pytest.skip(f"no OS keyring here (run under packaging/with-test-keyring.sh): {problem}")
+    return home

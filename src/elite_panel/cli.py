@@ -10,12 +10,12 @@ import argparse
 import asyncio
 import json
 import logging
-import os
 import sys
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from elite_panel import __version__
+from elite_panel import __version__, cli_settings
+from elite_panel.console import err, out
 from elite_panel.core.errors import DaemonUnavailable, EliteError
 from elite_panel.core.kinds import RunnerKind
 from elite_panel.core.paths import AppPaths
@@ -41,8 +41,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     parser.add_argument(
         "--profile",
-        default=os.environ.get("ELITE_PROFILE", "default"),
-        help="configuration profile (default: $ELITE_PROFILE or 'default')",
+        help="configuration profile (default: $ELITE_PROFILE, else the one chosen with "
+        "`config use`, else 'default')",
     )
     parser.add_argument("--page", choices=PAGES, help="open the panel on this page")
     parser.add_argument("-v", "--verbose", action="store_true", help="log debug details")
@@ -89,6 +89,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--interval", type=float, default=1.0, help="seconds between samples (1.0)"
     )
 
+    cli_settings.add_parsers(commands)
+
     chat = commands.add_parser("chat", help="ask the assistant; the answer streams to stdout")
     chat.add_argument("--model", help="model name (default: the server's default)")
     chat.add_argument("prompt", nargs="?", help="the prompt (default: read standard input)")
@@ -103,13 +105,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     paths = AppPaths.from_env()
     try:
+        profile_name = args.profile or _active_profile(paths)
         if args.command is None:
             from elite_panel.app import run_gui
 
-            return int(run_gui(paths, args.profile, args.page))
+            return int(run_gui(paths, profile_name, args.page))
+        if args.command == "config":
+            return cli_settings.run_config(args, paths.ensure(), profile_name)
+        if args.command == "secrets":
+            return cli_settings.run_secrets(args, paths.ensure())
         from elite_panel.core.profiles import load_profile
 
-        profile = load_profile(paths.ensure(), args.profile)
+        profile = load_profile(paths.ensure(), profile_name)
         if args.command == "stack":
             return asyncio.run(_stack(args, paths, profile))
         if args.command == "chat":
@@ -119,11 +126,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "metrics":
             return asyncio.run(_metrics(args, paths))
     except EliteError as exc:
-        _err(f"error: {exc}")
+        err(f"error: {exc}")
         return 1
     except KeyboardInterrupt:
         return 130
     return 2
+
+
+def _active_profile(paths: AppPaths) -> str:
+    from elite_panel.core.profile_store import ProfileStore
+
+    return ProfileStore(paths).active()
 
 
 async def _stack(args: argparse.Namespace, paths: AppPaths, profile: Profile) -> int:
@@ -138,21 +151,21 @@ async def _stack(args: argparse.Namespace, paths: AppPaths, profile: Profile) ->
         except DaemonUnavailable:
             services = stopped_statuses()
         if args.json:
-            _out(json.dumps({"services": [s.to_json() for s in services]}, indent=2) + "\n")
+            out(json.dumps({"services": [s.to_json() for s in services]}, indent=2) + "\n")
         else:
-            _out(format_table(services))
+            out(format_table(services))
         return 0
     if action == "logs":
         async for line in client.logs(args.service, args.lines, args.follow):
-            _out(line + "\n")
+            out(line + "\n")
         return 0
     if action == "down":
         try:
             services = await client.call("down")
         except DaemonUnavailable:
-            _out("the stack is not running\n")
+            out("the stack is not running\n")
             return 0
-        _out(format_table(services))
+        out(format_table(services))
         return 0
     client = await ensure_daemon(paths)
     if action == "up":
@@ -161,7 +174,7 @@ async def _stack(args: argparse.Namespace, paths: AppPaths, profile: Profile) ->
         services = await client.call("restart", profile=wire_profile, service=args.service)
     else:
         services = await client.call(action, profile=wire_profile, service=args.service)
-    _out(format_table(services))
+    out(format_table(services))
     return 0
 
 
@@ -180,11 +193,11 @@ async def _metrics(args: argparse.Namespace, paths: AppPaths) -> int:
         while True:
             await asyncio.sleep(args.interval)
             sample = (await collector.sample(await _running_statuses(client))).to_json()
-            _out(json.dumps(sample) + "\n" if args.json else format_sample(sample))
+            out(json.dumps(sample) + "\n" if args.json else format_sample(sample))
             if not args.watch:
                 return 0
             if not args.json:
-                _out("\n")
+                out("\n")
     finally:
         await collector.aclose()
 
@@ -226,13 +239,13 @@ async def _chat(args: argparse.Namespace, paths: AppPaths) -> int:
         async for event in client.chat([{"role": "user", "content": prompt}], model=args.model):
             kind = event.get("type")
             if kind == "token":
-                _out(event["content"])
+                out(event["content"])
             elif kind == "error":
-                _out("\n")
+                out("\n")
                 raise EliteError(f"the answer failed: {event.get('message')}")
             elif kind == "done":
-                _out("\n")
-                _err(
+                out("\n")
+                err(
                     f"[{event['usage']['completion_tokens']} tokens, "
                     f"{event.get('tokens_per_second')} tok/s, first token {event['ttft_ms']} ms]"
                 )
@@ -247,17 +260,17 @@ async def _conversations(args: argparse.Namespace, paths: AppPaths) -> int:
         if args.action == "list":
             page = await client.conversations(args.query, args.limit)
             if args.json:
-                _out(json.dumps(page, indent=2) + "\n")
+                out(json.dumps(page, indent=2) + "\n")
             else:
-                _out(format_conversations(page["conversations"]))
+                out(format_conversations(page["conversations"]))
         elif args.action == "show":
             detail = await client.conversation(args.id)
-            _out(json.dumps(detail, indent=2) + "\n" if args.json else format_messages(detail))
+            out(json.dumps(detail, indent=2) + "\n" if args.json else format_messages(detail))
         elif args.action == "export":
-            _out(await client.export(args.id, args.format))
+            out(await client.export(args.id, args.format))
         elif args.action == "delete":
             await client.delete_conversation(args.id)
-            _err(f"deleted {args.id}")
+            err(f"deleted {args.id}")
     finally:
         await client.aclose()
     return 0
@@ -302,12 +315,3 @@ def format_table(services: Sequence[ServiceStatus]) -> str:
     widths = [max(len(row[i]) for row in rows) for i in range(len(header))]
     lines = ["  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)) for row in rows]
     return "\n".join(line.rstrip() for line in lines) + "\n"
-
-
-def _out(text: str) -> None:
-    sys.stdout.write(text)
-    sys.stdout.flush()
-
-
-def _err(text: str) -> None:
-    sys.stderr.write(text + "\n")

@@ -13,9 +13,10 @@ from pathlib import Path
 import httpx
 import psutil
 
+from elite_panel.core.redaction import REDACTED
 from elite_panel.stack import processes
 from elite_panel.stack.service import RestartPolicy, Service
-from elite_panel.stack.service_log import REDACTED, ServiceLog
+from elite_panel.stack.service_log import ServiceLog
 from elite_panel.stack.specs import ServiceSpec, ServiceState
 from tests.fakes.ollama_double import free_port
 

@@ -23,3 +23,11 @@ class DaemonUnavailable(StackError):
 
 class AssistantError(EliteError):
     """The assistant server refused or failed a request."""
+
+
+class KeyringUnavailable(EliteError):
+    """No usable OS keyring (none installed, none running, or locked)."""
+
+
+class ConfigConflict(ConfigError):
+    """A profile changed on disk since the editor read it."""

@@ -13,7 +13,7 @@ import re
 import tomllib
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
@@ -34,10 +34,15 @@ class _Section(BaseModel):
 
 
 class RunnerSettings(_Section):
-    kind: RunnerKind = RunnerKind.AUTO
-    port: int | None = Field(default=None, ge=1, le=65535)
-    url: str = ""
-    model: str = ""
+    kind: RunnerKind = Field(
+        default=RunnerKind.AUTO,
+        description="auto, builtin (llama.cpp with the bundled model), ollama, or external",
+    )
+    port: int | None = Field(
+        default=None, ge=1, le=65535, description="11434 for Ollama, 11435 for built-in if empty"
+    )
+    url: str = Field(default="", description="the runner's URL, for kind = external")
+    model: str = Field(default="", description="built-in runner: a GGUF file; empty = bundled")
 
     @field_validator("url")
     @classmethod
@@ -54,13 +59,15 @@ class RunnerSettings(_Section):
 
 
 class AssistantSettings(_Section):
-    port: int = Field(default=8000, ge=1, le=65535)
-    default_model: str = ""
+    port: int = Field(default=8000, ge=1, le=65535, description="loopback port of the server")
+    default_model: str = Field(default="", description="model used when a chat names none")
 
 
 class StackSettings(_Section):
-    stop_on_quit: bool = True
-    start_timeout_s: float = Field(default=120.0, gt=0, le=3600)
+    stop_on_quit: bool = Field(default=True, description="stop the stack when the panel quits")
+    start_timeout_s: float = Field(
+        default=120.0, gt=0, le=3600, description="seconds a service may take to become ready"
+    )
 
 
 class DashboardSettings(_Section):
@@ -89,6 +96,15 @@ class DashboardSettings(_Section):
     )
 
 
+class LoggingSettings(_Section):
+    level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
+        default="INFO", description="how much the assistant server and the runner log"
+    )
+    format: Literal["text", "json"] = Field(
+        default="text", description="the assistant server's log lines: text or JSON"
+    )
+
+
 class Profile(_Section):
     """The whole validated configuration of one profile."""
 
@@ -96,6 +112,7 @@ class Profile(_Section):
     assistant: AssistantSettings = Field(default_factory=AssistantSettings)
     stack: StackSettings = Field(default_factory=StackSettings)
     dashboard: DashboardSettings = Field(default_factory=DashboardSettings)
+    logging: LoggingSettings = Field(default_factory=LoggingSettings)
 
 
 DEFAULT_PROFILE_TOML = """\
@@ -127,6 +144,10 @@ sample_interval_s = 1.0
 # gpu_temperature_c = 85.0  # GpuTemperatureHigh, held for gpu_for_s
 # vram_percent = 95.0       # VramAlmostFull, held for gpu_for_s
 # gpu_for_s = 60.0
+
+[logging]
+level = "INFO"          # DEBUG, INFO, WARNING or ERROR
+format = "text"         # the assistant server's lines: text or json
 """
 
 
@@ -154,12 +175,23 @@ def load_profile(
         path.write_text(DEFAULT_PROFILE_TOML, encoding="utf-8")
     try:
         text = path.read_text(encoding="utf-8")
-        data = tomllib.loads(text)
     except UnicodeDecodeError as exc:
         raise ConfigError(f"{path}: not UTF-8 text ({exc.reason})") from exc
+    return validate_text(text, path, env)
+
+
+def validate_text(text: str, path: Path, environ: Mapping[str, str] | None = None) -> Profile:
+    """A profile's text, merged with the environment's overrides and validated.
+
+    Raises:
+        ConfigError: invalid TOML (with its line and column), or invalid values, each
+            named by key path with the file and line (or the variable) it came from.
+    """
+    try:
+        data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path}: invalid TOML: {exc}") from exc
-    overrides = env_overrides(env)
+    overrides = env_overrides(os.environ if environ is None else environ)
     merged = _merge(data, overrides)
     try:
         return Profile.model_validate(merged)

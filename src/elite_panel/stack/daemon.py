@@ -23,6 +23,7 @@ import sys
 from collections.abc import Callable
 from typing import Any, TypeVar
 
+from elite_panel.core import redaction
 from elite_panel.core.errors import EliteError
 from elite_panel.core.kinds import RunnerKind
 from elite_panel.core.paths import AppPaths
@@ -145,10 +146,13 @@ class ControlServer:
                 await sup.stop_service(str(request.get("service")))
             elif cmd == "restart":
                 await sup.restart(request.get("service"), _profile(request))
+            elif cmd == "configure":  # applied changes that need no restart (alerts...)
+                if sup.profile is not None:
+                    sup.profile = _profile(request)
             else:
                 raise EliteError(f"unknown command {cmd!r}")
         except EliteError as exc:
-            reply = {"ok": False, "error": str(exc)}
+            reply = {"ok": False, "error": sup.redactor(str(exc))}
         except ValueError as exc:
             reply = {"ok": False, "error": f"bad request: {exc}"}
         reply.update(services=sup.snapshot(), runner_kind=sup.runner_kind, pid=os.getpid())
@@ -243,6 +247,7 @@ def _setup_logging(paths: AppPaths) -> None:
 
 async def _main(paths: AppPaths) -> int:
     supervisor = Supervisor(paths)
+    redaction.install(supervisor.redactor)
     sampling = SamplingLoop(Collector(paths.data), supervisor.statuses)
     server = ControlServer(supervisor, paths, sampling)
     sampler = asyncio.create_task(server.sample_while_up(), name="sample-while-up")

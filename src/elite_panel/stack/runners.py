@@ -11,7 +11,8 @@ import importlib.util
 import secrets
 import shutil
 import sys
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import httpx
@@ -182,6 +183,8 @@ def assistant_spec(
     }
     if profile.assistant.default_model:
         env["ASSISTANT_DEFAULT_MODEL"] = profile.assistant.default_model
+    env["LOG_LEVEL"] = profile.logging.level
+    env["LOG_FORMAT"] = profile.logging.format
     return ServiceSpec(
         "assistant",
         "assistant",
@@ -193,3 +196,11 @@ def assistant_spec(
         start_timeout_s=profile.stack.start_timeout_s,
         secrets=(token,),
     )
+
+
+def with_secrets(spec: ServiceSpec, values: Mapping[str, str]) -> ServiceSpec:
+    """``spec`` whose child also gets ``values`` in its environment, and whose output has
+    them redacted. A service we only watch (external) gets nothing."""
+    if not values or not spec.managed:
+        return spec
+    return replace(spec, env={**spec.env, **values}, secrets=(*spec.secrets, *values.values()))

@@ -10,10 +10,11 @@ from collections import deque
 from collections.abc import Iterable
 from pathlib import Path
 
+from elite_panel.core.redaction import Redactor
+
 LOG_MAX_BYTES = 10 * 1024 * 1024
 LOG_BACKUPS = 3
 TAIL_LINES = 2000
-REDACTED = "********"
 
 
 class ServiceLog:
@@ -28,7 +29,7 @@ class ServiceLog:
         self.path = logs_dir / f"{name}.log"
         self._tail: deque[str] = deque(maxlen=tail_lines)
         self._followers: set[asyncio.Queue[str]] = set()
-        self._secrets: tuple[str, ...] = ()
+        self._redact = Redactor()
         logs_dir.mkdir(parents=True, exist_ok=True)
         self._file = logging.handlers.RotatingFileHandler(
             self.path, maxBytes=LOG_MAX_BYTES, backupCount=LOG_BACKUPS, encoding="utf-8"
@@ -36,11 +37,10 @@ class ServiceLog:
         self._file.setFormatter(logging.Formatter("%(message)s"))
 
     def set_secrets(self, secrets: Iterable[str]) -> None:
-        self._secrets = tuple(s for s in secrets if s)
+        self._redact = Redactor(secrets)
 
     def write(self, line: str) -> None:
-        for secret in self._secrets:
-            line = line.replace(secret, REDACTED)
+        line = self._redact(line)
         self._tail.append(line)
         self._file.emit(logging.makeLogRecord({"msg": line, "args": None}))
         for queue in self._followers:

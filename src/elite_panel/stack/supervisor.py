@@ -15,10 +15,12 @@ from typing import Any
 
 import httpx
 
-from elite_panel.core.errors import StackError
+from elite_panel.core.errors import EliteError, StackError
 from elite_panel.core.kinds import RunnerKind
 from elite_panel.core.paths import AppPaths
 from elite_panel.core.profiles import Profile
+from elite_panel.core.redaction import Redactor
+from elite_panel.core.secret_store import SecretStore
 from elite_panel.stack import processes, runners
 from elite_panel.stack.service import RestartPolicy, Service
 from elite_panel.stack.service_log import ServiceLog
@@ -51,6 +53,7 @@ class Supervisor:
         self._lock = asyncio.Lock()
         self.logs = {name: ServiceLog(name, paths.logs) for name in SERVICE_NAMES}
         self.on_idle: Callable[[], None] = lambda: None
+        self.redactor = Redactor()  # the values of the secrets handed to the services
 
     # -- observation ------------------------------------------------------------------
 
@@ -138,6 +141,10 @@ class Supervisor:
         async with self._lock:
             if not self.services:
                 await self._build(profile, None)
+            elif profile != self.profile and not self.service(name).state.is_active:
+                # Applied profile changes: this service starts from the new profile.
+                kind = RunnerKind(self.runner_kind or profile.runner.kind)
+                await self._build(profile, kind, _read_token(self.paths), only=name)
             service = self.service(name)
             if service.state.is_active:
                 return
@@ -204,8 +211,13 @@ class Supervisor:
     # -- internals --------------------------------------------------------------------
 
     async def _build(
-        self, profile: Profile, runner: RunnerKind | None, token: str | None = None
+        self,
+        profile: Profile,
+        runner: RunnerKind | None,
+        token: str | None = None,
+        only: str | None = None,
     ) -> None:
+        """The services of ``profile`` (or only the one named ``only``, the other kept)."""
         kind = runner or profile.runner.kind
         if kind is RunnerKind.AUTO:
             kind = await asyncio.to_thread(runners.resolve_runner_kind, profile)
@@ -214,12 +226,33 @@ class Supervisor:
             token = runners.new_token()
             _write_token(self.paths, token)
         assistant = runners.assistant_spec(profile, endpoint, self.paths, token)
-        self.services = {
-            spec.name: Service(spec, self.logs[spec.name], self._http, self._changed, self.policy)
-            for spec in (runner_spec, assistant)
-        }
+        secret_env = await self._secrets()
+        if only is None:
+            self.services = {}
+        for spec in (runner_spec, assistant):
+            if only in (None, spec.name):
+                self.services[spec.name] = Service(
+                    runners.with_secrets(spec, secret_env.get(spec.name, {})),
+                    self.logs[spec.name],
+                    self._http,
+                    self._changed,
+                    self.policy,
+                )
         self.profile = profile
         self.runner_kind = kind.value
+
+    async def _secrets(self) -> dict[str, dict[str, str]]:
+        """Each service's secrets, read now (off the loop: the keyring may prompt); they
+        are also redacted from this process's own log from here on."""
+        store = SecretStore(self.paths)
+        try:
+            env, problem = await asyncio.to_thread(store.for_services)
+        except EliteError as exc:
+            env, problem = {}, str(exc)
+        if problem:
+            log.warning("secrets come only from the environment: %s", problem)
+        self.redactor.add(v for values in env.values() for v in values.values())
+        return env
 
     async def _stop_all(self) -> None:
         await asyncio.gather(*(s.stop() for s in self.services.values()))

@@ -1,0 +1,15 @@
+"""Output of the command-line tool: results to stdout (flushed, for pipes), errors to
+stderr. Logging is for diagnostics; these are what the person asked for."""
+
+from __future__ import annotations
+
+import sys
+
+
+def out(text: str) -> None:
+    sys.stdout.write(text)
+    sys.stdout.flush()
+
+
+def err(text: str) -> None:
+    sys.stderr.write(text + "\n")
