@@ -13,11 +13,12 @@ import logging
 import os
 import sys
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 import qasync
 from PySide6.QtCore import QObject
 from PySide6.QtGui import QKeySequence, QShortcut
-from PySide6.QtWidgets import QApplication
+from PySide6.QtWidgets import QApplication, QWidget
 
 from elite_panel import APP_NAME
 from elite_panel.adapters.chat_adapter import ChatAdapter
@@ -32,6 +33,10 @@ from elite_panel.ui.pages.chat_page import ChatPage
 from elite_panel.ui.pages.dashboard_page import DashboardPage
 from elite_panel.ui.pages.stack_page import StackPage
 from elite_panel.ui.tray import Tray
+from elite_panel.ui.widgets.lazy_page import LazyPage
+
+if TYPE_CHECKING:
+    from elite_panel.adapters.secrets_adapter import SecretsAdapter
 
 log = logging.getLogger(__name__)
 
@@ -62,8 +67,11 @@ class Panel(QObject):
                 "chat": ChatPage(self.chat),
                 "dashboard": DashboardPage(self.monitor),
                 "stack": StackPage(self.stack),
+                "settings": LazyPage("Settings", self._settings_page),
+                "secrets": LazyPage("Secrets", self._secrets_page),
             }
         )
+        self.secrets: SecretsAdapter | None = None
         self.finished = asyncio.Event()
         self._tasks = TaskGroup("panel")
         self.tray: Tray | None = None
@@ -79,6 +87,26 @@ class Panel(QObject):
         self.window.closeRequested.connect(self._on_close_requested)
         QShortcut(QKeySequence.StandardKey.Quit, self.window, self.quit)
         QShortcut(QKeySequence("Ctrl+S"), self.window, self.stack.start_stack)
+
+    def _settings_page(self) -> QWidget:
+        from elite_panel.adapters.settings_adapter import SettingsAdapter
+        from elite_panel.ui.pages.settings_page import SettingsPage
+
+        settings = SettingsAdapter(self.paths, self.stack, self)
+        settings.activeChanged.connect(self.switch_profile)
+        return SettingsPage(settings)
+
+    def _secrets_page(self) -> QWidget:
+        from elite_panel.adapters.secrets_adapter import SecretsAdapter
+        from elite_panel.ui.pages.secrets_page import SecretsPage
+
+        self.secrets = SecretsAdapter(self.paths, self)
+        return SecretsPage(self.secrets)
+
+    def switch_profile(self, name: str) -> None:
+        """Another profile became the active one: the next start of the stack uses it."""
+        self.profile_name = self.stack.profile_name = self.monitor.profile_name = name
+        self.window.statusBar().showMessage(f"Profile: {name}", 5000)
 
     def show(self, page: str | None = None) -> None:
         if page:
@@ -126,6 +154,8 @@ class Panel(QObject):
         self.stack.close()
         self.chat.close()
         self.monitor.close()
+        if self.secrets is not None:
+            self.secrets.close()
 
     def _on_close_requested(self) -> None:
         if self.tray:

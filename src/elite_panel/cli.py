@@ -29,7 +29,7 @@ if TYPE_CHECKING:
 log = logging.getLogger("elite_panel")
 
 RUNNER_CHOICES = [kind.value for kind in RunnerKind]
-PAGES = ("chat", "dashboard", "stack")
+PAGES = ("chat", "dashboard", "stack", "settings", "secrets")
 
 
 def build_parser() -> argparse.ArgumentParser:

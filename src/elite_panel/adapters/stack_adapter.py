@@ -65,6 +65,10 @@ class StackAdapter(QObject):
     def restart_stack(self) -> None:
         self._run_action("stack", "restart")
 
+    def configure(self) -> None:
+        """Hand the running supervisor the profile's new values (alert thresholds...)."""
+        self._run_action("stack", "configure")
+
     def start_service(self, name: str) -> None:
         self._run_action(name, "start", service=name)
 

@@ -7,9 +7,11 @@ loaded as ``expected`` so that a file changed on disk meanwhile is not overwritt
 
 from __future__ import annotations
 
+import enum
 import os
 import shutil
 import tomllib
+import typing
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,7 +19,7 @@ from typing import Any
 
 import tomlkit
 import tomlkit.exceptions
-from pydantic import BaseModel
+from pydantic import BaseModel, ValidationError
 
 from elite_panel.core.atomic import write_atomic
 from elite_panel.core.errors import ConfigConflict, ConfigError
@@ -156,17 +158,9 @@ class ProfileStore:
             fields = ", ".join(section_model.model_fields)
             raise ConfigError(f"{key}: unknown key {field!r} in [{section}] (known: {fields})")
         text = self.text(name)
+        updated = with_values(text, {key: parse_value(raw)}, self.path(name))
         try:
-            document = tomlkit.parse(text)
-        except tomlkit.exceptions.ParseError as exc:
-            raise ConfigError(f"{self.path(name)}: invalid TOML: {exc}") from exc
-        table = document.get(section)
-        if table is None:
-            table = tomlkit.table()
-            document[section] = table
-        table[field] = parse_value(raw)
-        try:
-            return self.save_text(name, tomlkit.dumps(document), expected=text)
+            return self.save_text(name, updated, expected=text)
         except ConfigError as exc:
             raise ConfigError(f"not saved, the profile is unchanged: {exc}") from exc
 
@@ -211,6 +205,93 @@ def schema_keys() -> Iterator[tuple[str, str]]:
         assert isinstance(model, type) and issubclass(model, BaseModel)
         for key in model.model_fields:
             yield section, key
+
+
+def with_values(text: str, values: Mapping[str, Any], path: Path | None = None) -> str:
+    """``text`` with ``section.key`` set to each value (None removes the key, back to its
+    default), keeping every comment and the layout of the rest."""
+    try:
+        document = tomlkit.parse(text)
+    except tomlkit.exceptions.ParseError as exc:
+        raise ConfigError(f"{path or 'profile'}: invalid TOML: {exc}") from exc
+    for key, value in values.items():
+        section, _, field = key.partition(".")
+        table = document.get(section)
+        if table is None:
+            if value is None:
+                continue
+            table = tomlkit.table()
+            document[section] = table
+        if value is None:
+            table.pop(field, None)
+        else:
+            table[field] = value
+    return tomlkit.dumps(document)
+
+
+@dataclass(frozen=True)
+class FieldDoc:
+    """One profile key as the settings form shows it."""
+
+    section: str
+    key: str
+    kind: str  # "bool", "choice", "number" or "text"
+    default: Any
+    description: str
+    choices: tuple[str, ...] = ()
+    optional: bool = False
+
+    @property
+    def path(self) -> str:
+        return f"{self.section}.{self.key}"
+
+
+def schema_fields() -> list[FieldDoc]:
+    docs = []
+    for section, key in schema_keys():
+        model = Profile.model_fields[section].annotation
+        assert isinstance(model, type) and issubclass(model, BaseModel)
+        info = model.model_fields[key]
+        args = [a for a in typing.get_args(info.annotation) if a is not type(None)]
+        base = args[0] if len(args) == 1 else info.annotation
+        optional = type(None) in typing.get_args(info.annotation)
+        choices: tuple[str, ...] = ()
+        if isinstance(base, type) and issubclass(base, enum.Enum):
+            kind, choices = "choice", tuple(str(m.value) for m in base)
+        elif typing.get_origin(base) is typing.Literal:
+            kind, choices = "choice", tuple(str(a) for a in typing.get_args(base))
+        elif base is bool:
+            kind = "bool"
+        elif base in (int, float):
+            kind = "number"
+        else:
+            kind = "text"
+        default = info.default.value if isinstance(info.default, enum.Enum) else info.default
+        docs.append(
+            FieldDoc(section, key, kind, default, info.description or "", choices, optional)
+        )
+    return docs
+
+
+def field_value(doc: FieldDoc, raw: Any) -> Any:
+    """What the form's widget holds, as the TOML value to write (None: back to default)."""
+    if doc.kind != "number":
+        return raw
+    text = str(raw).strip()
+    if not text:
+        return None if doc.optional else doc.default
+    return parse_value(text)
+
+
+def field_error(doc: FieldDoc, value: Any) -> str | None:
+    """The schema's complaint about one value, checked alone (inline validation)."""
+    model = Profile.model_fields[doc.section].annotation
+    assert isinstance(model, type) and issubclass(model, BaseModel)
+    try:
+        model.model_validate({} if value is None else {doc.key: value})
+    except ValidationError as exc:
+        return "; ".join(e["msg"] for e in exc.errors())
+    return None
 
 
 def parse_value(raw: str) -> Any:

@@ -98,7 +98,7 @@ class DashboardSettings(_Section):
 
 class LoggingSettings(_Section):
     level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
-        default="INFO", description="how much the assistant server and the runner log"
+        default="INFO", description="how much the assistant server logs"
     )
     format: Literal["text", "json"] = Field(
         default="text", description="the assistant server's log lines: text or JSON"

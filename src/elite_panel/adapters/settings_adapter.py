@@ -1,0 +1,95 @@
+"""The Settings page's side of the profiles: the list, the editor's load and save, and
+applying a saved change to the running stack (only the services it affects restart).
+
+Profile files are small and local: they are read and written on the UI thread.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from PySide6.QtCore import QObject, Signal
+
+from elite_panel.adapters.stack_adapter import StackAdapter
+from elite_panel.core.paths import AppPaths
+from elite_panel.core.profile_store import Change, ProfileStore, diff, services_to_restart
+from elite_panel.core.profiles import Profile, validate_text
+
+
+@dataclass(frozen=True)
+class Plan:
+    """What saving an edited text would do: the changes, and the services to restart."""
+
+    name: str
+    text: str
+    profile: Profile
+    changes: list[Change]
+    restarts: list[str]
+    running: bool  # whether the stack runs with this profile (restarts happen)
+
+
+class SettingsAdapter(QObject):
+    """Signals:
+    profilesChanged(list[str], str): the profile names and the active one.
+    activeChanged(str): another profile was made the active one.
+    """
+
+    profilesChanged = Signal(list, str)
+    activeChanged = Signal(str)
+
+    def __init__(self, paths: AppPaths, stack: StackAdapter, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.store = ProfileStore(paths)
+        self.stack = stack
+
+    def refresh(self) -> None:
+        self.profilesChanged.emit(self.store.names(), self.store.active())
+
+    def use(self, name: str) -> None:
+        self.store.use(name)
+        self.activeChanged.emit(name)
+        self.refresh()
+
+    def create(self, name: str, source: str | None = None) -> None:
+        self.store.create(name, source)
+        self.refresh()
+
+    def rename(self, old: str, new: str) -> None:
+        self.store.rename(old, new)
+        if self.stack.profile_name == old:
+            self.activeChanged.emit(new)
+        self.refresh()
+
+    def delete(self, name: str) -> None:
+        self.store.delete(name)
+        self.refresh()
+
+    def import_file(self, path: Path) -> str:
+        name = self.store.import_file(path)
+        self.refresh()
+        return name
+
+    def export(self, name: str, path: Path) -> None:
+        self.store.export(name, path)
+
+    def plan(self, name: str, text: str) -> Plan:
+        """Validate ``text`` and say what saving it changes (raises ConfigError)."""
+        new = validate_text(text, self.store.path(name), self.store.environ)
+        changes = diff(self.store.load(name), new)
+        running = self.stack.connected and self.stack.profile_name == name
+        restarts = services_to_restart(changes) if running else []
+        return Plan(name, text, new, changes, restarts, running)
+
+    def save(self, plan: Plan, expected: str) -> None:
+        """Write the plan's text (refused when the file changed since ``expected`` was read),
+        then restart what it affects, or hand the new values to the running supervisor."""
+        self.store.save_text(plan.name, plan.text, expected)
+        if not plan.running or not plan.changes:
+            return
+        if len(plan.restarts) == 2:
+            self.stack.restart_stack()
+        elif plan.restarts:
+            self.stack.restart_service(plan.restarts[0])
+        else:
+            self.stack.configure()

@@ -1,0 +1,265 @@
+"""The Settings page: profiles (list, create, duplicate, rename, delete, switch, import,
+export) and the editor of one profile, as a generated form or as its raw TOML.
+
+Apply validates, shows what changes and which services restart, and only then writes
+(atomically, refusing when the file changed on disk since it was opened).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QKeySequence, QShortcut
+from PySide6.QtWidgets import (
+    QHBoxLayout,
+    QLabel,
+    QListWidget,
+    QPlainTextEdit,
+    QPushButton,
+    QScrollArea,
+    QTabWidget,
+    QVBoxLayout,
+    QWidget,
+)
+
+from elite_panel.adapters.settings_adapter import Plan, SettingsAdapter
+from elite_panel.core.errors import ConfigError
+from elite_panel.core.profile_store import with_values
+from elite_panel.ui.widgets import dialogs
+from elite_panel.ui.widgets.profile_form import ProfileForm
+
+
+def describe(plan: Plan) -> str:
+    if not plan.changes:
+        return "Nothing changes."
+    lines = [f"{c.key}: {c.old!r} → {c.new!r}" for c in plan.changes]
+    if not plan.running:
+        lines.append("\nThe stack does not run with this profile: nothing restarts.")
+    elif plan.restarts:
+        lines.append(f"\nRestarts: {', '.join(plan.restarts)}.")
+    else:
+        lines.append("\nNo service needs a restart.")
+    return "\n".join(lines)
+
+
+class SettingsPage(QWidget):
+    title = "Settings"
+
+    def __init__(self, settings: SettingsAdapter, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.settings = settings
+        self.confirm = dialogs.confirm
+        self.ask_text = dialogs.ask_text
+        self.choose_file = dialogs.choose_file
+        self.current: str | None = None
+        self.loaded_text = ""
+
+        self.profiles = QListWidget()
+        self.profiles.setFixedWidth(180)
+        self.profiles.currentTextChanged.connect(self._on_selected)
+        buttons = QVBoxLayout()
+        actions = (
+            ("Use", "Make it the active profile (the next stack start uses it)", self._use),
+            ("New…", "A new profile with the defaults", self._new),
+            ("Duplicate…", "A copy of this profile, comments and all", self._duplicate),
+            ("Rename…", "Rename this profile", self._rename),
+            ("Delete…", "Delete this profile (asks first)", self._delete),
+            ("Import…", "Add a profile from a TOML file (validated first)", self._import),
+            (
+                "Export…",
+                "Save this profile as a TOML file (profiles hold no secrets)",
+                self._export,
+            ),
+        )
+        self.buttons: dict[str, QPushButton] = {}
+        for label, tip, slot in actions:
+            button = QPushButton(label)
+            button.setToolTip(tip)
+            button.clicked.connect(slot)
+            buttons.addWidget(button)
+            self.buttons[label.rstrip("…")] = button
+        buttons.addStretch(1)
+        left = QVBoxLayout()
+        left.addWidget(QLabel("Profiles"))
+        left.addWidget(self.profiles, 1)
+        left.addLayout(buttons)
+
+        self.form = ProfileForm()
+        scroll = QScrollArea()
+        scroll.setWidgetResizable(True)
+        scroll.setWidget(self.form)
+        self.raw = QPlainTextEdit()
+        self.raw.setObjectName("rawToml")
+        self.raw.setLineWrapMode(QPlainTextEdit.LineWrapMode.NoWrap)
+        self.tabs = QTabWidget()
+        self.tabs.addTab(scroll, "Form")
+        self.tabs.addTab(self.raw, "TOML")
+        self.tabs.currentChanged.connect(self._on_tab)
+        self.message = QLabel()
+        self.message.setObjectName("settingsMessage")
+        self.message.setWordWrap(True)
+        self.message.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.apply_button = QPushButton("Apply")
+        self.apply_button.setToolTip("Validate, show the changes, save (Ctrl+Return)")
+        self.apply_button.clicked.connect(self.apply)
+        self.reload_button = QPushButton("Reload")
+        self.reload_button.setToolTip("Read the file again, dropping unsaved edits")
+        self.reload_button.clicked.connect(self.reload)
+        bottom = QHBoxLayout()
+        bottom.addWidget(self.message, 1)
+        bottom.addWidget(self.reload_button)
+        bottom.addWidget(self.apply_button)
+        right = QVBoxLayout()
+        right.addWidget(self.tabs, 1)
+        right.addLayout(bottom)
+
+        layout = QHBoxLayout(self)
+        layout.addLayout(left)
+        layout.addLayout(right, 1)
+        QShortcut(QKeySequence("Ctrl+Return"), self, self.apply)
+        settings.profilesChanged.connect(self._on_profiles)
+        settings.refresh()
+
+    # -- the list -----------------------------------------------------------------------
+
+    def _on_profiles(self, names: list[str], active: str) -> None:
+        keep = self.current or active
+        self.profiles.blockSignals(True)
+        self.profiles.clear()
+        for name in names:
+            self.profiles.addItem(f"{name}  (active)" if name == active else name)
+            self.profiles.item(self.profiles.count() - 1).setData(Qt.ItemDataRole.UserRole, name)
+        self.profiles.blockSignals(False)
+        row = names.index(keep) if keep in names else names.index(active)
+        self.profiles.setCurrentRow(row)
+        self._on_selected()
+
+    def _on_selected(self, *_args: Any) -> None:
+        item = self.profiles.currentItem()
+        if item is None:
+            return
+        name = str(item.data(Qt.ItemDataRole.UserRole))
+        if name != self.current:
+            self.current = name
+            self.reload()
+
+    def _guard(self, action: Any, *args: Any) -> bool:
+        try:
+            action(*args)
+        except ConfigError as exc:
+            self._say(str(exc), error=True)
+            return False
+        return True
+
+    def _use(self) -> None:
+        if self.current and self._guard(self.settings.use, self.current):
+            self._say(
+                f"{self.current} is the active profile; the stack uses it from its next start."
+            )
+
+    def _new(self) -> None:
+        name = self.ask_text(self, "New profile", "Name:")
+        if name and self._guard(self.settings.create, name):
+            self._select(name)
+
+    def _duplicate(self) -> None:
+        source = self.current
+        name = self.ask_text(self, "Duplicate profile", "Name of the copy:", f"{source}-copy")
+        if source and name and self._guard(self.settings.create, name, source):
+            self._select(name)
+
+    def _rename(self) -> None:
+        old = self.current
+        new = self.ask_text(self, "Rename profile", "New name:", old or "")
+        if old and new and new != old and self._guard(self.settings.rename, old, new):
+            self._select(new)
+
+    def _delete(self) -> None:
+        name = self.current
+        if not name or not self.confirm(self, "Delete profile", f"Delete profile {name!r}?"):
+            return
+        self.current = None
+        self._guard(self.settings.delete, name)
+
+    def _import(self) -> None:
+        path = self.choose_file(self, "Import profile", False, "TOML (*.toml)")
+        if path is None:
+            return
+        try:
+            name = self.settings.import_file(path)
+        except ConfigError as exc:
+            self._say(str(exc), error=True)
+            return
+        self._select(name)
+
+    def _export(self) -> None:
+        path = self.choose_file(self, "Export profile", True, "TOML (*.toml)")
+        if path and self.current and self._guard(self.settings.export, self.current, path):
+            self._say(f"Exported to {path}")
+
+    def _select(self, name: str) -> None:
+        for row in range(self.profiles.count()):
+            if self.profiles.item(row).data(Qt.ItemDataRole.UserRole) == name:
+                self.profiles.setCurrentRow(row)
+        self._on_selected()
+
+    # -- the editor ---------------------------------------------------------------------
+
+    def reload(self) -> None:
+        if self.current is None:
+            return
+        store = self.settings.store
+        try:
+            self.loaded_text = store.text(self.current)
+            self.raw.setPlainText(self.loaded_text)
+            profile = store.load(self.current)
+            self.form.load(profile.model_dump(mode="json"), store.sources(self.current))
+            self.form.setEnabled(True)
+            self._say("")
+        except ConfigError as exc:  # a broken file: fix it in the TOML view
+            self.form.setEnabled(False)
+            self.tabs.setCurrentIndex(1)
+            self._say(str(exc), error=True)
+
+    def _on_tab(self, index: int) -> None:
+        if index == 1 and self.form.isEnabled() and self.form.edits():
+            # Form edits carry over into the text view.
+            self.raw.setPlainText(with_values(self.raw.toPlainText(), self.form.edits()))
+
+    def edited_text(self) -> str | None:
+        if self.tabs.currentIndex() == 1:
+            return self.raw.toPlainText()
+        problems = self.form.problems()
+        if problems:
+            self._say("; ".join(f"{k}: {v}" for k, v in problems.items()), error=True)
+            return None
+        return with_values(self.loaded_text, self.form.edits())
+
+    def apply(self) -> None:
+        if self.current is None:
+            return
+        text = self.edited_text()
+        if text is None:
+            return
+        try:
+            plan = self.settings.plan(self.current, text)
+        except ConfigError as exc:
+            self._say(f"Not saved: {exc}", error=True)
+            return
+        if not plan.changes and text == self.loaded_text:
+            self._say("Nothing to apply.")
+            return
+        if not self.confirm(self, f"Apply to {self.current}", describe(plan)):
+            return
+        try:
+            self.settings.save(plan, self.loaded_text)
+        except ConfigError as exc:
+            self._say(f"Not saved: {exc}", error=True)
+            return
+        self.reload()
+        self._say(f"Saved. {describe(plan).splitlines()[-1]}")
+
+    def _say(self, text: str, error: bool = False) -> None:
+        self.message.setStyleSheet("color:#c0392b;" if error else "")
+        self.message.setText(text)

@@ -1,0 +1,142 @@
+"""The profile editor's form, generated from the profile schema: one group per section,
+each key with its widget, description, default, origin and inline validation."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from PySide6.QtCore import Signal
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QFormLayout,
+    QGroupBox,
+    QLabel,
+    QLineEdit,
+    QVBoxLayout,
+    QWidget,
+)
+
+from elite_panel.core.profile_store import FieldDoc, field_error, field_value, schema_fields
+
+SECTION_TITLES = {
+    "stack": "Stack",
+    "runner": "Runner",
+    "assistant": "Assistant server",
+    "models": "Models",
+    "dashboard": "Dashboard & alerts",
+    "backups": "Backups",
+    "logging": "Logging",
+}
+
+
+class _Field:
+    def __init__(self, doc: FieldDoc, on_change: Any) -> None:
+        self.doc = doc
+        self.widget: QWidget
+        if doc.kind == "bool":
+            box = QCheckBox()
+            box.toggled.connect(on_change)
+            self.widget = box
+        elif doc.kind == "choice":
+            combo = QComboBox()
+            combo.addItems(list(doc.choices))
+            combo.currentTextChanged.connect(on_change)
+            self.widget = combo
+        else:
+            line = QLineEdit()
+            line.setPlaceholderText("" if doc.default in (None, "") else str(doc.default))
+            line.textChanged.connect(on_change)
+            self.widget = line
+        self.widget.setObjectName(f"field:{doc.path}")
+        self.widget.setToolTip(doc.description)
+        self.note = QLabel()
+        self.note.setStyleSheet("color:#777; font-size:11px;")
+        self.error = QLabel()
+        self.error.setObjectName(f"error:{doc.path}")
+        self.error.setStyleSheet("color:#c0392b; font-size:11px;")
+        self.error.hide()
+        self.loaded: Any = None
+
+    def set(self, value: Any, source: str) -> None:
+        self.loaded = value
+        if isinstance(self.widget, QCheckBox):
+            self.widget.setChecked(bool(value))
+        elif isinstance(self.widget, QComboBox):
+            self.widget.setCurrentText(str(value))
+        elif isinstance(self.widget, QLineEdit):
+            self.widget.setText("" if value is None else str(value))
+        default = "none" if self.doc.default in (None, "") else repr(self.doc.default)
+        self.note.setText(f"{self.doc.description} · default {default} · from {source}")
+        # An environment variable wins over the file: editing the file would change nothing.
+        self.widget.setEnabled(not source.startswith("$"))
+        self.error.hide()
+
+    def value(self) -> Any:
+        if isinstance(self.widget, QCheckBox):
+            return self.widget.isChecked()
+        if isinstance(self.widget, QComboBox):
+            return self.widget.currentText()
+        assert isinstance(self.widget, QLineEdit)
+        return field_value(self.doc, self.widget.text())
+
+    def validate(self) -> str | None:
+        problem = field_error(self.doc, self.value())
+        self.error.setText(problem or "")
+        self.error.setVisible(problem is not None)
+        return problem
+
+
+class ProfileForm(QWidget):
+    """Signals:
+    edited(): a value changed (validated inline).
+    """
+
+    edited = Signal()
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.fields: dict[str, _Field] = {}
+        layout = QVBoxLayout(self)
+        groups: dict[str, QFormLayout] = {}
+        for doc in schema_fields():
+            form = groups.get(doc.section)
+            if form is None:
+                box = QGroupBox(SECTION_TITLES.get(doc.section, doc.section.title()))
+                form = QFormLayout(box)
+                groups[doc.section] = form
+                layout.addWidget(box)
+            field = _Field(doc, lambda *_a, p=doc.path: self._changed(p))
+            self.fields[doc.path] = field
+            form.addRow(doc.key, field.widget)
+            form.addRow("", field.note)
+            form.addRow("", field.error)
+        layout.addStretch(1)
+        self._loading = False
+
+    def load(self, values: dict[str, dict[str, Any]], sources: dict[str, str]) -> None:
+        self._loading = True
+        try:
+            for path, field in self.fields.items():
+                section, _, key = path.partition(".")
+                field.set(values[section][key], sources.get(path, "default"))
+        finally:
+            self._loading = False
+
+    def edits(self) -> dict[str, Any]:
+        """The keys whose value differs from the loaded one."""
+        return {p: f.value() for p, f in self.fields.items() if f.value() != f.loaded}
+
+    def problems(self) -> dict[str, str]:
+        out = {}
+        for path, field in self.fields.items():
+            problem = field.validate()
+            if problem:
+                out[path] = problem
+        return out
+
+    def _changed(self, path: str) -> None:
+        if self._loading:
+            return
+        self.fields[path].validate()
+        self.edited.emit()

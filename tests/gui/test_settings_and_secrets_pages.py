@@ -1,0 +1,168 @@
+"""The Settings and Secrets pages offscreen: the generated form, Apply with its summary,
+refusals (invalid value, invalid TOML, a file changed on disk), the profile list; and the
+secrets against the real keyring, with reveal hidden again and delete confirmed."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator
+from typing import Any
+
+import keyring
+import keyring.backends.fail
+import psutil
+import pytest
+from PySide6.QtWidgets import QComboBox, QGroupBox, QLineEdit
+from pytestqt.qtbot import QtBot
+
+from elite_panel.app import Panel
+from elite_panel.core.paths import AppPaths
+from elite_panel.ui.pages.secrets_page import HIDDEN, SecretsPage
+from elite_panel.ui.pages.settings_page import SettingsPage
+from elite_panel.ui.widgets.lazy_page import LazyPage
+from tests.conftest import Home
+
+pytestmark = pytest.mark.gui
+
+
+@pytest.fixture
+def panel(qtbot: QtBot, qloop: asyncio.AbstractEventLoop, home: Home) -> Iterator[Panel]:
+    built = Panel(AppPaths.from_env(), "default", use_tray=False)
+    qtbot.addWidget(built.window)
+    yield built
+    built.close()
+
+
+def open_page(panel: Panel, name: str) -> Any:
+    panel.show(name)
+    lazy = panel.window.pages[name]
+    assert isinstance(lazy, LazyPage) and lazy.page is not None  # built when first shown
+    return lazy.page
+
+
+def test_settings_form_apply_and_refusals(qtbot: QtBot, panel: Panel) -> None:
+    page = open_page(panel, "settings")
+    assert isinstance(page, SettingsPage)
+    asked: list[str] = []
+    page.confirm = lambda _p, _t, text: asked.append(text) or True
+    titles = [box.title() for box in page.form.findChildren(QGroupBox)]
+    assert titles == ["Runner", "Assistant server", "Stack", "Dashboard & alerts", "Logging"]
+    overridden = page.form.fields["assistant.port"]  # the test's home sets its variable
+    assert overridden.note.text().endswith("from $ELITE_ASSISTANT__PORT")
+    assert not overridden.widget.isEnabled()
+    cpu = page.form.fields["dashboard.cpu_percent"]
+    assert "HighCPUUsage" in cpu.note.text() and cpu.note.text().endswith("from default")
+    assert isinstance(cpu.widget, QLineEdit)
+
+    cpu.widget.setText("170")  # inline validation, and Apply refuses
+    assert not cpu.error.isHidden() and "100" in cpu.error.text()
+    page.apply()
+    assert asked == [] and "dashboard.cpu_percent" in page.message.text()
+
+    cpu.widget.setText("90")
+    assert cpu.error.isHidden()
+    page.apply()
+    assert "dashboard.cpu_percent: 80.0 → 90.0" in asked[0]
+    assert "nothing restarts" in asked[0]  # the stack is not running
+    text = page.settings.store.text("default")
+    assert "cpu_percent = 90" in text and "# Elite Coding Assistant profile" in text
+    assert "# memory_percent = 85.0" in text  # the other comments are kept
+
+    page.tabs.setCurrentIndex(1)  # the raw TOML view refuses invalid TOML with its line
+    page.raw.setPlainText(text.replace("cpu_percent = 90", "cpu_percent = = 1"))
+    page.apply()
+    assert "invalid TOML" in page.message.text() and "line" in page.message.text()
+    assert page.settings.store.text("default") == text
+
+    page.raw.setPlainText(text.replace("cpu_percent = 90", "cpu_percent = 91"))
+    page.settings.store.path("default").write_text(text + "# elsewhere\n", encoding="utf-8")
+    page.apply()  # changed on disk meanwhile: refused, nothing lost
+    assert "changed on disk" in page.message.text()
+    assert page.settings.store.text("default").endswith("# elsewhere\n")
+
+
+def test_profile_list_operations(qtbot: QtBot, panel: Panel) -> None:
+    page = open_page(panel, "settings")
+    names = iter(["gpu", "gpu-big"])
+    page.ask_text = lambda *_a, **_k: next(names)
+    page.confirm = lambda *_a: True
+    page.buttons["Duplicate"].click()
+    assert page.current == "gpu" and "gpu" in page.settings.store.names()
+    page.buttons["Use"].click()
+    assert page.settings.store.active() == "gpu" and panel.stack.profile_name == "gpu"
+    page.buttons["Rename"].click()
+    assert page.settings.store.active() == "gpu-big" and panel.stack.profile_name == "gpu-big"
+    page.buttons["Delete"].click()  # the active one: refused
+    assert "in use" in page.message.text()
+    assert "gpu-big" in page.settings.store.names()
+
+
+def test_secrets_page_on_the_real_keyring(qtbot: QtBot, panel: Panel, real_keyring: Home) -> None:
+    page = open_page(panel, "secrets")
+    assert isinstance(page, SecretsPage)
+    page.reveal_ms = 300
+    page.confirm = lambda *_a: True
+    qtbot.waitUntil(lambda: len(page.entries) >= 6, timeout=10_000)
+    assert page.problem.isHidden()
+
+    page.set_secret("MY_TOKEN", "gui-secret-value-4321")
+    qtbot.waitUntil(lambda: any(e.name == "MY_TOKEN" for e in page.entries), timeout=10_000)
+    row = [e.name for e in page.entries].index("MY_TOKEN")
+    assert page.table.item(row, 1).text() == "set (keyring)"
+    assert page.table.item(row, 2).text() == f"{HIDDEN}4321"
+
+    page.table.selectRow(row)
+    page.buttons["Reveal"].click()
+    qtbot.waitUntil(lambda: page.table.item(row, 2).text() == "gui-secret-value-4321", timeout=5000)
+    qtbot.waitUntil(lambda: page.table.item(row, 2).text() == f"{HIDDEN}4321", timeout=5000)
+
+    page.buttons["Delete"].click()
+    qtbot.waitUntil(lambda: all(e.name != "MY_TOKEN" for e in page.entries), timeout=10_000)
+
+
+@pytest.fixture
+def no_keyring() -> Iterator[None]:
+    """keyring's own "nothing usable" backend, as on a machine without a Secret Service."""
+    previous = keyring.get_keyring()
+    keyring.set_keyring(keyring.backends.fail.Keyring())
+    try:
+        yield
+    finally:
+        keyring.set_keyring(previous)
+
+
+@pytest.mark.usefixtures("no_keyring")
+def test_secrets_page_without_a_keyring(qtbot: QtBot, panel: Panel) -> None:
+    page = open_page(panel, "secrets")
+    qtbot.waitUntil(lambda: not page.problem.isHidden(), timeout=10_000)
+    assert "no OS keyring" in page.problem.text()
+    assert not page.buttons["Set"].isEnabled()
+
+
+@pytest.mark.model
+@pytest.mark.slow
+def test_apply_restarts_only_what_the_change_affects(
+    qtbot: QtBot, panel: Panel, home: Home
+) -> None:
+    panel.show("stack")
+    panel.stack.start_stack()
+
+    def pids() -> dict[str, int | None]:
+        return {s.name: s.pid for s in panel.stack.statuses if s.state.value == "ready"}
+
+    qtbot.waitUntil(lambda: len(pids()) == 2, timeout=90_000)
+    before = pids()
+    page = open_page(panel, "settings")
+    asked: list[str] = []
+    page.confirm = lambda _p, _t, text: asked.append(text) or True
+    level = page.form.fields["logging.level"].widget
+    assert isinstance(level, QComboBox)
+    level.setCurrentText("DEBUG")
+    page.apply()
+    assert "logging.level: 'INFO' → 'DEBUG'" in asked[0] and "Restarts: assistant." in asked[0]
+    qtbot.waitUntil(
+        lambda: pids().get("assistant") not in (None, before["assistant"]), timeout=60_000
+    )
+    assert pids()["runner"] == before["runner"]
+    assistant = psutil.Process(int(pids()["assistant"] or 0))
+    assert assistant.environ()["LOG_LEVEL"] == "DEBUG"
