@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from elite_panel import __version__, cli_settings
 from elite_panel.console import err, out
+from elite_panel.core import redaction
 from elite_panel.core.errors import DaemonUnavailable, EliteError
 from elite_panel.core.kinds import RunnerKind
 from elite_panel.core.paths import AppPaths
@@ -103,6 +104,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         level=logging.DEBUG if args.verbose else logging.WARNING,
         format="%(levelname)s %(name)s: %(message)s",
     )
+    redaction.install()
     paths = AppPaths.from_env()
     try:
         profile_name = args.profile or _active_profile(paths)
@@ -126,7 +128,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "metrics":
             return asyncio.run(_metrics(args, paths))
     except EliteError as exc:
-        err(f"error: {exc}")
+        err(f"error: {redaction.known(str(exc))}")
         return 1
     except KeyboardInterrupt:
         return 130

@@ -124,3 +124,18 @@ def test_redaction_of_messages_arguments_and_tracebacks() -> None:
     assert record.getMessage() == f"key {REDACTED} used"
     assert record.exc_text and "sk-secret-value" not in record.exc_text
     assert redactor("abc sk-secret-value") == f"abc {REDACTED}"
+
+
+def test_a_secret_read_is_redacted_from_this_process_logs(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    from elite_panel.core import redaction
+    from elite_panel.core.secret_store import SecretStore
+
+    value = "hf_environment_token_5678"
+    store = SecretStore(AppPaths.from_env({"ELITE_HOME": str(tmp_path)}), {"HF_TOKEN": value})
+    assert store.lookup("HF_TOKEN", keyring_ok=False) == (value, "environment")
+    redaction.install(logger=logging.getLogger())
+    caplog.handler.addFilter(RedactingFilter(redaction.known))
+    logging.getLogger("elite_panel.test").warning("runner said: token=%s", value)
+    assert value not in caplog.text and f"token={REDACTED}" in caplog.text

@@ -56,7 +56,11 @@ class RedactingFilter(logging.Filter):
         return True
 
 
-def install(redactor: Redactor, logger: logging.Logger | None = None) -> None:
+# Every secret value this process has read (the secret store adds them as it reads).
+known = Redactor()
+
+
+def install(redactor: Redactor = known, logger: logging.Logger | None = None) -> None:
     """Redact through ``redactor`` on every handler of ``logger`` (the root logger)."""
     target = logger or logging.getLogger()
     for handler in target.handlers:

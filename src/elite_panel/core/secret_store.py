@@ -23,6 +23,7 @@ import keyring
 import keyring.errors
 from keyring.backend import KeyringBackend
 
+from elite_panel.core import redaction
 from elite_panel.core.atomic import write_atomic
 from elite_panel.core.errors import ConfigError, KeyringUnavailable
 from elite_panel.core.paths import AppPaths
@@ -166,14 +167,13 @@ class SecretStore:
 
     def lookup(self, name: str, keyring_ok: bool = True) -> tuple[str | None, str | None]:
         """(value, source): the environment first, then the keyring."""
-        value = self.environ.get(name)
-        if value:
-            return value, "environment"
-        if keyring_ok:
-            value = self._keyring_get(name)
-            if value:
-                return value, "keyring"
-        return None, None
+        value, source = self.environ.get(name), "environment"
+        if not value and keyring_ok:
+            value, source = self._keyring_get(name), "keyring"
+        if not value:
+            return None, None
+        redaction.known.add([value])  # from now on, no log line of this process shows it
+        return value, source
 
     def entries(self) -> tuple[list[SecretEntry], str | None]:
         """Every known or custom secret, and the keyring's problem (None when it works)."""
@@ -194,6 +194,7 @@ class SecretStore:
         if not value:
             raise ConfigError(f"{name}: an empty value; use `secrets delete {name}` to remove it")
         backend = self.backend()
+        redaction.known.add([value])
         try:
             backend.set_password(self.service, name, value)
         except keyring.errors.KeyringError as exc:

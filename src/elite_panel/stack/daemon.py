@@ -61,10 +61,7 @@ class ControlServer:
                 running = self._sampler is not None and not self._sampler.done()
                 if self.supervisor.active and not running:
                     if self.supervisor.profile is not None:
-                        dashboard = self.supervisor.profile.dashboard
-                        self.sampling.configure(
-                            dashboard.sample_interval_s, thresholds_from(dashboard)
-                        )
+                        self._configure_sampling(self.supervisor.profile)
                     self._sampler = asyncio.create_task(
                         self.sampling.run(lambda: self.supervisor.active), name="sampling"
                     )
@@ -72,6 +69,10 @@ class ControlServer:
             self.supervisor.unwatch(changes)
             if self._sampler is not None:
                 self._sampler.cancel()
+
+    def _configure_sampling(self, profile: Profile) -> None:
+        dashboard = profile.dashboard
+        self.sampling.configure(dashboard.sample_interval_s, thresholds_from(dashboard))
 
     async def serve(self) -> None:
         path = self.paths.control_socket
@@ -149,6 +150,7 @@ class ControlServer:
             elif cmd == "configure":  # applied changes that need no restart (alerts...)
                 if sup.profile is not None:
                     sup.profile = _profile(request)
+                    self._configure_sampling(sup.profile)
             else:
                 raise EliteError(f"unknown command {cmd!r}")
         except EliteError as exc:
@@ -247,7 +249,7 @@ def _setup_logging(paths: AppPaths) -> None:
 
 async def _main(paths: AppPaths) -> int:
     supervisor = Supervisor(paths)
-    redaction.install(supervisor.redactor)
+    redaction.install()
     sampling = SamplingLoop(Collector(paths.data), supervisor.statuses)
     server = ControlServer(supervisor, paths, sampling)
     sampler = asyncio.create_task(server.sample_while_up(), name="sample-while-up")

@@ -15,11 +15,11 @@ from typing import Any
 
 import httpx
 
+from elite_panel.core import redaction
 from elite_panel.core.errors import EliteError, StackError
 from elite_panel.core.kinds import RunnerKind
 from elite_panel.core.paths import AppPaths
 from elite_panel.core.profiles import Profile
-from elite_panel.core.redaction import Redactor
 from elite_panel.core.secret_store import SecretStore
 from elite_panel.stack import processes, runners
 from elite_panel.stack.service import RestartPolicy, Service
@@ -53,7 +53,7 @@ class Supervisor:
         self._lock = asyncio.Lock()
         self.logs = {name: ServiceLog(name, paths.logs) for name in SERVICE_NAMES}
         self.on_idle: Callable[[], None] = lambda: None
-        self.redactor = Redactor()  # the values of the secrets handed to the services
+        self.redactor = redaction.known  # holds the secrets handed to the services
 
     # -- observation ------------------------------------------------------------------
 
@@ -242,8 +242,8 @@ class Supervisor:
         self.runner_kind = kind.value
 
     async def _secrets(self) -> dict[str, dict[str, str]]:
-        """Each service's secrets, read now (off the loop: the keyring may prompt); they
-        are also redacted from this process's own log from here on."""
+        """Each service's secrets, read now (off the loop: the keyring may prompt); reading
+        them also redacts them from this process's own log from here on."""
         store = SecretStore(self.paths)
         try:
             env, problem = await asyncio.to_thread(store.for_services)
@@ -251,7 +251,6 @@ class Supervisor:
             env, problem = {}, str(exc)
         if problem:
             log.warning("secrets come only from the environment: %s", problem)
-        self.redactor.add(v for values in env.values() for v in values.values())
         return env
 
     async def _stop_all(self) -> None:
