@@ -31,6 +31,13 @@ def add_parsers(commands: Any) -> None:
     setting = action.add_parser("set", help="set SECTION.KEY in the profile, validated first")
     setting.add_argument("key", help="for example runner.kind")
     setting.add_argument("value", help='a TOML value (8001, true, "text") or plain text')
+    for sub in (show, validate, setting):
+        sub.add_argument(
+            "--profile",
+            dest="config_profile",
+            default=argparse.SUPPRESS,
+            help="this profile instead of the active one",
+        )
     action.add_parser("profiles", help="list the profiles; * marks the active one")
     use = action.add_parser("use", help="make a profile the active one")
     use.add_argument("name")
@@ -50,6 +57,7 @@ def run_config(args: argparse.Namespace, paths: AppPaths, profile: str) -> int:
     from elite_panel.core.profiles import validate_text
 
     store = ProfileStore(paths)
+    profile = getattr(args, "config_profile", profile)
     if args.action == "profiles":
         active = store.active()
         for name in store.names():
@@ -62,7 +70,8 @@ def run_config(args: argparse.Namespace, paths: AppPaths, profile: str) -> int:
     if args.action == "validate":
         path = args.file or store.path(profile)
         try:
-            validate_text(path.read_text(encoding="utf-8"), path)
+            # The file alone: a variable overriding a key must not hide its error there.
+            validate_text(path.read_text(encoding="utf-8"), path, environ={})
         except (OSError, UnicodeDecodeError) as exc:
             err(f"{path}: cannot read it: {exc}")
             return EXIT_INVALID
