@@ -14,7 +14,7 @@ import sys
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from elite_panel import __version__, cli_settings
+from elite_panel import __version__, cli_backup, cli_settings
 from elite_panel.console import err, out
 from elite_panel.core import redaction
 from elite_panel.core.errors import DaemonUnavailable, EliteError
@@ -91,6 +91,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
 
     cli_settings.add_parsers(commands)
+    cli_backup.add_parsers(commands)
 
     chat = commands.add_parser("chat", help="ask the assistant; the answer streams to stdout")
     chat.add_argument("--model", help="model name (default: the server's default)")
@@ -121,6 +122,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         profile = load_profile(paths.ensure(), profile_name)
         if args.command == "stack":
             return asyncio.run(_stack(args, paths, profile))
+        if args.command == "backup":
+            return cli_backup.run_backup(args, paths, profile)
         if args.command == "chat":
             return asyncio.run(_chat(args, paths))
         if args.command == "conversations":

@@ -96,6 +96,24 @@ class DashboardSettings(_Section):
     )
 
 
+class BackupSettings(_Section):
+    """Where backups go, how many are kept (as restic's ``forget``), and their schedule."""
+
+    folder: str = Field(default="", description="where archives go; empty = <data>/backups")
+    include_logs: bool = Field(default=False, description="add the log files to each backup")
+    keep_last: int = Field(default=10, ge=0, description="keep the newest N backups (0 = off)")
+    keep_daily: int = Field(
+        default=7, ge=0, description="and the newest backup of each of the last D days"
+    )
+    schedule: Literal["off", "daily", "interval"] = Field(
+        default="off", description="run by the supervisor while the stack is up"
+    )
+    daily_at: str = Field(
+        default="03:00", pattern=r"^([01]\d|2[0-3]):[0-5]\d$", description="HH:MM, local time"
+    )
+    every_hours: float = Field(default=6.0, gt=0, le=168, description="for schedule = interval")
+
+
 class LoggingSettings(_Section):
     level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
         default="INFO", description="how much the assistant server logs"
@@ -112,6 +130,7 @@ class Profile(_Section):
     assistant: AssistantSettings = Field(default_factory=AssistantSettings)
     stack: StackSettings = Field(default_factory=StackSettings)
     dashboard: DashboardSettings = Field(default_factory=DashboardSettings)
+    backups: BackupSettings = Field(default_factory=BackupSettings)
     logging: LoggingSettings = Field(default_factory=LoggingSettings)
 
 
@@ -144,6 +163,15 @@ sample_interval_s = 1.0
 # gpu_temperature_c = 85.0  # GpuTemperatureHigh, held for gpu_for_s
 # vram_percent = 95.0       # VramAlmostFull, held for gpu_for_s
 # gpu_for_s = 60.0
+
+[backups]
+# folder = ""           # default: <data>/backups
+include_logs = false
+keep_last = 10          # keep the newest 10 backups...
+keep_daily = 7          # ...and the newest of each of the last 7 days
+schedule = "off"        # off, daily (at daily_at) or interval (every every_hours)
+# daily_at = "03:00"
+# every_hours = 6.0
 
 [logging]
 level = "INFO"          # DEBUG, INFO, WARNING or ERROR

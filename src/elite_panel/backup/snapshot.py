@@ -1,0 +1,126 @@
+"""A consistent copy of the conversation database while the server keeps writing.
+
+SQLite: the online backup API (``sqlite3.Connection.backup``) copies a snapshot in one read
+transaction, so every message committed before it began is in it and the copy is intact.
+PostgreSQL: ``pg_dump`` in its custom format, restored with ``pg_restore``.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sqlite3
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+
+from sqlalchemy.engine import make_url
+
+from elite_panel.core.errors import EliteError
+
+
+@dataclass(frozen=True)
+class Database:
+    """Where the assistant server keeps conversations (the URL it is given)."""
+
+    url: str
+
+    @property
+    def kind(self) -> str:
+        backend = make_url(self.url).get_backend_name()
+        return "postgresql" if backend in ("postgresql", "postgres") else backend
+
+    @property
+    def sqlite_path(self) -> Path:
+        database = make_url(self.url).database
+        assert database, "a SQLite URL names its file"
+        return Path(database)
+
+    @property
+    def member(self) -> str:
+        return "database/assistant.db" if self.kind == "sqlite" else "database/assistant.pgdump"
+
+
+def snapshot(database: Database, target: Path) -> dict[str, int | str | None]:
+    """Copy ``database`` to ``target``; returns its figures for the manifest."""
+    if database.kind == "sqlite":
+        return _sqlite_snapshot(database.sqlite_path, target)
+    if database.kind == "postgresql":
+        return _pg_dump(database.url, target)
+    raise EliteError(f"cannot back up a {database.kind} database")
+
+
+def _sqlite_snapshot(source: Path, target: Path) -> dict[str, int | str | None]:
+    if not source.exists():
+        target.unlink(missing_ok=True)
+        return {"kind": "sqlite", "conversations": 0, "messages": 0, "size": 0, "empty": 1}
+    with sqlite3.connect(f"file:{source}?mode=ro", uri=True, timeout=30) as src:
+        dst = sqlite3.connect(target)
+        try:
+            src.backup(dst)
+            figures = counts(dst)
+        finally:
+            dst.close()
+    return {"kind": "sqlite", "size": target.stat().st_size, **figures}
+
+
+def counts(connection: sqlite3.Connection) -> dict[str, int | str | None]:
+    def one(sql: str) -> int | str | None:
+        try:
+            row = connection.execute(sql).fetchone()
+        except sqlite3.DatabaseError:
+            return None
+        return row[0] if row else None
+
+    return {
+        "conversations": one("SELECT count(*) FROM conversations"),
+        "messages": one("SELECT count(*) FROM messages"),
+        "schema": one("SELECT version_num FROM alembic_version"),
+    }
+
+
+def check_sqlite(path: Path) -> str | None:
+    """None when the file opens and passes ``PRAGMA integrity_check``, else why not."""
+    try:
+        with sqlite3.connect(f"file:{path}?mode=ro", uri=True) as connection:
+            result = connection.execute("PRAGMA integrity_check").fetchone()[0]
+            connection.execute("SELECT count(*) FROM conversations").fetchone()
+    except sqlite3.DatabaseError as exc:
+        return f"the database does not open: {exc}"
+    return None if result == "ok" else f"the database is damaged: {result}"
+
+
+def _pg_tool(name: str) -> str:
+    tool = shutil.which(name)
+    if tool is None:
+        raise EliteError(f"`{name}` is needed for a PostgreSQL database: install postgresql-client")
+    return tool
+
+
+def _pg_dump(url: str, target: Path) -> dict[str, int | str | None]:
+    plain = make_url(url).set(drivername="postgresql")
+    env = {**os.environ, "PGPASSWORD": plain.password or ""}
+    dsn = plain.set(password=None).render_as_string(hide_password=False)
+    result = subprocess.run(
+        [_pg_tool("pg_dump"), "--format=custom", "--no-owner", "--file", str(target), dsn],
+        env=env,
+        capture_output=True,
+        text=True,
+    )
+    if result.returncode != 0:
+        raise EliteError(f"pg_dump failed: {result.stderr.strip()}")
+    return {"kind": "postgresql", "size": target.stat().st_size}
+
+
+def pg_restore(url: str, dump: Path) -> None:
+    plain = make_url(url).set(drivername="postgresql")
+    env = {**os.environ, "PGPASSWORD": plain.password or ""}
+    dsn = plain.set(password=None).render_as_string(hide_password=False)
+    result = subprocess.run(
+        [_pg_tool("pg_restore"), "--clean", "--if-exists", "--no-owner", "-d", dsn, str(dump)],
+        env=env,
+        capture_output=True,
+        text=True,
+    )
+    if result.returncode != 0:
+        raise EliteError(f"pg_restore failed: {result.stderr.strip()}")

@@ -1,0 +1,148 @@
+"""``elite-panel backup ...``: create, list, verify, restore and prune backups."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from elite_panel.console import err, out
+from elite_panel.core.errors import DaemonUnavailable
+from elite_panel.core.paths import AppPaths
+from elite_panel.core.profiles import Profile
+
+
+def add_parsers(commands: Any) -> None:
+    backup = commands.add_parser("backup", help="verified backups of conversations and profiles")
+    action = backup.add_subparsers(dest="action", metavar="ACTION", required=True)
+    create = action.add_parser("create", help="back up now; prints the archive's path")
+    create.add_argument("--include-logs", action="store_true", help="add the log files")
+    create.add_argument("--to", type=Path, help="write the archive to DIR (no pruning there)")
+    listing = action.add_parser("list", help="the backups, newest first")
+    listing.add_argument("--json", action="store_true", help="machine-readable output")
+    verify = action.add_parser("verify", help="check every checksum (exit 0 only when intact)")
+    verify.add_argument("archive", type=Path)
+    restore = action.add_parser("restore", help="restore an archive (asks first)")
+    restore.add_argument("archive", type=Path)
+    restore.add_argument("--dry-run", action="store_true", help="only say what would change")
+    restore.add_argument("--yes", action="store_true", help="do not ask for confirmation")
+    prune = action.add_parser("prune", help="delete the backups the retention policy drops")
+    prune.add_argument("--keep-last", type=int, help="default: backups.keep_last")
+    prune.add_argument("--keep-daily", type=int, help="default: backups.keep_daily")
+
+
+def run_backup(args: argparse.Namespace, paths: AppPaths, profile: Profile) -> int:
+    from elite_panel.backup.service import BackupService
+
+    service = BackupService(paths, profile)
+    if args.action == "create":
+        info = service.create(include_logs=args.include_logs or None, to=args.to, progress=_bar())
+        err("")
+        out(f"{info.path}\n")
+        return 0
+    if args.action == "list":
+        backups = service.backups()
+        if args.json:
+            out(json.dumps({"backups": [b.to_json() for b in backups]}, indent=2) + "\n")
+            return 0
+        for b in backups:
+            verified = "verified" if b.summary.get("verified") else "not verified"
+            if b.summary.get("error"):
+                verified = "DAMAGED"
+            talks = b.summary.get("conversations")
+            what = f"{talks} conversations" if talks is not None else "contents unknown"
+            out(f"{b.name}  {b.size / 1e6:8.1f} MB  {what:<22} {verified}\n")
+        return 0
+    if args.action == "verify":
+        manifest = service.verify(args.archive, progress=_bar())
+        err("")
+        out(f"{args.archive}: intact ({len(manifest.members)} members, {manifest.created})\n")
+        return 0
+    if args.action == "prune":
+        removed = service.prune(args.keep_last, args.keep_daily)
+        for path in removed:
+            out(f"deleted {path.name}\n")
+        out(f"{len(removed)} deleted, {len(service.backups())} kept\n")
+        return 0
+    return _restore(args, paths, profile, service)
+
+
+def _restore(args: argparse.Namespace, paths: AppPaths, profile: Profile, service: Any) -> int:
+    from elite_panel.backup.restore import Restorer
+
+    restorer = Restorer(service)
+    plan = restorer.plan(args.archive, progress=_bar())
+    err("")
+    out(plan.summary() + "\n")
+    if args.dry_run:
+        restorer.discard(plan)
+        return 0
+    if not args.yes:
+        if not sys.stdin.isatty():
+            restorer.discard(plan)
+            err("error: not restoring without confirmation: add --yes")
+            return 1
+        if input("Restore? [y/N] ").strip().lower() not in ("y", "yes"):
+            restorer.discard(plan)
+            out("nothing changed\n")
+            return 1
+    stack = _StackControl(paths, profile)
+    safety = restorer.apply(plan, stack.stop, stack.start)
+    out(f"restored; the state before is in {safety.path}\n")
+    return 0
+
+
+class _StackControl:
+    """Stops and starts services through the supervisor, when one runs."""
+
+    def __init__(self, paths: AppPaths, profile: Profile) -> None:
+        self.paths = paths
+        self.profile = profile
+
+    def stop(self, names: list[str]) -> list[str]:
+        from elite_panel.stack.control import ControlClient
+
+        async def run() -> list[str]:
+            client = ControlClient(self.paths)
+            try:
+                running = [s.name for s in await client.call("status") if s.state.is_active]
+            except DaemonUnavailable:
+                return []
+            stopped = [n for n in names if n in running]
+            for name in stopped:
+                await client.call("stop", service=name)
+            return stopped
+
+        return asyncio.run(run())
+
+    def start(self, names: list[str]) -> None:
+        if not names:
+            return
+        from elite_panel.core.profile_store import ProfileStore
+        from elite_panel.stack.control import ControlClient
+
+        profile = ProfileStore(self.paths).load(ProfileStore(self.paths).active())
+
+        async def run() -> None:
+            client = ControlClient(self.paths)
+            for name in names:
+                await client.call("start", service=name, profile=profile.model_dump(mode="json"))
+
+        asyncio.run(run())
+
+
+def _bar() -> Any:
+    """A progress line on stderr when it is a terminal."""
+    if not sys.stderr.isatty():
+        return None
+
+    def show(done: int, total: int) -> None:
+        share = done / total if total else 1.0
+        filled = int(share * 30)
+        sys.stderr.write(f"\r[{'#' * filled}{'.' * (30 - filled)}] {share:6.1%}")
+        sys.stderr.flush()
+
+    return show

@@ -1,0 +1,316 @@
+"""Backups for real: archives of a live SQLite database, damaged archives refused with
+nothing changed, a full disk, a restore that fails halfway, retention, no secret inside."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import os
+import sqlite3
+import subprocess
+import sys
+import tarfile
+import threading
+from collections.abc import Callable, Iterator
+from datetime import datetime, timedelta
+from pathlib import Path
+
+import httpx
+import pytest
+import zstandard
+
+from elite_panel.backup.archive import read_archive
+from elite_panel.backup.manifest import ArchiveInvalid
+from elite_panel.backup.retention import to_forget
+from elite_panel.backup.service import BackupError, BackupService
+from elite_panel.core.paths import AppPaths
+from elite_panel.core.profile_store import ProfileStore
+from tests.conftest import Home, wait_for
+from tests.fakes import openai_double
+from tests.fakes.ollama_double import free_port, serve_in_thread
+
+TOKEN = "backup-test-token"
+
+
+@pytest.fixture
+def paths(home: Home) -> AppPaths:
+    return AppPaths.from_env(home.env).ensure()
+
+
+def service(paths: AppPaths, home: Home) -> BackupService:
+    store = ProfileStore(paths, home.env)
+    return BackupService(paths, store.load("default"), home.env)
+
+
+@pytest.fixture
+def server(paths: AppPaths, home: Home) -> Iterator[str]:
+    """The real assistant server on this home's database, answering from the OpenAI double."""
+    state = openai_double.OpenAIDouble(tokens=20)
+    for url in serve_in_thread(openai_double.build_app(state)):
+        port = free_port()
+        env = {
+            **home.env,
+            "ASSISTANT_PORT": str(port),
+            "ASSISTANT_API_TOKEN": TOKEN,
+            "ASSISTANT_BACKEND": "openai",
+            "ASSISTANT_BACKEND_URL": f"{url}/v1",
+            "ASSISTANT_DATA_DIR": str(paths.server_data),
+            "ASSISTANT_RATE_LIMIT": "off",
+        }
+        proc = subprocess.Popen([sys.executable, "-m", "embedded_server"], env=env)
+        base = f"http://127.0.0.1:{port}"
+
+        def up(base: str = base) -> bool:
+            try:
+                return httpx.get(f"{base}/health", timeout=1).is_success
+            except httpx.HTTPError:
+                return False
+
+        try:
+            wait_for(up, 30, "the assistant server")
+            yield base
+        finally:
+            proc.terminate()
+            proc.wait(timeout=15)
+
+
+def chat(base: str, prompt: str) -> str:
+    response = httpx.post(
+        f"{base}/api/chat",
+        json={"messages": [{"role": "user", "content": prompt}]},
+        headers={"Authorization": f"Bearer {TOKEN}"},
+        timeout=30,
+    )
+    events = [json.loads(line) for line in response.text.splitlines() if line]
+    assert events[-1]["type"] == "done", events[-1]
+    return str(events[0]["conversation_id"])
+
+
+def tree_digest(*roots: Path) -> dict[str, str]:
+    out = {}
+    for root in roots:
+        for path in sorted(root.rglob("*")):
+            if path.is_file() and "backups" not in path.parts:
+                out[str(path)] = hashlib.sha256(path.read_bytes()).hexdigest()
+    return out
+
+
+def test_backup_while_the_server_writes(paths: AppPaths, home: Home, server: str) -> None:
+    committed: list[str] = []
+    stop = threading.Event()
+
+    def writer() -> None:
+        while not stop.is_set():
+            committed.append(chat(server, f"question {len(committed)}"))
+
+    thread = threading.Thread(target=writer)
+    thread.start()
+    try:
+        wait_for(lambda: len(committed) >= 20, 30, "20 conversations")
+        before = list(committed)  # each was answered, so committed, before the backup began
+        info = service(paths, home).create()
+        wait_for(lambda: len(committed) > len(before) + 5, 30, "writes after the backup")
+    finally:
+        stop.set()
+        thread.join()
+    extracted = paths.data / "check"
+    read_archive(info.path, extract_to=extracted)
+    db = extracted / "database" / "assistant.db"
+    with sqlite3.connect(db) as connection:
+        assert connection.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+        ids = {row[0] for row in connection.execute("SELECT id FROM conversations")}
+    assert set(before) <= ids
+
+
+def tamper(
+    archive: Path, target: Path, change: Callable[[list[tuple[tarfile.TarInfo, bytes]]], None]
+) -> Path:
+    members = []
+    with archive.open("rb") as raw:
+        reader = zstandard.ZstdDecompressor().stream_reader(raw)
+        with tarfile.open(fileobj=reader, mode="r|") as tar:
+            for info in tar:
+                stream = tar.extractfile(info)
+                members.append((info, stream.read() if stream else b""))
+    change(members)
+    with (
+        target.open("wb") as out,
+        zstandard.ZstdCompressor().stream_writer(out) as writer,
+        tarfile.open(fileobj=writer, mode="w|") as tar,
+    ):
+        for info, data in members:
+            tar.addfile(info, io.BytesIO(data) if info.isreg() else None)
+    return target
+
+
+def _member(
+    name: str, data: bytes = b"x", kind: bytes = tarfile.REGTYPE, link: str = ""
+) -> tuple[tarfile.TarInfo, bytes]:
+    info = tarfile.TarInfo(name)
+    info.type = kind
+    info.size = len(data) if kind == tarfile.REGTYPE else 0
+    info.linkname = link
+    return info, data
+
+
+def test_damaged_archives_are_refused_and_nothing_changes(
+    paths: AppPaths, home: Home, server: str
+) -> None:
+    chat(server, "keep me")
+    good = service(paths, home).create().path
+    size = good.stat().st_size
+    folder = paths.data / "backups" / "bad"  # (verify caches its verdicts in index.json there)
+    folder.mkdir()
+
+    def flipped(path: Path) -> Path:
+        data = bytearray(good.read_bytes())
+        data[size // 2] ^= 0xFF
+        path.write_bytes(bytes(data))
+        return path
+
+    def truncated(path: Path) -> Path:
+        path.write_bytes(good.read_bytes()[: size - 200])
+        return path
+
+    def drop_profile(members: list[tuple[tarfile.TarInfo, bytes]]) -> None:
+        members[:] = [m for m in members if not m[0].name.startswith("config/profiles/")]
+
+    def insert(
+        extra: tuple[tarfile.TarInfo, bytes],
+    ) -> Callable[[list[tuple[tarfile.TarInfo, bytes]]], None]:
+        return lambda members: members.insert(0, extra)
+
+    cases = {
+        "flipped byte": flipped(folder / "flipped.tar.zst"),
+        "truncated": truncated(folder / "truncated.tar.zst"),
+        "missing member": tamper(good, folder / "missing.tar.zst", drop_profile),
+        "member not in manifest": tamper(
+            good, folder / "extra.tar.zst", insert(_member("config/profiles/evil.toml"))
+        ),
+        "path traversal": tamper(
+            good, folder / "traversal.tar.zst", insert(_member("../../escaped.txt"))
+        ),
+        "absolute path": tamper(
+            good, folder / "absolute.tar.zst", insert(_member("/tmp/escaped.txt"))
+        ),
+        "symlink": tamper(
+            good,
+            folder / "link.tar.zst",
+            insert(_member("config/link", b"", tarfile.SYMTYPE, "/etc/passwd")),
+        ),
+    }
+    before = tree_digest(paths.config, paths.data)
+    for what, archive in cases.items():
+        with pytest.raises(ArchiveInvalid):
+            service(paths, home).verify(archive)
+        result = home.cli("backup", "verify", str(archive))
+        assert result.returncode == 1, what
+        result = home.cli("backup", "restore", str(archive), "--yes")
+        assert result.returncode == 1 and "error:" in result.stderr, what
+        assert tree_digest(paths.config, paths.data) == before, what
+        assert not (paths.data.parent / "escaped.txt").exists()
+
+
+def test_full_disk_leaves_no_partial_archive(paths: AppPaths, home: Home, tmp_path: Path) -> None:
+    if os.geteuid() != 0:
+        if os.environ.get("ELITE_REQUIRE_SERVICES") == "1":
+            pytest.fail("ELITE_REQUIRE_SERVICES=1 but mounting a small tmpfs needs root")
+        pytest.skip("mounting a small tmpfs needs root")
+    small = tmp_path / "small"
+    small.mkdir()
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=600k", "tmpfs", str(small)], check=True)
+    try:
+        older = service(paths, home).create(to=small).path  # fits: the profile alone
+        paths.server_data.mkdir(parents=True, exist_ok=True)
+        with sqlite3.connect(paths.server_data / "assistant.db") as connection:
+            connection.execute("CREATE TABLE conversations (id TEXT)")
+            connection.execute("CREATE TABLE messages (id TEXT, content BLOB)")
+            connection.executemany(
+                "INSERT INTO messages VALUES (?, ?)",
+                [(str(i), os.urandom(4096)) for i in range(500)],  # 2 MB that does not compress
+            )
+        result = home.cli("backup", "create", "--to", str(small))
+        assert result.returncode == 1 and "no space left" in result.stderr, result.stderr
+        assert sorted(p.name for p in small.iterdir() if not p.name.startswith(".")) == sorted(
+            [older.name, "index.json"]
+        )
+        assert [
+            p
+            for p in small.iterdir()
+            if p.name.endswith(".partial") or p.name.startswith(".staging")
+        ] == []
+        assert home.cli("backup", "verify", str(older)).returncode == 0
+    finally:
+        subprocess.run(["umount", str(small)], check=True)
+
+
+def test_restore_brings_back_and_a_failed_one_puts_everything_back(
+    paths: AppPaths, home: Home, server: str
+) -> None:
+    first = chat(server, "the first conversation")
+    store = ProfileStore(paths, home.env)
+    store.set_value("default", "dashboard.cpu_percent", "70")
+    archive = service(paths, home).create().path
+    chat(server, "a later conversation")
+    store.set_value("default", "dashboard.cpu_percent", "95")
+    store.create("later")
+
+    dry = home.cli("backup", "restore", str(archive), "--dry-run")
+    assert dry.returncode == 0
+    assert "2 conversations" in dry.stdout and "1 conversations" in dry.stdout
+    assert "profile default: changed" in dry.stdout and "profile later: removed" in dry.stdout
+    assert store.load("default").dashboard.cpu_percent == 95  # the dry run changed nothing
+
+    # A restore that fails after the swap (the archive's database is damaged although its
+    # checksums match): everything is put back.
+    def garbage_db(members: list[tuple[tarfile.TarInfo, bytes]]) -> None:
+        from elite_panel.backup.manifest import Manifest, Member
+
+        fake = b"not a database" * 100
+        for i, (info, _data) in enumerate(members):
+            if info.name == "database/assistant.db":
+                members[i] = _member(info.name, fake)
+        manifest = Manifest.from_json(members[-1][1])
+        digest = hashlib.sha256(fake).hexdigest()
+        manifest.members["database/assistant.db"] = Member(digest, len(fake))
+        members[-1] = _member("manifest.json", manifest.to_json().encode())
+
+    bad = tamper(archive, paths.data / "elite-backup-20000101-000000.tar.zst", garbage_db)
+    before = tree_digest(paths.config, paths.server_data)
+    failed = home.cli("backup", "restore", str(bad), "--yes")
+    assert failed.returncode == 1 and "put back as it was" in failed.stderr, failed.stderr
+    assert tree_digest(paths.config, paths.server_data) == before
+
+    done = home.cli("backup", "restore", str(archive), "--yes")
+    assert done.returncode == 0, done.stderr
+    assert store.load("default").dashboard.cpu_percent == 70
+    assert "later" not in store.names()
+    with sqlite3.connect(paths.server_data / "assistant.db") as connection:
+        assert [r[0] for r in connection.execute("SELECT id FROM conversations")] == [first]
+
+
+def test_retention_and_the_lock(paths: AppPaths, home: Home) -> None:
+    now = datetime(2026, 11, 26, 12, 0).astimezone()
+    times = [now - timedelta(hours=6 * i) for i in range(12)]  # 4 a day over 3 days
+    assert to_forget(times, keep_last=2, keep_daily=0) == set(range(2, 12))
+    kept = set(range(12)) - to_forget(times, keep_last=1, keep_daily=3)
+    assert len({times[i].date() for i in kept}) == 3 and 0 in kept
+    assert to_forget(times, 0, 0) == set()
+
+    backups = service(paths, home)
+    with backups._lock(backups.folder), pytest.raises(BackupError, match="already running"):
+        backups.create()
+
+
+def test_no_secret_in_any_archive(paths: AppPaths, home: Home) -> None:
+    secret = "sk-never-in-an-archive-1234567"
+    home.env["OPENAI_API_KEY"] = secret
+    (paths.logs / "supervisor.log").write_text("a line\n")
+    result = home.cli("backup", "create", "--include-logs")
+    assert result.returncode == 0, result.stderr
+    archive = Path(result.stdout.strip())
+    raw = zstandard.ZstdDecompressor().stream_reader(archive.open("rb")).read()
+    assert secret.encode() not in raw
+    assert b"OPENAI_API_KEY" in raw  # its name is listed, for the restore to ask for it
+    assert b"logs/supervisor.log" in raw
