@@ -314,3 +314,34 @@ def test_no_secret_in_any_archive(paths: AppPaths, home: Home) -> None:
     assert secret.encode() not in raw
     assert b"OPENAI_API_KEY" in raw  # its name is listed, for the restore to ask for it
     assert b"logs/supervisor.log" in raw
+
+
+def test_when_the_schedule_is_due() -> None:
+    from elite_panel.backup.schedule import next_due
+    from elite_panel.core.profiles import BackupSettings
+
+    now = datetime(2026, 11, 26, 10, 0).astimezone()
+    daily = BackupSettings(schedule="daily", daily_at="03:00")
+    assert next_due(BackupSettings(), None, now) is None  # off
+    assert next_due(daily, None, now) == now.replace(hour=3)  # today's slot missed: now
+    assert next_due(daily, now.replace(hour=4), now) == now.replace(hour=3) + timedelta(days=1)
+    late = now.replace(hour=2)  # before today's slot: yesterday's is the one to meet
+    assert next_due(daily, late - timedelta(hours=1), late) == late.replace(hour=3)
+    interval = BackupSettings(schedule="interval", every_hours=6)
+    assert next_due(interval, None, now) == now
+    assert next_due(interval, now - timedelta(hours=2), now) == now + timedelta(hours=4)
+
+
+@pytest.mark.model
+@pytest.mark.slow
+def test_the_supervisor_backs_up_on_schedule(paths: AppPaths, home: Home) -> None:
+    from elite_panel.backup.schedule import read_status
+
+    home.env["ELITE_BACKUPS__SCHEDULE"] = "interval"
+    up = home.cli("stack", "up")
+    assert up.returncode == 0, up.stderr
+    status = wait_for(lambda: read_status(paths), 60, "the scheduled backup's result")
+    assert isinstance(status, dict) and status["ok"] is True, status
+    listed = json.loads(home.cli("backup", "list", "--json").stdout)["backups"]
+    assert [b["reason"] for b in listed] == ["scheduled"]
+    assert listed[0]["path"] == status["path"]

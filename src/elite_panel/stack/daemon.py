@@ -23,6 +23,7 @@ import sys
 from collections.abc import Callable
 from typing import Any, TypeVar
 
+from elite_panel.backup.schedule import run_schedule
 from elite_panel.core import redaction
 from elite_panel.core.errors import EliteError
 from elite_panel.core.kinds import RunnerKind
@@ -253,6 +254,12 @@ async def _main(paths: AppPaths) -> int:
     sampling = SamplingLoop(Collector(paths.data), supervisor.statuses)
     server = ControlServer(supervisor, paths, sampling)
     sampler = asyncio.create_task(server.sample_while_up(), name="sample-while-up")
+    backups = asyncio.create_task(
+        run_schedule(
+            paths, lambda: supervisor.profile, lambda: supervisor.active, supervisor.watch()
+        ),
+        name="backup-schedule",
+    )
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, server.stopped.set)
@@ -261,6 +268,7 @@ async def _main(paths: AppPaths) -> int:
         await server.serve()
     finally:
         sampler.cancel()
+        backups.cancel()
         await supervisor.close()
         await sampling.collector.aclose()
     log.info("supervisor %d stopped", os.getpid())
