@@ -21,6 +21,7 @@ from PySide6.QtGui import QKeySequence, QShortcut
 from PySide6.QtWidgets import QApplication, QWidget
 
 from elite_panel import APP_NAME
+from elite_panel.adapters.backup_adapter import BackupAdapter
 from elite_panel.adapters.chat_adapter import ChatAdapter
 from elite_panel.adapters.monitor_adapter import MonitorAdapter
 from elite_panel.adapters.stack_adapter import StackAdapter
@@ -69,9 +70,13 @@ class Panel(QObject):
                 "stack": StackPage(self.stack),
                 "settings": LazyPage("Settings", self._settings_page),
                 "secrets": LazyPage("Secrets", self._secrets_page),
+                "backups": LazyPage("Backups", self._backups_page),
             }
         )
         self.secrets: SecretsAdapter | None = None
+        # Built now (not with its page): it watches for the scheduled backups' results.
+        self.backups = BackupAdapter(paths, self.stack, self)
+        self.backups.scheduledResult.connect(self._on_scheduled_backup)
         self.finished = asyncio.Event()
         self._tasks = TaskGroup("panel")
         self.tray: Tray | None = None
@@ -102,6 +107,11 @@ class Panel(QObject):
 
         self.secrets = SecretsAdapter(self.paths, self)
         return SecretsPage(self.secrets)
+
+    def _backups_page(self) -> QWidget:
+        from elite_panel.ui.pages.backups_page import BackupsPage
+
+        return BackupsPage(self.backups)
 
     def switch_profile(self, name: str) -> None:
         """Another profile became the active one: the next start of the stack uses it."""
@@ -156,12 +166,20 @@ class Panel(QObject):
         self.monitor.close()
         if self.secrets is not None:
             self.secrets.close()
+        self.backups.close()
 
     def _on_close_requested(self) -> None:
         if self.tray:
             self.window.hide()
         else:
             self.quit()
+
+    def _on_scheduled_backup(self, result: dict[str, object]) -> None:
+        ok = bool(result.get("ok"))
+        text = f"written: {result.get('path')}" if ok else f"failed: {result.get('error')}"
+        self.window.statusBar().showMessage(f"Scheduled backup {text}", 15_000)
+        if self.tray:
+            self.tray.notify("Backup" if ok else "Backup failed", text)
 
     def _on_alert_fired(self, alert: dict[str, object]) -> None:
         if self.tray:

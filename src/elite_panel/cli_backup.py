@@ -10,7 +10,6 @@ from pathlib import Path
 from typing import Any
 
 from elite_panel.console import err, out
-from elite_panel.core.errors import DaemonUnavailable
 from elite_panel.core.paths import AppPaths
 from elite_panel.core.profiles import Profile
 
@@ -89,7 +88,7 @@ def _restore(args: argparse.Namespace, paths: AppPaths, profile: Profile, servic
             restorer.discard(plan)
             out("nothing changed\n")
             return 1
-    stack = _StackControl(paths, profile)
+    stack = _StackControl(paths)
     safety = restorer.apply(plan, stack.stop, stack.start)
     out(f"restored; the state before is in {safety.path}\n")
     return 0
@@ -98,40 +97,22 @@ def _restore(args: argparse.Namespace, paths: AppPaths, profile: Profile, servic
 class _StackControl:
     """Stops and starts services through the supervisor, when one runs."""
 
-    def __init__(self, paths: AppPaths, profile: Profile) -> None:
+    def __init__(self, paths: AppPaths) -> None:
         self.paths = paths
-        self.profile = profile
 
     def stop(self, names: list[str]) -> list[str]:
         from elite_panel.stack.control import ControlClient
 
-        async def run() -> list[str]:
-            client = ControlClient(self.paths)
-            try:
-                running = [s.name for s in await client.call("status") if s.state.is_active]
-            except DaemonUnavailable:
-                return []
-            stopped = [n for n in names if n in running]
-            for name in stopped:
-                await client.call("stop", service=name)
-            return stopped
-
-        return asyncio.run(run())
+        return asyncio.run(ControlClient(self.paths).stop_running(names))
 
     def start(self, names: list[str]) -> None:
-        if not names:
-            return
         from elite_panel.core.profile_store import ProfileStore
         from elite_panel.stack.control import ControlClient
 
-        profile = ProfileStore(self.paths).load(ProfileStore(self.paths).active())
-
-        async def run() -> None:
-            client = ControlClient(self.paths)
-            for name in names:
-                await client.call("start", service=name, profile=profile.model_dump(mode="json"))
-
-        asyncio.run(run())
+        if names:
+            store = ProfileStore(self.paths)  # the restored active profile
+            profile = store.load(store.active()).model_dump(mode="json")
+            asyncio.run(ControlClient(self.paths).start_services(names, profile))
 
 
 def _bar() -> Any:

@@ -335,7 +335,7 @@ def test_when_the_schedule_is_due() -> None:
 @pytest.mark.model
 @pytest.mark.slow
 def test_the_supervisor_backs_up_on_schedule(paths: AppPaths, home: Home) -> None:
-    from elite_panel.backup.schedule import read_status
+    from elite_panel.backup.status import read_status
 
     home.env["ELITE_BACKUPS__SCHEDULE"] = "interval"
     up = home.cli("stack", "up")

@@ -2,7 +2,8 @@
 
 The schedule runs only while the stack is up (the supervisor is what runs it). A missed
 slot (the stack was down at 03:00) is made up once when the stack is next up. Each result
-is written to ``<state>/last_backup.json``, which the panel watches to show it and to notify.
+is written to ``<state>/last_backup.json`` (:mod:`elite_panel.backup.status`), which the
+panel watches to show it and to notify.
 """
 
 from __future__ import annotations
@@ -13,9 +14,9 @@ import json
 import logging
 from collections.abc import Callable
 from datetime import datetime, timedelta
-from pathlib import Path
 from typing import Any
 
+from elite_panel.backup.status import status_file
 from elite_panel.core.atomic import write_atomic
 from elite_panel.core.errors import EliteError
 from elite_panel.core.paths import AppPaths
@@ -38,18 +39,6 @@ def next_due(settings: BackupSettings, last: datetime | None, now: datetime) -> 
     if last is None or last < slot:
         return slot  # that slot has no backup yet: due
     return slot + timedelta(days=1)
-
-
-def status_file(paths: AppPaths) -> Path:
-    return paths.state / "last_backup.json"
-
-
-def read_status(paths: AppPaths) -> dict[str, Any] | None:
-    try:
-        data = json.loads(status_file(paths).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
-    return data if isinstance(data, dict) else None
 
 
 async def run_schedule(

@@ -146,19 +146,15 @@ class ProfileStore:
 
     def set_value(self, name: str, key: str, raw: str) -> Profile:
         """``section.key = raw`` (a TOML value, or else a plain string), validated first."""
-        section, _, field = key.partition(".")
-        if not field or "." in field:
-            raise ConfigError(f"{key!r}: give SECTION.KEY, for example runner.kind")
-        known = Profile.model_fields
-        if section not in known:
-            raise ConfigError(f"{key}: unknown section {section!r} (known: {', '.join(known)})")
-        section_model = known[section].annotation
-        assert isinstance(section_model, type) and issubclass(section_model, BaseModel)
-        if field not in section_model.model_fields:
-            fields = ", ".join(section_model.model_fields)
-            raise ConfigError(f"{key}: unknown key {field!r} in [{section}] (known: {fields})")
+        return self.set_values(name, {key: raw})
+
+    def set_values(self, name: str, raw_values: Mapping[str, str]) -> Profile:
+        """Several keys at once: all are written, or (on any error) none."""
+        for key in raw_values:
+            _check_key(key)
         text = self.text(name)
-        updated = with_values(text, {key: parse_value(raw)}, self.path(name))
+        values = {key: parse_value(raw) for key, raw in raw_values.items()}
+        updated = with_values(text, values, self.path(name))
         try:
             return self.save_text(name, updated, expected=text)
         except ConfigError as exc:
@@ -197,6 +193,20 @@ class ProfileStore:
             else:
                 out[f"{section}.{key}"] = "default"
         return out
+
+
+def _check_key(key: str) -> None:
+    section, _, field = key.partition(".")
+    if not field or "." in field:
+        raise ConfigError(f"{key!r}: give SECTION.KEY, for example runner.kind")
+    known = Profile.model_fields
+    if section not in known:
+        raise ConfigError(f"{key}: unknown section {section!r} (known: {', '.join(known)})")
+    section_model = known[section].annotation
+    assert isinstance(section_model, type) and issubclass(section_model, BaseModel)
+    if field not in section_model.model_fields:
+        fields = ", ".join(section_model.model_fields)
+        raise ConfigError(f"{key}: unknown key {field!r} in [{section}] (known: {fields})")
 
 
 def schema_keys() -> Iterator[tuple[str, str]]:

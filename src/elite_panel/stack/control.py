@@ -62,6 +62,22 @@ class ControlClient:
             raise StackError(str(reply.get("error", "the supervisor refused the command")))
         return [ServiceStatus.from_json(s) for s in reply.get("services", [])]
 
+    async def stop_running(self, names: list[str]) -> list[str]:
+        """Stop those of ``names`` that run (a restore needs them off its files); returns
+        them, to start them again afterwards. No supervisor: nothing runs."""
+        try:
+            running = [s.name for s in await self.call("status") if s.state.is_active]
+        except DaemonUnavailable:
+            return []
+        stopped = [n for n in names if n in running]
+        for name in stopped:
+            await self.call("stop", service=name)
+        return stopped
+
+    async def start_services(self, names: list[str], profile: dict[str, Any]) -> None:
+        for name in names:
+            await self.call("start", service=name, profile=profile)
+
     async def stream(self, cmd: str, **args: Any) -> AsyncIterator[dict[str, Any]]:
         """Messages of a streaming command until the daemon closes the stream."""
         reader, writer = await self._connect()

@@ -1,0 +1,252 @@
+"""The Backups page: Back up now (with progress), the list of archives (time, size,
+contents, verified or not), Verify, Restore (a verified dry run, then a confirmation),
+Delete, Open folder, and the schedule and retention settings of the active profile."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from PySide6.QtCore import QUrl
+from PySide6.QtGui import QDesktopServices, QKeySequence, QShortcut
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QCheckBox,
+    QComboBox,
+    QDoubleSpinBox,
+    QFormLayout,
+    QGroupBox,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QLineEdit,
+    QProgressBar,
+    QPushButton,
+    QSpinBox,
+    QTableWidget,
+    QTableWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
+
+from elite_panel.adapters.backup_adapter import BackupAdapter
+from elite_panel.core.errors import ConfigError
+from elite_panel.ui.widgets import dialogs
+
+COLUMNS = ("Time", "Size", "Contents", "Verified", "Reason")
+
+
+def contents(summary: dict[str, Any]) -> str:
+    if summary.get("conversations") is None:
+        return "unknown until verified"
+    profiles = len(summary.get("profiles") or [])
+    logs = ", logs" if summary.get("include_logs") else ""
+    return f"{summary['conversations']} conversations, {profiles} profile(s){logs}"
+
+
+class BackupsPage(QWidget):
+    title = "Backups"
+
+    def __init__(self, backups: BackupAdapter, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.backups = backups
+        self.confirm = dialogs.confirm
+        self.infos: list[Any] = []
+        self.folder: Path | None = None
+
+        self.create_button = QPushButton("Back up now")
+        self.create_button.setToolTip("A verified archive of conversations and profiles (Ctrl+B)")
+        self.create_button.clicked.connect(self.back_up_now)
+        self.include_logs = QCheckBox("Include logs")
+        self.progress = QProgressBar()
+        self.progress.setRange(0, 1000)
+        self.progress.hide()
+        self.open_button = QPushButton("Open folder")
+        self.open_button.clicked.connect(self._open_folder)
+        top = QHBoxLayout()
+        for widget in (self.create_button, self.include_logs, self.progress):
+            top.addWidget(widget)
+        top.addStretch(1)
+        top.addWidget(self.open_button)
+
+        self.table = QTableWidget(0, len(COLUMNS))
+        self.table.setHorizontalHeaderLabels(COLUMNS)
+        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+        self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.table.horizontalHeader().setSectionResizeMode(2, QHeaderView.ResizeMode.Stretch)
+        self.table.verticalHeader().hide()
+        row = QHBoxLayout()
+        self.buttons: dict[str, QPushButton] = {}
+        for label, tip, slot in (
+            ("Verify", "Check every checksum of the selected archive", self._verify),
+            ("Restore…", "Verify, show what changes, then restore (asks first)", self._restore),
+            ("Delete…", "Delete the selected archive (asks first)", self._delete),
+            ("Prune now", "Apply the retention policy below", backups.prune),
+        ):
+            button = QPushButton(label)
+            button.setToolTip(tip)
+            button.clicked.connect(slot)
+            row.addWidget(button)
+            self.buttons[label.rstrip("…")] = button
+        row.addStretch(1)
+        self.message = QLabel()
+        self.message.setObjectName("backupsMessage")
+        self.message.setWordWrap(True)
+
+        self.schedule = QComboBox()
+        self.schedule.addItems(["off", "daily", "interval"])
+        self.daily_at = QLineEdit()
+        self.daily_at.setInputMask("99:99")
+        self.every_hours = QDoubleSpinBox()
+        self.every_hours.setRange(0.1, 168)
+        self.keep_last = QSpinBox()
+        self.keep_last.setRange(0, 10_000)
+        self.keep_daily = QSpinBox()
+        self.keep_daily.setRange(0, 10_000)
+        save = QPushButton("Save schedule and retention")
+        save.clicked.connect(self.save_settings)
+        box = QGroupBox("Schedule (run by the supervisor while the stack is up) and retention")
+        form = QFormLayout(box)
+        form.addRow("Schedule", self.schedule)
+        form.addRow("Daily at", self.daily_at)
+        form.addRow("Every (hours)", self.every_hours)
+        form.addRow("Keep the newest", self.keep_last)
+        form.addRow("And one a day for (days)", self.keep_daily)
+        form.addRow(save)
+
+        layout = QVBoxLayout(self)
+        layout.addLayout(top)
+        layout.addWidget(self.table, 1)
+        layout.addLayout(row)
+        layout.addWidget(self.message)
+        layout.addWidget(box)
+        QShortcut(QKeySequence("Ctrl+B"), self, self.back_up_now)
+
+        backups.listed.connect(self._on_listed)
+        backups.progress.connect(self._on_progress)
+        backups.finished.connect(lambda text: self._done(text, error=False))
+        backups.failed.connect(lambda text: self._done(text, error=True))
+        backups.planned.connect(self._on_planned)
+        self.load_settings()
+        backups.refresh()
+
+    # -- actions ------------------------------------------------------------------------
+
+    def back_up_now(self) -> None:
+        self._busy("Backing up…")
+        self.backups.create(self.include_logs.isChecked())
+
+    def selected(self) -> Path | None:
+        row = self.table.currentRow()
+        return self.infos[row].path if 0 <= row < len(self.infos) else None
+
+    def _verify(self) -> None:
+        if path := self.selected():
+            self._busy(f"Verifying {path.name}…")
+            self.backups.verify(path)
+
+    def _restore(self) -> None:
+        if path := self.selected():
+            self._busy(f"Verifying {path.name} before restoring it…")
+            self.backups.plan_restore(path)
+
+    def _on_planned(self, plan: Any) -> None:
+        self.progress.hide()
+        if self.confirm(self, "Restore", plan.summary() + "\n\nRestore now?"):
+            self._busy("Restoring…")
+            self.backups.apply_restore(plan)
+        else:
+            self.backups.discard(plan)
+            self._say("Nothing was changed.")
+
+    def _delete(self) -> None:
+        path = self.selected()
+        if path and self.confirm(self, "Delete backup", f"Delete {path.name}?"):
+            self.backups.delete(path)
+
+    def _open_folder(self) -> None:
+        if self.folder is not None:
+            self.folder.mkdir(parents=True, exist_ok=True)
+            QDesktopServices.openUrl(QUrl.fromLocalFile(str(self.folder)))
+
+    # -- settings -----------------------------------------------------------------------
+
+    def _store(self) -> Any:
+        from elite_panel.core.profile_store import ProfileStore
+
+        return ProfileStore(self.backups.paths)
+
+    def load_settings(self) -> None:
+        store = self._store()
+        try:
+            settings = store.load(self.backups.stack.profile_name).backups
+        except ConfigError as exc:
+            self._say(str(exc), error=True)
+            return
+        self.schedule.setCurrentText(settings.schedule)
+        self.daily_at.setText(settings.daily_at)
+        self.every_hours.setValue(settings.every_hours)
+        self.keep_last.setValue(settings.keep_last)
+        self.keep_daily.setValue(settings.keep_daily)
+        self.folder = self.backups.service().folder
+
+    def save_settings(self) -> None:
+        store = self._store()
+        name = self.backups.stack.profile_name
+        values = {
+            "backups.schedule": f'"{self.schedule.currentText()}"',
+            "backups.daily_at": f'"{self.daily_at.text()}"',
+            "backups.every_hours": str(self.every_hours.value()),
+            "backups.keep_last": str(self.keep_last.value()),
+            "backups.keep_daily": str(self.keep_daily.value()),
+        }
+        try:
+            store.set_values(name, values)
+        except ConfigError as exc:
+            self._say(str(exc), error=True)
+            return
+        if self.backups.stack.connected:
+            self.backups.stack.configure()
+        self._say("Schedule and retention saved.")
+
+    # -- display ------------------------------------------------------------------------
+
+    def _on_listed(self, infos: list[Any]) -> None:
+        self.infos = infos
+        self.table.setRowCount(len(infos))
+        for row, info in enumerate(infos):
+            summary = info.summary
+            if summary.get("error"):
+                verified = "DAMAGED"
+            elif summary.get("verified"):
+                verified = "verified " + str(summary["verified"])[:16].replace("T", " ")
+            else:
+                verified = "not verified"
+            cells = (
+                info.created.strftime("%Y-%m-%d %H:%M:%S"),
+                f"{info.size / 1e6:.1f} MB",
+                contents(summary),
+                verified,
+                str(summary.get("reason", "")),
+            )
+            for column, text in enumerate(cells):
+                self.table.setItem(row, column, QTableWidgetItem(text))
+
+    def _on_progress(self, what: str, done: int, total: int) -> None:
+        self.progress.show()
+        self.progress.setFormat(f"{what} %p%")
+        self.progress.setValue(int(1000 * done / total) if total else 1000)
+
+    def _busy(self, text: str) -> None:
+        self.create_button.setEnabled(False)
+        self._say(text)
+
+    def _done(self, text: str, error: bool) -> None:
+        self.create_button.setEnabled(True)
+        self.progress.hide()
+        self._say(text, error)
+
+    def _say(self, text: str, error: bool = False) -> None:
+        self.message.setStyleSheet("color:#c0392b;" if error else "")
+        self.message.setText(text)

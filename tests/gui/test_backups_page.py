@@ -1,0 +1,77 @@
+"""The Backups page offscreen: Back up now with progress, the list, Verify, Restore with
+its summary and confirmation, Delete, and the schedule settings saved to the profile."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator
+
+import pytest
+from pytestqt.qtbot import QtBot
+
+from elite_panel.app import Panel
+from elite_panel.core.paths import AppPaths
+from elite_panel.core.profile_store import ProfileStore
+from elite_panel.ui.pages.backups_page import BackupsPage
+from elite_panel.ui.widgets.lazy_page import LazyPage
+from tests.conftest import Home
+
+pytestmark = pytest.mark.gui
+
+
+@pytest.fixture
+def page(qtbot: QtBot, qloop: asyncio.AbstractEventLoop, home: Home) -> Iterator[BackupsPage]:
+    panel = Panel(AppPaths.from_env(), "default", use_tray=False)
+    qtbot.addWidget(panel.window)
+    panel.show("backups")
+    lazy = panel.window.pages["backups"]
+    assert isinstance(lazy, LazyPage) and isinstance(lazy.page, BackupsPage)
+    yield lazy.page
+    panel.close()
+
+
+def test_back_up_verify_restore_delete(qtbot: QtBot, page: BackupsPage, home: Home) -> None:
+    asked: list[str] = []
+    page.confirm = lambda _p, _t, text: asked.append(text) or True
+    seen: list[int] = []
+    page.backups.progress.connect(lambda _what, done, total: seen.append(done))
+    with qtbot.waitSignal(page.backups.finished, timeout=20_000):
+        page.back_up_now()
+    qtbot.waitUntil(lambda: page.table.rowCount() == 1, timeout=10_000)
+    assert seen and page.table.item(0, 3).text().startswith("verified")
+    assert page.table.item(0, 2).text() == "0 conversations, 1 profile(s)"
+    assert page.create_button.isEnabled() and page.progress.isHidden()
+
+    page.table.selectRow(0)
+    with qtbot.waitSignal(page.backups.finished, timeout=20_000):
+        page.buttons["Verify"].click()
+    assert "intact" in page.message.text()
+
+    store = ProfileStore(AppPaths.from_env(home.env), home.env)
+    store.set_value("default", "dashboard.cpu_percent", "60")
+    with qtbot.waitSignal(page.backups.finished, timeout=30_000):
+        page.buttons["Restore"].click()
+    assert "profile default: changed" in asked[0] and "safety backup" in asked[0]
+    assert store.load("default").dashboard.cpu_percent == 80  # back as it was
+    qtbot.waitUntil(lambda: page.table.rowCount() == 2, timeout=10_000)  # + the safety one
+    assert "before restoring" in page.table.item(0, 4).text()
+
+    page.table.selectRow(0)
+    page.buttons["Delete"].click()
+    qtbot.waitUntil(lambda: page.table.rowCount() == 1, timeout=10_000)
+
+
+def test_schedule_settings_are_saved_to_the_profile(
+    qtbot: QtBot, page: BackupsPage, home: Home
+) -> None:
+    page.schedule.setCurrentText("daily")
+    page.daily_at.setText("04:30")
+    page.keep_last.setValue(3)
+    page.save_settings()
+    saved = ProfileStore(AppPaths.from_env(home.env), home.env).load("default").backups
+    assert (saved.schedule, saved.daily_at, saved.keep_last) == ("daily", "04:30", 3)
+    page.daily_at.setText("29:99")
+    page.keep_last.setValue(5)
+    page.save_settings()
+    assert "daily_at" in page.message.text()
+    assert ProfileStore(AppPaths.from_env(home.env), home.env).load("default").backups == saved
