@@ -118,6 +118,7 @@ case "$action" in
         system_packages_install
         "$VENV/bin/python" -m tests.benchmarks.bench_stack
         "$VENV/bin/python" -m tests.benchmarks.bench_server
+        "$VENV/bin/python" -m tests.benchmarks.bench_backup
         QT_QPA_PLATFORM=offscreen "$VENV/bin/python" -m tests.benchmarks.bench_chat_render
         QT_QPA_PLATFORM=offscreen exec "$VENV/bin/python" -m tests.benchmarks.bench_monitor
         ;;
