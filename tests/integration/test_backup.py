@@ -345,3 +345,48 @@ def test_the_supervisor_backs_up_on_schedule(paths: AppPaths, home: Home) -> Non
     listed = json.loads(home.cli("backup", "list", "--json").stdout)["backups"]
     assert [b["reason"] for b in listed] == ["scheduled"]
     assert listed[0]["path"] == status["path"]
+
+
+def test_postgresql_database_backed_up_and_restored(paths: AppPaths, home: Home) -> None:
+    """pg_dump into the archive, pg_restore back, against the test PostgreSQL server."""
+    import asyncio
+
+    from embedded_server.db.engine import Database
+    from embedded_server.db.migrate import upgrade
+    from embedded_server.db.store import ConversationStore, MessageDraft
+    from tests.server.conftest import postgres_database, require_service
+
+    admin = require_service("ELITE_TEST_POSTGRES_URL", "PostgreSQL server")
+    with postgres_database(admin) as url:
+
+        async def setup() -> str:
+            db = Database(url)
+            await upgrade(db)
+            store = ConversationStore(db)
+            kept = await store.add_turn(None, "kept", [MessageDraft("user", "hello")])
+            await db.dispose()
+            return kept
+
+        async def conversations() -> list[str]:
+            db = Database(url)
+            found, _total = await ConversationStore(db).search()
+            await db.dispose()
+            return [c.id for c in found]
+
+        async def drop(conversation_id: str) -> None:
+            db = Database(url)
+            await ConversationStore(db).delete(conversation_id)
+            await db.dispose()
+
+        kept = asyncio.run(setup())
+        home.env["ASSISTANT_DATABASE_URL"] = url
+        made = home.cli("backup", "create")
+        assert made.returncode == 0, made.stderr
+        archive = Path(made.stdout.strip())
+        asyncio.run(drop(kept))
+        assert asyncio.run(conversations()) == []
+        dry = home.cli("backup", "restore", str(archive), "--dry-run")
+        assert "1 conversations, 1 messages" in dry.stdout, dry.stdout
+        done = home.cli("backup", "restore", str(archive), "--yes")
+        assert done.returncode == 0, done.stderr
+        assert asyncio.run(conversations()) == [kept]

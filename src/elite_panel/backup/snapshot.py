@@ -109,7 +109,18 @@ def _pg_dump(url: str, target: Path) -> dict[str, int | str | None]:
     )
     if result.returncode != 0:
         raise EliteError(f"pg_dump failed: {result.stderr.strip()}")
-    return {"kind": "postgresql", "size": target.stat().st_size}
+    figures: dict[str, int | str | None] = {"kind": "postgresql", "size": target.stat().st_size}
+    for name, sql in (
+        ("conversations", "SELECT count(*) FROM conversations"),
+        ("messages", "SELECT count(*) FROM messages"),
+        ("schema", "SELECT version_num FROM alembic_version"),
+    ):
+        query = subprocess.run(
+            [_pg_tool("psql"), "-Atc", sql, dsn], env=env, capture_output=True, text=True
+        )
+        value = query.stdout.strip() if query.returncode == 0 else None
+        figures[name] = int(value) if value and value.isdigit() else value
+    return figures
 
 
 def pg_restore(url: str, dump: Path) -> None:
@@ -117,7 +128,16 @@ def pg_restore(url: str, dump: Path) -> None:
     env = {**os.environ, "PGPASSWORD": plain.password or ""}
     dsn = plain.set(password=None).render_as_string(hide_password=False)
     result = subprocess.run(
-        [_pg_tool("pg_restore"), "--clean", "--if-exists", "--no-owner", "-d", dsn, str(dump)],
+        [
+            _pg_tool("pg_restore"),
+            "--clean",
+            "--if-exists",
+            "--no-owner",
+            "--single-transaction",  # all of it, or the database is left as it was
+            "-d",
+            dsn,
+            str(dump),
+        ],
         env=env,
         capture_output=True,
         text=True,
