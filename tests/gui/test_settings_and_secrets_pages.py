@@ -46,7 +46,14 @@ def test_settings_form_apply_and_refusals(qtbot: QtBot, panel: Panel) -> None:
     asked: list[str] = []
     page.confirm = lambda _p, _t, text: asked.append(text) or True
     titles = [box.title() for box in page.form.findChildren(QGroupBox)]
-    assert titles == ["Runner", "Assistant server", "Stack", "Dashboard & alerts", "Logging"]
+    assert titles == [
+        "Stack",
+        "Runner",
+        "Assistant server",
+        "Dashboard & alerts",
+        "Backups",
+        "Logging",
+    ]
     overridden = page.form.fields["assistant.port"]  # the test's home sets its variable
     assert overridden.note.text().endswith("from $ELITE_ASSISTANT__PORT")
     assert not overridden.widget.isEnabled()

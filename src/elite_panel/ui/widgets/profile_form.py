@@ -99,7 +99,12 @@ class ProfileForm(QWidget):
         self.fields: dict[str, _Field] = {}
         layout = QVBoxLayout(self)
         groups: dict[str, QFormLayout] = {}
-        for doc in schema_fields():
+        order = list(SECTION_TITLES)
+        docs = sorted(
+            schema_fields(),  # stable: keys keep the schema's order within a section
+            key=lambda d: order.index(d.section) if d.section in order else len(order),
+        )
+        for doc in docs:
             form = groups.get(doc.section)
             if form is None:
                 box = QGroupBox(SECTION_TITLES.get(doc.section, doc.section.title()))
