@@ -206,6 +206,8 @@ def test_damaged_archives_are_refused_and_nothing_changes(
             service(paths, home).verify(archive)
         result = home.cli("backup", "verify", str(archive))
         assert result.returncode == 1, what
+        if what == "newer format":
+            assert "newer than this panel reads" in result.stderr
         result = home.cli("backup", "restore", str(archive), "--yes")
         assert result.returncode == 1 and "error:" in result.stderr, what
         assert tree_digest(paths.config, paths.data) == before, what
