@@ -30,6 +30,7 @@ from elite_panel.core.profiles import (
     env_overrides,
     env_var_name,
     load_profile,
+    overridden,
     profile_path,
     validate_text,
 )
@@ -185,36 +186,61 @@ class ProfileStore:
         data = tomllib.loads(self.text(name))
         overrides = env_overrides(self.environ)
         out = {}
-        for section, key in schema_keys():
-            if key in overrides.get(section, {}):
-                out[f"{section}.{key}"] = "$" + env_var_name(section, key)
-            elif key in (data.get(section) or {}):
-                out[f"{section}.{key}"] = "profile file"
+        for parts in schema_keys():
+            if overridden(overrides, parts):
+                out[".".join(parts)] = "$" + env_var_name(*parts)
+            elif overridden(data, parts):
+                out[".".join(parts)] = "profile file"
             else:
-                out[f"{section}.{key}"] = "default"
+                out[".".join(parts)] = "default"
         return out
 
 
 def _check_key(key: str) -> None:
-    section, _, field = key.partition(".")
-    if not field or "." in field:
+    parts = key.split(".")
+    if len(parts) < 2 or not all(parts):
         raise ConfigError(f"{key!r}: give SECTION.KEY, for example runner.kind")
-    known = Profile.model_fields
-    if section not in known:
-        raise ConfigError(f"{key}: unknown section {section!r} (known: {', '.join(known)})")
-    section_model = known[section].annotation
-    assert isinstance(section_model, type) and issubclass(section_model, BaseModel)
-    if field not in section_model.model_fields:
-        fields = ", ".join(section_model.model_fields)
-        raise ConfigError(f"{key}: unknown key {field!r} in [{section}] (known: {fields})")
+    known = [".".join(p) for p in schema_keys()]
+    if key in known:
+        return
+    if parts[0] not in Profile.model_fields:
+        sections = ", ".join(Profile.model_fields)
+        raise ConfigError(f"{key}: unknown section {parts[0]!r} (known: {sections})")
+    prefix = ".".join(parts[:-1]) + "."
+    siblings = [k.removeprefix(prefix) for k in known if k.startswith(prefix)]
+    where = ".".join(parts[:-1])
+    raise ConfigError(
+        f"{key}: unknown key {parts[-1]!r} in [{where}] (known: {', '.join(siblings)})"
+    )
 
 
-def schema_keys() -> Iterator[tuple[str, str]]:
-    for section, info in Profile.model_fields.items():
-        model = info.annotation
-        assert isinstance(model, type) and issubclass(model, BaseModel)
-        for key in model.model_fields:
-            yield section, key
+def _model_at(parts: list[str] | tuple[str, ...]) -> type[BaseModel]:
+    """The pydantic model of the table at ``parts`` (``("runner", "docker")``)."""
+    model: type[BaseModel] = Profile
+    for part in parts:
+        annotation = model.model_fields[part].annotation
+        assert isinstance(annotation, type) and issubclass(annotation, BaseModel)
+        model = annotation
+    return model
+
+
+def schema_keys(
+    model: type[BaseModel] = Profile, prefix: tuple[str, ...] = ()
+) -> Iterator[list[str]]:
+    """Every leaf key of the schema as its path: ``["runner", "docker", "image"]``."""
+    for key, info in model.model_fields.items():
+        annotation = info.annotation
+        if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+            yield from schema_keys(annotation, (*prefix, key))
+        else:
+            yield [*prefix, key]
+
+
+def value_at(data: Mapping[str, Any], parts: list[str] | tuple[str, ...]) -> Any:
+    node: Any = data
+    for part in parts:
+        node = node[part]
+    return node
 
 
 def with_values(text: str, values: Mapping[str, Any], path: Path | None = None) -> str:
@@ -225,17 +251,21 @@ def with_values(text: str, values: Mapping[str, Any], path: Path | None = None) 
     except tomlkit.exceptions.ParseError as exc:
         raise ConfigError(f"{path or 'profile'}: invalid TOML: {exc}") from exc
     for key, value in values.items():
-        section, _, field = key.partition(".")
-        table = document.get(section)
-        if table is None:
-            if value is None:
-                continue
-            table = tomlkit.table()
-            document[section] = table
-        if value is None:
-            table.pop(field, None)
+        *tables, field = key.split(".")
+        table: Any = document
+        for name in tables:
+            child = table.get(name)
+            if child is None:
+                if value is None:
+                    break
+                child = tomlkit.table()
+                table[name] = child
+            table = child
         else:
-            table[field] = value
+            if value is None:
+                table.pop(field, None)
+            else:
+                table[field] = value
     return tomlkit.dumps(document)
 
 
@@ -258,10 +288,8 @@ class FieldDoc:
 
 def schema_fields() -> list[FieldDoc]:
     docs = []
-    for section, key in schema_keys():
-        model = Profile.model_fields[section].annotation
-        assert isinstance(model, type) and issubclass(model, BaseModel)
-        info = model.model_fields[key]
+    for parts in schema_keys():
+        info = _model_at(parts[:-1]).model_fields[parts[-1]]
         args = [a for a in typing.get_args(info.annotation) if a is not type(None)]
         base = args[0] if len(args) == 1 else info.annotation
         optional = type(None) in typing.get_args(info.annotation)
@@ -277,8 +305,9 @@ def schema_fields() -> list[FieldDoc]:
         else:
             kind = "text"
         default = info.default.value if isinstance(info.default, enum.Enum) else info.default
+        section = ".".join(parts[:-1])
         docs.append(
-            FieldDoc(section, key, kind, default, info.description or "", choices, optional)
+            FieldDoc(section, parts[-1], kind, default, info.description or "", choices, optional)
         )
     return docs
 
@@ -295,8 +324,7 @@ def field_value(doc: FieldDoc, raw: Any) -> Any:
 
 def field_error(doc: FieldDoc, value: Any) -> str | None:
     """The schema's complaint about one value, checked alone (inline validation)."""
-    model = Profile.model_fields[doc.section].annotation
-    assert isinstance(model, type) and issubclass(model, BaseModel)
+    model = _model_at(doc.section.split("."))
     try:
         model.model_validate({} if value is None else {doc.key: value})
     except ValidationError as exc:
@@ -315,10 +343,10 @@ def parse_value(raw: str) -> Any:
 def diff(old: Profile, new: Profile) -> list[Change]:
     changes = []
     before, after = old.model_dump(mode="json"), new.model_dump(mode="json")
-    for section, key in schema_keys():
-        a, b = before[section][key], after[section][key]
+    for parts in schema_keys():
+        a, b = value_at(before, parts), value_at(after, parts)
         if a != b:
-            changes.append(Change(f"{section}.{key}", a, b))
+            changes.append(Change(".".join(parts), a, b))
     return changes
 
 

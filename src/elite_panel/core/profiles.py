@@ -227,45 +227,64 @@ def validate_text(text: str, path: Path, environ: Mapping[str, str] | None = Non
         raise ConfigError(_explain(exc, path, text, overrides)) from exc
 
 
-def env_overrides(environ: Mapping[str, str]) -> dict[str, dict[str, str]]:
-    """``ELITE_RUNNER__KIND=x`` → ``{"runner": {"kind": "x"}}`` for known sections only.
+def env_overrides(environ: Mapping[str, str]) -> dict[str, Any]:
+    """``ELITE_RUNNER__KIND=x`` → ``{"runner": {"kind": "x"}}`` (and deeper:
+    ``ELITE_RUNNER__DOCKER__IMAGE``), for known sections only.
 
     Other ``ELITE_*`` variables (``ELITE_HOME``, ``ELITE_PROFILE``) are not profile keys.
     """
     sections = set(Profile.model_fields)
-    out: dict[str, dict[str, str]] = {}
+    out: dict[str, Any] = {}
     for var, value in environ.items():
         if not var.startswith(ENV_PREFIX) or ENV_NESTED not in var:
             continue
-        section, _, key = var[len(ENV_PREFIX) :].lower().partition(ENV_NESTED)
-        if section in sections and key:
-            out.setdefault(section, {})[key] = value
+        parts = var[len(ENV_PREFIX) :].lower().split(ENV_NESTED)
+        if parts[0] not in sections or not all(parts):
+            continue
+        target = out
+        for part in parts[:-1]:
+            target = target.setdefault(part, {})
+            if not isinstance(target, dict):
+                break
+        else:
+            target[parts[-1]] = value
     return out
 
 
-def env_var_name(section: str, key: str) -> str:
-    return f"{ENV_PREFIX}{section.upper()}{ENV_NESTED}{key.upper()}"
+def env_var_name(*parts: str) -> str:
+    return ENV_PREFIX + ENV_NESTED.join(p.upper() for p in parts)
 
 
-def _merge(base: dict[str, Any], overrides: dict[str, dict[str, str]]) -> dict[str, Any]:
-    merged: dict[str, Any] = {k: (dict(v) if isinstance(v, dict) else v) for k, v in base.items()}
-    for section, values in overrides.items():
-        target = merged.setdefault(section, {})
-        if isinstance(target, dict):
-            target.update(values)
+def overridden(overrides: Mapping[str, Any], parts: list[str]) -> bool:
+    """Whether an environment variable sets the key at ``parts``."""
+    node: Any = overrides
+    for part in parts:
+        if not isinstance(node, Mapping) or part not in node:
+            return False
+        node = node[part]
+    return not isinstance(node, Mapping)
+
+
+def _merge(base: dict[str, Any], overrides: Mapping[str, Any]) -> dict[str, Any]:
+    merged = dict(base)
+    for key, value in overrides.items():
+        if isinstance(value, Mapping) and isinstance(merged.get(key), dict):
+            merged[key] = _merge(merged[key], value)
+        elif isinstance(value, Mapping):
+            merged[key] = _merge({}, value)
+        else:
+            merged[key] = value
     return merged
 
 
-def _explain(
-    exc: ValidationError, path: Path, text: str, overrides: dict[str, dict[str, str]]
-) -> str:
+def _explain(exc: ValidationError, path: Path, text: str, overrides: Mapping[str, Any]) -> str:
     problems = []
     for error in exc.errors():
         loc = [str(part) for part in error["loc"]]
         key = ".".join(loc)
         value = error.get("input")
-        if len(loc) == 2 and loc[1] in overrides.get(loc[0], {}):
-            origin = f"environment variable {env_var_name(loc[0], loc[1])}"
+        if overridden(overrides, loc):
+            origin = f"environment variable {env_var_name(*loc)}"
         else:
             line = _find_line(text, loc)
             origin = f"{path}:{line}" if line else str(path)
@@ -282,14 +301,14 @@ def _find_line(text: str, loc: list[str]) -> int | None:
         header = re.match(r"^\[\s*([A-Za-z0-9_.-]+)\s*\]", line)
         if header:
             section = header.group(1)
-            if len(loc) == 1 and section == loc[0]:
+            if section.split(".") == loc:
                 return number
             continue
         match = re.match(r"^([A-Za-z0-9_.\"'-]+)\s*=", line)
         if not match:
             continue
         dotted = [part.strip("\"' ") for part in match.group(1).split(".")]
-        full = ([section] if section else []) + dotted
+        full = (section.split(".") if section else []) + dotted
         if full == loc or (len(loc) > len(full) and loc[: len(full)] == full):
             return number
     return None

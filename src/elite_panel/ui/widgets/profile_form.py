@@ -17,7 +17,13 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from elite_panel.core.profile_store import FieldDoc, field_error, field_value, schema_fields
+from elite_panel.core.profile_store import (
+    FieldDoc,
+    field_error,
+    field_value,
+    schema_fields,
+    value_at,
+)
 
 SECTION_TITLES = {
     "stack": "Stack",
@@ -100,20 +106,26 @@ class ProfileForm(QWidget):
         layout = QVBoxLayout(self)
         groups: dict[str, QFormLayout] = {}
         order = list(SECTION_TITLES)
+
+        def top(doc: FieldDoc) -> str:
+            return doc.section.split(".")[0]
+
         docs = sorted(
             schema_fields(),  # stable: keys keep the schema's order within a section
-            key=lambda d: order.index(d.section) if d.section in order else len(order),
+            key=lambda d: order.index(top(d)) if top(d) in order else len(order),
         )
         for doc in docs:
-            form = groups.get(doc.section)
+            form = groups.get(top(doc))
             if form is None:
-                box = QGroupBox(SECTION_TITLES.get(doc.section, doc.section.title()))
+                box = QGroupBox(SECTION_TITLES.get(top(doc), top(doc).title()))
                 form = QFormLayout(box)
-                groups[doc.section] = form
+                groups[top(doc)] = form
                 layout.addWidget(box)
             field = _Field(doc, lambda *_a, p=doc.path: self._changed(p))
             self.fields[doc.path] = field
-            form.addRow(doc.key, field.widget)
+            form.addRow(
+                doc.path.partition(".")[2], field.widget
+            )  # runner.docker.image: docker.image
             form.addRow("", field.note)
             form.addRow("", field.error)
         layout.addStretch(1)
@@ -123,8 +135,7 @@ class ProfileForm(QWidget):
         self._loading = True
         try:
             for path, field in self.fields.items():
-                section, _, key = path.partition(".")
-                field.set(values[section][key], sources.get(path, "default"))
+                field.set(value_at(values, path.split(".")), sources.get(path, "default"))
         finally:
             self._loading = False
 
