@@ -12,3 +12,4 @@ class RunnerKind(StrEnum):
     BUILTIN = "builtin"
     OLLAMA = "ollama"
     EXTERNAL = "external"
+    DOCKER = "docker"

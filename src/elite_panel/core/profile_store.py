@@ -275,7 +275,7 @@ class FieldDoc:
 
     section: str
     key: str
-    kind: str  # "bool", "choice", "number" or "text"
+    kind: str  # "bool", "choice", "number", "text" or "table" (a sub-table: TOML view only)
     default: Any
     description: str
     choices: tuple[str, ...] = ()
@@ -298,6 +298,8 @@ def schema_fields() -> list[FieldDoc]:
             kind, choices = "choice", tuple(str(m.value) for m in base)
         elif typing.get_origin(base) is typing.Literal:
             kind, choices = "choice", tuple(str(a) for a in typing.get_args(base))
+        elif typing.get_origin(base) is dict:
+            kind = "table"  # edited in the TOML view
         elif base is bool:
             kind = "bool"
         elif base in (int, float):

@@ -33,16 +33,48 @@ class _Section(BaseModel):
     model_config = ConfigDict(extra="forbid", validate_assignment=True)
 
 
+class DockerSettings(_Section):
+    """Ollama as a container of the Docker engine (``runner.kind = "docker"``)."""
+
+    enabled: bool = Field(
+        default=False, description="let runner.kind = auto use Docker when no native Ollama"
+    )
+    image: str = Field(default="ollama/ollama:latest", description="pulled when missing")
+    container_name: str = Field(
+        default="elite-ollama",
+        pattern=r"^[a-zA-Z0-9][a-zA-Z0-9_.-]+$",
+        description="we only ever touch a container of this name that carries our label",
+    )
+    models_volume: str = Field(
+        default="elite-ollama-models",
+        description="a named volume, or an absolute host folder, for /root/.ollama",
+    )
+    gpus: str = Field(
+        default="auto",
+        pattern=r"^(auto|all|none|\d+(,\d+)*)$",
+        description="auto (NVIDIA when the engine has its runtime), all, none, or ids: 0,1",
+    )
+    network: Literal["bridge", "host"] = Field(
+        default="bridge",
+        description="bridge publishes the port on 127.0.0.1 only; host shares the host's",
+    )
+    env: dict[str, str] = Field(
+        default_factory=dict,
+        description="extra environment (OLLAMA_KEEP_ALIVE, OLLAMA_NUM_PARALLEL...)",
+    )
+
+
 class RunnerSettings(_Section):
     kind: RunnerKind = Field(
         default=RunnerKind.AUTO,
-        description="auto, builtin (llama.cpp with the bundled model), ollama, or external",
+        description="auto, builtin (llama.cpp, bundled model), ollama, docker, or external",
     )
     port: int | None = Field(
         default=None, ge=1, le=65535, description="11434 for Ollama, 11435 for built-in if empty"
     )
     url: str = Field(default="", description="the runner's URL, for kind = external")
     model: str = Field(default="", description="built-in runner: a GGUF file; empty = bundled")
+    docker: DockerSettings = Field(default_factory=DockerSettings)
 
     @field_validator("url")
     @classmethod

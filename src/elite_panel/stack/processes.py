@@ -47,6 +47,7 @@ class ProcessHandle:
     _wait: Callable[[], Awaitable[int | None]] = field(repr=False)
     returncode: int | None = None
     exited: bool = False
+    stop: Callable[[float], Awaitable[None]] | None = field(default=None, repr=False)
 
     async def wait(self) -> int | None:
         """Wait for the exit; the exit code, or ``None`` when it is unknown (adopted)."""
@@ -125,6 +126,15 @@ def same_process(pid: int, create_time: float) -> bool:
         return bool(same and proc.status() != psutil.STATUS_ZOMBIE)
     except psutil.Error:
         return False
+
+
+async def end(handle: ProcessHandle, grace_s: float = STOP_GRACE_S) -> None:
+    """Stop what ``handle`` runs: its own way (a container: ``docker stop``), else its
+    process group."""
+    if handle.stop is not None:
+        await handle.stop(grace_s)
+        return
+    await terminate_group(handle, grace_s)
 
 
 async def terminate_group(handle: ProcessHandle, grace_s: float = STOP_GRACE_S) -> None:

@@ -69,6 +69,11 @@ def resolve_runner_kind(profile: Profile, probe_timeout_s: float = 0.5) -> Runne
             return RunnerKind.EXTERNAL
     except httpx.HTTPError:
         pass
+    if profile.runner.docker.enabled:
+        from elite_panel.stack.containers import engine_reachable
+
+        if engine_reachable():
+            return RunnerKind.DOCKER
     if builtin_runner_installed() and (profile.runner.model or bundled_model_path()):
         return RunnerKind.BUILTIN
     raise StackError(
@@ -78,8 +83,12 @@ def resolve_runner_kind(profile: Profile, probe_timeout_s: float = 0.5) -> Runne
     )
 
 
-def runner_spec(profile: Profile, kind: RunnerKind) -> tuple[ServiceSpec, RunnerEndpoint]:
-    """The runner service for a resolved kind, and how the assistant reaches it."""
+def runner_spec(
+    profile: Profile, kind: RunnerKind, stack_id: str = ""
+) -> tuple[ServiceSpec, RunnerEndpoint]:
+    """The runner service for a resolved kind, and how the assistant reaches it.
+
+    ``stack_id`` names the installation on the containers it creates (their label)."""
     timeout = profile.stack.start_timeout_s
     if kind is RunnerKind.EXTERNAL:
         return _external_spec(profile)
@@ -110,6 +119,8 @@ def runner_spec(profile: Profile, kind: RunnerKind) -> tuple[ServiceSpec, Runner
             "runner", kind.value, argv, port, url, f"{url}/v1/models", start_timeout_s=timeout
         )
         return spec, RunnerEndpoint(kind, url, "openai")
+    if kind is RunnerKind.DOCKER:
+        return _docker_spec(profile, port, url, stack_id), RunnerEndpoint(kind, url, "ollama")
     if kind is RunnerKind.OLLAMA:
         binary = shutil.which("ollama")
         if binary is None:
@@ -126,6 +137,32 @@ def runner_spec(profile: Profile, kind: RunnerKind) -> tuple[ServiceSpec, Runner
         )
         return spec, RunnerEndpoint(kind, url, "ollama")
     raise StackError(f"runner kind {kind.value!r} must be resolved first")
+
+
+def _docker_spec(profile: Profile, port: int, url: str, stack_id: str) -> ServiceSpec:
+    from elite_panel.stack.containers import ContainerSpec
+
+    docker = profile.runner.docker
+    container = ContainerSpec(
+        image=docker.image,
+        name=docker.container_name,
+        stack=stack_id or "elite-coding-assistant",
+        port=port,
+        network=docker.network,
+        models_volume=docker.models_volume,
+        gpus=docker.gpus,
+        env=dict(docker.env),
+    )
+    return ServiceSpec(
+        "runner",
+        RunnerKind.DOCKER.value,
+        None,
+        port,
+        url,
+        f"{url}/api/version",
+        start_timeout_s=profile.stack.start_timeout_s,
+        container=container,
+    )
 
 
 def _external_spec(profile: Profile) -> tuple[ServiceSpec, RunnerEndpoint]:

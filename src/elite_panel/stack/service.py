@@ -25,7 +25,8 @@ from dataclasses import dataclass
 
 import httpx
 
-from elite_panel.stack import processes
+from elite_panel.core.errors import StackError
+from elite_panel.stack import containers, processes
 from elite_panel.stack.processes import ProcessHandle
 from elite_panel.stack.service_log import ServiceLog
 from elite_panel.stack.specs import ServiceSpec, ServiceState, ServiceStatus
@@ -137,7 +138,7 @@ class Service:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
         if self.handle is not None:
-            await processes.terminate_group(self.handle)
+            await processes.end(self.handle)
             self.handle = None
         self._ready_since = None
         self._set(ServiceState.STOPPED)
@@ -191,8 +192,14 @@ class Service:
         if adopted is not None:
             self.handle = adopted
         elif self.spec.managed:
-            assert self.spec.argv is not None
-            self.handle = await processes.spawn(self.spec.argv, self.spec.env)
+            if self.spec.container is not None:
+                try:
+                    self.handle = await containers.start(self.spec.container, self.log.write)
+                except StackError as exc:
+                    raise _StartFailed(str(exc)) from exc
+            else:
+                assert self.spec.argv is not None
+                self.handle = await processes.spawn(self.spec.argv, self.spec.env)
             assert self.handle.stdout is not None
             self._pump = asyncio.create_task(
                 self.log.pump(self.handle.stdout), name=f"pump:{self.spec.name}"
@@ -265,7 +272,7 @@ class Service:
     async def _fail(self, reason: str) -> None:
         self.last_error = reason
         if self.handle is not None:
-            await processes.terminate_group(self.handle)
+            await processes.end(self.handle)
             self.handle = None
         self._ready_since = None
         log.error("%s failed: %s", self.spec.name, reason)

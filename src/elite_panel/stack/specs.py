@@ -4,7 +4,10 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
 from enum import StrEnum
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from elite_panel.stack.containers import ContainerSpec
 
 SERVICE_NAMES = ("runner", "assistant")
 
@@ -38,6 +41,7 @@ class ServiceSpec:
         health_url: polled for readiness and liveness; 2xx means healthy.
         env: extra environment for the child (may hold secrets: never persisted or logged).
         start_timeout_s: how long a start may take before it is a failure.
+        container: run as a Docker container instead of ``argv``.
     """
 
     name: str
@@ -49,11 +53,12 @@ class ServiceSpec:
     env: dict[str, str] = field(default_factory=dict, compare=False, repr=False)
     start_timeout_s: float = 120.0
     secrets: tuple[str, ...] = field(default=(), compare=False, repr=False)
+    container: ContainerSpec | None = None
 
     @property
     def managed(self) -> bool:
-        """Whether we start and stop the process (external services are only watched)."""
-        return self.argv is not None
+        """Whether we start and stop it (external services are only watched)."""
+        return self.argv is not None or self.container is not None
 
 
 @dataclass(frozen=True)

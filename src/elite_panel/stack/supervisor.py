@@ -221,7 +221,7 @@ class Supervisor:
         kind = runner or profile.runner.kind
         if kind is RunnerKind.AUTO:
             kind = await asyncio.to_thread(runners.resolve_runner_kind, profile)
-        runner_spec, endpoint = runners.runner_spec(profile, kind)
+        runner_spec, endpoint = runners.runner_spec(profile, kind, str(self.paths.data))
         if token is None:
             token = runners.new_token()
             _write_token(self.paths, token)
@@ -308,7 +308,9 @@ def _check_ports(specs: list[ServiceSpec]) -> None:
     taken = [
         f"port {spec.port} ({spec.name}) is in use by {processes.port_holder(spec.port)}"
         for spec in specs
-        if spec.managed and not processes.port_is_free(spec.port)
+        # A container of ours may already hold its port (it is adopted); the engine
+        # refuses a port someone else holds, with its own message.
+        if spec.managed and spec.container is None and not processes.port_is_free(spec.port)
     ]
     if taken:
         raise StackError("; ".join(taken) + "; nothing was started")

@@ -3,6 +3,7 @@ each key with its widget, description, default, origin and inline validation."""
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from PySide6.QtCore import Signal
@@ -53,6 +54,7 @@ class _Field:
             line = QLineEdit()
             line.setPlaceholderText("" if doc.default in (None, "") else str(doc.default))
             line.textChanged.connect(on_change)
+            line.setReadOnly(doc.kind == "table")
             self.widget = line
         self.widget.setObjectName(f"field:{doc.path}")
         self.widget.setToolTip(doc.description)
@@ -71,7 +73,8 @@ class _Field:
         elif isinstance(self.widget, QComboBox):
             self.widget.setCurrentText(str(value))
         elif isinstance(self.widget, QLineEdit):
-            self.widget.setText("" if value is None else str(value))
+            shown = json.dumps(value) if self.doc.kind == "table" else str(value)
+            self.widget.setText("" if value is None else shown)
         default = "none" if self.doc.default in (None, "") else repr(self.doc.default)
         self.note.setText(f"{self.doc.description} · default {default} · from {source}")
         # An environment variable wins over the file: editing the file would change nothing.
@@ -84,6 +87,8 @@ class _Field:
         if isinstance(self.widget, QComboBox):
             return self.widget.currentText()
         assert isinstance(self.widget, QLineEdit)
+        if self.doc.kind == "table":
+            return self.loaded  # a sub-table is edited in the TOML view
         return field_value(self.doc, self.widget.text())
 
     def validate(self) -> str | None:
