@@ -78,6 +78,30 @@ start_test_services() {
         done
     fi
     export ELITE_TEST_REDIS_URL="redis://127.0.0.1:$TEST_REDIS_PORT/0"
+    start_test_docker
+}
+
+# A Docker engine for the docker runner's tests (vfs storage, no bridge or
+# iptables, its own socket), started when none answers there.
+TEST_DOCKER_SOCK=${TEST_DOCKER_SOCK:-/run/elite-test-docker.sock}
+start_test_docker() {
+    want docker.io busybox-static
+    system_packages_install
+    export DOCKER_HOST="unix://$TEST_DOCKER_SOCK"
+    if ! docker version >/dev/null 2>&1; then
+        [ -f /var/run/docker.pid ] && ! kill -0 "$(cat /var/run/docker.pid)" 2>/dev/null \
+            && rm -f /var/run/docker.pid
+        local sudo=""
+        [ "$(id -u)" -eq 0 ] || sudo="sudo"
+        $sudo sh -c "dockerd --storage-driver=vfs --iptables=false --bridge=none \
+            -H $DOCKER_HOST >/tmp/elite-test-dockerd.log 2>&1 &"
+        local deadline=$((SECONDS + 60))
+        until docker version >/dev/null 2>&1; do
+            ((SECONDS < deadline)) || { echo "dockerd did not start" >&2; tail /tmp/elite-test-dockerd.log >&2; exit 1; }
+            sleep 0.5
+        done
+    fi
+    export ELITE_REQUIRE_DOCKER=1
 }
 
 as_postgres() {

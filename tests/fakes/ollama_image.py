@@ -58,8 +58,8 @@ if [ -f "$file" ]; then
 else
     file=/responses/not_found status="404 Not Found" type=application/json
 fi
-printf 'HTTP/1.1 %s\\r\\nContent-Type: %s\\r\\nContent-Length: %s\\r\\nConnection: close\\r\\n\\r\\n' \\
-    "$status" "$type" "$(wc -c < "$file")"
+printf 'HTTP/1.1 %s\\r\\nContent-Type: %s\\r\\n' "$status" "$type"
+printf 'Content-Length: %s\\r\\nConnection: close\\r\\n\\r\\n' "$(wc -c < "$file")"
 cat "$file"
 """
 
