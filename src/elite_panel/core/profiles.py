@@ -171,12 +171,22 @@ DEFAULT_PROFILE_TOML = """\
 # ELITE_<SECTION>__<KEY>, for example ELITE_RUNNER__KIND=builtin.
 
 [runner]
-# auto: an `ollama` binary on PATH, else an Ollama already answering, else the built-in
-# llama.cpp runner with its bundled model. Or: builtin, ollama, external.
+# auto: an `ollama` binary on PATH, else an Ollama already answering, else Docker (when
+# [runner.docker] enabled), else the built-in llama.cpp runner with its bundled model.
+# Or: builtin, ollama, docker, external.
 kind = "auto"
 # port = 11435          # default: 11434 for Ollama, 11435 for the built-in runner
 # url = "http://127.0.0.1:11434"   # for kind = "external"
 model = ""              # built-in runner: a GGUF file; empty = the bundled SmolLM2
+
+[runner.docker]         # kind = "docker": Ollama as a container of the Docker engine
+enabled = false         # may kind = "auto" choose Docker?
+# image = "ollama/ollama:latest"
+# container_name = "elite-ollama"
+# models_volume = "elite-ollama-models"   # a named volume, or an absolute host folder
+# gpus = "auto"         # auto (NVIDIA if the engine has its runtime) | all | none | "0,1"
+# network = "bridge"    # bridge (port on 127.0.0.1 only) | host
+# env = { OLLAMA_KEEP_ALIVE = "30m" }
 
 [assistant]
 port = 8000
