@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import logging
 import sys
@@ -174,13 +175,26 @@ async def _stack(args: argparse.Namespace, paths: AppPaths, profile: Profile) ->
         return 0
     client = await ensure_daemon(paths)
     if action == "up":
-        services = await client.call("up", profile=wire_profile, runner=args.runner)
+        # An image pull can take minutes: show its progress while waiting.
+        progress = asyncio.create_task(_pull_progress(client))
+        try:
+            services = await client.call("up", profile=wire_profile, runner=args.runner)
+        finally:
+            progress.cancel()
     elif action == "restart":
         services = await client.call("restart", profile=wire_profile, service=args.service)
     else:
         services = await client.call(action, profile=wire_profile, service=args.service)
     out(format_table(services))
     return 0
+
+
+async def _pull_progress(client: ControlClient) -> None:
+    """The runner's image-pull lines, on stderr, while ``stack up`` waits."""
+    with contextlib.suppress(EliteError):
+        async for line in client.logs("runner", 0, follow=True):
+            if line.startswith("pull"):
+                err(line)
 
 
 async def _metrics(args: argparse.Namespace, paths: AppPaths) -> int:
