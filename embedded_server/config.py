@@ -43,6 +43,10 @@ class Settings(BaseSettings):
         default=SecretStr(""), validation_alias=AliasChoices("OPENAI_API_KEY")
     )
     data_dir: Path = Path("data")
+    # The built-in runner's GGUF folder (imports go there) and its bundled model (never
+    # deleted); set by the supervisor when the runner is the built-in one.
+    models_dir: Path | None = None
+    bundled_model: Path | None = None
     database_url: SecretStr = Field(
         default=SecretStr(""),
         validation_alias=AliasChoices("ASSISTANT_DATABASE_URL", "DATABASE_URL"),

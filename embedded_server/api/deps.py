@@ -13,6 +13,7 @@ from fastapi import Depends, HTTPException, Request, status
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from embedded_server.backends import ChatBackend
+from embedded_server.backends.base import ModelAdmin
 from embedded_server.config import Settings
 from embedded_server.db.store import ConversationStore
 from embedded_server.metrics import ServerMetrics
@@ -30,6 +31,11 @@ async def get_backend(request: Request) -> ChatBackend:
     return backend
 
 
+async def get_admin(request: Request) -> ModelAdmin:
+    admin: ModelAdmin = request.app.state.backend  # every backend manages models too
+    return admin
+
+
 async def get_store(request: Request) -> ConversationStore:
     store: ConversationStore = request.app.state.store
     return store
@@ -42,6 +48,7 @@ async def get_metrics(request: Request) -> ServerMetrics:
 
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 BackendDep = Annotated[ChatBackend, Depends(get_backend)]
+AdminDep = Annotated[ModelAdmin, Depends(get_admin)]
 StoreDep = Annotated[ConversationStore, Depends(get_store)]
 MetricsDep = Annotated[ServerMetrics, Depends(get_metrics)]
 

@@ -135,6 +135,33 @@ class ModelPublic(BaseModel):
     family: str | None = None
     parameter_size: str | None = None
     quantization: str | None = None
+    modified_at: str | None = None
+    digest: str | None = None
+    bundled: bool | None = None
+
+
+class LoadedModelPublic(BaseModel):
+    name: str
+    size: int
+    size_vram: int
+    gpu_share: float = Field(description="share of the model in VRAM, 0 to 1")
+    context_length: int | None = None
+    expires_at: str | None = None
+
+
+class LoadedModelList(BaseModel):
+    models: list[LoadedModelPublic]
+
+
+class PullRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    name: str = Field(min_length=1, max_length=256)
+
+
+class ImportRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    path: str = Field(min_length=1, max_length=4096, description="a GGUF file on this machine")
+    name: str | None = Field(default=None, max_length=128)
 
 
 class ModelList(BaseModel):

@@ -11,6 +11,14 @@ class BackendError(Exception):
     """The runner failed or answered something unusable; the message is shown to users."""
 
 
+class ModelNotFound(BackendError):
+    """No model of that name."""
+
+
+class Unsupported(BackendError):
+    """This runner cannot do that (pulling into the built-in runner, importing into Ollama)."""
+
+
 @dataclass(frozen=True)
 class ModelInfo:
     name: str
@@ -18,6 +26,24 @@ class ModelInfo:
     family: str | None = None
     parameter_size: str | None = None
     quantization: str | None = None
+    modified_at: str | None = None
+    digest: str | None = None
+    bundled: bool | None = None  # the built-in runner's own model: never deleted
+
+
+@dataclass(frozen=True)
+class LoadedModel:
+    """A model in memory (Ollama's ``/api/ps``): how much of it is on the GPU."""
+
+    name: str
+    size: int
+    size_vram: int
+    context_length: int | None = None
+    expires_at: str | None = None
+
+    @property
+    def gpu_share(self) -> float:
+        return self.size_vram / self.size if self.size else 0.0
 
 
 @dataclass(frozen=True)
@@ -43,3 +69,23 @@ class ChatBackend(Protocol):
         ...
 
     async def aclose(self) -> None: ...
+
+
+class ModelAdmin(Protocol):
+    """Model management; a runner that cannot do one raises :class:`Unsupported`."""
+
+    async def loaded(self) -> list[LoadedModel]: ...
+
+    async def show(self, name: str) -> dict[str, Any]: ...
+
+    def pull(self, name: str) -> AsyncIterator[dict[str, Any]]:
+        """Progress events (status, digest, completed, total); failures raise."""
+        ...
+
+    async def delete(self, name: str) -> None: ...
+
+    async def unload(self, name: str) -> None: ...
+
+    def import_file(self, path: str, name: str | None) -> AsyncIterator[dict[str, Any]]:
+        """Copy a GGUF file into the runner's models: progress events, then success."""
+        ...

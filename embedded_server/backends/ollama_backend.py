@@ -8,7 +8,14 @@ from typing import Any
 import httpx
 import ollama
 
-from embedded_server.backends.base import BackendError, ChatChunk, ModelInfo
+from embedded_server.backends.base import (
+    BackendError,
+    ChatChunk,
+    LoadedModel,
+    ModelInfo,
+    ModelNotFound,
+    Unsupported,
+)
 
 # Ollama's option names for the portable ones of our API.
 _OPTION_NAMES = {"max_tokens": "num_predict"}
@@ -34,9 +41,84 @@ class OllamaBackend:
                     family=details.family if details else None,
                     parameter_size=details.parameter_size if details else None,
                     quantization=details.quantization_level if details else None,
+                    modified_at=model.modified_at.isoformat() if model.modified_at else None,
+                    digest=model.digest,
                 )
             )
         return models
+
+    # -- model management -----------------------------------------------------------------
+
+    async def loaded(self) -> list[LoadedModel]:
+        try:
+            listing = await self._client.ps()
+        except (ollama.ResponseError, httpx.HTTPError, ConnectionError) as exc:
+            raise BackendError(f"Ollama at {self.url}: {exc}") from exc
+        return [
+            LoadedModel(
+                name=m.model or "",
+                size=m.size or 0,
+                size_vram=m.size_vram or 0,
+                context_length=getattr(m, "context_length", None),
+                expires_at=m.expires_at.isoformat() if m.expires_at else None,
+            )
+            for m in listing.models
+        ]
+
+    async def show(self, name: str) -> dict[str, Any]:
+        try:
+            shown = await self._client.show(name)
+        except ollama.ResponseError as exc:
+            raise _error(exc, name) from exc
+        except (httpx.HTTPError, ConnectionError) as exc:
+            raise BackendError(f"Ollama at {self.url}: {exc}") from exc
+        details = shown.details
+        return {
+            "name": name,
+            "template": shown.template,
+            "parameters": shown.parameters,
+            "license": shown.license,
+            "modelfile": shown.modelfile,
+            "family": details.family if details else None,
+            "parameter_size": details.parameter_size if details else None,
+            "quantization": details.quantization_level if details else None,
+        }
+
+    async def pull(self, name: str) -> AsyncIterator[dict[str, Any]]:
+        """Ollama's progress events; a failure mid-stream (an error event) raises."""
+        try:
+            stream = await self._client.pull(name, stream=True)
+            async for part in stream:
+                event = {k: v for k, v in part.model_dump().items() if v is not None}
+                yield event
+        except ollama.ResponseError as exc:
+            raise _error(exc, name) from exc
+        except (httpx.HTTPError, ConnectionError) as exc:
+            raise BackendError(f"Ollama at {self.url}: {exc}") from exc
+
+    async def delete(self, name: str) -> None:
+        try:
+            await self._client.delete(name)
+        except ollama.ResponseError as exc:
+            raise _error(exc, name) from exc
+        except (httpx.HTTPError, ConnectionError) as exc:
+            raise BackendError(f"Ollama at {self.url}: {exc}") from exc
+
+    async def unload(self, name: str) -> None:
+        """``keep_alive: 0``: Ollama drops the model from memory at once."""
+        try:
+            await self._client.generate(model=name, keep_alive=0)
+        except ollama.ResponseError as exc:
+            raise _error(exc, name) from exc
+        except (httpx.HTTPError, ConnectionError) as exc:
+            raise BackendError(f"Ollama at {self.url}: {exc}") from exc
+
+    async def import_file(self, path: str, name: str | None) -> AsyncIterator[dict[str, Any]]:
+        raise Unsupported(
+            "importing a GGUF file is for the built-in runner; with Ollama, write a Modelfile "
+            "(FROM ./file.gguf) and run `ollama create`"
+        )
+        yield {}  # pragma: no cover (makes this an async generator)
 
     async def chat_stream(
         self, model: str, messages: Sequence[Mapping[str, str]], options: Mapping[str, Any]
@@ -65,3 +147,13 @@ class OllamaBackend:
 
     async def aclose(self) -> None:
         await self._client._client.aclose()
+
+
+def _error(exc: ollama.ResponseError, name: str) -> BackendError:
+    if (
+        exc.status_code == 404
+        or "not found" in str(exc.error)
+        or "does not exist" in str(exc.error)
+    ):
+        return ModelNotFound(f"model {name!r}: {exc.error}")
+    return BackendError(f"Ollama: {exc.error}")

@@ -11,14 +11,25 @@ from typing import Any
 import httpx
 import openai
 
-from embedded_server.backends.base import BackendError, ChatChunk, ModelInfo
+from embedded_server.backends.base import (
+    BackendError,
+    ChatChunk,
+    LoadedModel,
+    ModelInfo,
+    Unsupported,
+)
+from embedded_server.backends.gguf_folder import GgufFolder
 
 _PASSED_OPTIONS = ("temperature", "top_p", "max_tokens", "stop", "seed")
 
 
 class OpenAIBackend:
-    def __init__(self, base_url: str, api_key: str) -> None:
+    """``gguf`` is the built-in runner's model folder (imports, deletes); other
+    OpenAI-compatible servers manage their models themselves."""
+
+    def __init__(self, base_url: str, api_key: str, gguf: GgufFolder | None = None) -> None:
         self.url = base_url
+        self.gguf = gguf
         key = api_key or "not-needed"  # local servers ignore the key, the client needs one
         self._client = openai.AsyncOpenAI(base_url=base_url, api_key=key)
         self._http = httpx.AsyncClient(
@@ -32,7 +43,40 @@ class OpenAIBackend:
             page = await self._client.models.list()
         except openai.OpenAIError as exc:
             raise BackendError(f"{self.url} did not list its models: {exc}") from exc
-        return [ModelInfo(name=model.id) for model in page.data]
+        served = [ModelInfo(name=model.id) for model in page.data]
+        if self.gguf is None:
+            return served
+        files = self.gguf.models()  # installed, with sizes; served once the runner restarts
+        return files + [m for m in served if m.name not in {f.name for f in files}]
+
+    # -- model management -------------------------------------------------------------
+
+    def _folder(self, what: str) -> GgufFolder:
+        if self.gguf is None:
+            raise Unsupported(f"{self.url} manages its own models: {what} there")
+        return self.gguf
+
+    async def loaded(self) -> list[LoadedModel]:
+        raise Unsupported("this runner does not report which models are in memory")
+
+    async def show(self, name: str) -> dict[str, Any]:
+        path = self._folder("see them").path_of(name)
+        return {"name": name, "file": str(path), "size": path.stat().st_size}
+
+    async def pull(self, name: str) -> AsyncIterator[dict[str, Any]]:
+        raise Unsupported(
+            "the built-in runner does not pull models: download a GGUF file and import it"
+        )
+        yield {}  # pragma: no cover (makes this an async generator)
+
+    async def delete(self, name: str) -> None:
+        self._folder("delete them").delete(name)
+
+    async def unload(self, name: str) -> None:
+        raise Unsupported("this runner keeps its model loaded while it runs")
+
+    def import_file(self, path: str, name: str | None) -> AsyncIterator[dict[str, Any]]:
+        return self._folder("import them").import_file(path, name)
 
     async def chat_stream(
         self, model: str, messages: Sequence[Mapping[str, str]], options: Mapping[str, Any]

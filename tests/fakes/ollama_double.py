@@ -2,7 +2,9 @@
 
 No Ollama binary can run on the test machines, so this serves the shapes recorded from
 ollama/ollama's docs and Go sources (``ollama_fixtures.json``, each example with its
-provenance): ``/``, ``/api/version``, ``/api/tags``, ``/api/ps`` and streaming
+provenance): ``/``, ``/api/version``, ``/api/tags``, ``/api/ps``, ``/api/show``,
+``/api/delete``, the unload idiom of ``/api/generate`` (``keep_alive: 0``), streaming
+``/api/pull`` (layer progress, an unknown model failing mid-stream) and streaming
 ``/api/chat`` (NDJSON, a final chunk with ``done`` and nanosecond durations, 404 for an
 unknown model).
 ``drop_final`` imitates ``ollama serve`` stopped mid-answer: the stream ends without ``done``.
@@ -42,13 +44,22 @@ class OllamaDouble:
     streams_cancelled: int = 0  # streams whose client closed the connection early
     streams_finished: int = 0
     loaded: list[dict[str, Any]] | None = None  # /api/ps models; None: the recorded example
+    installed: list[dict[str, Any]] = field(
+        default_factory=lambda: copy.deepcopy(FIXTURES["tags"]["response"]["body"]["models"])
+    )
+    pull_steps: int = 5  # progress events of a pull's layer
+    unloaded: list[str] = field(default_factory=list)
 
     def model_names(self) -> set[str]:
         names = set()
-        for model in FIXTURES["tags"]["response"]["body"]["models"]:
+        for model in self.installed:
             names.add(model["name"])
             names.add(model["name"].removesuffix(":latest"))
         return names
+
+    def find(self, name: str) -> dict[str, Any] | None:
+        full = name if ":" in name else f"{name}:latest"
+        return next((m for m in self.installed if m["name"] == full), None)
 
 
 def build_app(double: OllamaDouble) -> FastAPI:
@@ -65,8 +76,38 @@ def build_app(double: OllamaDouble) -> FastAPI:
 
     @app.get("/api/tags")
     async def tags() -> dict[str, Any]:
-        body: dict[str, Any] = FIXTURES["tags"]["response"]["body"]
-        return body
+        return {"models": double.installed}
+
+    @app.post("/api/show")
+    async def show(request: Request) -> Any:
+        name = (await request.json()).get("model", "")
+        if double.find(name) is None:
+            return JSONResponse({"error": f"model '{name}' not found"}, status_code=404)
+        return FIXTURES["show"]["response"]["body"]
+
+    @app.delete("/api/delete")
+    async def delete(request: Request) -> Any:
+        name = (await request.json()).get("model", "")
+        found = double.find(name)
+        if found is None:
+            body = copy.deepcopy(FIXTURES["delete-not-found"]["response"]["body"])
+            body["error"] = f"model '{name}' not found"
+            return JSONResponse(body, status_code=404)
+        double.installed.remove(found)
+        return PlainTextResponse("")
+
+    @app.post("/api/generate")
+    async def generate(request: Request) -> Any:
+        body = await request.json()
+        if body.get("keep_alive") == 0:  # the unload idiom
+            double.unloaded.append(body.get("model", ""))
+            return FIXTURES["generate-unload"]["response"]["body"]
+        return JSONResponse({"error": "not recorded"}, status_code=501)
+
+    @app.post("/api/pull")
+    async def pull(request: Request) -> StreamingResponse:
+        name = (await request.json()).get("model", "")
+        return StreamingResponse(_pull_stream(double, name), media_type="application/x-ndjson")
 
     @app.get("/api/ps")
     async def ps() -> dict[str, Any]:
@@ -88,6 +129,28 @@ def build_app(double: OllamaDouble) -> FastAPI:
         )
 
     return app
+
+
+async def _pull_stream(double: OllamaDouble, name: str) -> AsyncIterator[bytes]:
+    """The recorded pull: progress for one layer, then success, and only then is the model
+    installed (a pull cut short registers nothing); an unknown name fails mid-stream."""
+    if name.startswith("does-not-exist"):
+        for event in FIXTURES["pull-not-found"]["response"]["stream"]:
+            yield json.dumps(event).encode() + b"\n"
+        return
+    first, layer, *rest = FIXTURES["pull-stream"]["response"]["stream"]
+    yield json.dumps(first).encode() + b"\n"
+    total = layer["total"]
+    for step in range(1, double.pull_steps + 1):
+        event = {**layer, "completed": total * step // double.pull_steps}
+        yield json.dumps(event).encode() + b"\n"
+        await asyncio.sleep(double.delay_s)
+    for event in rest:
+        yield json.dumps(event).encode() + b"\n"
+    full = name if ":" in name else f"{name}:latest"
+    model = {**copy.deepcopy(double.installed[0] if double.installed else {}), "name": full}
+    model["model"], model["size"] = full, total
+    double.installed.append(model)
 
 
 async def _chat_stream(double: OllamaDouble, model: str) -> AsyncIterator[bytes]:

@@ -52,6 +52,8 @@ def _reset_double(request: pytest.FixtureRequest) -> None:
         state = request.getfixturevalue("double")
         state.drop_final, state.delay_s = False, 0.0
         state.answer = ollama_double.OllamaDouble.answer
+        fresh = ollama_double.OllamaDouble()
+        state.installed, state.unloaded, state.loaded = fresh.installed, [], None
 
 
 @pytest.fixture(scope="module")

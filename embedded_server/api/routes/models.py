@@ -1,17 +1,47 @@
-"""The runner's models."""
+"""The runner's models: installed, loaded, details, pull, delete, unload, import.
+
+Pull and import answer NDJSON progress events; a failure once the stream has begun
+arrives as an ``{"error": ...}`` event (as Ollama's own pull does), before it as a JSON
+error with its status: 404 for an unknown model or file, 400 for what this runner cannot
+do (pulling into the built-in runner, importing into Ollama), 503 for a runner that does
+not answer.
+"""
 
 from __future__ import annotations
 
+import json
+from collections.abc import AsyncIterator
 from dataclasses import asdict
+from typing import Any, NoReturn
 
-from fastapi import APIRouter, HTTPException
+from fastapi import APIRouter, HTTPException, Response
+from fastapi.responses import StreamingResponse
 
-from embedded_server.api.deps import BackendDep, MetricsDep
-from embedded_server.api.schemas import ModelList, ModelPublic
+from embedded_server.api.deps import AdminDep, BackendDep, MetricsDep
+from embedded_server.api.schemas import (
+    ImportRequest,
+    LoadedModelList,
+    LoadedModelPublic,
+    ModelList,
+    ModelPublic,
+    PullRequest,
+)
 from embedded_server.backends import BackendError
+from embedded_server.backends.base import ModelNotFound, Unsupported
 from embedded_server.errors import ERROR_RESPONSES
 
 router = APIRouter(prefix="/api", tags=["models"], responses=ERROR_RESPONSES)
+NDJSON: dict[int | str, dict[str, Any]] = {
+    200: {"content": {"application/x-ndjson": {}}, "description": "progress events"}
+}
+
+
+def _raise(exc: BackendError) -> NoReturn:
+    if isinstance(exc, ModelNotFound):
+        raise HTTPException(404, str(exc)) from exc
+    if isinstance(exc, Unsupported):
+        raise HTTPException(400, str(exc)) from exc
+    raise HTTPException(503, str(exc)) from exc
 
 
 @router.get("/models", response_model_exclude_none=True)
@@ -23,3 +53,77 @@ async def list_models(backend: BackendDep, metrics: MetricsDep) -> ModelList:
         raise HTTPException(status_code=503, detail=str(exc)) from exc
     metrics.backend_up.set(1)
     return ModelList(models=[ModelPublic(**asdict(m)) for m in models])
+
+
+@router.get("/models/loaded")
+async def loaded_models(admin: AdminDep) -> LoadedModelList:
+    try:
+        models = await admin.loaded()
+    except BackendError as exc:
+        _raise(exc)
+    return LoadedModelList(
+        models=[LoadedModelPublic(**asdict(m), gpu_share=round(m.gpu_share, 3)) for m in models]
+    )
+
+
+async def _events(stream: AsyncIterator[dict[str, Any]]) -> AsyncIterator[bytes]:
+    try:
+        async for event in stream:
+            yield json.dumps(event).encode() + b"\n"
+    except BackendError as exc:
+        yield json.dumps({"error": str(exc)}).encode() + b"\n"
+
+
+async def _stream(stream: AsyncIterator[dict[str, Any]]) -> StreamingResponse:
+    """Start ``stream`` before answering, so that an error before any progress is a
+    proper status (404, 400, 503), not an event."""
+    try:
+        first = await anext(stream)
+    except StopAsyncIteration:
+        first = None
+    except BackendError as exc:
+        _raise(exc)
+
+    async def events() -> AsyncIterator[bytes]:
+        if first is not None:
+            yield json.dumps(first).encode() + b"\n"
+        async for chunk in _events(stream):
+            yield chunk
+
+    return StreamingResponse(events(), media_type="application/x-ndjson")
+
+
+@router.post("/models/pull", response_class=StreamingResponse, responses=NDJSON)
+async def pull_model(body: PullRequest, admin: AdminDep) -> StreamingResponse:
+    return await _stream(admin.pull(body.name))
+
+
+@router.post("/models/import", response_class=StreamingResponse, responses=NDJSON)
+async def import_model(body: ImportRequest, admin: AdminDep) -> StreamingResponse:
+    return await _stream(admin.import_file(body.path, body.name))
+
+
+@router.post("/models/{name:path}/unload", status_code=204)
+async def unload_model(name: str, admin: AdminDep) -> Response:
+    try:
+        await admin.unload(name)
+    except BackendError as exc:
+        _raise(exc)
+    return Response(status_code=204)
+
+
+@router.get("/models/{name:path}")
+async def show_model(name: str, admin: AdminDep) -> dict[str, Any]:
+    try:
+        return await admin.show(name)
+    except BackendError as exc:
+        _raise(exc)
+
+
+@router.delete("/models/{name:path}", status_code=204)
+async def delete_model(name: str, admin: AdminDep) -> Response:
+    try:
+        await admin.delete(name)
+    except BackendError as exc:
+        _raise(exc)
+    return Response(status_code=204)
