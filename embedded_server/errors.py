@@ -35,6 +35,7 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
         (400, "Malformed request"),
         (401, "Missing or wrong bearer token"),
         (404, "Not found"),
+        (409, "Not possible with this runner, or a name already taken"),
         (413, "Request body too large"),
         (422, "Invalid request"),
         (429, "Rate limit exceeded (see Retry-After)"),

@@ -55,6 +55,8 @@ def test_models_come_from_the_backend(client: TestClient) -> None:
         "family": "qwen2",
         "parameter_size": "7.6B",
         "quantization": "Q4_K_M",
+        "modified_at": "2025-05-10T08:06:48.639712-07:00",
+        "digest": "0a8c266910232fd3291e71e5ba1e058cc5af9d411192cf88b6d30e92b6e73163",
     }
 
 

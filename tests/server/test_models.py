@@ -106,18 +106,18 @@ def test_builtin_folder_import_and_delete(
     not_gguf = tmp_path / "notes.txt"
     not_gguf.write_text("hello")
     refused = client.post("/api/models/import", json={"path": str(not_gguf)}, headers=AUTH)
-    assert refused.status_code == 400 and "not a GGUF file" in refused.json()["error"]
+    assert refused.status_code == 409 and "not a GGUF file" in refused.json()["error"]
     again = client.post(
         "/api/models/import", json={"path": str(source), "name": "coder"}, headers=AUTH
     )
-    assert again.status_code == 400 and "already exists" in again.json()["error"]
+    assert again.status_code == 409 and "already exists" in again.json()["error"]
     gone = client.post("/api/models/import", json={"path": "/nope.gguf"}, headers=AUTH)
     assert gone.status_code == 404
 
-    assert client.delete("/api/models/bundled", headers=AUTH).status_code == 400
+    assert client.delete("/api/models/bundled", headers=AUTH).status_code == 409
     assert client.delete("/api/models/coder", headers=AUTH).status_code == 204
     assert not (folder / "coder.gguf").exists()
     assert list(folder.iterdir()) == []  # no partial file left either
     pull = client.post("/api/models/pull", json={"name": "x"}, headers=AUTH)
-    assert pull.status_code == 400 and "import it" in pull.json()["error"]
+    assert pull.status_code == 409 and "import it" in pull.json()["error"]
     assert json.loads(client.get("/api/models/loaded", headers=AUTH).text)["error"]

@@ -2,7 +2,7 @@
 
 Pull and import answer NDJSON progress events; a failure once the stream has begun
 arrives as an ``{"error": ...}`` event (as Ollama's own pull does), before it as a JSON
-error with its status: 404 for an unknown model or file, 400 for what this runner cannot
+error with its status: 404 for an unknown model or file, 409 for what this runner cannot
 do (pulling into the built-in runner, importing into Ollama), 503 for a runner that does
 not answer.
 """
@@ -40,7 +40,7 @@ def _raise(exc: BackendError) -> NoReturn:
     if isinstance(exc, ModelNotFound):
         raise HTTPException(404, str(exc)) from exc
     if isinstance(exc, Unsupported):
-        raise HTTPException(400, str(exc)) from exc
+        raise HTTPException(409, str(exc)) from exc
     raise HTTPException(503, str(exc)) from exc
 
 
