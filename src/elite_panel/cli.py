@@ -15,7 +15,7 @@ import sys
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from elite_panel import __version__, cli_backup, cli_settings
+from elite_panel import __version__, cli_backup, cli_models, cli_settings
 from elite_panel.console import err, out
 from elite_panel.core import redaction
 from elite_panel.core.errors import DaemonUnavailable, EliteError
@@ -93,6 +93,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     cli_settings.add_parsers(commands)
     cli_backup.add_parsers(commands)
+    cli_models.add_parsers(commands)
 
     chat = commands.add_parser("chat", help="ask the assistant; the answer streams to stdout")
     chat.add_argument("--model", help="model name (default: the server's default)")
@@ -125,6 +126,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return asyncio.run(_stack(args, paths, profile))
         if args.command == "backup":
             return cli_backup.run_backup(args, paths, profile)
+        if args.command == "models":
+            return asyncio.run(_models(args, paths))
         if args.command == "chat":
             return asyncio.run(_chat(args, paths))
         if args.command == "conversations":
@@ -226,6 +229,14 @@ async def _running_statuses(client: ControlClient) -> list[ServiceStatus]:
         return list(await client.call("status"))
     except DaemonUnavailable:
         return []
+
+
+async def _models(args: argparse.Namespace, paths: AppPaths) -> int:
+    client = await _assistant(paths)
+    try:
+        return await cli_models.run_models(args, client)
+    finally:
+        await client.aclose()
 
 
 async def _assistant(paths: AppPaths) -> AssistantClient:

@@ -41,8 +41,13 @@ class AssistantClient:
             body["system"] = system
         if conversation_id:
             body["conversation_id"] = conversation_id
+        async for event in self._events("/api/chat", body):
+            yield event
+
+    async def _events(self, path: str, body: dict[str, Any]) -> AsyncIterator[dict[str, Any]]:
+        """The NDJSON events of a streamed answer (chat, pull, import)."""
         try:
-            async with self._http.stream("POST", "/api/chat", json=body) as response:
+            async with self._http.stream("POST", path, json=body) as response:
                 if response.status_code != 200:
                     await response.aread()
                     raise AssistantError(_describe(response))
@@ -55,6 +60,28 @@ class AssistantClient:
     async def models(self) -> list[dict[str, Any]]:
         models: list[dict[str, Any]] = (await self._request("GET", "/api/models")).json()["models"]
         return models
+
+    async def loaded_models(self) -> list[dict[str, Any]]:
+        response = await self._request("GET", "/api/models/loaded")
+        models: list[dict[str, Any]] = response.json()["models"]
+        return models
+
+    async def model(self, name: str) -> dict[str, Any]:
+        details: dict[str, Any] = (await self._request("GET", f"/api/models/{name}")).json()
+        return details
+
+    def pull_model(self, name: str) -> AsyncIterator[dict[str, Any]]:
+        """Progress events; a failure is an ``{"error": ...}`` event."""
+        return self._events("/api/models/pull", {"name": name})
+
+    def import_model(self, path: str, name: str | None = None) -> AsyncIterator[dict[str, Any]]:
+        return self._events("/api/models/import", {"path": path, "name": name})
+
+    async def delete_model(self, name: str) -> None:
+        await self._request("DELETE", f"/api/models/{name}")
+
+    async def unload_model(self, name: str) -> None:
+        await self._request("POST", f"/api/models/{name}/unload")
 
     async def conversations(self, query: str = "", limit: int = 50) -> dict[str, Any]:
         params = {"q": query, "limit": limit}

@@ -71,6 +71,11 @@ class AppPaths:
         return self.state / "stack.json"
 
     @property
+    def models(self) -> Path:
+        """The built-in runner's imported GGUF files."""
+        return self.data / "models"
+
+    @property
     def server_data(self) -> Path:
         return self.data / "server"
 

@@ -8,6 +8,7 @@ the built-in llama.cpp runner when installed; else an error that says how to get
 from __future__ import annotations
 
 import importlib.util
+import json
 import secrets
 import shutil
 import sys
@@ -17,6 +18,7 @@ from pathlib import Path
 
 import httpx
 
+from elite_panel.core.atomic import write_atomic
 from elite_panel.core.errors import StackError
 from elite_panel.core.kinds import RunnerKind
 from elite_panel.core.paths import AppPaths
@@ -84,11 +86,12 @@ def resolve_runner_kind(profile: Profile, probe_timeout_s: float = 0.5) -> Runne
 
 
 def runner_spec(
-    profile: Profile, kind: RunnerKind, stack_id: str = ""
+    profile: Profile, kind: RunnerKind, stack_id: str = "", models_dir: Path | None = None
 ) -> tuple[ServiceSpec, RunnerEndpoint]:
     """The runner service for a resolved kind, and how the assistant reaches it.
 
-    ``stack_id`` names the installation on the containers it creates (their label)."""
+    ``stack_id`` names the installation on the containers it creates (their label);
+    ``models_dir`` holds the built-in runner's imported GGUF files."""
     timeout = profile.stack.start_timeout_s
     if kind is RunnerKind.EXTERNAL:
         return _external_spec(profile)
@@ -96,25 +99,37 @@ def runner_spec(
     url = f"http://{LOOPBACK}:{port}"
     if kind is RunnerKind.BUILTIN:
         model = _builtin_model(profile)
-        argv = (
-            sys.executable,
-            "-m",
-            "llama_cpp.server",
-            "--model",
-            str(model),
-            "--model_alias",
-            model.stem,
-            "--host",
-            LOOPBACK,
-            "--port",
-            str(port),
-            "--n_ctx",
-            str(BUILTIN_CONTEXT),
-            # By default a new request (even GET /v1/models, our health check) cuts the
-            # answer being generated short.
-            "--interrupt_requests",
-            "False",
-        )
+        extra = sorted(models_dir.glob("*.gguf")) if models_dir and models_dir.is_dir() else []
+        if extra:  # several models: llama.cpp's server switches between them per request
+            assert models_dir is not None
+            config = _write_models_config(models_dir, port, [model, *extra])
+            argv: tuple[str, ...] = (
+                sys.executable,
+                "-m",
+                "llama_cpp.server",
+                "--config_file",
+                str(config),
+            )
+        else:
+            argv = (
+                sys.executable,
+                "-m",
+                "llama_cpp.server",
+                "--model",
+                str(model),
+                "--model_alias",
+                model.stem,
+                "--host",
+                LOOPBACK,
+                "--port",
+                str(port),
+                "--n_ctx",
+                str(BUILTIN_CONTEXT),
+                # By default a new request (even GET /v1/models, our health check) cuts the
+                # answer being generated short.
+                "--interrupt_requests",
+                "False",
+            )
         spec = ServiceSpec(
             "runner", kind.value, argv, port, url, f"{url}/v1/models", start_timeout_s=timeout
         )
@@ -137,6 +152,22 @@ def runner_spec(
         )
         return spec, RunnerEndpoint(kind, url, "ollama")
     raise StackError(f"runner kind {kind.value!r} must be resolved first")
+
+
+def _write_models_config(folder: Path, port: int, models: list[Path]) -> Path:
+    """llama.cpp's server configuration serving each file under its stem (first: loaded
+    at start), rewritten at each start so that imports and deletions take effect."""
+    config = {
+        "host": LOOPBACK,
+        "port": port,
+        "interrupt_requests": False,  # see the single-model command line
+        "models": [
+            {"model": str(m), "model_alias": m.stem, "n_ctx": BUILTIN_CONTEXT} for m in models
+        ],
+    }
+    path = folder / ".runner-config.json"
+    write_atomic(path, json.dumps(config, indent=2) + "\n")
+    return path
 
 
 def _docker_spec(profile: Profile, port: int, url: str, stack_id: str) -> ServiceSpec:
@@ -220,6 +251,9 @@ def assistant_spec(
     }
     if profile.assistant.default_model:
         env["ASSISTANT_DEFAULT_MODEL"] = profile.assistant.default_model
+    if runner.kind is RunnerKind.BUILTIN:  # the server manages its GGUF folder
+        env["ASSISTANT_MODELS_DIR"] = str(paths.models)
+        env["ASSISTANT_BUNDLED_MODEL"] = str(_builtin_model(profile))
     env["LOG_LEVEL"] = profile.logging.level
     env["LOG_FORMAT"] = profile.logging.format
     return ServiceSpec(

@@ -141,8 +141,9 @@ class Supervisor:
         async with self._lock:
             if not self.services:
                 await self._build(profile, None)
-            elif profile != self.profile and not self.service(name).state.is_active:
-                # Applied profile changes: this service starts from the new profile.
+            elif not self.service(name).state.is_active:
+                # Built again from the profile: applied changes and the runner's models
+                # folder (an imported GGUF) take effect.
                 kind = RunnerKind(self.runner_kind or profile.runner.kind)
                 await self._build(profile, kind, _read_token(self.paths), only=name)
             service = self.service(name)
@@ -221,7 +222,9 @@ class Supervisor:
         kind = runner or profile.runner.kind
         if kind is RunnerKind.AUTO:
             kind = await asyncio.to_thread(runners.resolve_runner_kind, profile)
-        runner_spec, endpoint = runners.runner_spec(profile, kind, str(self.paths.data))
+        runner_spec, endpoint = runners.runner_spec(
+            profile, kind, str(self.paths.data), self.paths.models
+        )
         if token is None:
             token = runners.new_token()
             _write_token(self.paths, token)
