@@ -37,6 +37,7 @@ from elite_panel.ui.tray import Tray
 from elite_panel.ui.widgets.lazy_page import LazyPage
 
 if TYPE_CHECKING:
+    from elite_panel.adapters.models_adapter import ModelsAdapter
     from elite_panel.adapters.secrets_adapter import SecretsAdapter
 
 log = logging.getLogger(__name__)
@@ -70,10 +71,12 @@ class Panel(QObject):
                 "stack": StackPage(self.stack),
                 "settings": LazyPage("Settings", self._settings_page),
                 "secrets": LazyPage("Secrets", self._secrets_page),
+                "models": LazyPage("Models", self._models_page),
                 "backups": LazyPage("Backups", self._backups_page),
             }
         )
         self.secrets: SecretsAdapter | None = None
+        self.models: ModelsAdapter | None = None
         # Built now (not with its page): it watches for the scheduled backups' results.
         self.backups = BackupAdapter(paths, self.stack, self)
         self.backups.scheduledResult.connect(self._on_scheduled_backup)
@@ -107,6 +110,13 @@ class Panel(QObject):
 
         self.secrets = SecretsAdapter(self.paths, self)
         return SecretsPage(self.secrets)
+
+    def _models_page(self) -> QWidget:
+        from elite_panel.adapters.models_adapter import ModelsAdapter
+        from elite_panel.ui.pages.models_page import ModelsPage
+
+        self.models = ModelsAdapter(self.chat, self.stack, self)
+        return ModelsPage(self.models)
 
     def _backups_page(self) -> QWidget:
         from elite_panel.ui.pages.backups_page import BackupsPage
@@ -164,8 +174,9 @@ class Panel(QObject):
         self.stack.close()
         self.chat.close()
         self.monitor.close()
-        if self.secrets is not None:
-            self.secrets.close()
+        for adapter in (self.secrets, self.models):
+            if adapter is not None:
+                adapter.close()
         self.backups.close()
 
     def _on_close_requested(self) -> None:
