@@ -127,7 +127,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "backup":
             return cli_backup.run_backup(args, paths, profile)
         if args.command == "models":
-            return asyncio.run(_models(args, paths))
+            return asyncio.run(_models(args, paths, profile))
         if args.command == "chat":
             return asyncio.run(_chat(args, paths))
         if args.command == "conversations":
@@ -231,10 +231,16 @@ async def _running_statuses(client: ControlClient) -> list[ServiceStatus]:
         return []
 
 
-async def _models(args: argparse.Namespace, paths: AppPaths) -> int:
+async def _models(args: argparse.Namespace, paths: AppPaths, profile: Profile) -> int:
+    from elite_panel.stack.control import ControlClient
+
+    async def restart_runner() -> None:
+        wire = profile.model_dump(mode="json")
+        await ControlClient(paths).call("restart", service="runner", profile=wire)
+
     client = await _assistant(paths)
     try:
-        return await cli_models.run_models(args, client)
+        return await cli_models.run_models(args, client, restart_runner)
     finally:
         await client.aclose()
 

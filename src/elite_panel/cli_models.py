@@ -6,6 +6,7 @@ import argparse
 import json
 import sys
 import time
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -33,7 +34,11 @@ def add_parsers(commands: Any) -> None:
     imported.add_argument("--name", help="the model's name (default: the file's stem)")
 
 
-async def run_models(args: argparse.Namespace, client: AssistantClient) -> int:
+async def run_models(
+    args: argparse.Namespace,
+    client: AssistantClient,
+    restart_runner: Callable[[], Awaitable[None]],
+) -> int:
     if args.action == "list":
         models = await client.models()
         if args.json:
@@ -68,7 +73,9 @@ async def run_models(args: argparse.Namespace, client: AssistantClient) -> int:
     source = args.file.expanduser().resolve()
     code = await _progress(client.import_model(str(source), args.name), "imported")
     if code == 0:
-        out("restart the runner to serve it: elite-panel stack restart runner\n")
+        out("restarting the runner to serve it…\n")
+        await restart_runner()
+        out("ready\n")
     return code
 
 
