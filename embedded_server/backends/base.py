@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -78,7 +78,7 @@ class ModelAdmin(Protocol):
 
     async def show(self, name: str) -> dict[str, Any]: ...
 
-    def pull(self, name: str) -> AsyncIterator[dict[str, Any]]:
+    def pull(self, name: str) -> AsyncGenerator[dict[str, Any], None]:
         """Progress events (status, digest, completed, total); failures raise."""
         ...
 
@@ -86,6 +86,6 @@ class ModelAdmin(Protocol):
 
     async def unload(self, name: str) -> None: ...
 
-    def import_file(self, path: str, name: str | None) -> AsyncIterator[dict[str, Any]]:
+    def import_file(self, path: str, name: str | None) -> AsyncGenerator[dict[str, Any], None]:
         """Copy a GGUF file into the runner's models: progress events, then success."""
         ...

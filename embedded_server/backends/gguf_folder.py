@@ -13,7 +13,7 @@ import contextlib
 import os
 import re
 import shutil
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -59,7 +59,9 @@ class GgufFolder:
             raise Unsupported(f"{name} is the bundled model: it cannot be deleted")
         path.unlink()
 
-    async def import_file(self, source: str, name: str | None) -> AsyncIterator[dict[str, Any]]:
+    async def import_file(
+        self, source: str, name: str | None
+    ) -> AsyncGenerator[dict[str, Any], None]:
         src = Path(source).expanduser()
         if not src.is_file():
             raise ModelNotFound(f"no such file: {src}")

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Mapping, Sequence
-from typing import Any
+import contextlib
+from collections.abc import AsyncGenerator, AsyncIterator, Mapping, Sequence
+from typing import Any, cast
 
 import httpx
 import ollama
@@ -84,13 +85,14 @@ class OllamaBackend:
             "quantization": details.quantization_level if details else None,
         }
 
-    async def pull(self, name: str) -> AsyncIterator[dict[str, Any]]:
+    async def pull(self, name: str) -> AsyncGenerator[dict[str, Any], None]:
         """Ollama's progress events; a failure mid-stream (an error event) raises."""
         try:
-            stream = await self._client.pull(name, stream=True)
-            async for part in stream:
-                event = {k: v for k, v in part.model_dump().items() if v is not None}
-                yield event
+            # aclosing: a client that leaves closes Ollama's stream now, not at collection.
+            parts = await self._client.pull(name, stream=True)
+            async with contextlib.aclosing(cast(AsyncGenerator[Any, None], parts)) as stream:
+                async for part in stream:
+                    yield {k: v for k, v in part.model_dump().items() if v is not None}
         except ollama.ResponseError as exc:
             raise _error(exc, name) from exc
         except (httpx.HTTPError, ConnectionError) as exc:
@@ -113,7 +115,9 @@ class OllamaBackend:
         except (httpx.HTTPError, ConnectionError) as exc:
             raise BackendError(f"Ollama at {self.url}: {exc}") from exc
 
-    async def import_file(self, path: str, name: str | None) -> AsyncIterator[dict[str, Any]]:
+    async def import_file(
+        self, path: str, name: str | None
+    ) -> AsyncGenerator[dict[str, Any], None]:
         raise Unsupported(
             "importing a GGUF file is for the built-in runner; with Ollama, write a Modelfile "
             "(FROM ./file.gguf) and run `ollama create`"

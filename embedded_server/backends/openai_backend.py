@@ -5,7 +5,7 @@ the official ``openai`` client for its models, a plain HTTP stream for chat (see
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Mapping, Sequence
 from typing import Any
 
 import httpx
@@ -63,7 +63,7 @@ class OpenAIBackend:
         path = self._folder("see them").path_of(name)
         return {"name": name, "file": str(path), "size": path.stat().st_size}
 
-    async def pull(self, name: str) -> AsyncIterator[dict[str, Any]]:
+    async def pull(self, name: str) -> AsyncGenerator[dict[str, Any], None]:
         raise Unsupported(
             "the built-in runner does not pull models: download a GGUF file and import it"
         )
@@ -75,7 +75,7 @@ class OpenAIBackend:
     async def unload(self, name: str) -> None:
         raise Unsupported("this runner keeps its model loaded while it runs")
 
-    def import_file(self, path: str, name: str | None) -> AsyncIterator[dict[str, Any]]:
+    def import_file(self, path: str, name: str | None) -> AsyncGenerator[dict[str, Any], None]:
         return self._folder("import them").import_file(path, name)
 
     async def chat_stream(

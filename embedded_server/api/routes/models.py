@@ -9,8 +9,9 @@ not answer.
 
 from __future__ import annotations
 
+import contextlib
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator
 from dataclasses import asdict
 from typing import Any, NoReturn
 
@@ -74,7 +75,7 @@ async def _events(stream: AsyncIterator[dict[str, Any]]) -> AsyncIterator[bytes]
         yield json.dumps({"error": str(exc)}).encode() + b"\n"
 
 
-async def _stream(stream: AsyncIterator[dict[str, Any]]) -> StreamingResponse:
+async def _stream(stream: AsyncGenerator[dict[str, Any], None]) -> StreamingResponse:
     """Start ``stream`` before answering, so that an error before any progress is a
     proper status (404, 400, 503), not an event."""
     try:
@@ -85,10 +86,11 @@ async def _stream(stream: AsyncIterator[dict[str, Any]]) -> StreamingResponse:
         _raise(exc)
 
     async def events() -> AsyncIterator[bytes]:
-        if first is not None:
-            yield json.dumps(first).encode() + b"\n"
-        async for chunk in _events(stream):
-            yield chunk
+        async with contextlib.aclosing(stream):  # a client that leaves ends the runner's work
+            if first is not None:
+                yield json.dumps(first).encode() + b"\n"
+            async for chunk in _events(stream):
+                yield chunk
 
     return StreamingResponse(events(), media_type="application/x-ndjson")
 

@@ -4,8 +4,9 @@ closing the stream stops the runner's download, which then registers nothing."""
 
 from __future__ import annotations
 
+import contextlib
 from collections import Counter
-from collections.abc import AsyncIterator, Coroutine
+from collections.abc import AsyncGenerator, Coroutine
 from typing import Any
 
 from PySide6.QtCore import QObject, Signal
@@ -95,15 +96,17 @@ class ModelsAdapter(QObject):
     async def _transfer(self, name: str, kind: str, path: str | None = None) -> None:
         client = self.chat.client
         assert client is not None
-        events: AsyncIterator[dict[str, Any]] = (
+        events: AsyncGenerator[dict[str, Any], None] = (
             client.pull_model(name) if kind == "pull" else client.import_model(path or "", None)
         )
         try:
-            async for event in events:
-                if "error" in event:
-                    self.failed.emit(f"{name}: {event['error']}")
-                    return
-                self.progress.emit(name, event)
+            # aclosing: a Cancel closes the HTTP stream here, in this task, at once.
+            async with contextlib.aclosing(events) as stream:
+                async for event in stream:
+                    if "error" in event:
+                        self.failed.emit(f"{name}: {event['error']}")
+                        return
+                    self.progress.emit(name, event)
         except EliteError as exc:
             self.failed.emit(str(exc))
             return

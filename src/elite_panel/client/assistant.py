@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
-from collections.abc import AsyncIterator, Sequence
-from typing import Any
+from collections.abc import AsyncGenerator, AsyncIterator, Sequence
+from typing import Any, cast
 from urllib.parse import quote
 
 import httpx
@@ -44,16 +45,22 @@ class AssistantClient:
         async for event in self._events("/api/chat", body):
             yield event
 
-    async def _events(self, path: str, body: dict[str, Any]) -> AsyncIterator[dict[str, Any]]:
+    async def _events(
+        self, path: str, body: dict[str, Any]
+    ) -> AsyncGenerator[dict[str, Any], None]:
         """The NDJSON events of a streamed answer (chat, pull, import)."""
         try:
             async with self._http.stream("POST", path, json=body) as response:
                 if response.status_code != 200:
                     await response.aread()
                     raise AssistantError(_describe(response))
-                async for line in response.aiter_lines():
-                    if line.strip():
-                        yield json.loads(line)
+                # aclosing: leaving early (Stop, Cancel) closes httpx's line reader here,
+                # not in the garbage collector, where it cannot await its connection.
+                reader = cast(AsyncGenerator[str, None], response.aiter_lines())
+                async with contextlib.aclosing(reader) as lines:
+                    async for line in lines:
+                        if line.strip():
+                            yield json.loads(line)
         except httpx.HTTPError as exc:
             raise AssistantError(f"the assistant server at {self.base_url} failed: {exc}") from exc
 
@@ -70,11 +77,13 @@ class AssistantClient:
         details: dict[str, Any] = (await self._request("GET", f"/api/models/{name}")).json()
         return details
 
-    def pull_model(self, name: str) -> AsyncIterator[dict[str, Any]]:
+    def pull_model(self, name: str) -> AsyncGenerator[dict[str, Any], None]:
         """Progress events; a failure is an ``{"error": ...}`` event."""
         return self._events("/api/models/pull", {"name": name})
 
-    def import_model(self, path: str, name: str | None = None) -> AsyncIterator[dict[str, Any]]:
+    def import_model(
+        self, path: str, name: str | None = None
+    ) -> AsyncGenerator[dict[str, Any], None]:
         return self._events("/api/models/import", {"path": path, "name": name})
 
     async def delete_model(self, name: str) -> None:
