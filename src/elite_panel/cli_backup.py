@@ -66,10 +66,10 @@ def run_backup(args: argparse.Namespace, paths: AppPaths, profile: Profile) -> i
             out(f"deleted {path.name}\n")
         out(f"{len(removed)} deleted, {len(service.backups())} kept\n")
         return 0
-    return _restore(args, paths, profile, service)
+    return _restore(args, paths, service)
 
 
-def _restore(args: argparse.Namespace, paths: AppPaths, profile: Profile, service: Any) -> int:
+def _restore(args: argparse.Namespace, paths: AppPaths, service: Any) -> int:
     from elite_panel.backup.restore import Restorer
 
     restorer = Restorer(service)
