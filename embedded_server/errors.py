@@ -12,6 +12,8 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from embedded_server.backends.base import BackendError, ModelNotFound, Unsupported
+
 log = logging.getLogger(__name__)
 
 
@@ -57,6 +59,17 @@ def install_error_handlers(app: FastAPI) -> None:
         if any(e.get("type") == "json_invalid" for e in errors):
             return error_response(400, "the body is not valid JSON", errors)
         return error_response(422, "invalid request", errors)
+
+    @app.exception_handler(BackendError)
+    async def backend_failed(_request: Request, exc: BackendError) -> JSONResponse:
+        """A runner's refusal raised by a route: 404 unknown model or file, 409 what this
+        runner cannot do, 503 a runner that does not answer."""
+        status = 503
+        if isinstance(exc, ModelNotFound):
+            status = 404
+        elif isinstance(exc, Unsupported):
+            status = 409
+        return error_response(status, str(exc))
 
     @app.exception_handler(Exception)
     async def unexpected(_request: Request, exc: Exception) -> JSONResponse:

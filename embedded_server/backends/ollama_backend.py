@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import contextlib
-from collections.abc import AsyncGenerator, AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Iterator, Mapping, Sequence
 from typing import Any, cast
 
 import httpx
@@ -50,11 +50,22 @@ class OllamaBackend:
 
     # -- model management -----------------------------------------------------------------
 
-    async def loaded(self) -> list[LoadedModel]:
+    @contextlib.contextmanager
+    def _failures(self, name: str | None = None) -> Iterator[None]:
+        """Ollama's errors as ours: about model ``name`` (unknown → ModelNotFound), or the
+        runner's; an unreachable runner is a BackendError naming it."""
         try:
-            listing = await self._client.ps()
-        except (ollama.ResponseError, httpx.HTTPError, ConnectionError) as exc:
+            yield
+        except ollama.ResponseError as exc:
+            if name is None:
+                raise BackendError(f"Ollama at {self.url}: {exc}") from exc
+            raise _error(exc, name) from exc
+        except (httpx.HTTPError, ConnectionError) as exc:
             raise BackendError(f"Ollama at {self.url}: {exc}") from exc
+
+    async def loaded(self) -> list[LoadedModel]:
+        with self._failures():
+            listing = await self._client.ps()
         return [
             LoadedModel(
                 name=m.model or "",
@@ -67,12 +78,8 @@ class OllamaBackend:
         ]
 
     async def show(self, name: str) -> dict[str, Any]:
-        try:
+        with self._failures(name):
             shown = await self._client.show(name)
-        except ollama.ResponseError as exc:
-            raise _error(exc, name) from exc
-        except (httpx.HTTPError, ConnectionError) as exc:
-            raise BackendError(f"Ollama at {self.url}: {exc}") from exc
         details = shown.details
         return {
             "name": name,
@@ -87,33 +94,21 @@ class OllamaBackend:
 
     async def pull(self, name: str) -> AsyncGenerator[dict[str, Any], None]:
         """Ollama's progress events; a failure mid-stream (an error event) raises."""
-        try:
+        with self._failures(name):
             # aclosing: a client that leaves closes Ollama's stream now, not at collection.
             parts = await self._client.pull(name, stream=True)
             async with contextlib.aclosing(cast(AsyncGenerator[Any, None], parts)) as stream:
                 async for part in stream:
                     yield {k: v for k, v in part.model_dump().items() if v is not None}
-        except ollama.ResponseError as exc:
-            raise _error(exc, name) from exc
-        except (httpx.HTTPError, ConnectionError) as exc:
-            raise BackendError(f"Ollama at {self.url}: {exc}") from exc
 
     async def delete(self, name: str) -> None:
-        try:
+        with self._failures(name):
             await self._client.delete(name)
-        except ollama.ResponseError as exc:
-            raise _error(exc, name) from exc
-        except (httpx.HTTPError, ConnectionError) as exc:
-            raise BackendError(f"Ollama at {self.url}: {exc}") from exc
 
     async def unload(self, name: str) -> None:
         """``keep_alive: 0``: Ollama drops the model from memory at once."""
-        try:
+        with self._failures(name):
             await self._client.generate(model=name, keep_alive=0)
-        except ollama.ResponseError as exc:
-            raise _error(exc, name) from exc
-        except (httpx.HTTPError, ConnectionError) as exc:
-            raise BackendError(f"Ollama at {self.url}: {exc}") from exc
 
     async def import_file(
         self, path: str, name: str | None

@@ -1,10 +1,10 @@
 """The runner's models: installed, loaded, details, pull, delete, unload, import.
 
-Pull and import answer NDJSON progress events; a failure once the stream has begun
-arrives as an ``{"error": ...}`` event (as Ollama's own pull does), before it as a JSON
-error with its status: 404 for an unknown model or file, 409 for what this runner cannot
+A runner's refusal is a JSON error with its status (the app's handler of
+:class:`BackendError`): 404 for an unknown model or file, 409 for what this runner cannot
 do (pulling into the built-in runner, importing into Ollama), 503 for a runner that does
-not answer.
+not answer. Pull and import answer NDJSON progress events; a failure once the stream has
+begun arrives as an ``{"error": ...}`` event, as Ollama's own pull does.
 """
 
 from __future__ import annotations
@@ -13,9 +13,9 @@ import contextlib
 import json
 from collections.abc import AsyncGenerator, AsyncIterator
 from dataclasses import asdict
-from typing import Any, NoReturn
+from typing import Any
 
-from fastapi import APIRouter, HTTPException, Response
+from fastapi import APIRouter, Response
 from fastapi.responses import StreamingResponse
 
 from embedded_server.api.deps import AdminDep, BackendDep, MetricsDep
@@ -28,7 +28,6 @@ from embedded_server.api.schemas import (
     PullRequest,
 )
 from embedded_server.backends import BackendError
-from embedded_server.backends.base import ModelNotFound, Unsupported
 from embedded_server.errors import ERROR_RESPONSES
 
 router = APIRouter(prefix="/api", tags=["models"], responses=ERROR_RESPONSES)
@@ -37,31 +36,20 @@ NDJSON: dict[int | str, dict[str, Any]] = {
 }
 
 
-def _raise(exc: BackendError) -> NoReturn:
-    if isinstance(exc, ModelNotFound):
-        raise HTTPException(404, str(exc)) from exc
-    if isinstance(exc, Unsupported):
-        raise HTTPException(409, str(exc)) from exc
-    raise HTTPException(503, str(exc)) from exc
-
-
 @router.get("/models", response_model_exclude_none=True)
 async def list_models(backend: BackendDep, metrics: MetricsDep) -> ModelList:
     try:
         models = await backend.list_models()
-    except BackendError as exc:
+    except BackendError:
         metrics.backend_up.set(0)
-        raise HTTPException(status_code=503, detail=str(exc)) from exc
+        raise  # 503, by the app's handler
     metrics.backend_up.set(1)
     return ModelList(models=[ModelPublic(**asdict(m)) for m in models])
 
 
 @router.get("/models/loaded")
 async def loaded_models(admin: AdminDep) -> LoadedModelList:
-    try:
-        models = await admin.loaded()
-    except BackendError as exc:
-        _raise(exc)
+    models = await admin.loaded()
     return LoadedModelList(
         models=[LoadedModelPublic(**asdict(m), gpu_share=round(m.gpu_share, 3)) for m in models]
     )
@@ -82,8 +70,6 @@ async def _stream(stream: AsyncGenerator[dict[str, Any], None]) -> StreamingResp
         first = await anext(stream)
     except StopAsyncIteration:
         first = None
-    except BackendError as exc:
-        _raise(exc)
 
     async def events() -> AsyncIterator[bytes]:
         async with contextlib.aclosing(stream):  # a client that leaves ends the runner's work
@@ -107,25 +93,16 @@ async def import_model(body: ImportRequest, admin: AdminDep) -> StreamingRespons
 
 @router.post("/models/{name:path}/unload", status_code=204)
 async def unload_model(name: str, admin: AdminDep) -> Response:
-    try:
-        await admin.unload(name)
-    except BackendError as exc:
-        _raise(exc)
+    await admin.unload(name)
     return Response(status_code=204)
 
 
 @router.get("/models/{name:path}")
 async def show_model(name: str, admin: AdminDep) -> dict[str, Any]:
-    try:
-        return await admin.show(name)
-    except BackendError as exc:
-        _raise(exc)
+    return await admin.show(name)
 
 
 @router.delete("/models/{name:path}", status_code=204)
 async def delete_model(name: str, admin: AdminDep) -> Response:
-    try:
-        await admin.delete(name)
-    except BackendError as exc:
-        _raise(exc)
+    await admin.delete(name)
     return Response(status_code=204)
