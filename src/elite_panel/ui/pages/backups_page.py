@@ -10,21 +10,17 @@ from typing import Any
 from PySide6.QtCore import QUrl
 from PySide6.QtGui import QDesktopServices, QKeySequence, QShortcut
 from PySide6.QtWidgets import (
-    QAbstractItemView,
     QCheckBox,
     QComboBox,
     QDoubleSpinBox,
     QFormLayout,
     QGroupBox,
     QHBoxLayout,
-    QHeaderView,
     QLabel,
     QLineEdit,
     QProgressBar,
     QPushButton,
     QSpinBox,
-    QTableWidget,
-    QTableWidgetItem,
     QVBoxLayout,
     QWidget,
 )
@@ -32,6 +28,7 @@ from PySide6.QtWidgets import (
 from elite_panel.adapters.backup_adapter import BackupAdapter
 from elite_panel.core.errors import ConfigError
 from elite_panel.ui.widgets import dialogs
+from elite_panel.ui.widgets.actions import add_buttons, fill, record_table
 
 COLUMNS = ("Time", "Size", "Contents", "Verified", "Reason")
 
@@ -42,6 +39,23 @@ def contents(summary: dict[str, Any]) -> str:
     profiles = len(summary.get("profiles") or [])
     logs = ", logs" if summary.get("include_logs") else ""
     return f"{summary['conversations']} conversations, {profiles} profile(s){logs}"
+
+
+def _cells(info: Any) -> tuple[str, ...]:
+    summary = info.summary
+    if summary.get("error"):
+        verified = "DAMAGED"
+    elif summary.get("verified"):
+        verified = "verified " + str(summary["verified"])[:16].replace("T", " ")
+    else:
+        verified = "not verified"
+    return (
+        info.created.strftime("%Y-%m-%d %H:%M:%S"),
+        f"{info.size / 1e6:.1f} MB",
+        contents(summary),
+        verified,
+        str(summary.get("reason", "")),
+    )
 
 
 class BackupsPage(QWidget):
@@ -69,27 +83,17 @@ class BackupsPage(QWidget):
         top.addStretch(1)
         top.addWidget(self.open_button)
 
-        self.table = QTableWidget(0, len(COLUMNS))
-        self.table.setHorizontalHeaderLabels(COLUMNS)
-        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
-        self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
-        self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
-        self.table.horizontalHeader().setSectionResizeMode(2, QHeaderView.ResizeMode.Stretch)
-        self.table.verticalHeader().hide()
+        self.table = record_table(COLUMNS, stretch=2)
         row = QHBoxLayout()
-        self.buttons: dict[str, QPushButton] = {}
-        for label, tip, slot in (
-            ("Verify", "Check every checksum of the selected archive", self._verify),
-            ("Restore…", "Verify, show what changes, then restore (asks first)", self._restore),
-            ("Delete…", "Delete the selected archive (asks first)", self._delete),
-            ("Prune now", "Apply the retention policy below", backups.prune),
-        ):
-            button = QPushButton(label)
-            button.setToolTip(tip)
-            button.clicked.connect(slot)
-            row.addWidget(button)
-            self.buttons[label.rstrip("…")] = button
-        row.addStretch(1)
+        self.buttons = add_buttons(
+            row,
+            (
+                ("Verify", "Check every checksum of the selected archive", self._verify),
+                ("Restore…", "Verify, show what changes, then restore (asks first)", self._restore),
+                ("Delete…", "Delete the selected archive (asks first)", self._delete),
+                ("Prune now", "Apply the retention policy below", backups.prune),
+            ),
+        )
         self.message = QLabel()
         self.message.setObjectName("backupsMessage")
         self.message.setWordWrap(True)
@@ -214,24 +218,7 @@ class BackupsPage(QWidget):
 
     def _on_listed(self, infos: list[Any]) -> None:
         self.infos = infos
-        self.table.setRowCount(len(infos))
-        for row, info in enumerate(infos):
-            summary = info.summary
-            if summary.get("error"):
-                verified = "DAMAGED"
-            elif summary.get("verified"):
-                verified = "verified " + str(summary["verified"])[:16].replace("T", " ")
-            else:
-                verified = "not verified"
-            cells = (
-                info.created.strftime("%Y-%m-%d %H:%M:%S"),
-                f"{info.size / 1e6:.1f} MB",
-                contents(summary),
-                verified,
-                str(summary.get("reason", "")),
-            )
-            for column, text in enumerate(cells):
-                self.table.setItem(row, column, QTableWidgetItem(text))
+        fill(self.table, [_cells(info) for info in infos])
 
     def _on_progress(self, what: str, done: int, total: int) -> None:
         self.progress.show()

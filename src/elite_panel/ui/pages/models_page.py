@@ -8,16 +8,12 @@ import time
 from typing import Any
 
 from PySide6.QtWidgets import (
-    QAbstractItemView,
     QHBoxLayout,
-    QHeaderView,
     QLabel,
     QLineEdit,
     QPlainTextEdit,
     QProgressBar,
     QPushButton,
-    QTableWidget,
-    QTableWidgetItem,
     QVBoxLayout,
     QWidget,
 )
@@ -25,6 +21,7 @@ from PySide6.QtWidgets import (
 from elite_panel.adapters.models_adapter import ModelsAdapter
 from elite_panel.monitor.report import human_bytes
 from elite_panel.ui.widgets import dialogs
+from elite_panel.ui.widgets.actions import add_buttons, fill, record_table
 
 INSTALLED = ("Name", "Size", "Parameters", "Quantization", "Family", "Modified", "Chats")
 LOADED = ("Name", "Size", "On GPU", "Context", "Until")
@@ -32,24 +29,6 @@ LOADED = ("Name", "Size", "On GPU", "Context", "Until")
 
 def placement(share: float) -> str:
     return "100% GPU" if share >= 1 else f"{share:.0%} GPU / {1 - share:.0%} CPU"
-
-
-def _table(columns: tuple[str, ...]) -> QTableWidget:
-    table = QTableWidget(0, len(columns))
-    table.setHorizontalHeaderLabels(columns)
-    table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
-    table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
-    table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
-    table.horizontalHeader().setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
-    table.verticalHeader().hide()
-    return table
-
-
-def _fill(table: QTableWidget, rows: list[tuple[str, ...]]) -> None:
-    table.setRowCount(len(rows))
-    for r, row in enumerate(rows):
-        for c, text in enumerate(row):
-            table.setItem(r, c, QTableWidgetItem(text))
 
 
 class ModelsPage(QWidget):
@@ -61,24 +40,20 @@ class ModelsPage(QWidget):
         self.confirm = dialogs.confirm
         self.choose_file = dialogs.choose_file
         self.rows: list[dict[str, Any]] = []
-        self.installed = _table(INSTALLED)
-        self.loaded = _table(LOADED)
+        self.installed = record_table(INSTALLED)
+        self.loaded = record_table(LOADED)
         self.loaded_note = QLabel()
-        self.buttons: dict[str, QPushButton] = {}
         actions = QHBoxLayout()
-        for label, tip, slot in (
-            ("Details", "Template, parameters and license of the selected model", self._show),
-            ("Unload", "Free its memory now (it loads again on the next chat)", self._unload),
-            ("Delete…", "Delete the selected model (asks first)", self._delete),
-            ("Import GGUF…", "Copy a GGUF file in (built-in runner)", self._import),
-            ("Refresh", "Ask the runner again", models.refresh),
-        ):
-            button = QPushButton(label)
-            button.setToolTip(tip)
-            button.clicked.connect(slot)
-            actions.addWidget(button)
-            self.buttons[label.rstrip("…")] = button
-        actions.addStretch(1)
+        self.buttons = add_buttons(
+            actions,
+            (
+                ("Details", "Template, parameters and license of the selected model", self._show),
+                ("Unload", "Free its memory now (it loads again on the next chat)", self._unload),
+                ("Delete…", "Delete the selected model (asks first)", self._delete),
+                ("Import GGUF…", "Copy a GGUF file in (built-in runner)", self._import),
+                ("Refresh", "Ask the runner again", models.refresh),
+            ),
+        )
 
         self.pull_name = QLineEdit()
         self.pull_name.setPlaceholderText("a model to pull, e.g. qwen2.5-coder:7b")
@@ -171,7 +146,7 @@ class ModelsPage(QWidget):
 
     def _on_installed(self, rows: list[dict[str, Any]]) -> None:
         self.rows = rows
-        _fill(
+        fill(
             self.installed,
             [
                 (
@@ -189,7 +164,7 @@ class ModelsPage(QWidget):
 
     def _on_loaded(self, rows: list[dict[str, Any]], problem: str) -> None:
         self.loaded_note.setText(problem)
-        _fill(
+        fill(
             self.loaded,
             [
                 (

@@ -9,17 +9,13 @@ from __future__ import annotations
 from PySide6.QtCore import Qt, QTimer
 from PySide6.QtGui import QGuiApplication
 from PySide6.QtWidgets import (
-    QAbstractItemView,
     QComboBox,
     QDialog,
     QDialogButtonBox,
     QFormLayout,
     QHBoxLayout,
-    QHeaderView,
     QLabel,
     QLineEdit,
-    QPushButton,
-    QTableWidget,
     QTableWidgetItem,
     QVBoxLayout,
     QWidget,
@@ -28,6 +24,7 @@ from PySide6.QtWidgets import (
 from elite_panel.adapters.secrets_adapter import SecretsAdapter
 from elite_panel.core.secret_store import SecretEntry
 from elite_panel.ui.widgets import dialogs
+from elite_panel.ui.widgets.actions import add_buttons, fill, record_table
 
 COLUMNS = ("Name", "Status", "Value", "Given to", "Description")
 VALUE_COLUMN = 2
@@ -79,30 +76,20 @@ class SecretsPage(QWidget):
         self.problem.setWordWrap(True)
         self.problem.setStyleSheet("color:#c0392b;")
         self.problem.hide()
-        self.table = QTableWidget(0, len(COLUMNS))
-        self.table.setHorizontalHeaderLabels(COLUMNS)
-        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
-        self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
-        self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
-        self.table.horizontalHeader().setSectionResizeMode(4, QHeaderView.ResizeMode.Stretch)
-        self.table.verticalHeader().hide()
+        self.table = record_table(COLUMNS, stretch=4)
         self.message = QLabel()
         self.message.setObjectName("secretsMessage")
         row = QHBoxLayout()
-        self.buttons: dict[str, QPushButton] = {}
-        for label, tip, slot in (
-            ("Set…", "Store a value in the keyring (a known name or a new one)", self._set),
-            ("Reveal", "Show the value for 30 seconds", self._reveal),
-            ("Copy", "Copy the value; the clipboard is cleared after 30 seconds", self._copy),
-            ("Delete…", "Remove it from the keyring (asks first)", self._delete),
-            ("Refresh", "Read the keyring and the environment again", secrets.refresh),
-        ):
-            button = QPushButton(label)
-            button.setToolTip(tip)
-            button.clicked.connect(slot)
-            row.addWidget(button)
-            self.buttons[label.rstrip("…")] = button
-        row.addStretch(1)
+        self.buttons = add_buttons(
+            row,
+            (
+                ("Set…", "Store a value in the keyring (a known name or a new one)", self._set),
+                ("Reveal", "Show the value for 30 seconds", self._reveal),
+                ("Copy", "Copy the value; the clipboard is cleared after 30 seconds", self._copy),
+                ("Delete…", "Remove it from the keyring (asks first)", self._delete),
+                ("Refresh", "Read the keyring and the environment again", secrets.refresh),
+            ),
+        )
         layout = QVBoxLayout(self)
         layout.addWidget(self.problem)
         layout.addLayout(row)
@@ -133,12 +120,20 @@ class SecretsPage(QWidget):
         self.problem.setVisible(bool(problem))
         self.buttons["Set"].setEnabled(not problem)
         self.buttons["Delete"].setEnabled(not problem)
-        self.table.setRowCount(len(entries))
+        fill(
+            self.table,
+            [
+                (
+                    e.name,
+                    f"set ({e.source})" if e.is_set else "not set",
+                    masked(e),
+                    ", ".join(e.services),
+                    e.description,
+                )
+                for e in entries
+            ],
+        )
         for row, e in enumerate(entries):
-            status = f"set ({e.source})" if e.is_set else "not set"
-            cells = (e.name, status, masked(e), ", ".join(e.services), e.description)
-            for column, text in enumerate(cells):
-                self.table.setItem(row, column, QTableWidgetItem(text))
             if e.name == keep:
                 self.table.selectRow(row)
 

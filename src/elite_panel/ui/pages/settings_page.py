@@ -27,6 +27,7 @@ from elite_panel.adapters.settings_adapter import Plan, SettingsAdapter
 from elite_panel.core.errors import ConfigError
 from elite_panel.core.profile_store import with_values
 from elite_panel.ui.widgets import dialogs
+from elite_panel.ui.widgets.actions import add_buttons
 from elite_panel.ui.widgets.profile_form import ProfileForm
 
 
@@ -72,14 +73,7 @@ class SettingsPage(QWidget):
                 self._export,
             ),
         )
-        self.buttons: dict[str, QPushButton] = {}
-        for label, tip, slot in actions:
-            button = QPushButton(label)
-            button.setToolTip(tip)
-            button.clicked.connect(slot)
-            buttons.addWidget(button)
-            self.buttons[label.rstrip("…")] = button
-        buttons.addStretch(1)
+        self.buttons = add_buttons(buttons, actions)
         left = QVBoxLayout()
         left.addWidget(QLabel("Profiles"))
         left.addWidget(self.profiles, 1)
