@@ -203,10 +203,9 @@ class Restorer:
 
         store = SecretStore(self.paths, self.service.environ)
         try:
-            entries, _problem = store.entries()
-        except Exception:  # the keyring is only asked for names; never fail a restore here
+            present = set(store.names_set())
+        except Exception:  # a failing keyring must never fail a restore: ask for them all
             return list(manifest.secret_names)
-        present = {e.name for e in entries if e.is_set}
         return [n for n in manifest.secret_names if n not in present]
 
     def _affected(self, staging: Path) -> list[str]:

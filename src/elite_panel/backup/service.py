@@ -180,15 +180,14 @@ class BackupService:
 
     def _secret_names(self) -> list[str]:
         """Names of the secrets set now (never a value), so a restore can list what to
-        re-enter; the keyring is asked only for names (no prompt when it is locked)."""
+        re-enter; a keyring that fails leaves the custom names we know of."""
         from elite_panel.core.secret_store import SecretStore
 
         store = SecretStore(self.paths, self.environ)
         try:
-            entries, _problem = store.entries()
+            return store.names_set()
         except EliteError:
             return store.custom_names()
-        return [e.name for e in entries if e.is_set]
 
     def _models(self) -> list[dict[str, Any]]:
         """Names, digests and sizes of the runner's models (never the weights)."""

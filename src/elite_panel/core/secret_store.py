@@ -186,6 +186,11 @@ class SecretStore:
             out.append(SecretEntry(name, info.description, info.services, source, last4))
         return out, problem
 
+    def names_set(self) -> list[str]:
+        """The names of the secrets that have a value now (from either source)."""
+        entries, _problem = self.entries()
+        return [e.name for e in entries if e.is_set]
+
     def reveal(self, name: str) -> str | None:
         return self.lookup(check_name(name))[0]
 
