@@ -223,12 +223,11 @@ class BackupService:
         if not self.folder.is_dir():
             return []
         paths = sorted(self.folder.glob(f"{PREFIX}*{SUFFIX}"), reverse=True)
-        return [self.info(p) for p in paths]
+        index = self._index(self.folder)  # read once for the whole list
+        return [_info(p, index) for p in paths]
 
     def info(self, path: Path) -> BackupInfo:
-        return BackupInfo(
-            path, _created(path), path.stat().st_size, self._index(path.parent).get(path.name, {})
-        )
+        return _info(path, self._index(path.parent))
 
     def verify(self, path: Path, progress: Progress | None = None) -> Manifest:
         try:
@@ -270,6 +269,10 @@ class BackupService:
         index[name] = {**index.get(name, {}), **summary}
         with contextlib.suppress(OSError):  # the index is a cache: never fail for it
             write_atomic(folder / "index.json", json.dumps(index, indent=2) + "\n")
+
+
+def _info(path: Path, index: dict[str, Any]) -> BackupInfo:
+    return BackupInfo(path, _created(path), path.stat().st_size, index.get(path.name, {}))
 
 
 def _summary(manifest: Manifest, verified: datetime) -> dict[str, Any]:
