@@ -16,6 +16,11 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 import pytest
 import qasync
 from PySide6.QtWidgets import QApplication
+from pytestqt.qtbot import QtBot
+
+from elite_panel.app import Panel
+from elite_panel.core.paths import AppPaths
+from tests.conftest import Home
 
 
 @pytest.fixture
@@ -32,3 +37,12 @@ def qloop(qapp: QApplication) -> Iterator[asyncio.AbstractEventLoop]:
         asyncio.events._set_running_loop(None)
         asyncio.set_event_loop(None)
         executor.shutdown(wait=True)
+
+
+@pytest.fixture
+def panel(qtbot: QtBot, qloop: asyncio.AbstractEventLoop, home: Home) -> Iterator[Panel]:
+    """The panel of the test's isolated home, without a tray (none offscreen)."""
+    built = Panel(AppPaths.from_env(), "default", use_tray=False)
+    qtbot.addWidget(built.window)
+    yield built
+    built.close()

@@ -3,9 +3,6 @@ its summary and confirmation, Delete, and the schedule settings saved to the pro
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import Iterator
-
 import pytest
 from pytestqt.qtbot import QtBot
 
@@ -20,14 +17,11 @@ pytestmark = pytest.mark.gui
 
 
 @pytest.fixture
-def page(qtbot: QtBot, qloop: asyncio.AbstractEventLoop, home: Home) -> Iterator[BackupsPage]:
-    panel = Panel(AppPaths.from_env(), "default", use_tray=False)
-    qtbot.addWidget(panel.window)
+def page(panel: Panel) -> BackupsPage:
     panel.show("backups")
     lazy = panel.window.pages["backups"]
     assert isinstance(lazy, LazyPage) and isinstance(lazy.page, BackupsPage)
-    yield lazy.page
-    panel.close()
+    return lazy.page
 
 
 def test_back_up_verify_restore_delete(qtbot: QtBot, page: BackupsPage, home: Home) -> None:

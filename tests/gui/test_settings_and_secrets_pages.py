@@ -4,7 +4,6 @@ secrets against the real keyring, with reveal hidden again and delete confirmed.
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Iterator
 from typing import Any
 
@@ -16,21 +15,12 @@ from PySide6.QtWidgets import QComboBox, QGroupBox, QLineEdit
 from pytestqt.qtbot import QtBot
 
 from elite_panel.app import Panel
-from elite_panel.core.paths import AppPaths
 from elite_panel.ui.pages.secrets_page import HIDDEN, SecretsPage
 from elite_panel.ui.pages.settings_page import SettingsPage
 from elite_panel.ui.widgets.lazy_page import LazyPage
 from tests.conftest import Home
 
 pytestmark = pytest.mark.gui
-
-
-@pytest.fixture
-def panel(qtbot: QtBot, qloop: asyncio.AbstractEventLoop, home: Home) -> Iterator[Panel]:
-    built = Panel(AppPaths.from_env(), "default", use_tray=False)
-    qtbot.addWidget(built.window)
-    yield built
-    built.close()
 
 
 def open_page(panel: Panel, name: str) -> Any:

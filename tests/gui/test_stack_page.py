@@ -2,27 +2,14 @@
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import Iterator
-
 import pytest
 from PySide6.QtCore import Qt
 from pytestqt.qtbot import QtBot
 
 from elite_panel.app import Panel
-from elite_panel.core.paths import AppPaths
 from tests.conftest import Home
 
 pytestmark = pytest.mark.gui
-
-
-@pytest.fixture
-def panel(qtbot: QtBot, qloop: asyncio.AbstractEventLoop, home: Home) -> Iterator[Panel]:
-    """The panel of the test's isolated home, without a tray (none offscreen)."""
-    built = Panel(AppPaths.from_env(), "default", use_tray=False)
-    qtbot.addWidget(built.window)
-    yield built
-    built.close()
 
 
 @pytest.mark.model
