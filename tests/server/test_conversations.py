@@ -4,6 +4,7 @@ export; on SQLite and on a real PostgreSQL server."""
 from __future__ import annotations
 
 import json
+from datetime import datetime, timedelta
 
 import pytest
 from fastapi.testclient import TestClient
@@ -73,6 +74,14 @@ def test_search_finds_titles_and_message_text(api: TestClient) -> None:
     assert titles(api, q="nothing-matches-this") == []
     assert titles(api, q='"; DROP TABLE conversations; --') == []  # quoting is safe
     assert len(titles(api)) == 3
+
+
+def test_times_carry_their_utc_offset(api: TestClient) -> None:
+    """RFC 3339 as the schema says, also on SQLite, which stores no zone."""
+    detail = api.get(f"/api/conversations/{ask(api, 'when')}", headers=AUTH).json()
+    times = [detail["created_at"], detail["updated_at"]]
+    times += [m["created_at"] for m in detail["messages"]]
+    assert all(datetime.fromisoformat(t).utcoffset() == timedelta(0) for t in times), times
 
 
 def test_rename_and_validation(api: TestClient) -> None:
