@@ -73,7 +73,7 @@ def create_app(settings: Settings | None = None, backend: ChatBackend | None = N
     install_error_handlers(app)
     app.include_router(health.router)
     protected = [Depends(require_token)]
-    for router in (models.router, conversations.router, chat.router):
+    for router in (chat.router, models.router, conversations.router):
         app.include_router(router, dependencies=protected)
     if settings.cors_origins:
         app.add_middleware(
