@@ -142,7 +142,7 @@ async def chat(
         answer.error = str(exc)
     relay = _Relay(backend, store, metrics, answer)
     if answer.error is None:
-        relay.ask(messages, body.options.model_dump(exclude_none=True))
+        await relay.ask(messages, body.options.model_dump(exclude_none=True))
     return _RelayResponse(relay)
 
 
@@ -176,10 +176,11 @@ class _Relay:
         self.closed = False
         metrics.active_streams.inc()
 
-    def ask(self, messages: list[dict[str, str]], options: dict[str, Any]) -> None:
+    async def ask(self, messages: list[dict[str, str]], options: dict[str, Any]) -> None:
         self.reader = asyncio.create_task(
             _read(self.backend, self.answer.model, messages, options, self.queue)
         )
+        await asyncio.sleep(0)  # the request leaves now, not after the response has started
 
     async def events(self) -> AsyncIterator[bytes]:
         try:
