@@ -10,9 +10,17 @@ from typing import Any
 import httpx
 import pytest
 from fastapi.testclient import TestClient
+from starlette.requests import ClientDisconnect
 
+from embedded_server.api.routes.chat import _Answer, _Relay, _RelayResponse
 from embedded_server.app import create_app
+from embedded_server.backends import make_backend
 from embedded_server.config import Settings
+from embedded_server.db.engine import Database
+from embedded_server.db.migrate import upgrade
+from embedded_server.db.models import new_id
+from embedded_server.db.store import ConversationStore, MessageDraft
+from embedded_server.metrics import ServerMetrics
 from tests.fakes.ollama_double import OllamaDouble, serve_in_thread
 from tests.server.conftest import AUTH, TOKEN, MakeClient, ndjson
 
@@ -163,6 +171,52 @@ def test_client_disconnect_stores_partial_and_cancels_the_backend(
     assert answer["error"] == "the client disconnected"
     assert answer["content"].startswith("word0")
     assert len(answer["content"]) < len(double.answer)
+    deadline = time.monotonic() + 5
+    while double.streams_cancelled == cancelled_before and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert double.streams_cancelled == cancelled_before + 1  # the runner stopped generating
+
+
+def test_a_response_that_never_streamed_still_ends_its_answer(
+    tmp_path: Any, double: OllamaDouble
+) -> None:
+    """The client is gone before the first byte: the events never run, yet the backend
+    request is cancelled and the answer stored as incomplete."""
+    double.answer = " ".join(f"word{i}" for i in range(200))
+    double.delay_s = 0.02
+    cancelled_before = double.streams_cancelled
+
+    async def scenario() -> dict[str, Any]:
+        database = Database(f"sqlite:///{tmp_path / 'gone.db'}")
+        await upgrade(database)
+        store = ConversationStore(database)
+        backend = make_backend(Settings(backend_url=double.url, data_dir=tmp_path))
+        metrics = ServerMetrics()
+        conversation = await store.add_turn(None, "gone", [MessageDraft("user", "long")])
+        answer = _Answer(message_id=new_id(), conversation_id=conversation, model="llama3.2")
+        relay = _Relay(backend, store, metrics, answer)
+        await relay.ask([{"role": "user", "content": "long"}], {})
+        deadline = time.monotonic() + 10
+        while relay.queue.empty() and time.monotonic() < deadline:  # the runner is answering
+            await asyncio.sleep(0.01)
+
+        async def receive() -> dict[str, Any]:
+            return {"type": "http.disconnect"}
+
+        async def send(_message: Any) -> None:
+            raise OSError("the client went away")
+
+        scope = {"type": "http", "asgi": {"version": "3.0", "spec_version": "2.4"}}
+        with pytest.raises(ClientDisconnect):
+            await _RelayResponse(relay)(scope, receive, send)
+        assert relay.reader is not None and relay.reader.done()
+        assert metrics.active_streams._value.get() == 0
+        stored = (await store.get(conversation, with_messages=True)).messages[-1]
+        await backend.aclose()
+        await database.dispose()
+        return {"status": stored.status, "error": stored.error}
+
+    assert asyncio.run(scenario()) == {"status": "incomplete", "error": "the client disconnected"}
     deadline = time.monotonic() + 5
     while double.streams_cancelled == cancelled_before and time.monotonic() < deadline:
         time.sleep(0.02)

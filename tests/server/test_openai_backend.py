@@ -57,6 +57,24 @@ def test_unreachable_runner_is_an_error_event_and_the_prompt_is_kept(
     assert stored.json()["messages"][0]["content"] == "still here?"
 
 
+def test_chat_goes_through_the_proxy_of_the_environment(
+    make_client: MakeClient, openai_backend: OpenAIDouble, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The runner's host does not resolve: the answer can only come through the proxy
+    (the double, which serves the absolute-form request a proxy receives)."""
+    monkeypatch.setenv("HTTP_PROXY", openai_backend.url.removesuffix("/v1"))
+    monkeypatch.delenv("NO_PROXY", raising=False)
+    monkeypatch.delenv("no_proxy", raising=False)
+    client = make_client(backend="openai", backend_url="http://runner.invalid:8080/v1")
+    body = {"model": MODEL, "messages": [{"role": "user", "content": "x"}]}
+    events = ndjson(client.post("/api/chat", json=body, headers=AUTH).text)
+    assert events[-1]["type"] == "done", events
+    monkeypatch.setenv("NO_PROXY", "runner.invalid")  # exempted: straight to the host
+    client = make_client(backend="openai", backend_url="http://runner.invalid:8080/v1")
+    events = ndjson(client.post("/api/chat", json=body, headers=AUTH).text)
+    assert events[-1]["type"] == "error"
+
+
 @pytest.fixture(scope="module")
 def builtin_runner() -> Iterator[str]:
     """The built-in runner, started with the command line the supervisor uses."""
