@@ -73,6 +73,7 @@ def create_app(settings: Settings | None = None, backend: ChatBackend | None = N
     install_error_handlers(app)
     app.include_router(health.router)
     protected = [Depends(require_token)]
+    # Routes are matched in order: chat first, its first token is the one that counts.
     for router in (chat.router, models.router, conversations.router):
         app.include_router(router, dependencies=protected)
     if settings.cors_origins:
