@@ -23,10 +23,10 @@ from sqlalchemy import (
     text,
     update,
 )
-from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session, selectinload
 
 from embedded_server.db.engine import Database
+from embedded_server.db.inline import Execute
 from embedded_server.db.models import Conversation, Message, MessageStatus, new_id, utcnow
 
 TITLE_CHARS = 80
@@ -196,7 +196,8 @@ class ConversationStore:
         """Store messages in one transaction, creating the conversation (titled ``title``)
         when ``conversation_id`` is None; returns the conversation id.
 
-        Core inserts on a plain connection, with ids made here: this runs before the first
+        Core statements run on a plain connection, on SQLite on the event loop (see
+        :mod:`embedded_server.db.inline`), with ids made here: this runs before the first
         token of every answer.
         """
         now = utcnow()
@@ -213,11 +214,11 @@ class ConversationStore:
             for pid, d in zip(ids, drafts, strict=True)
         ]
 
-        def work(connection: Connection) -> str:
+        def work(execute: Execute) -> str:
             target = conversation_id
             if target is None:
                 target = new_id()
-                connection.execute(
+                execute(
                     _INSERT_CONVERSATION,
                     {
                         "id": target,
@@ -227,15 +228,13 @@ class ConversationStore:
                         "updated_at": now,
                     },
                 )
-            elif connection.execute(_TOUCH, {"target": target, "now": now}).rowcount == 0:
+            elif execute(_TOUCH, {"target": target, "now": now}) == 0:
                 raise NotFound(target)
             if rows:
-                connection.execute(
-                    _INSERT_MESSAGE, [{**row, "conversation_id": target} for row in rows]
-                )
+                execute(_INSERT_MESSAGE, [{**row, "conversation_id": target} for row in rows])
             return target
 
-        return await self.db.run_on_connection(work, inline_first=True)
+        return await self.db.run_statements(work, inline_first=True)
 
     async def save_answer(self, public_id: str, content: str, **fields: Any) -> None:
         """Write an answer's text so far; at the end also its status and figures, and the

@@ -8,9 +8,11 @@ import sqlite3
 import time
 from pathlib import Path
 
+import pytest
+
 from embedded_server.db.engine import Database
 from embedded_server.db.migrate import upgrade
-from embedded_server.db.store import ConversationStore, MessageDraft
+from embedded_server.db.store import ConversationStore, MessageDraft, NotFound
 
 
 def test_inline_insert_and_fallback_when_locked(tmp_path: Path) -> None:
@@ -22,6 +24,14 @@ def test_inline_insert_and_fallback_when_locked(tmp_path: Path) -> None:
         store = ConversationStore(db)
         first = await store.add_turn(None, "fast", [MessageDraft("user", "hello")])
         assert [m.content for m in await store.history(first)] == ["hello"]
+        with pytest.raises(NotFound):  # rolled back: the connection is not left in a transaction
+            await store.add_turn("no-such-id", "", [MessageDraft("user", "lost")])
+        await store.add_turn(first, "", [MessageDraft("assistant", "hi")])
+        history = await store.history(first)
+        assert [(m.content, m.created_at.tzinfo is not None) for m in history] == [
+            ("hello", True),
+            ("hi", True),
+        ]
 
         blocker = sqlite3.connect(path, isolation_level=None)
         blocker.execute("BEGIN IMMEDIATE")  # another writer holds the lock
