@@ -10,7 +10,7 @@ import urllib.request
 from collections.abc import AsyncGenerator, AsyncIterator, Mapping, Sequence
 from typing import Any
 
-import httpcore
+import aiohttp
 import openai
 
 from embedded_server.backends.base import (
@@ -24,14 +24,7 @@ from embedded_server.backends.gguf_folder import GgufFolder
 
 _PASSED_OPTIONS = ("temperature", "top_p", "max_tokens", "stop", "seed")
 # The official client's limits: a long answer may take minutes, a dead runner should not.
-_TIMEOUTS = {"timeout": {"connect": 5.0, "read": 600.0, "write": 600.0, "pool": 600.0}}
-_TRANSPORT_ERRORS = (
-    httpcore.NetworkError,
-    httpcore.TimeoutException,
-    httpcore.ProtocolError,
-    httpcore.ProxyError,
-    httpcore.UnsupportedProtocol,
-)
+_TIMEOUT = aiohttp.ClientTimeout(total=None, connect=5.0, sock_read=600.0)
 
 
 class OpenAIBackend:
@@ -44,11 +37,9 @@ class OpenAIBackend:
         key = api_key or "not-needed"  # local servers ignore the key, the client needs one
         self._client = openai.AsyncOpenAI(base_url=base_url, api_key=key)
         self._chat_url = base_url.rstrip("/") + "/chat/completions"
-        self._headers = [
-            (b"Authorization", f"Bearer {key}".encode()),
-            (b"Content-Type", b"application/json"),
-        ]
-        self._pool = _connection_pool(self._chat_url)
+        self._headers = {"Authorization": f"Bearer {key}", "Content-Type": "application/json"}
+        self._proxy = _proxy_for(self._chat_url)
+        self._session: aiohttp.ClientSession | None = None  # made on the loop that uses it
 
     async def list_models(self) -> list[ModelInfo]:
         try:
@@ -93,33 +84,33 @@ class OpenAIBackend:
     async def chat_stream(
         self, model: str, messages: Sequence[Mapping[str, str]], options: Mapping[str, Any]
     ) -> AsyncIterator[ChatChunk]:
-        """Stream ``/chat/completions`` over httpcore (httpx's own transport), decoding the
-        server-sent events here.
+        """Stream ``/chat/completions`` over aiohttp, decoding the server-sent events here.
 
-        This is the one call on the path to every first token. The official client's
-        request building and typed stream cost 3 ms of it (measured in the server: 1.9 ms
-        to send, 1.3 ms to the first line) and five times as much per token; httpx's
-        request and response models above httpcore another 0.6 ms (first token from the
-        backend double, 80 streams: 2.2 against 1.6 ms). The wire format is the same.
+        This is the one call on the path to every first token, and the one that reads every
+        token. The official client's request building and typed stream cost 3 ms of the
+        first token (measured in the server) and five times as much per token; read with
+        aiohttp (its HTTP parser is compiled) rather than httpx's pure-Python one, the
+        backend double's first token comes 0.35 ms sooner and its stream is read 1.35
+        times as fast (55k against 41k tokens/s). The wire format is the same.
         """
         body: dict[str, Any] = {"model": model, "messages": list(messages), "stream": True}
         body.update((k, v) for k, v in options.items() if k in _PASSED_OPTIONS)
         completion_tokens = 0
         prompt_tokens: int | None = None
         usage_seen = finished = False
+        if self._session is None:
+            self._session = aiohttp.ClientSession(timeout=_TIMEOUT)
         try:
-            async with self._pool.stream(
-                "POST",
+            async with self._session.post(
                 self._chat_url,
+                data=json.dumps(body).encode(),
                 headers=self._headers,
-                content=json.dumps(body).encode(),
-                extensions=_TIMEOUTS,
+                proxy=self._proxy,
             ) as response:
                 if response.status >= 400:
-                    raise BackendError(
-                        f"{self.url}: {_error_message(response, await response.aread())}"
-                    )
-                async for line in _lines(response):
+                    message = _error_message(response, await response.read())
+                    raise BackendError(f"{self.url}: {message}")
+                async for line in _lines(response.content):
                     if not line.startswith(b"data: {"):
                         continue  # blank separators, comments, "data: [DONE]"
                     event = json.loads(line[6:])
@@ -136,31 +127,35 @@ class OpenAIBackend:
                             yield ChatChunk(content=content)
                         if choice.get("finish_reason"):
                             finished = True
-        except (*_TRANSPORT_ERRORS, ValueError) as exc:
+        except (aiohttp.ClientError, TimeoutError, ValueError) as exc:
             raise BackendError(f"{self.url}: {_transport_message(exc)}") from exc
         if not finished:
             raise BackendError("the model runner ended the answer without finishing it")
         yield ChatChunk(done=True, prompt_tokens=prompt_tokens, completion_tokens=completion_tokens)
 
     async def aclose(self) -> None:
-        await self._pool.aclose()
+        if self._session is not None:
+            await self._session.close()
         await self._client.close()
 
 
-def _connection_pool(url: str) -> httpcore.AsyncConnectionPool:
-    """Connections to the runner, through the ``HTTP(S)_PROXY`` of the environment unless
-    ``NO_PROXY`` exempts its host, as the official client does (a runner across a proxy)."""
+def _proxy_for(url: str) -> str | None:
+    """The ``HTTP(S)_PROXY`` of the environment for ``url`` unless ``NO_PROXY`` exempts its
+    host, as the official client honours them (a runner across a proxy). Found once:
+    aiohttp's ``trust_env`` looks again at every request (measured: 1 ms of every first
+    token)."""
     parts = urllib.parse.urlsplit(url)
     proxy = urllib.request.getproxies().get(parts.scheme)
     if proxy and not urllib.request.proxy_bypass(parts.hostname or ""):
-        return httpcore.AsyncHTTPProxy(proxy_url=proxy)
-    return httpcore.AsyncConnectionPool()
+        return proxy
+    return None
 
 
-async def _lines(response: httpcore.Response) -> AsyncIterator[bytes]:
-    """The body's lines, without their ends, as they arrive."""
+async def _lines(body: aiohttp.StreamReader) -> AsyncIterator[bytes]:
+    """The body's lines, without their ends, as they arrive (of any length: aiohttp's own
+    line reader refuses lines over 64 KiB)."""
     pending = b""
-    async for chunk in response.aiter_stream():
+    async for chunk in body.iter_any():
         pending += chunk
         *lines, pending = pending.split(b"\n")
         for line in lines:
@@ -169,7 +164,7 @@ async def _lines(response: httpcore.Response) -> AsyncIterator[bytes]:
         yield pending
 
 
-def _error_message(response: httpcore.Response, content: bytes) -> str:
+def _error_message(response: aiohttp.ClientResponse, content: bytes) -> str:
     """The server's own message from an OpenAI-style error body, else the status line."""
     try:
         body = json.loads(content)
@@ -181,13 +176,12 @@ def _error_message(response: httpcore.Response, content: bytes) -> str:
             return f"{inner['message']} (HTTP {response.status})"
         if isinstance(inner, str) and inner:
             return f"{inner} (HTTP {response.status})"
-    reason = response.extensions.get("reason_phrase", b"").decode(errors="replace")
-    return f"HTTP {response.status} {reason}".rstrip()
+    return f"HTTP {response.status} {response.reason or ''}".rstrip()
 
 
 def _transport_message(exc: Exception) -> str:
-    if isinstance(exc, httpcore.ConnectError):
+    if isinstance(exc, aiohttp.ClientConnectorError):
         return "connection refused: is the model runner running?"
-    if isinstance(exc, httpcore.TimeoutException):
+    if isinstance(exc, TimeoutError):
         return "the model runner did not answer in time"
     return str(exc) or type(exc).__name__

@@ -11,6 +11,7 @@ model gets OpenAI's 404 error object (the llama.cpp runner ignores the name).
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
 from collections.abc import AsyncIterator
@@ -28,6 +29,8 @@ class OpenAIDouble:
     url: str = ""
     tokens: int = 100
     token_text: str = "tok "
+    delay_s: float = 0.0  # between tokens; 0 = as fast as the client reads
+    streams_cancelled: int = 0  # streams whose client closed the connection early
 
 
 def build_app(double: OpenAIDouble) -> FastAPI:
@@ -68,11 +71,19 @@ def _chunk(delta: dict[str, str], finish: str | None) -> bytes:
 
 
 async def _sse(double: OpenAIDouble) -> AsyncIterator[bytes]:
-    yield _chunk({"role": "assistant"}, None)
-    for _ in range(double.tokens):
-        yield _chunk({"content": double.token_text}, None)
-    yield _chunk({}, "stop")
-    yield b"data: [DONE]\n\n"
+    finished = False
+    try:
+        yield _chunk({"role": "assistant"}, None)
+        for _ in range(double.tokens):
+            yield _chunk({"content": double.token_text}, None)
+            if double.delay_s:
+                await asyncio.sleep(double.delay_s)
+        yield _chunk({}, "stop")
+        yield b"data: [DONE]\n\n"
+        finished = True
+    finally:
+        if not finished:
+            double.streams_cancelled += 1
 
 
 def main() -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import subprocess
 import time
 from collections.abc import Iterator
@@ -13,6 +15,7 @@ from fastapi.testclient import TestClient
 from elite_panel.core.kinds import RunnerKind
 from elite_panel.core.profiles import Profile
 from elite_panel.stack.runners import runner_spec
+from embedded_server.backends.openai_backend import OpenAIBackend
 from tests.fakes.ollama_double import free_port
 from tests.fakes.openai_double import MODEL, OpenAIDouble
 from tests.server.conftest import AUTH, MakeClient, ndjson
@@ -55,6 +58,37 @@ def test_unreachable_runner_is_an_error_event_and_the_prompt_is_kept(
     assert "is the model runner running" in events[-1]["message"]
     stored = client.get(f"/api/conversations/{events[0]['conversation_id']}", headers=AUTH)
     assert stored.json()["messages"][0]["content"] == "still here?"
+
+
+def test_a_cancelled_stream_closes_its_request(
+    openai_backend: OpenAIDouble, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """What a client that leaves does to the reader: the runner sees its request closed
+    and stops generating."""
+    monkeypatch.setattr(openai_backend, "delay_s", 0.02)
+    cancelled_before = openai_backend.streams_cancelled
+
+    async def scenario() -> None:
+        backend = OpenAIBackend(openai_backend.url, "")
+        first: asyncio.Future[str] = asyncio.get_running_loop().create_future()
+
+        async def read() -> None:
+            async for chunk in backend.chat_stream(MODEL, [{"role": "user", "content": "x"}], {}):
+                if not first.done():
+                    first.set_result(chunk.content)
+
+        reader = asyncio.create_task(read())
+        assert await asyncio.wait_for(first, 10) == openai_backend.token_text
+        reader.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await reader
+        await backend.aclose()
+
+    asyncio.run(scenario())
+    deadline = time.monotonic() + 5
+    while openai_backend.streams_cancelled == cancelled_before and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert openai_backend.streams_cancelled == cancelled_before + 1
 
 
 def test_chat_goes_through_the_proxy_of_the_environment(
