@@ -23,8 +23,9 @@ from embedded_server.backends.base import (
 from embedded_server.backends.gguf_folder import GgufFolder
 
 _PASSED_OPTIONS = ("temperature", "top_p", "max_tokens", "stop", "seed")
-# The official client's limits: a long answer may take minutes, a dead runner should not.
-_TIMEOUT = aiohttp.ClientTimeout(total=None, connect=5.0, sock_read=600.0)
+# The official client's limits: a long answer may take minutes, a dead runner should not;
+# a request waiting for one of the 100 pooled connections waits as long as it takes.
+_TIMEOUT = aiohttp.ClientTimeout(total=None, connect=None, sock_connect=5.0, sock_read=600.0)
 
 
 class OpenAIBackend:
