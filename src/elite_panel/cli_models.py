@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from elite_panel.console import err, out
 from elite_panel.core.errors import EliteError
-from elite_panel.monitor.report import human_bytes
+from elite_panel.monitor.report import gpu_placement, human_bytes
 
 if TYPE_CHECKING:
     from elite_panel.client.assistant import AssistantClient
@@ -57,8 +57,7 @@ async def run_models(
             out(json.dumps({"models": loaded}, indent=2) + "\n")
             return 0
         for m in loaded:
-            share = m["gpu_share"]
-            where = "100% GPU" if share >= 1 else f"{share:.0%} GPU / {1 - share:.0%} CPU"
+            where = gpu_placement(m["gpu_share"])
             out(
                 f"{m['name']:<36} {human_bytes(m['size']):>10}  {where:<18} "
                 f"ctx {m.get('context_length') or '-'}  until {m.get('expires_at') or '-'}\n"

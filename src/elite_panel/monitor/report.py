@@ -18,6 +18,12 @@ def human_bytes(value: float | None) -> str:
     raise AssertionError("unreachable")
 
 
+def gpu_placement(share: float) -> str:
+    """Where a loaded model sits, from the share of it in GPU memory (``models ps``, the
+    Models page)."""
+    return "100% GPU" if share >= 1 else f"{share:.0%} GPU / {1 - share:.0%} CPU"
+
+
 def _num(value: float | None, unit: str = "", digits: int = 1) -> str:
     return "-" if value is None else f"{value:.{digits}f}{unit}"
 

@@ -19,16 +19,12 @@ from PySide6.QtWidgets import (
 )
 
 from elite_panel.adapters.models_adapter import ModelsAdapter
-from elite_panel.monitor.report import human_bytes
+from elite_panel.monitor.report import gpu_placement, human_bytes
 from elite_panel.ui.widgets import dialogs
 from elite_panel.ui.widgets.actions import add_buttons, fill, record_table
 
 INSTALLED = ("Name", "Size", "Parameters", "Quantization", "Family", "Modified", "Chats")
 LOADED = ("Name", "Size", "On GPU", "Context", "Until")
-
-
-def placement(share: float) -> str:
-    return "100% GPU" if share >= 1 else f"{share:.0%} GPU / {1 - share:.0%} CPU"
 
 
 class ModelsPage(QWidget):
@@ -170,7 +166,7 @@ class ModelsPage(QWidget):
                 (
                     m["name"],
                     human_bytes(m["size"]),
-                    placement(m["gpu_share"]),
+                    gpu_placement(m["gpu_share"]),
                     str(m.get("context_length") or "-"),
                     (m.get("expires_at") or "-")[:19].replace("T", " "),
                 )
