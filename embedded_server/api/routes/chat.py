@@ -28,9 +28,9 @@ from fastapi import APIRouter, HTTPException, Request, status
 from fastapi.responses import StreamingResponse
 from starlette.types import Receive, Scope, Send
 
+from embedded_server.api.deps import get_backend, get_metrics, get_settings, get_store
 from embedded_server.api.schemas import ChatRequest
 from embedded_server.backends import BackendError, ChatBackend, ChatChunk
-from embedded_server.config import Settings
 from embedded_server.db.models import Message, MessageStatus, new_id
 from embedded_server.db.store import ConversationStore, MessageDraft, NotFound, title_from
 from embedded_server.errors import ERROR_RESPONSES
@@ -106,13 +106,12 @@ async def chat(
     body: ChatRequest,
     request: Request,
 ) -> StreamingResponse:
-    # The app's services straight from its state, not as four dependencies: FastAPI
+    # The app's services called for here, not declared as four dependencies: FastAPI
     # solves each dependency on every request (measured: 0.15 ms of every first token).
-    state = request.app.state
-    backend: ChatBackend = state.backend
-    settings: Settings = state.settings
-    store: ConversationStore = state.store
-    metrics: ServerMetrics = state.metrics
+    backend = await get_backend(request)
+    settings = await get_settings(request)
+    store = await get_store(request)
+    metrics = await get_metrics(request)
     new = [m for m in body.messages if m.role != "system"]
     system = body.system or next((m.content for m in body.messages if m.role == "system"), None)
     history: list[Message] = []
