@@ -97,7 +97,7 @@ class Database:
             try:
                 return self._inline.run(work)
             except sqlite3.OperationalError as exc:
-                if "locked" not in str(exc) and "busy" not in str(exc):
+                if exc.sqlite_errorname not in ("SQLITE_BUSY", "SQLITE_LOCKED"):
                     raise
 
         def on_connection(connection: Connection) -> T:
