@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from elite_panel import __version__, cli_backup, cli_models, cli_settings
-from elite_panel.console import err, out
+from elite_panel.console import err, out, out_json
 from elite_panel.core import redaction
 from elite_panel.core.errors import DaemonUnavailable, EliteError
 from elite_panel.core.kinds import RunnerKind
@@ -160,7 +160,7 @@ async def _stack(args: argparse.Namespace, paths: AppPaths, profile: Profile) ->
         except DaemonUnavailable:
             services = stopped_statuses()
         if args.json:
-            out(json.dumps({"services": [s.to_json() for s in services]}, indent=2) + "\n")
+            out_json({"services": [s.to_json() for s in services]})
         else:
             out(format_table(services))
         return 0
@@ -296,12 +296,15 @@ async def _conversations(args: argparse.Namespace, paths: AppPaths) -> int:
         if args.action == "list":
             page = await client.conversations(args.query, args.limit)
             if args.json:
-                out(json.dumps(page, indent=2) + "\n")
+                out_json(page)
             else:
                 out(format_conversations(page["conversations"]))
         elif args.action == "show":
             detail = await client.conversation(args.id)
-            out(json.dumps(detail, indent=2) + "\n" if args.json else format_messages(detail))
+            if args.json:
+                out_json(detail)
+            else:
+                out(format_messages(detail))
         elif args.action == "export":
             out(await client.export(args.id, args.format))
         elif args.action == "delete":

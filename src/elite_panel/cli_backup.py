@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import sys
 from pathlib import Path
 from typing import Any
 
-from elite_panel.console import err, out
+from elite_panel.console import err, out, out_json
 from elite_panel.core.paths import AppPaths
 from elite_panel.core.profiles import Profile
 
@@ -45,7 +44,7 @@ def run_backup(args: argparse.Namespace, paths: AppPaths, profile: Profile) -> i
     if args.action == "list":
         backups = service.backups()
         if args.json:
-            out(json.dumps({"backups": [b.to_json() for b in backups]}, indent=2) + "\n")
+            out_json({"backups": [b.to_json() for b in backups]})
             return 0
         for b in backups:
             verified = "verified" if b.summary.get("verified") else "not verified"

@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from elite_panel.console import err, out
+from elite_panel.console import err, out, out_json
 from elite_panel.core.errors import EliteError
 from elite_panel.monitor.report import gpu_placement, human_bytes
 
@@ -42,7 +41,7 @@ async def run_models(
     if args.action == "list":
         models = await client.models()
         if args.json:
-            out(json.dumps({"models": models}, indent=2) + "\n")
+            out_json({"models": models})
             return 0
         for m in models:
             facts = [m.get("parameter_size"), m.get("quantization"), m.get("family")]
@@ -54,7 +53,7 @@ async def run_models(
     if args.action == "ps":
         loaded = await client.loaded_models()
         if args.json:
-            out(json.dumps({"models": loaded}, indent=2) + "\n")
+            out_json({"models": loaded})
             return 0
         for m in loaded:
             where = gpu_placement(m["gpu_share"])

@@ -14,7 +14,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from elite_panel.console import err, out
+from elite_panel.console import err, out, out_json
 from elite_panel.core.errors import ConfigError
 from elite_panel.core.paths import AppPaths
 
@@ -108,7 +108,7 @@ def run_secrets(args: argparse.Namespace, paths: AppPaths) -> int:
         entries, problem = store.entries()
         if args.json:
             body = {"keyring": problem or "ok", "secrets": [e.to_json() for e in entries]}
-            out(json.dumps(body, indent=2) + "\n")
+            out_json(body)
             return 0
         if problem:
             err(f"warning: {problem}")
