@@ -92,12 +92,24 @@ def run_config(args: argparse.Namespace, paths: AppPaths, profile: str) -> int:
         out("\n")
         return 0
     out(f"# profile {profile} ({store.path(profile)})\n")
-    for section, keys in values.items():
-        out(f"[{section}]\n")
-        for key, value in keys.items():
-            shown = json.dumps(value)
-            out(f"{key:<18} = {shown:<24}  # {sources[f'{section}.{key}']}\n")
+    for section, table in values.items():
+        _show_table(section, table, sources)
     return 0
+
+
+def _show_table(name: str, table: dict[str, Any], sources: dict[str, str]) -> None:
+    """One TOML table of ``config show``: its keys with their sources, then its sub-tables
+    (``[runner.docker]``); a key is what ``sources`` names, a table what it does not."""
+    out(f"[{name}]\n")
+    tables = []
+    for key, value in table.items():
+        path = f"{name}.{key}"
+        if path in sources:
+            out(f"{key:<18} = {json.dumps(value):<24}  # {sources[path]}\n")
+        else:
+            tables.append((path, value))
+    for path, value in tables:
+        _show_table(path, value, sources)
 
 
 def run_secrets(args: argparse.Namespace, paths: AppPaths) -> int:

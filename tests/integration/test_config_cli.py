@@ -11,6 +11,9 @@ def test_show_set_validate_profiles_use(home: Home) -> None:
     shown = json.loads(home.cli("config", "show", "--json").stdout)
     assert shown["sources"]["runner.kind"] == "$ELITE_RUNNER__KIND"
     assert shown["sources"]["dashboard.cpu_percent"] == "default"
+    text = home.cli("config", "show")
+    assert text.returncode == 0, text.stderr
+    assert "[runner.docker]" in text.stdout and "# $ELITE_RUNNER__KIND" in text.stdout
 
     assert home.cli("config", "set", "dashboard.cpu_percent", "90").returncode == 0
     path = home.root / "config" / "profiles" / "default.toml"
