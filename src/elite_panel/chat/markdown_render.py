@@ -7,13 +7,16 @@ no longer change is rendered once and never again. Only the open tail is re-rend
 long open code block is cut into segments of :data:`CODE_SEGMENT_LINES` lines, so even a
 single huge code block costs a bounded amount per update.
 
-HTML in the Markdown source is escaped (``html`` off), so a model cannot inject markup.
+HTML in the Markdown source is escaped (``html`` off), so a model cannot inject markup, and
+the Copy links carry a random value of this renderer's (:meth:`IncrementalMarkdown.code_index`),
+so a link written by the model (``[x](copy:0)``) does nothing.
 """
 
 from __future__ import annotations
 
 import html
 import re
+import secrets
 from dataclasses import dataclass, field
 from functools import cache
 from typing import TYPE_CHECKING, Any
@@ -98,6 +101,15 @@ class IncrementalMarkdown:
         self._block_start = 0  # start of the open block
         self._fence: tuple[str, int] | None = None  # (marker, index in code_blocks)
         self._segment_lines = 0
+        self._anchor = f"copy:{secrets.token_hex(8)}-"  # the model's text cannot know it
+
+    def code_index(self, href: str) -> int | None:
+        """The code block whose Copy link is ``href``; None for any link this renderer
+        did not make (a link in the model's own text)."""
+        index = href.removeprefix(self._anchor)
+        if index == href or not index.isdigit() or int(index) >= len(self.code_blocks):
+            return None
+        return int(index)
 
     def append(self, chunk: str) -> RenderUpdate:
         return self.update(self.text + chunk)
@@ -138,7 +150,7 @@ class IncrementalMarkdown:
             self.code_blocks.append(CodeBlock(language=fence.group(2)))
             self._fence = (fence.group(1), len(self.code_blocks) - 1)
             self._segment_lines = 0
-            out.closed.append(_copy_link(len(self.code_blocks) - 1, fence.group(2)))
+            out.closed.append(self._copy_link(len(self.code_blocks) - 1, fence.group(2)))
             self._block_start = next_start  # the fence line itself is not code
         elif not line.strip() or _HEADING.match(line):
             self._close(next_start, out)
@@ -165,12 +177,12 @@ class IncrementalMarkdown:
             return ""
         return str(_markdown().render(source))
 
-
-def _copy_link(index: int, language: str) -> str:
-    label = html.escape(language or "code")
-    return (
-        f'<p style="margin:4px 0 0 0; color:#57606a;">{label} · <a href="copy:{index}">Copy</a></p>'
-    )
+    def _copy_link(self, index: int, language: str) -> str:
+        label = html.escape(language or "code")
+        href = f"{self._anchor}{index}"
+        return (
+            f'<p style="margin:4px 0 0 0; color:#57606a;">{label} · <a href="{href}">Copy</a></p>'
+        )
 
 
 def render_whole(text: str) -> str:

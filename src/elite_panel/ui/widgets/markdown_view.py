@@ -81,8 +81,9 @@ class MarkdownView(QTextBrowser):
         self.setFixedHeight(int(self.document().size().height()) + 4)
 
     def _on_anchor(self, url: QUrl) -> None:
-        if url.scheme() == "copy":
-            index = int(url.path())
+        """Only the renderer's own Copy links act; a link in the model's text does nothing."""
+        index = self.renderer.code_index(url.toString())
+        if index is not None:
             QGuiApplication.clipboard().setText(self.code(index))
             self.codeCopied.emit(index)
 
