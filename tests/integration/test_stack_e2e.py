@@ -1,5 +1,6 @@
 """The real stack, end to end: the supervisor daemon, the built-in runner with the bundled
-model, and the assistant server, driven through the ``elite-panel`` command."""
+model, and the assistant server, driven through the ``elite-panel`` command. Tests that
+start no runner need no model."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ import pytest
 
 from tests.conftest import Home, wait_for
 
-pytestmark = [pytest.mark.model, pytest.mark.slow]
+pytestmark = pytest.mark.slow
 
 
 def status(home: Home) -> dict[str, dict[str, object]]:
@@ -32,6 +33,7 @@ def listeners(port: int) -> list[int]:
     ]
 
 
+@pytest.mark.model
 def test_up_chat_crash_restart_down(home: Home) -> None:
     up = home.cli("stack", "up")
     assert up.returncode == 0, up.stdout + up.stderr
@@ -65,6 +67,7 @@ def test_up_chat_crash_restart_down(home: Home) -> None:
     assert not (home.root / "run" / "assistant.token").exists()
 
 
+@pytest.mark.model
 def test_taken_port_is_reported_and_nothing_starts(home: Home) -> None:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", home.runner_port))
@@ -79,6 +82,7 @@ def test_taken_port_is_reported_and_nothing_starts(home: Home) -> None:
         assert not [p for p in home.processes() if p.pid not in home.daemon_pids()]
 
 
+@pytest.mark.model
 def test_killed_daemon_leaves_no_unsupervised_service_and_no_duplicate(home: Home) -> None:
     assert home.cli("stack", "up").returncode == 0
     before = status(home)
@@ -105,6 +109,7 @@ def test_killed_daemon_leaves_no_unsupervised_service_and_no_duplicate(home: Hom
     assert len(home.daemon_pids()) == 1
 
 
+@pytest.mark.model
 def test_new_daemon_adopts_a_service_that_still_answers(home: Home) -> None:
     """A service left running (its supervisor gone) is adopted, not duplicated or orphaned."""
     www = home.root / "www"
@@ -196,6 +201,7 @@ def test_chat_without_a_stack_says_what_to_do(home: Home) -> None:
     assert logs.returncode == 0, logs.stderr
 
 
+@pytest.mark.model
 def test_down_stops_a_start_in_progress(home: Home) -> None:
     up = subprocess.Popen(
         [sys.executable, "-m", "elite_panel", "stack", "up"],
