@@ -77,6 +77,7 @@ def test_history_then_live_samples(
     assert page.glance["GPU °C"].text() == "GPU °C\n62 °C"
     assert page.source.text() == "sampled by the panel"
     assert page.gpu_reason.isHidden()
+    assert all(not page.plots[key].isHidden() for key in ("gpu_util", "vram", "gpu_heat"))
     # The alert fires once and is listed.
     qtbot.waitUntil(lambda: bool(fired), timeout=10_000)
     assert fired[0]["rule"] == "GpuTemperatureHigh"
@@ -122,4 +123,7 @@ def test_without_a_gpu_the_reason_is_shown(
     qtbot.waitUntil(lambda: not page.gpu_reason.isHidden(), timeout=15_000)
     assert "no NVIDIA driver is installed" in page.gpu_reason.text()
     assert page.glance["GPU"].text() == "GPU\n-"
+    for key in ("gpu_util", "vram", "gpu_heat"):  # no empty GPU graphs under the reason
+        assert page.plots[key].isHidden()
+    assert not page.plots["cpu"].isHidden() and not page.plots["traffic"].isHidden()
     monitor.close()

@@ -70,6 +70,7 @@ GRAPHS: tuple[tuple[str, str, str, Any, Any, bool], ...] = (
     ("traffic", "Requests/s and tokens/s", r"server\.(rps|tps)", _tail, _plain, False),
 )
 PERCENT_GRAPHS = frozenset({"cpu", "memory", "gpu_util"})
+GPU_GRAPHS = frozenset({"gpu_util", "vram", "gpu_heat"})
 
 
 class DashboardPage(QWidget):
@@ -86,6 +87,7 @@ class DashboardPage(QWidget):
         self.plots: dict[str, MetricPlot] = {}
         self.glance: dict[str, QLabel] = {}
         self.paused = False
+        self.has_gpu = False  # the GPU graphs show once a sample has a GPU
         layout = QVBoxLayout(self)
         glance = QHBoxLayout()
         for key in ("CPU", "RAM", "GPU", "VRAM", "GPU °C", "Power", "Req/s", "Tok/s", "p95"):
@@ -190,7 +192,7 @@ class DashboardPage(QWidget):
     def _build_plots(self) -> None:
         from elite_panel.ui.widgets.metric_plot import MetricPlot
 
-        for index, (key, title, pattern, label, fmt, stacked) in enumerate(GRAPHS):
+        for key, title, pattern, label, fmt, stacked in GRAPHS:
             plot = MetricPlot(title, pattern, label, fmt, stacked)
             if key in PERCENT_GRAPHS:
                 plot.setYRange(0, 100, padding=0.02)
@@ -199,10 +201,23 @@ class DashboardPage(QWidget):
             plot.hovered.connect(self.readout.setText)
             if self.plots:
                 plot.setXLink(next(iter(self.plots.values())))
-            if index < len(GRAPHS) - 2:  # one time axis per column, under the last row
-                plot.hideAxis("bottom")
             self.plots[key] = plot
+        self._place_plots()
+
+    def _place_plots(self) -> None:
+        """Lay the graphs out two per row; without a GPU its graphs are left out (the
+        reason shows above instead)."""
+        for plot in self.plots.values():
+            self.grid.removeWidget(plot)
+        shown = [key for key, *_ in GRAPHS if self.has_gpu or key not in GPU_GRAPHS]
+        for index, key in enumerate(shown):
+            plot = self.plots[key]
+            # One time axis per column, under the last row.
+            plot.showAxis("bottom", index >= len(shown) - 2)
             self.grid.addWidget(plot, index // 2, index % 2)
+            plot.show()
+        for key in self.plots.keys() - set(shown):
+            self.plots[key].hide()
 
     def _now(self) -> float:
         latest = self.monitor.latest
@@ -221,6 +236,10 @@ class DashboardPage(QWidget):
         host = sample["host"]
         values = {"CPU": f"{host['cpu_percent']:.0f} %", "RAM": f"{host['memory_percent']:.0f} %"}
         gpus = sample["gpus"]
+        if bool(gpus) != self.has_gpu:
+            self.has_gpu = bool(gpus)
+            if self.plots:
+                self._place_plots()
         if gpus:
             gpu = gpus[0]
             values["GPU"] = _opt(gpu["utilization_percent"], "{:.0f} %")
