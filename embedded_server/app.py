@@ -27,6 +27,7 @@ from embedded_server.errors import install_error_handlers
 from embedded_server.metrics import ServerMetrics
 from embedded_server.middleware import ProtectionMiddleware
 from embedded_server.ratelimit import RateLimiter
+from embedded_server.services.chat import ChatService
 
 log = logging.getLogger(__name__)
 BACKEND_PROBE_S = 15.0
@@ -49,6 +50,7 @@ def create_app(settings: Settings | None = None, backend: ChatBackend | None = N
         if interrupted:
             log.info("%d answer(s) cut short by a previous stop marked incomplete", interrupted)
         app.state.store = store
+        app.state.chat = ChatService(backend, store, metrics, settings)
         probe = asyncio.create_task(_probe_backend(backend, metrics), name="backend-probe")
         try:
             yield
@@ -73,7 +75,6 @@ def create_app(settings: Settings | None = None, backend: ChatBackend | None = N
     install_error_handlers(app)
     app.include_router(health.router)
     protected = [Depends(require_token)]
-    # Routes are matched in order: chat first, its first token is the one that counts.
     for router in (chat.router, models.router, conversations.router):
         app.include_router(router, dependencies=protected)
     if settings.cors_origins:

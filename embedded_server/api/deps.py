@@ -1,7 +1,7 @@
-"""Shared dependencies of the routes (FastAPI ``Annotated`` aliases).
+"""Shared dependencies of the routes (FastAPI ``Annotated`` aliases): the services
+``app.py`` built, read from the app's state.
 
-All ``async def``: FastAPI runs plain ``def`` dependencies in a thread pool, a thread hop
-per dependency per request (measured: about 1 ms of every chat's first token).
+All ``async def``: FastAPI runs plain ``def`` dependencies in a thread pool.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from embedded_server.backends.base import ModelAdmin
 from embedded_server.config import Settings
 from embedded_server.db.store import ConversationStore
 from embedded_server.metrics import ServerMetrics
+from embedded_server.services.chat import ChatService
 
 _bearer = HTTPBearer(auto_error=False)
 
@@ -46,11 +47,17 @@ async def get_metrics(request: Request) -> ServerMetrics:
     return metrics
 
 
+async def get_chat(request: Request) -> ChatService:
+    chat: ChatService = request.app.state.chat
+    return chat
+
+
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 BackendDep = Annotated[ChatBackend, Depends(get_backend)]
 AdminDep = Annotated[ModelAdmin, Depends(get_admin)]
 StoreDep = Annotated[ConversationStore, Depends(get_store)]
 MetricsDep = Annotated[ServerMetrics, Depends(get_metrics)]
+ChatDep = Annotated[ChatService, Depends(get_chat)]
 
 
 async def require_token(

@@ -4,27 +4,20 @@ Store operations are plain functions of a SQLAlchemy ``Session``, run by
 :meth:`Database.run` in one transaction:
 
 - PostgreSQL: the async engine (asyncpg) through ``AsyncSession.run_sync``;
-- SQLite: a sync engine (pysqlite) in one worker-thread hop per operation. An async
-  SQLite driver (aiosqlite) hops threads for every statement (begin, each insert, commit,
-  reset): measured 2.4 ms for a chat turn's insert against 1.4 ms in one hop, and that
-  insert precedes every first token; it is tried on the loop itself first (see
-  :meth:`Database.run_statements` and :mod:`embedded_server.db.inline`).
+- SQLite: a sync engine (pysqlite) in one worker-thread hop per operation (an async
+  SQLite driver, aiosqlite, hops threads for every statement instead).
 """
 
 from __future__ import annotations
 
 import asyncio
-import sqlite3
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from typing import Any, TypeVar
 
 from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.engine import URL, Connection, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 from sqlalchemy.orm import Session, sessionmaker
-from sqlalchemy.sql.expression import UpdateBase
-
-from embedded_server.db.inline import Execute, InlineWriter, Params
 
 T = TypeVar("T")
 DRIVERS = {"sqlite": "pysqlite", "postgresql": "asyncpg"}
@@ -49,15 +42,12 @@ class Database:
         self.dialect = target.get_backend_name()
         self._sync: Engine | None = None
         self._async: AsyncEngine | None = None
-        self._inline: InlineWriter | None = None
         if self.dialect == "sqlite":
             self._sync = create_engine(
                 target, connect_args={"timeout": 30, "check_same_thread": False}
             )
             event.listen(self._sync, "connect", _sqlite_pragmas)
             self._sync_sessions = sessionmaker(self._sync, expire_on_commit=False)
-            if target.database not in (None, "", ":memory:"):  # a file, shared by connections
-                self._inline = InlineWriter(target.database, self._sync.dialect, _inline_pragmas)
         else:
             self._async = create_async_engine(target, pool_pre_ping=True)
             self._async_sessions = async_sessionmaker(self._async, expire_on_commit=False)
@@ -82,32 +72,6 @@ class Database:
         async with self._async.begin() as connection:
             return await connection.run_sync(work)
 
-    async def run_statements(self, work: Callable[[Execute], T], inline_first: bool = False) -> T:
-        """Run ``work(execute)`` in one transaction, ``execute(statement, params)`` running a
-        Core INSERT, UPDATE or DELETE and giving its row count: for the chat turn's inserts,
-        which precede every first token (Core on a connection costs half of what a
-        session does: 0.6 against 1.2 ms).
-
-        ``inline_first`` (SQLite): try it on the event loop at once (see
-        :mod:`embedded_server.db.inline`), which saves the thread hop (about 1.5 ms of every
-        first token, measured in the server); when another writer holds the lock, the work
-        runs in a thread as usual.
-        """
-        if self._inline is not None and inline_first:
-            try:
-                return self._inline.run(work)
-            except sqlite3.OperationalError as exc:
-                if exc.sqlite_errorname not in ("SQLITE_BUSY", "SQLITE_LOCKED"):
-                    raise
-
-        def on_connection(connection: Connection) -> T:
-            def execute(statement: UpdateBase, params: Params | Sequence[Params]) -> int:
-                return connection.execute(statement, params).rowcount
-
-            return work(execute)
-
-        return await self.run_on_connection(on_connection)
-
     def _run_on_sync_connection(self, work: Callable[[Connection], T]) -> T:
         assert self._sync is not None
         with self._sync.begin() as connection:
@@ -119,18 +83,8 @@ class Database:
     async def dispose(self) -> None:
         if self._sync is not None:
             self._sync.dispose()
-        if self._inline is not None:
-            self._inline.close()
         if self._async is not None:
             await self._async.dispose()
-
-
-def _inline_pragmas(dbapi_connection: Any) -> None:
-    _sqlite_pragmas(dbapi_connection, None)
-    cursor = dbapi_connection.cursor()
-    cursor.execute("PRAGMA busy_timeout=0")  # never wait for a lock on the loop
-    cursor.execute("PRAGMA wal_autocheckpoint=0")  # nor checkpoint there
-    cursor.close()
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:

@@ -26,16 +26,14 @@ from sqlalchemy import (
 from sqlalchemy.orm import Session, selectinload
 
 from embedded_server.db.engine import Database
-from embedded_server.db.inline import Execute
 from embedded_server.db.models import Conversation, Message, MessageStatus, new_id, utcnow
 
 TITLE_CHARS = 80
 _WORD = re.compile(r"\w+", re.UNICODE)
 
 
-# The chat turn's statements on the tables themselves (plain Core, built once): an ORM
-# entity in insert() costs its plugin's bookkeeping on every call (measured: half of the
-# insert's 1.5 ms in the server), and this insert precedes every first token.
+# The chat turn's statements on the tables themselves (Core, built once): they run before
+# every first token, and ids and times are made here.
 _CONVERSATIONS: Table = Conversation.__table__  # type: ignore[assignment]
 _MESSAGES: Table = Message.__table__  # type: ignore[assignment]
 _INSERT_CONVERSATION = insert(_CONVERSATIONS)
@@ -126,6 +124,15 @@ class ConversationStore:
 
         return await self.db.run(work)
 
+    async def conversations_per_model(self) -> dict[str, int]:
+        """How many conversations each model has (a conversation's latest model)."""
+
+        def work(session: Session) -> dict[str, int]:
+            query = select(Conversation.model, func.count()).group_by(Conversation.model)
+            return {model: int(n) for model, n in session.execute(query) if model is not None}
+
+        return await self.db.run(work)
+
     async def update(
         self, conversation_id: str, title: str | None = None, pinned: bool | None = None
     ) -> Conversation:
@@ -194,12 +201,7 @@ class ConversationStore:
         public_ids: Sequence[str] | None = None,
     ) -> str:
         """Store messages in one transaction, creating the conversation (titled ``title``)
-        when ``conversation_id`` is None; returns the conversation id.
-
-        Core statements run on a plain connection, on SQLite on the event loop (see
-        :mod:`embedded_server.db.inline`), with ids made here: this runs before the first
-        token of every answer.
-        """
+        when ``conversation_id`` is None; returns the conversation id."""
         now = utcnow()
         ids = list(public_ids or (new_id() for _ in drafts))
         rows = [
@@ -214,11 +216,11 @@ class ConversationStore:
             for pid, d in zip(ids, drafts, strict=True)
         ]
 
-        def work(execute: Execute) -> str:
+        def work(session: Session) -> str:
             target = conversation_id
             if target is None:
                 target = new_id()
-                execute(
+                session.execute(
                     _INSERT_CONVERSATION,
                     {
                         "id": target,
@@ -228,13 +230,15 @@ class ConversationStore:
                         "updated_at": now,
                     },
                 )
-            elif execute(_TOUCH, {"target": target, "now": now}) == 0:
+            elif session.execute(_TOUCH, {"target": target, "now": now}).rowcount == 0:  # type: ignore[attr-defined]
                 raise NotFound(target)
             if rows:
-                execute(_INSERT_MESSAGE, [{**row, "conversation_id": target} for row in rows])
+                session.execute(
+                    _INSERT_MESSAGE, [{**row, "conversation_id": target} for row in rows]
+                )
             return target
 
-        return await self.db.run_statements(work, inline_first=True)
+        return await self.db.run(work)
 
     async def save_answer(self, public_id: str, content: str, **fields: Any) -> None:
         """Write an answer's text so far; at the end also its status and figures, and the

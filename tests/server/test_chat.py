@@ -12,7 +12,7 @@ import pytest
 from fastapi.testclient import TestClient
 from starlette.requests import ClientDisconnect
 
-from embedded_server.api.routes.chat import _Answer, _Relay, _RelayResponse
+from embedded_server.api.routes.chat import RelayResponse
 from embedded_server.app import create_app
 from embedded_server.backends import make_backend
 from embedded_server.config import Settings
@@ -21,6 +21,7 @@ from embedded_server.db.migrate import upgrade
 from embedded_server.db.models import new_id
 from embedded_server.db.store import ConversationStore, MessageDraft
 from embedded_server.metrics import ServerMetrics
+from embedded_server.services.chat import Answer, Relay
 from tests.fakes.ollama_double import OllamaDouble, serve_in_thread
 from tests.server.conftest import AUTH, TOKEN, MakeClient, ndjson
 
@@ -92,14 +93,18 @@ def test_unknown_conversation_is_404_and_nothing_is_stored(client: TestClient) -
     body = {"conversation_id": "nope", "messages": [{"role": "user", "content": "hi"}]}
     response = client.post("/api/chat", json=body, headers=AUTH)
     assert response.status_code == 404
-    assert response.json() == {"error": "no conversation 'nope'"}
+    assert response.json() == {"error": "no conversation 'nope'", "code": "not_found"}
     assert client.get("/api/conversations", headers=AUTH).json()["total"] == 0
 
 
 def test_model_not_found_is_an_error_event_and_stored_incomplete(client: TestClient) -> None:
     body = {"model": "does-not-exist", "messages": [{"role": "user", "content": "hi"}]}
     events = ndjson(client.post("/api/chat", json=body, headers=AUTH).text)
-    assert events[-1] == {"type": "error", "message": "Ollama: model 'does-not-exist' not found"}
+    assert events[-1] == {
+        "type": "error",
+        "message": "Ollama: model 'does-not-exist' not found",
+        "code": "model_not_found",
+    }
     answer = conversation(client, events[0]["conversation_id"])["messages"][-1]
     assert answer["status"] == "incomplete"
     assert "not found" in answer["error"]
@@ -114,6 +119,7 @@ def test_backend_down_is_an_error_event_not_a_500(make_client: MakeClient) -> No
     events = ndjson(response.text)
     assert [e["type"] for e in events] == ["error"]
     assert "did not list its models" in events[0]["message"]
+    assert events[0]["code"] == "runner_failed"
     stored = client.get("/api/conversations", headers=AUTH).json()["conversations"]
     answer = conversation(client, stored[0]["id"])["messages"][-1]
     assert answer["status"] == "incomplete"  # the user's message is kept, the answer marked
@@ -126,6 +132,7 @@ def test_backend_dying_mid_stream_keeps_the_partial_answer(
     events = chat(client, "hi")
     assert events[-1]["type"] == "error"
     assert "without finishing" in events[-1]["message"]
+    assert events[-1]["code"] == "runner_failed"
     answer = conversation(client, events[0]["conversation_id"])["messages"][-1]
     assert answer["status"] == "incomplete"
     assert answer["content"] == double.answer  # every token that arrived is kept
@@ -193,9 +200,9 @@ def test_a_response_that_never_streamed_still_ends_its_answer(
         backend = make_backend(Settings(backend_url=double.url, data_dir=tmp_path))
         metrics = ServerMetrics()
         conversation = await store.add_turn(None, "gone", [MessageDraft("user", "long")])
-        answer = _Answer(message_id=new_id(), conversation_id=conversation, model="llama3.2")
-        relay = _Relay(backend, store, metrics, answer)
-        await relay.ask([{"role": "user", "content": "long"}], {})
+        answer = Answer(message_id=new_id(), conversation_id=conversation, model="llama3.2")
+        relay = Relay(backend, store, metrics, answer)
+        relay.ask([{"role": "user", "content": "long"}], {})
         deadline = time.monotonic() + 10
         while relay.queue.empty() and time.monotonic() < deadline:  # the runner is answering
             await asyncio.sleep(0.01)
@@ -208,7 +215,7 @@ def test_a_response_that_never_streamed_still_ends_its_answer(
 
         scope = {"type": "http", "asgi": {"version": "3.0", "spec_version": "2.4"}}
         with pytest.raises(ClientDisconnect):
-            await _RelayResponse(relay)(scope, receive, send)
+            await RelayResponse(relay)(scope, receive, send)
         assert relay.reader is not None and relay.reader.done()
         assert metrics.active_streams._value.get() == 0
         stored = (await store.get(conversation, with_messages=True)).messages[-1]

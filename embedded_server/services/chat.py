@@ -1,0 +1,283 @@
+"""The chat relay: one answer from the model runner to the client, stored as it streams.
+
+The user's messages are stored before the runner is asked; the answer's row once its
+first token is out, then its text while it streams (every :data:`FLUSH_INTERVAL_S`, not
+per token). It always ends up stored: complete, or ``incomplete`` with its partial text
+when the client leaves, the runner dies or errs.
+
+A reader task pulls the runner's stream into a queue; the events drain everything queued
+at each step, so a client that reads slower than the model writes gets fewer, larger
+``token`` events instead of falling behind. When the client leaves, the reader is
+cancelled, which closes the runner's request and stops the generation.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import time
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import anyio
+
+from embedded_server.backends import BackendError, ChatBackend, ChatChunk
+from embedded_server.backends.base import ModelNotFound
+from embedded_server.config import Settings
+from embedded_server.db.models import Message, MessageStatus, new_id
+from embedded_server.db.store import ConversationStore, MessageDraft, title_from
+from embedded_server.metrics import ServerMetrics
+
+log = logging.getLogger(__name__)
+
+FLUSH_INTERVAL_S = 0.5
+
+
+@dataclass(frozen=True)
+class Failure:
+    """How an answer failed: the message for people, the error ``code`` for programs."""
+
+    message: str
+    code: str
+
+
+@dataclass
+class Answer:
+    """What is known of the answer being streamed, for storage and the final event."""
+
+    message_id: str  # public id
+    conversation_id: str
+    model: str = ""
+    parts: list[str] = field(default_factory=list)
+    started: float = field(default_factory=time.perf_counter)
+    first_token: float | None = None
+    done: ChatChunk | None = None
+    failure: Failure | None = None
+
+    _row: asyncio.Future[str] | None = None
+
+    def row(self, store: ConversationStore) -> asyncio.Future[str]:
+        """The insert of the answer's row, started on first use: once the first token is
+        out (or when the answer ends without one), so that it never delays it."""
+        if self._row is None:
+            draft = MessageDraft("assistant", "", self.model or None, MessageStatus.STREAMING)
+            self._row = asyncio.ensure_future(
+                store.add_turn(self.conversation_id, "", [draft], [self.message_id])
+            )
+        return self._row
+
+    @property
+    def text(self) -> str:
+        return "".join(self.parts)
+
+    def figures(self) -> dict[str, Any]:
+        end = time.perf_counter()
+        completion = (self.done.completion_tokens if self.done else None) or 0
+        generating = end - (self.first_token or self.started)
+        return {
+            "prompt_tokens": self.done.prompt_tokens if self.done else None,
+            "completion_tokens": completion,
+            "ttft_ms": round(((self.first_token or end) - self.started) * 1000, 1),
+            "tokens_per_second": round(completion / generating, 1) if generating > 0 else None,
+        }
+
+
+class ChatService:
+    """Starts answers: stores the user's turn, picks the model, asks the runner.
+
+    Raises :class:`embedded_server.db.store.NotFound` for an unknown conversation.
+    """
+
+    def __init__(
+        self,
+        backend: ChatBackend,
+        store: ConversationStore,
+        metrics: ServerMetrics,
+        settings: Settings,
+    ) -> None:
+        self.backend = backend
+        self.store = store
+        self.metrics = metrics
+        self.settings = settings
+
+    async def start(
+        self,
+        messages: Sequence[tuple[str, str]],
+        conversation_id: str | None,
+        model: str | None,
+        system: str | None,
+        options: dict[str, Any],
+    ) -> Relay:
+        """``messages`` are (role, content) pairs; a system message among them is the
+        system prompt unless ``system`` is given."""
+        new = [(role, text) for role, text in messages if role != "system"]
+        system = system or next((text for role, text in messages if role == "system"), None)
+        history: list[Message] = []
+        if conversation_id:
+            history = await self.store.history(conversation_id)
+        first = next((text for role, text in new if role == "user"), "")
+        conversation_id = await self.store.add_turn(
+            conversation_id, title_from(first), [MessageDraft(r, t) for r, t in new]
+        )
+        answer = Answer(message_id=new_id(), conversation_id=conversation_id)
+        prompt = [{"role": "system", "content": system or self.settings.system_prompt}]
+        prompt += [{"role": m.role, "content": m.content} for m in history if m.content]
+        prompt += [{"role": role, "content": text} for role, text in new]
+        relay = Relay(self.backend, self.store, self.metrics, answer)
+        try:
+            answer.model = (
+                model
+                or next((m.model for m in reversed(history) if m.model), None)
+                or self.settings.default_model
+                or await self._first_model()
+            )
+        except BackendError as exc:
+            answer.failure = Failure(str(exc), exc.code)
+        else:
+            relay.ask(prompt, options)
+        return relay
+
+    async def _first_model(self) -> str:
+        models = await self.backend.list_models()
+        if not models:
+            raise ModelNotFound("the model runner has no models: pull or import one first")
+        return models[0].name
+
+
+def _line(event: dict[str, Any]) -> bytes:
+    return json.dumps(event, ensure_ascii=False).encode() + b"\n"
+
+
+class Relay:
+    """One answer on its way from the runner to the client.
+
+    :meth:`close` ends it whatever happened, exactly once: the reader cancelled (which
+    closes the runner's request), the answer stored, the stream counted out.
+    """
+
+    def __init__(
+        self,
+        backend: ChatBackend,
+        store: ConversationStore,
+        metrics: ServerMetrics,
+        answer: Answer,
+    ) -> None:
+        self.backend = backend
+        self.store = store
+        self.metrics = metrics
+        self.answer = answer
+        self.queue: asyncio.Queue[ChatChunk | Failure] = asyncio.Queue()
+        self.reader: asyncio.Task[None] | None = None
+        self.closed = False
+        metrics.active_streams.inc()
+
+    def ask(self, messages: list[dict[str, str]], options: dict[str, Any]) -> None:
+        """Start reading the runner's answer (the model works while the response starts)."""
+        self.reader = asyncio.create_task(
+            _read(self.backend, self.answer.model, messages, options, self.queue)
+        )
+
+    async def events(self) -> AsyncIterator[bytes]:
+        """NDJSON lines: ``start``, ``token``..., then ``done`` or ``error``."""
+        try:
+            answer = self.answer
+            if answer.failure is not None:  # no model to ask
+                yield _error(answer.failure)
+                return
+            yield _line(
+                {
+                    "type": "start",
+                    "model": answer.model,
+                    "conversation_id": answer.conversation_id,
+                    "message_id": answer.message_id,
+                }
+            )
+            last_flush = time.monotonic()
+            while True:
+                batch = [await self.queue.get()]
+                while not self.queue.empty():
+                    batch.append(self.queue.get_nowait())
+                text = "".join(i.content for i in batch if isinstance(i, ChatChunk) and i.content)
+                if text:
+                    if answer.first_token is None:
+                        answer.first_token = time.perf_counter()
+                        self.metrics.ttft.observe(answer.first_token - answer.started)
+                    answer.parts.append(text)
+                    yield _line({"type": "token", "content": text})
+                    answer.row(self.store)
+                end = next((i for i in batch if isinstance(i, Failure) or i.done), None)
+                if isinstance(end, Failure):
+                    answer.failure = end
+                    yield _error(end)
+                    return
+                if end is not None:
+                    answer.done = end
+                    figures = answer.figures()
+                    usage = {k: figures.pop(k) for k in ("prompt_tokens", "completion_tokens")}
+                    yield _line({"type": "done", "usage": usage, **figures})
+                    return
+                if time.monotonic() - last_flush >= FLUSH_INTERVAL_S:
+                    last_flush = time.monotonic()
+                    await answer.row(self.store)
+                    await self.store.save_answer(answer.message_id, answer.text)
+        finally:
+            # Here, before the response ends: a client that has read "done" finds it stored.
+            await self.close()
+
+    async def close(self) -> None:
+        if self.closed:
+            return
+        self.closed = True
+        if self.reader is not None:
+            self.reader.cancel()  # the client left or the answer ended: stop the runner
+        if self.answer.done is None and self.answer.failure is None:
+            self.answer.failure = Failure("the client disconnected", "client_gone")
+        with anyio.CancelScope(shield=True):  # the final write must survive a disconnect
+            await _store_final(self.store, self.metrics, self.answer)
+            if self.reader is not None:
+                with contextlib.suppress(asyncio.CancelledError):
+                    await self.reader
+        self.metrics.active_streams.dec()
+
+
+def _error(failure: Failure) -> bytes:
+    return _line({"type": "error", "message": failure.message, "code": failure.code})
+
+
+async def _read(
+    backend: ChatBackend,
+    model: str,
+    messages: list[dict[str, str]],
+    options: dict[str, Any],
+    queue: asyncio.Queue[ChatChunk | Failure],
+) -> None:
+    try:
+        async for chunk in backend.chat_stream(model, messages, options):
+            queue.put_nowait(chunk)
+    except BackendError as exc:
+        queue.put_nowait(Failure(str(exc), exc.code))
+    except Exception as exc:  # a bug in an adapter must end the answer, not hang it
+        log.exception("backend stream failed")
+        queue.put_nowait(Failure(f"internal error: {exc}", "internal"))
+
+
+async def _store_final(store: ConversationStore, metrics: ServerMetrics, answer: Answer) -> None:
+    figures = answer.figures() if answer.done else {}
+    if answer.done and answer.model:
+        metrics.tokens.labels(answer.model).inc(figures.get("completion_tokens") or 0)
+    status_value = MessageStatus.COMPLETE if answer.done else MessageStatus.INCOMPLETE
+    try:
+        await answer.row(store)
+        await store.save_answer(
+            answer.message_id,
+            answer.text,
+            status=status_value.value,
+            error=answer.failure.message if answer.failure else None,
+            model=answer.model or None,
+            **figures,
+        )
+    except Exception:
+        log.exception("could not store the answer %s", answer.message_id)
