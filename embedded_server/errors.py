@@ -1,4 +1,5 @@
-"""Every error is JSON ``{"error": "...", "detail"?: ...}``, never an HTML page."""
+"""Every error is JSON ``{"error": "...", "code": "...", "detail"?: ...}``, never an HTML
+page: ``error`` is for people, ``code`` (stable, see :data:`CODES`) for programs."""
 
 from __future__ import annotations
 
@@ -17,15 +18,40 @@ from embedded_server.backends.base import BackendError, ModelNotFound, Unsupport
 log = logging.getLogger(__name__)
 
 
+# The code of each status; a runner's refusal has its own (BackendError.code).
+CODES = {
+    400: "bad_request",
+    401: "unauthorized",
+    404: "not_found",
+    409: "unsupported",
+    413: "too_large",
+    422: "invalid_request",
+    429: "rate_limited",
+    500: "internal",
+    503: "unavailable",
+}
+
+
+def code_for(status: int) -> str:
+    return CODES.get(status, "error")
+
+
 class ErrorBody(BaseModel):
+    """The body of every error answer."""
+
     error: str
+    code: str
     detail: Any = None
 
 
 def error_response(
-    status: int, error: str, detail: Any = None, headers: dict[str, str] | None = None
+    status: int,
+    error: str,
+    detail: Any = None,
+    headers: dict[str, str] | None = None,
+    code: str | None = None,
 ) -> JSONResponse:
-    body: dict[str, Any] = {"error": error}
+    body: dict[str, Any] = {"error": error, "code": code or code_for(status)}
     if detail is not None:
         body["detail"] = jsonable_encoder(detail)
     return JSONResponse(body, status_code=status, headers=headers)
@@ -69,7 +95,7 @@ def install_error_handlers(app: FastAPI) -> None:
             status = 404
         elif isinstance(exc, Unsupported):
             status = 409
-        return error_response(status, str(exc))
+        return error_response(status, str(exc), code=exc.code)
 
     @app.exception_handler(Exception)
     async def unexpected(_request: Request, exc: Exception) -> JSONResponse:

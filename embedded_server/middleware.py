@@ -14,6 +14,7 @@ from typing import Any
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from embedded_server.errors import code_for
 from embedded_server.metrics import ServerMetrics
 from embedded_server.ratelimit import RateLimiter
 
@@ -116,7 +117,7 @@ class ProtectionMiddleware:
 async def _send_json(
     send: Send, status: int, body: dict[str, Any], headers: dict[str, str] | None = None
 ) -> None:
-    payload = json.dumps(body).encode()
+    payload = json.dumps({**body, "code": code_for(status)}).encode()
     raw_headers = [
         (b"content-type", b"application/json"),
         (b"content-length", str(len(payload)).encode()),

@@ -138,6 +138,7 @@ class ModelPublic(BaseModel):
     modified_at: str | None = None
     digest: str | None = None
     bundled: bool | None = None
+    conversations: int = Field(0, description="conversations whose model this is")
 
 
 class LoadedModelPublic(BaseModel):

@@ -8,15 +8,22 @@ from typing import Any, Protocol
 
 
 class BackendError(Exception):
-    """The runner failed or answered something unusable; the message is shown to users."""
+    """The runner failed or answered something unusable; the message is shown to users,
+    ``code`` tells programs which failure it is (the API's error ``code``)."""
+
+    code = "runner_failed"
 
 
 class ModelNotFound(BackendError):
     """No model of that name."""
 
+    code = "model_not_found"
+
 
 class Unsupported(BackendError):
     """This runner cannot do that (pulling into the built-in runner, importing into Ollama)."""
+
+    code = "unsupported"
 
 
 @dataclass(frozen=True)

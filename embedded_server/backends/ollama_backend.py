@@ -138,7 +138,8 @@ class OllamaBackend:
                     return
                 yield ChatChunk(content=part.message.content or "")
         except ollama.ResponseError as exc:
-            raise BackendError(f"Ollama: {exc.error}") from exc
+            failure = ModelNotFound if exc.status_code == 404 else BackendError
+            raise failure(f"Ollama: {exc.error}") from exc
         except (httpx.HTTPError, ConnectionError) as exc:
             raise BackendError(f"Ollama at {self.url} failed: {exc}") from exc
         # Ollama closes streams without a final chunk when it is stopped mid-answer.

@@ -131,6 +131,22 @@ def test_backend_dying_shows_the_error_and_keeps_the_partial(
     assert not page.error_bar.isVisible()
 
 
+def test_a_missing_model_is_advised_by_the_errors_code(
+    qtbot: QtBot, page: ChatPage, double: OllamaDouble
+) -> None:
+    """The advice follows the server's error code, not the words of the message."""
+    removed = double.find("llama3.2:latest")
+    assert removed is not None
+    double.installed.remove(removed)  # deleted from the runner while the panel lists it
+    try:
+        type_and_send(qtbot, page, "hello")
+        qtbot.waitUntil(lambda: page.error_bar.isVisible(), timeout=10_000)
+        assert "Pick another model, or pull this one" in page.error_label.text()
+        assert "check the runner" not in page.error_label.text()
+    finally:
+        double.installed.append(removed)
+
+
 def test_search_finds_an_old_conversation(qtbot: QtBot, page: ChatPage) -> None:
     for prompt in ("Explain Rust lifetimes", "Sort a dict by value", "Python decorators"):
         type_and_send(qtbot, page, prompt)

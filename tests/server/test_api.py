@@ -44,7 +44,7 @@ def test_api_needs_the_token(client: TestClient, headers: dict[str, str]) -> Non
         ),
     ):
         assert response.status_code == 401
-        assert response.json() == {"error": "missing or wrong bearer token"}
+        assert response.json() == {"error": "missing or wrong bearer token", "code": "unauthorized"}
 
 
 def test_models_come_from_the_backend(client: TestClient) -> None:
@@ -57,6 +57,7 @@ def test_models_come_from_the_backend(client: TestClient) -> None:
         "quantization": "Q4_K_M",
         "modified_at": "2025-05-10T08:06:48.639712-07:00",
         "digest": "0a8c266910232fd3291e71e5ba1e058cc5af9d411192cf88b6d30e92b6e73163",
+        "conversations": 0,
     }
 
 
@@ -87,7 +88,7 @@ def test_cors_only_when_configured(make_client: MakeClient) -> None:
 def test_unknown_route_is_json_404(client: TestClient) -> None:
     response = client.get("/api/nothing-here", headers=AUTH)
     assert response.status_code == 404
-    assert response.json() == {"error": "Not Found"}
+    assert response.json() == {"error": "Not Found", "code": "not_found"}
 
 
 def test_bad_json_is_400(client: TestClient) -> None:

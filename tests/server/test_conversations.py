@@ -111,7 +111,7 @@ def test_unknown_conversation_is_404(api: TestClient, method: str) -> None:
     kwargs = {"json": {"pinned": True}} if method == "patch" else {}
     response = getattr(api, method)("/api/conversations/missing", headers=AUTH, **kwargs)
     assert response.status_code == 404
-    assert response.json() == {"error": "no conversation 'missing'"}
+    assert response.json() == {"error": "no conversation 'missing'", "code": "not_found"}
 
 
 def test_export_markdown_and_json(api: TestClient) -> None:

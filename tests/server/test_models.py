@@ -121,3 +121,25 @@ def test_builtin_folder_import_and_delete(
     pull = client.post("/api/models/pull", json={"name": "x"}, headers=AUTH)
     assert pull.status_code == 409 and "import it" in pull.json()["error"]
     assert json.loads(client.get("/api/models/loaded", headers=AUTH).text)["error"]
+
+
+def test_conversations_per_model_are_counted_on_the_server(
+    client: TestClient, tmp_path: Path
+) -> None:
+    """Counted in the database: right beyond any page size of the conversation list."""
+    import sqlite3
+    import uuid
+
+    with sqlite3.connect(tmp_path / "data" / "assistant.db") as db:
+        db.executemany(
+            "INSERT INTO conversations (id, title, pinned, model, created_at, updated_at)"
+            " VALUES (?, 't', 0, ?, '2026-01-01 00:00:00', '2026-01-01 00:00:00')",
+            [(uuid.uuid4().hex, "llama3.2:latest") for _ in range(250)]
+            + [(uuid.uuid4().hex, "deepseek-r1:latest") for _ in range(3)]
+            + [(uuid.uuid4().hex, None)],
+        )
+    models = client.get("/api/models", headers=AUTH).json()["models"]
+    assert {m["name"]: m["conversations"] for m in models} == {
+        "deepseek-r1:latest": 3,
+        "llama3.2:latest": 250,
+    }

@@ -18,7 +18,7 @@ from typing import Any
 from fastapi import APIRouter, Response
 from fastapi.responses import StreamingResponse
 
-from embedded_server.api.deps import AdminDep, BackendDep, MetricsDep
+from embedded_server.api.deps import AdminDep, BackendDep, MetricsDep, StoreDep
 from embedded_server.api.schemas import (
     ImportRequest,
     LoadedModelList,
@@ -37,14 +37,18 @@ NDJSON: dict[int | str, dict[str, Any]] = {
 
 
 @router.get("/models", response_model_exclude_none=True)
-async def list_models(backend: BackendDep, metrics: MetricsDep) -> ModelList:
+async def list_models(backend: BackendDep, metrics: MetricsDep, store: StoreDep) -> ModelList:
+    """The runner's models, each with the number of conversations that use it."""
     try:
         models = await backend.list_models()
     except BackendError:
         metrics.backend_up.set(0)
         raise  # 503, by the app's handler
     metrics.backend_up.set(1)
-    return ModelList(models=[ModelPublic(**asdict(m)) for m in models])
+    uses = await store.conversations_per_model()
+    return ModelList(
+        models=[ModelPublic(**asdict(m), conversations=uses.get(m.name, 0)) for m in models]
+    )
 
 
 @router.get("/models/loaded")

@@ -251,12 +251,13 @@ class ChatAdapter(QObject):
                 elif kind == "done":
                     outcome = (self.streamFinished, event)
                 elif kind == "error":
-                    outcome = (self.streamFailed, _advice(str(event.get("message"))), "retry")
+                    advice = _advice(str(event.get("message")), str(event.get("code")))
+                    outcome = (self.streamFailed, advice, "retry")
         except asyncio.CancelledError:
             outcome = (self.streamFailed, "Stopped. The partial answer is kept.", "")
             raise
         except AssistantError as exc:
-            outcome = (self.streamFailed, _advice(str(exc)), "retry")
+            outcome = (self.streamFailed, _advice(str(exc), exc.code), "retry")
         finally:
             # Not streaming any more before anyone hears of the end (a Retry may follow).
             self.streaming = False
@@ -267,11 +268,18 @@ class ChatAdapter(QObject):
                 self.refresh()
 
 
-def _advice(message: str) -> str:
-    """The error, with what to do about it."""
-    lowered = message.lower()
-    if "not found" in lowered and "model" in lowered:
-        return f"{message}. Pick another model, or pull this one into the runner."
-    if "without finishing" in lowered or "connect" in lowered or "failed" in lowered:
-        return f"{message}. The partial answer is kept; check the runner on the Stack page."
-    return message
+# What to do about a failed answer, by the server's error code.
+ADVICE = {
+    "model_not_found": "Pick another model, or pull this one into the runner.",
+    "runner_failed": "The partial answer is kept; check the runner on the Stack page.",
+    "unavailable": "The partial answer is kept; check the runner on the Stack page.",
+    "unreachable": "Is the stack up? Start it on the Stack page (Ctrl+S).",
+    "rate_limited": "Too many requests: wait a moment, then Retry.",
+    "unauthorized": "The stack restarted with a new token: Retry reconnects.",
+}
+
+
+def _advice(message: str, code: str) -> str:
+    """The error, with what to do about it (by its code, never by its words)."""
+    advice = ADVICE.get(code)
+    return f"{message}. {advice}" if advice else message

@@ -53,7 +53,7 @@ class AssistantClient:
             async with self._http.stream("POST", path, json=body) as response:
                 if response.status_code != 200:
                     await response.aread()
-                    raise AssistantError(_describe(response))
+                    raise _refusal(response)
                 # aclosing: leaving early (Stop, Cancel) closes httpx's line reader here,
                 # not in the garbage collector, where it cannot await its connection.
                 reader = cast(AsyncGenerator[str, None], response.aiter_lines())
@@ -62,7 +62,7 @@ class AssistantClient:
                         if line.strip():
                             yield json.loads(line)
         except httpx.HTTPError as exc:
-            raise AssistantError(f"the assistant server at {self.base_url} failed: {exc}") from exc
+            raise self._unreachable(exc) from exc
 
     async def models(self) -> list[dict[str, Any]]:
         models: list[dict[str, Any]] = (await self._request("GET", "/api/models")).json()["models"]
@@ -125,18 +125,28 @@ class AssistantClient:
         try:
             response = await self._http.request(method, path, **kwargs)
         except httpx.HTTPError as exc:
-            raise AssistantError(f"the assistant server at {self.base_url} failed: {exc}") from exc
+            raise self._unreachable(exc) from exc
         if not response.is_success:
-            raise AssistantError(_describe(response))
+            raise _refusal(response)
         return response
+
+    def _unreachable(self, exc: httpx.HTTPError) -> AssistantError:
+        return AssistantError(
+            f"the assistant server at {self.base_url} failed: {exc}", code="unreachable"
+        )
 
     async def aclose(self) -> None:
         await self._http.aclose()
 
 
-def _describe(response: httpx.Response) -> str:
+def _refusal(response: httpx.Response) -> AssistantError:
+    """The server's error answer: its message and its ``code``."""
     try:
-        message = response.json().get("error", response.text)
+        body = response.json()
     except ValueError:
-        message = response.text
-    return f"the assistant server answered {response.status_code}: {message}"
+        body = None
+    if not isinstance(body, dict):
+        body = {"error": response.text}
+    message = body.get("error", response.text)
+    code = str(body.get("code") or "error")
+    return AssistantError(f"the assistant server answered {response.status_code}: {message}", code)

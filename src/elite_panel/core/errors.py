@@ -22,7 +22,16 @@ class DaemonUnavailable(StackError):
 
 
 class AssistantError(EliteError):
-    """The assistant server refused or failed a request."""
+    """The assistant server refused or failed a request.
+
+    Attributes:
+        code: the server's error ``code`` (``model_not_found``, ``rate_limited``...), or
+            ``unreachable`` when no answer came.
+    """
+
+    def __init__(self, message: str, code: str = "error") -> None:
+        super().__init__(message)
+        self.code = code
 
 
 class KeyringUnavailable(EliteError):
