@@ -39,5 +39,10 @@ def test_import_chat_delete_on_the_builtin_runner(home: Home, tmp_path: Path) ->
     assert refused.returncode == 1 and "cannot be deleted" in refused.stderr
     assert home.cli("models", "rm", "smol-copy").returncode == 0
     assert not (home.root / "data" / "models" / "smol-copy.gguf").exists()
+    # Gone at once, with the runner that loaded it still running: not listed, not answered.
+    after = json.loads(home.cli("models", "list", "--json").stdout)["models"]
+    assert [m["name"] for m in after] == [bundled.stem]
+    gone = home.cli("chat", "--model", "smol-copy", "Say hi")
+    assert gone.returncode == 1 and "smol-copy" in gone.stderr and "not found" in gone.stderr
     pull = home.cli("models", "pull", "llama3.2")
     assert pull.returncode == 1 and "import it" in pull.stderr

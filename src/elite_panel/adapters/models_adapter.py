@@ -5,7 +5,6 @@ closing the stream stops the runner's download, which then registers nothing."""
 from __future__ import annotations
 
 import contextlib
-from collections import Counter
 from collections.abc import AsyncGenerator, Coroutine
 from typing import Any
 
@@ -81,13 +80,11 @@ class ModelsAdapter(QObject):
         client = self.chat.client
         assert client is not None
         try:
-            models = await client.models()
-            talks = (await client.conversations(limit=200))["conversations"]  # the API's most
+            models = await client.models()  # each with its number of conversations
         except EliteError as exc:
             self.failed.emit(str(exc))
             return
-        uses = Counter(c.get("model") for c in talks)
-        self.installed.emit([{**m, "conversations": uses.get(m["name"], 0)} for m in models])
+        self.installed.emit(models)
         try:
             self.loaded.emit(await client.loaded_models(), "")
         except EliteError as exc:
