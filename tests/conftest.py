@@ -96,7 +96,7 @@ class Home:
             with contextlib.suppress(psutil.Error):
                 cmd = proc.info["cmdline"] or []
                 env = proc.info["environ"] or {}
-                if "elite_panel.stack.daemon" in cmd and env.get("ELITE_HOME") == str(self.root):
+                if "elite_panel.daemon" in cmd and env.get("ELITE_HOME") == str(self.root):
                     pids.append(proc.pid)
         return pids
 

@@ -79,7 +79,7 @@ class Stack:
     def daemon(self) -> psutil.Process:
         for proc in psutil.process_iter(["cmdline", "environ"]):
             try:
-                if "elite_panel.stack.daemon" in (proc.info["cmdline"] or []) and (
+                if "elite_panel.daemon" in (proc.info["cmdline"] or []) and (
                     proc.info["environ"] or {}
                 ).get("ELITE_HOME") == str(self.root):
                     return proc

@@ -62,8 +62,11 @@ async def run_schedule(
             if due is not None and due <= now:
                 await _back_up(paths, service)
                 continue
+        # asyncio.timeout, not wait_for: on Python 3.11 wait_for swallows a cancellation
+        # that arrives with a queued change, and this loop would never end.
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(changes.get(), RECHECK_S)
+            async with asyncio.timeout(RECHECK_S):
+                await changes.get()
 
 
 async def _back_up(paths: AppPaths, service: Any) -> None:

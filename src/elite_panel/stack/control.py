@@ -22,7 +22,9 @@ from elite_panel.stack.service_log import read_log_file
 from elite_panel.stack.specs import ServiceStatus
 
 DAEMON_START_TIMEOUT_S = 15.0
+STATUS_TIMEOUT_S = 10.0  # a supervisor that takes longer to say its status is stuck
 SOCKET_PATH_MAX = 107
+EXIT_LOCKED = 3  # the daemon's exit code when another supervisor holds the home's lock
 
 
 class ControlClient:
@@ -113,10 +115,19 @@ class ControlClient:
                 yield line
 
     async def is_running(self) -> bool:
+        """Whether a supervisor answers; one that accepts but does not answer is stuck.
+
+        Raises:
+            StackError: it did not answer within :data:`STATUS_TIMEOUT_S`.
+        """
         try:
-            await self.request("status")
+            async with asyncio.timeout(STATUS_TIMEOUT_S):
+                await self.request("status")
         except DaemonUnavailable:
             return False
+        except TimeoutError:
+            what = f"did not answer within {STATUS_TIMEOUT_S:.0f} s"
+            raise StackError(_stuck(self.paths, what)) from None
         return True
 
 
@@ -129,7 +140,7 @@ async def ensure_daemon(paths: AppPaths) -> ControlClient:
     out = open(paths.logs / "supervisor.out", "ab")  # noqa: SIM115 - handed to the child
     try:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "elite_panel.stack.daemon"],
+            [sys.executable, "-m", "elite_panel.daemon"],
             stdin=subprocess.DEVNULL,
             stdout=out,
             stderr=subprocess.STDOUT,
@@ -146,8 +157,25 @@ async def ensure_daemon(paths: AppPaths) -> ControlClient:
             threading.Thread(target=proc.wait, name="reap-supervisor", daemon=True).start()
             return client
         code = proc.poll()
+        if code == EXIT_LOCKED:
+            raise StackError(_stuck(paths, "holds this home's lock but does not answer"))
         if code not in (None, 0):
             tail = "\n".join(read_log_file(paths.logs / "supervisor.out", 20))
             raise StackError(f"the supervisor exited with code {code}:\n{tail}")
         await asyncio.sleep(0.05)
     raise StackError(f"the supervisor did not answer within {DAEMON_START_TIMEOUT_S:.0f} s")
+
+
+def _stuck(paths: AppPaths, what: str) -> str:
+    """What to say of a supervisor that holds the home but does not answer, and the way out."""
+    try:
+        pid = int(paths.daemon_lock.read_text(encoding="utf-8").split()[0])
+    except (OSError, ValueError, IndexError):
+        return (
+            f"the supervisor of {paths.data} {what}; find it with "
+            f"`fuser {paths.daemon_lock}`, stop it (kill PID), then run the command again"
+        )
+    return (
+        f"the supervisor (pid {pid}) {what}: it is stuck. Stop it with `kill {pid}` "
+        f"(`kill -9 {pid}` if it stays), then run the command again; its services stop with it"
+    )

@@ -142,7 +142,8 @@ async def terminate_group(handle: ProcessHandle, grace_s: float = STOP_GRACE_S) 
     pgid = handle.pid
     _signal_group(pgid, signal.SIGTERM)
     try:
-        await asyncio.wait_for(handle.wait(), timeout=grace_s)
+        async with asyncio.timeout(grace_s):
+            await handle.wait()
     except TimeoutError:
         log.warning("pid %d ignored SIGTERM for %.0f s: SIGKILL", pgid, grace_s)
         _signal_group(pgid, signal.SIGKILL)

@@ -1,6 +1,6 @@
 """The supervisor: owns the stack's services, starts them together, adopts, broadcasts.
 
-Qt-free and transport-free: the daemon (:mod:`elite_panel.stack.daemon`) exposes it over
+Qt-free and transport-free: the daemon (:mod:`elite_panel.daemon`) exposes it over
 the control socket; tests can drive it directly.
 """
 

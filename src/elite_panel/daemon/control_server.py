@@ -1,35 +1,25 @@
-"""The supervisor daemon: a detached process serving the control socket.
+"""The control socket of the supervisor daemon: commands, status, logs and metrics streams.
 
-Started by :func:`elite_panel.stack.control.ensure_daemon` as
-``python -m elite_panel.stack.daemon``.  One per ``ELITE_HOME`` (an exclusive lock on
-``supervisor.lock``); the socket is 0600 in a 0700 folder and peers of another user are
-refused.  The daemon lives while it supervises something: it exits after ``stack down``,
-or when nothing is active for :data:`IDLE_EXIT_S`.
+The socket is 0600 in a 0700 folder and peers of another user are refused. The daemon
+lives while it supervises something: it exits after ``stack down``, or when nothing is
+active for :data:`IDLE_EXIT_S`.
 """
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import contextlib
-import fcntl
 import logging
-import logging.handlers
 import os
-import signal
 import socket
 import struct
-import sys
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from elite_panel.backup.schedule import run_schedule
-from elite_panel.core import redaction
 from elite_panel.core.errors import EliteError
 from elite_panel.core.kinds import RunnerKind
 from elite_panel.core.paths import AppPaths
 from elite_panel.core.profiles import Profile
-from elite_panel.monitor.collector import Collector
 from elite_panel.monitor.sampling import SamplingLoop, history_messages, thresholds_from
 from elite_panel.stack.protocol import encode, read_message
 from elite_panel.stack.supervisor import Supervisor
@@ -235,62 +225,3 @@ def _same_user(writer: asyncio.StreamWriter) -> bool:
     creds = sock.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, struct.calcsize("3i"))
     _pid, uid, _gid = struct.unpack("3i", creds)
     return bool(uid == os.getuid())
-
-
-def _setup_logging(paths: AppPaths) -> None:
-    handler = logging.handlers.RotatingFileHandler(
-        paths.logs / "supervisor.log", maxBytes=10 * 1024 * 1024, backupCount=3, encoding="utf-8"
-    )
-    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
-    root = logging.getLogger()
-    root.addHandler(handler)
-    root.setLevel(os.environ.get("LOG_LEVEL", "INFO").upper())
-    logging.getLogger("httpx").setLevel(logging.WARNING)
-
-
-async def _main(paths: AppPaths) -> int:
-    supervisor = Supervisor(paths)
-    redaction.install()
-    sampling = SamplingLoop(Collector(paths.data), supervisor.statuses)
-    server = ControlServer(supervisor, paths, sampling)
-    sampler = asyncio.create_task(server.sample_while_up(), name="sample-while-up")
-    backups = asyncio.create_task(
-        run_schedule(
-            paths, lambda: supervisor.profile, lambda: supervisor.active, supervisor.watch()
-        ),
-        name="backup-schedule",
-    )
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, server.stopped.set)
-    await supervisor.adopt_recorded()
-    try:
-        await server.serve()
-    finally:
-        sampler.cancel()
-        backups.cancel()
-        await supervisor.close()
-        await sampling.collector.aclose()
-    log.info("supervisor %d stopped", os.getpid())
-    return 0
-
-
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="elite-panel-supervisor")
-    parser.parse_args(argv)
-    paths = AppPaths.from_env().ensure()
-    lock = open(paths.daemon_lock, "a+")  # noqa: SIM115 - held for the process's life
-    try:
-        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        return 0  # another supervisor runs for this home: the client will reach that one
-    _setup_logging(paths)
-    try:
-        return asyncio.run(_main(paths))
-    except Exception:
-        log.exception("supervisor crashed")
-        return 1
-
-
-if __name__ == "__main__":
-    sys.exit(main())
