@@ -7,4 +7,4 @@ test:
 bench:
 	bash packaging/bootstrap.sh bench
 lint:
-	.venv/bin/ruff check src embedded_server tests && .venv/bin/ruff format --check src embedded_server tests && .venv/bin/mypy
+	.venv/bin/ruff check src embedded_server tests && .venv/bin/ruff format --check src embedded_server tests && .venv/bin/mypy && .venv/bin/lint-imports

@@ -133,6 +133,7 @@ case "$action" in
         export ELITE_REQUIRE_KEYRING=1     # and a missing OS keyring
         "$VENV/bin/ruff" check src embedded_server tests
         "$VENV/bin/mypy"
+        "$VENV/bin/lint-imports"           # the layers (pyproject.toml [tool.importlinter])
         exec bash packaging/with-test-keyring.sh "$VENV/bin/python" -m pytest "${@:2}"
         ;;
     bench)

@@ -20,7 +20,7 @@ from pathlib import Path
 import psutil
 import pytest
 
-from elite_panel.stack.runners import builtin_runner_installed, bundled_model_path
+from elite_panel.core.builtin_runner import builtin_runner_installed, bundled_model_path
 from tests.fakes.ollama_double import free_port
 
 REPO = Path(__file__).resolve().parent.parent

@@ -28,7 +28,7 @@ from elite_panel.adapters.stack_adapter import StackAdapter
 from elite_panel.adapters.tasks import TaskGroup
 from elite_panel.core.errors import ConfigError, EliteError
 from elite_panel.core.paths import AppPaths
-from elite_panel.stack.specs import ServiceStatus
+from elite_panel.core.services import ServiceStatus
 from elite_panel.ui.main_window import MainWindow
 from elite_panel.ui.pages.chat_page import ChatPage
 from elite_panel.ui.pages.dashboard_page import DashboardPage

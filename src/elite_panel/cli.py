@@ -12,7 +12,7 @@ import contextlib
 import json
 import logging
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from elite_panel import __version__, cli_backup, cli_models, cli_settings
@@ -21,7 +21,7 @@ from elite_panel.core import redaction
 from elite_panel.core.errors import DaemonUnavailable, EliteError
 from elite_panel.core.kinds import RunnerKind
 from elite_panel.core.paths import AppPaths
-from elite_panel.stack.specs import SERVICE_NAMES, ServiceState, ServiceStatus, stopped_statuses
+from elite_panel.core.services import SERVICE_NAMES, ServiceState, ServiceStatus, stopped_statuses
 
 if TYPE_CHECKING:
     from elite_panel.client.assistant import AssistantClient
@@ -101,7 +101,12 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def main(argv: Sequence[str] | None = None) -> int:
+OpenWindow = Callable[[AppPaths, str, str | None], int]
+
+
+def main(argv: Sequence[str] | None = None, open_window: OpenWindow | None = None) -> int:
+    """Run one command; without one, ``open_window`` (the window's composition root,
+    handed in by :mod:`elite_panel.__main__`: the commands never import Qt)."""
     args = build_parser().parse_args(argv)
     logging.basicConfig(
         level=logging.DEBUG if args.verbose else logging.WARNING,
@@ -112,9 +117,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         profile_name = args.profile or _active_profile(paths)
         if args.command is None:
-            from elite_panel.app import run_gui
-
-            return int(run_gui(paths, profile_name, args.page))
+            if open_window is None:
+                raise EliteError("the window is not available here: give a command (see --help)")
+            return open_window(paths, profile_name, args.page)
         if args.command == "config":
             return cli_settings.run_config(args, paths.ensure(), profile_name)
         if args.command == "secrets":

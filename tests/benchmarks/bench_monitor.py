@@ -26,11 +26,11 @@ from pathlib import Path
 
 import psutil
 
+from elite_panel.core.services import ServiceState, ServiceStatus
 from elite_panel.monitor.collector import Collector
 from elite_panel.monitor.history import History
 from elite_panel.monitor.nvml import GpuReader
 from elite_panel.monitor.sample import flatten
-from elite_panel.stack.specs import ServiceState, ServiceStatus
 from tests.benchmarks import save_results
 from tests.benchmarks.bench_stack import Stack
 from tests.fakes.nvml_double import ReplayNvml

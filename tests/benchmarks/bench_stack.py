@@ -25,9 +25,9 @@ from pathlib import Path
 import httpx
 import psutil
 
+from elite_panel.core.builtin_runner import bundled_model_path
 from elite_panel.core.paths import AppPaths
 from elite_panel.stack.control import ControlClient
-from elite_panel.stack.runners import bundled_model_path
 from tests.benchmarks import save_results
 from tests.fakes.ollama_double import free_port
 

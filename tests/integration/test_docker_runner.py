@@ -14,9 +14,9 @@ from typing import Any
 
 import pytest
 
+from elite_panel.core.services import ServiceState, ServiceStatus
 from elite_panel.monitor.collector import Collector
 from elite_panel.stack.containers import LABEL
-from elite_panel.stack.specs import ServiceState, ServiceStatus
 from tests.conftest import Home, wait_for
 from tests.fakes import ollama_image
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from elite_panel.stack.runners import bundled_model_path
+from elite_panel.core.builtin_runner import bundled_model_path
 from tests.conftest import Home
 
 pytestmark = [pytest.mark.model, pytest.mark.slow]

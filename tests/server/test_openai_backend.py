@@ -25,7 +25,9 @@ def test_models_and_stream_through_the_double(
     make_client: MakeClient, openai_backend: OpenAIDouble
 ) -> None:
     client = make_client(backend="openai", backend_url=openai_backend.url)
-    assert client.get("/api/models", headers=AUTH).json() == {"models": [{"name": MODEL, "conversations": 0}]}
+    assert client.get("/api/models", headers=AUTH).json() == {
+        "models": [{"name": MODEL, "conversations": 0}]
+    }
     events = ndjson(
         client.post(
             "/api/chat", json={"messages": [{"role": "user", "content": "x"}]}, headers=AUTH

@@ -14,10 +14,11 @@ import httpx
 import psutil
 
 from elite_panel.core.redaction import REDACTED
+from elite_panel.core.services import ServiceState
 from elite_panel.stack import processes
 from elite_panel.stack.service import RestartPolicy, Service
 from elite_panel.stack.service_log import ServiceLog
-from elite_panel.stack.specs import ServiceSpec, ServiceState
+from elite_panel.stack.specs import ServiceSpec
 from tests.fakes.ollama_double import free_port
 
 FAST = RestartPolicy(initial_delay_s=0.05, max_delay_s=0.2, window_s=60, max_crashes=5)

@@ -17,7 +17,7 @@ from PySide6.QtCore import QObject, Signal
 from elite_panel.adapters.tasks import TaskGroup
 from elite_panel.core.errors import AssistantError
 from elite_panel.core.paths import AppPaths
-from elite_panel.stack.specs import ServiceState, ServiceStatus
+from elite_panel.core.services import ServiceState, ServiceStatus
 
 if TYPE_CHECKING:
     from elite_panel.client.assistant import AssistantClient

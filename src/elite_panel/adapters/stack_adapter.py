@@ -10,8 +10,8 @@ from PySide6.QtCore import QObject, Signal
 from elite_panel.adapters.tasks import TaskGroup
 from elite_panel.core.errors import DaemonUnavailable, EliteError
 from elite_panel.core.paths import AppPaths
+from elite_panel.core.services import ServiceStatus, stopped_statuses
 from elite_panel.stack.control import ControlClient, ensure_daemon
-from elite_panel.stack.specs import ServiceStatus, stopped_statuses
 
 log = logging.getLogger(__name__)
 

@@ -191,7 +191,7 @@ class BackupService:
 
     def _models(self) -> list[dict[str, Any]]:
         """Names, digests and sizes of the runner's models (never the weights)."""
-        from elite_panel.stack.runners import bundled_model_path
+        from elite_panel.core.builtin_runner import bundled_model_path
 
         models: list[dict[str, Any]] = []
         port = self.profile.runner.port_for(self.profile.runner.kind)

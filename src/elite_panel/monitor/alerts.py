@@ -16,8 +16,8 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from elite_panel.core.services import ServiceState
 from elite_panel.monitor.sample import Sample
-from elite_panel.stack.specs import ServiceState
 
 # Service states that count as "down": not the ones a user chose (stopped, stopping).
 DOWN_STATES = frozenset(

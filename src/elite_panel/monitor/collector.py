@@ -15,13 +15,13 @@ from pathlib import Path
 
 import httpx
 
+from elite_panel.core.services import ServiceState, ServiceStatus
 from elite_panel.monitor.host import HostSample, HostSampler
 from elite_panel.monitor.nvml import GpuReader, GpuReading
 from elite_panel.monitor.runner_models import LoadedModel, loaded_models
 from elite_panel.monitor.sample import Sample, with_gpu_owners
 from elite_panel.monitor.server_metrics import ServerMetricsReader, ServerSample
 from elite_panel.monitor.services import ServiceSample, ServiceSampler
-from elite_panel.stack.specs import ServiceState, ServiceStatus
 
 log = logging.getLogger(__name__)
 

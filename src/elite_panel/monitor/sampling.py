@@ -16,11 +16,11 @@ import logging
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from elite_panel.core.services import ServiceStatus
 from elite_panel.monitor.alerts import AlertEvaluator, AlertThresholds
 from elite_panel.monitor.collector import Collector
 from elite_panel.monitor.history import History
 from elite_panel.monitor.sample import flatten
-from elite_panel.stack.specs import ServiceStatus
 
 log = logging.getLogger(__name__)
 

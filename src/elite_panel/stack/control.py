@@ -17,9 +17,9 @@ from typing import Any
 
 from elite_panel.core.errors import DaemonUnavailable, StackError
 from elite_panel.core.paths import AppPaths
+from elite_panel.core.services import ServiceStatus
 from elite_panel.stack.protocol import MAX_LINE, encode, read_message
 from elite_panel.stack.service_log import read_log_file
-from elite_panel.stack.specs import ServiceStatus
 
 DAEMON_START_TIMEOUT_S = 15.0
 STATUS_TIMEOUT_S = 10.0  # a supervisor that takes longer to say its status is stuck

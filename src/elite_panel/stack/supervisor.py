@@ -21,10 +21,11 @@ from elite_panel.core.kinds import RunnerKind
 from elite_panel.core.paths import AppPaths
 from elite_panel.core.profiles import Profile
 from elite_panel.core.secret_store import SecretStore
+from elite_panel.core.services import SERVICE_NAMES, ServiceState, ServiceStatus
 from elite_panel.stack import processes, runners
 from elite_panel.stack.service import RestartPolicy, Service
 from elite_panel.stack.service_log import ServiceLog
-from elite_panel.stack.specs import SERVICE_NAMES, ServiceSpec, ServiceState, ServiceStatus
+from elite_panel.stack.specs import ServiceSpec
 from elite_panel.stack.state_file import RecordedProcess, StackRecord, read_state, write_state
 
 log = logging.getLogger(__name__)

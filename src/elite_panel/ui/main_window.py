@@ -13,7 +13,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from elite_panel.stack.specs import ServiceState, ServiceStatus
+from elite_panel.core.services import ServiceState, ServiceStatus
 
 
 def stack_summary(statuses: list[ServiceStatus], connected: bool) -> str:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from elite_panel.stack.specs import ServiceState
+from elite_panel.core.services import ServiceState
 
 STATE_COLORS: dict[ServiceState, str] = {
     ServiceState.STOPPED: "#7f8c8d",

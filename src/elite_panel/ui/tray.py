@@ -6,7 +6,7 @@ from PySide6.QtCore import QObject, Qt, Signal
 from PySide6.QtGui import QAction, QColor, QIcon, QPainter, QPixmap
 from PySide6.QtWidgets import QMenu, QSystemTrayIcon
 
-from elite_panel.stack.specs import ServiceState, ServiceStatus
+from elite_panel.core.services import ServiceState, ServiceStatus
 from elite_panel.ui.main_window import stack_summary
 from elite_panel.ui.style import STATE_COLORS
 

@@ -14,7 +14,7 @@ from PySide6.QtWidgets import (
 )
 
 from elite_panel.adapters.stack_adapter import StackAdapter
-from elite_panel.stack.specs import SERVICE_NAMES, ServiceState, ServiceStatus
+from elite_panel.core.services import SERVICE_NAMES, ServiceState, ServiceStatus
 from elite_panel.ui.widgets.log_view import LogView
 from elite_panel.ui.widgets.service_card import TITLES, ServiceCard
 

@@ -15,7 +15,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from elite_panel.stack.specs import ServiceState, ServiceStatus
+from elite_panel.core.services import ServiceState, ServiceStatus
 from elite_panel.ui.style import badge_css, format_uptime
 
 TITLES = {"runner": "Model runner", "assistant": "Assistant server"}
