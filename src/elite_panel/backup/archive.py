@@ -18,8 +18,6 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import IO, BinaryIO
 
-import zstandard
-
 from elite_panel.backup.manifest import MANIFEST_NAME, ArchiveInvalid, Manifest, Member
 
 CHUNK = 1024 * 1024
@@ -78,6 +76,8 @@ def write_archive(
         if progress:
             progress(done, total)
 
+    import zstandard  # only when archiving: the supervisor must not carry it at rest
+
     compressor = zstandard.ZstdCompressor(level=ZSTD_LEVEL, threads=-1)
     with (
         compressor.stream_writer(target, closefd=False) as zstd_out,
@@ -112,6 +112,8 @@ def read_archive(
             plain file or has an unsafe name, a checksum or size that differs, a member
             missing from the archive or absent from the manifest, a newer format.
     """
+    import zstandard
+
     seen: dict[str, Member] = {}
     manifest: Manifest | None = None
     total = path.stat().st_size

@@ -49,11 +49,11 @@ async def run_schedule(
 ) -> None:
     """The supervisor's loop: back up when due while the stack is up; ``changes`` (the
     supervisor's state changes) wakes it when the stack starts."""
-    from elite_panel.backup.service import BackupService
-
     while True:
         current = profile()
         if current is not None and active() and current.backups.schedule != "off":
+            from elite_panel.backup.service import BackupService  # not at rest: schedule off
+
             service = BackupService(paths, current)
             backups = await asyncio.to_thread(service.backups)
             last = backups[0].created if backups else None

@@ -13,10 +13,12 @@ import sqlite3
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
-
-from sqlalchemy.engine import make_url
+from typing import TYPE_CHECKING
 
 from elite_panel.core.errors import EliteError
+
+if TYPE_CHECKING:
+    from sqlalchemy.engine import URL
 
 
 @dataclass(frozen=True)
@@ -27,12 +29,12 @@ class Database:
 
     @property
     def kind(self) -> str:
-        backend = make_url(self.url).get_backend_name()
+        backend = _parsed(self.url).get_backend_name()
         return "postgresql" if backend in ("postgresql", "postgres") else backend
 
     @property
     def sqlite_path(self) -> Path:
-        database = make_url(self.url).database
+        database = _parsed(self.url).database
         assert database, "a SQLite URL names its file"
         return Path(database)
 
@@ -98,7 +100,7 @@ def _pg_tool(name: str) -> str:
 
 
 def _pg_dump(url: str, target: Path) -> dict[str, int | str | None]:
-    plain = make_url(url).set(drivername="postgresql")
+    plain = _parsed(url).set(drivername="postgresql")
     env = {**os.environ, "PGPASSWORD": plain.password or ""}
     dsn = plain.set(password=None).render_as_string(hide_password=False)
     result = subprocess.run(
@@ -124,7 +126,7 @@ def _pg_dump(url: str, target: Path) -> dict[str, int | str | None]:
 
 
 def pg_restore(url: str, dump: Path) -> None:
-    plain = make_url(url).set(drivername="postgresql")
+    plain = _parsed(url).set(drivername="postgresql")
     env = {**os.environ, "PGPASSWORD": plain.password or ""}
     dsn = plain.set(password=None).render_as_string(hide_password=False)
     result = subprocess.run(
@@ -144,3 +146,11 @@ def pg_restore(url: str, dump: Path) -> None:
     )
     if result.returncode != 0:
         raise EliteError(f"pg_restore failed: {result.stderr.strip()}")
+
+
+def _parsed(url: str) -> URL:
+    """A database URL parsed by SQLAlchemy, imported only when a backup needs it (the
+    supervisor, which runs the schedule, must not carry it at rest)."""
+    from sqlalchemy.engine import make_url
+
+    return make_url(url)

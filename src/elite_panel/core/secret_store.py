@@ -233,3 +233,24 @@ class SecretStore:
                 for service in info_for(name).services:
                     env[service][name] = value
         return env, problem
+
+
+def main() -> int:
+    """Print each service's secrets and the keyring's problem as JSON (``python -m
+    elite_panel.core.secret_store``): how the supervisor reads them, in a child process it
+    can kill if the keyring hangs, so that the keyring's D-Bus and crypto libraries never
+    stay in the long-lived supervisor."""
+    import sys
+
+    redaction.install()
+    store = SecretStore(AppPaths.from_env())
+    try:
+        env, problem = store.for_services()
+    except (KeyringUnavailable, ConfigError) as exc:
+        env, problem = {}, str(exc)
+    sys.stdout.write(json.dumps({"env": env, "problem": problem}))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

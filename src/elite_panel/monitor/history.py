@@ -1,8 +1,11 @@
-"""Sample history in numpy ring buffers: full resolution for 15 minutes, 10 s means for 24 h.
+"""Sample history in ring buffers: full resolution for 15 minutes, 10 s means for 24 h.
 
 Both tiers have a fixed size, allocated once per series, so 24 hours of history costs the
-same memory after a minute as after a day (about 76 KB per series at a 1 s interval), and
-a graph reads a window as numpy slices, never as Python lists rebuilt per frame.
+same memory after a minute as after a day (about 76 KB per series at a 1 s interval). The
+buffers are the standard library's ``array("d")``: a window is a few C-level slice copies,
+never Python lists rebuilt per frame, and the graphs read them as numpy arrays without a
+copy (buffer protocol), while the supervisor, which keeps a history all day, does without
+numpy (about 13 MB).
 
 The daemon keeps one and hands it to a panel that connects (:meth:`History.to_json`); the
 panel keeps appending live samples to its copy.
@@ -10,26 +13,30 @@ panel keeps appending live samples to its copy.
 
 from __future__ import annotations
 
+import bisect
 import math
+from array import array
 from collections.abc import Mapping
-from typing import Any
-
-import numpy as np
-import numpy.typing as npt
+from typing import Any, TypeAlias
 
 FINE_SPAN_S = 15 * 60
 COARSE_STEP_S = 10.0
 COARSE_SPAN_S = 24 * 3600
 
-FloatArray = npt.NDArray[np.float64]
+FloatArray: TypeAlias = "array[float]"  # array("d"); numpy reads it without a copy
+
+
+def _nans(length: int) -> FloatArray:
+    return array("d", [math.nan]) * length
 
 
 class Ring:
-    """Fixed-capacity time series sharing one time axis; missing values are NaN."""
+    """Fixed-capacity time series sharing one time axis (times increase); missing values
+    are NaN."""
 
     def __init__(self, capacity: int) -> None:
         self.capacity = capacity
-        self.times = np.full(capacity, np.nan)
+        self.times = _nans(capacity)
         self.series: dict[str, FloatArray] = {}
         self._next = 0
         self.count = 0
@@ -38,34 +45,36 @@ class Ring:
         i = self._next
         self.times[i] = t
         for name, column in self.series.items():
-            column[i] = values.get(name, np.nan)
+            column[i] = values.get(name, math.nan)
         for name in values.keys() - self.series.keys():
-            column = np.full(self.capacity, np.nan)
+            column = _nans(self.capacity)
             column[i] = values[name]
             self.series[name] = column
         self._next = (i + 1) % self.capacity
         self.count = min(self.count + 1, self.capacity)
 
-    def _order(self) -> npt.NDArray[np.intp] | slice:
+    def _ordered(self, column: FloatArray) -> FloatArray:
+        """The filled part of ``column``, oldest first (a copy)."""
         if self.count < self.capacity:
-            return slice(0, self.count)
-        order: npt.NDArray[np.intp] = np.r_[self._next : self.capacity, 0 : self._next]
-        return order
+            return column[: self.count]
+        return column[self._next :] + column[: self._next]
 
     def view(self, since: float = -math.inf) -> tuple[FloatArray, dict[str, FloatArray]]:
         """Times and values at or after ``since``, oldest first (copies)."""
-        order = self._order()
-        times = self.times[order]
-        keep = times >= since
-        return times[keep], {name: column[order][keep] for name, column in self.series.items()}
+        times = self._ordered(self.times)
+        start = bisect.bisect_left(times, since)
+        return times[start:], {
+            name: self._ordered(column)[start:] for name, column in self.series.items()
+        }
 
     @property
     def last_time(self) -> float | None:
-        return None if self.count == 0 else float(self.times[(self._next - 1) % self.capacity])
+        return None if self.count == 0 else self.times[(self._next - 1) % self.capacity]
 
     @property
     def nbytes(self) -> int:
-        return int(self.times.nbytes + sum(c.nbytes for c in self.series.values()))
+        columns = [self.times, *self.series.values()]
+        return sum(len(c) * c.itemsize for c in columns)
 
     def to_json(self) -> dict[str, Any]:
         times, series = self.view()
@@ -73,12 +82,13 @@ class Ring:
 
     def load(self, data: Mapping[str, Any]) -> None:
         """Fill an empty ring from :meth:`to_json` output (``None`` → NaN)."""
-        times = np.asarray(data.get("times", []), dtype=np.float64)[-self.capacity :]
+        times = _floats(data.get("times", [])[-self.capacity :])
         n = len(times)
         self.times[:n] = times
         for name, values in data.get("series", {}).items():
-            column = np.full(self.capacity, np.nan)
-            column[:n] = np.asarray(values, dtype=np.float64)[-n:] if n else []
+            column = _nans(self.capacity)
+            if n:
+                column[:n] = _floats(values[-n:])
             self.series[name] = column
         self.count = n
         self._next = n % self.capacity
@@ -132,15 +142,10 @@ class History:
             return times, series
         names = series.keys() | tail.keys()
         joined = {
-            name: np.concatenate(
-                [
-                    series.get(name, np.full(len(times), np.nan)),
-                    tail.get(name, np.full(len(tail_times), np.nan)),
-                ]
-            )
+            name: series.get(name, _nans(len(times))) + tail.get(name, _nans(len(tail_times)))
             for name in names
         }
-        return np.concatenate([times, tail_times]), joined
+        return times + tail_times, joined
 
     @property
     def nbytes(self) -> int:
@@ -182,4 +187,8 @@ def to_csv(times: FloatArray, series: Mapping[str, FloatArray]) -> str:
 
 
 def _plain(values: FloatArray) -> list[float | None]:
-    return [None if math.isnan(v) else float(v) for v in values.tolist()]
+    return [None if math.isnan(v) else v for v in values]
+
+
+def _floats(values: list[float | None]) -> FloatArray:
+    return array("d", (math.nan if v is None else v for v in values))

@@ -92,6 +92,29 @@ async def spawn(argv: tuple[str, ...], env: Mapping[str, str]) -> ProcessHandle:
     return ProcessHandle(proc.pid, create_time, proc.stdout, proc.wait)
 
 
+async def run_child(argv: tuple[str, ...], timeout_s: float) -> tuple[int, bytes, bytes]:
+    """Run a short-lived helper to its end: (exit code, stdout, stderr).
+
+    Raises:
+        TimeoutError: it did not end within ``timeout_s`` (it is killed).
+    """
+    proc = await asyncio.create_subprocess_exec(
+        *argv,
+        stdin=asyncio.subprocess.DEVNULL,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    try:
+        async with asyncio.timeout(timeout_s):
+            out, err = await proc.communicate()
+    except BaseException:
+        with contextlib.suppress(ProcessLookupError):
+            proc.kill()
+        await proc.wait()
+        raise
+    return proc.returncode or 0, out, err
+
+
 def adopt(pid: int, create_time: float) -> ProcessHandle | None:
     """Watch a process that a previous supervisor started, if it is still the same one."""
     if not same_process(pid, create_time):

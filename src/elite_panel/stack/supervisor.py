@@ -8,19 +8,20 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 import os
+import sys
 from collections.abc import Callable
 from typing import Any
 
 import httpx
 
 from elite_panel.core import redaction
-from elite_panel.core.errors import EliteError, StackError
+from elite_panel.core.errors import StackError
 from elite_panel.core.kinds import RunnerKind
 from elite_panel.core.paths import AppPaths
 from elite_panel.core.profiles import Profile
-from elite_panel.core.secret_store import SecretStore
 from elite_panel.core.services import SERVICE_NAMES, ServiceState, ServiceStatus
 from elite_panel.stack import processes, runners
 from elite_panel.stack.service import RestartPolicy, Service
@@ -29,6 +30,7 @@ from elite_panel.stack.specs import ServiceSpec
 from elite_panel.stack.state_file import RecordedProcess, StackRecord, read_state, write_state
 
 log = logging.getLogger(__name__)
+SECRETS_TIMEOUT_S = 30.0  # an unlock prompt may be answered meanwhile
 
 
 class Supervisor:
@@ -246,13 +248,23 @@ class Supervisor:
         self.runner_kind = kind.value
 
     async def _secrets(self) -> dict[str, dict[str, str]]:
-        """Each service's secrets, read now (off the loop: the keyring may prompt); reading
-        them also redacts them from this process's own log from here on."""
-        store = SecretStore(self.paths)
+        """Each service's secrets, read now by a child process (the keyring may prompt or
+        hang, and its libraries would stay in this long-lived process); the values are
+        redacted from this process's own log from here on."""
+        argv = (sys.executable, "-m", "elite_panel.core.secret_store")
+        env: dict[str, dict[str, str]] = {}
         try:
-            env, problem = await asyncio.to_thread(store.for_services)
-        except EliteError as exc:
-            env, problem = {}, str(exc)
+            code, out, err = await processes.run_child(argv, SECRETS_TIMEOUT_S)
+            if code == 0:
+                answer = json.loads(out)
+                env, problem = answer["env"], answer["problem"]
+            else:
+                problem = f"reading them failed: {err.decode(errors='replace').strip()[-300:]}"
+        except TimeoutError:
+            problem = f"the OS keyring did not answer within {SECRETS_TIMEOUT_S:.0f} s"
+        except (OSError, ValueError, KeyError) as exc:
+            problem = f"reading them failed: {exc}"
+        redaction.known.add(v for values in env.values() for v in values.values())
         if problem:
             log.warning("secrets come only from the environment: %s", problem)
         return env

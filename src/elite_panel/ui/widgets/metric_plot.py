@@ -2,7 +2,8 @@
 hover read-out of the values under the mouse.
 
 Curves are created the first time their series appears and then only get ``setData`` with
-numpy slices of the history; pyqtgraph clips to the view and downsamples long windows.
+the history's columns read as numpy arrays; pyqtgraph clips to the view and downsamples
+long windows.
 """
 
 from __future__ import annotations
@@ -16,6 +17,8 @@ import numpy.typing as npt
 import pyqtgraph as pg
 from PySide6.QtCore import QPointF, Signal
 from PySide6.QtWidgets import QGraphicsItem
+
+from elite_panel.monitor.history import FloatArray as Column
 
 PALETTE = ("#2980b9", "#27ae60", "#e67e22", "#8e44ad", "#c0392b", "#16a085", "#7f8c8d")
 FloatArray = npt.NDArray[np.float64]
@@ -65,18 +68,20 @@ class MetricPlot(pg.PlotWidget):  # type: ignore[misc]  # pyqtgraph ships no typ
         self._values: dict[str, FloatArray] = {}
         self.scene().sigMouseMoved.connect(self._on_mouse_moved)
 
-    def names(self, series: Mapping[str, FloatArray]) -> list[str]:
+    def names(self, series: Mapping[str, object]) -> list[str]:
         return sorted(name for name in series if self.pattern.fullmatch(name))
 
-    def show_window(self, times: FloatArray, series: Mapping[str, FloatArray]) -> None:
+    def show_window(self, times: Column, series: Mapping[str, Column]) -> None:
+        """Draw a window of the history (its ``array("d")`` columns, read as numpy arrays
+        without a copy)."""
         names = self.names(series)
-        self._times = times
-        self._values = {name: series[name] for name in names}
+        self._times = np.asarray(times, dtype=np.float64)
+        self._values = {name: np.asarray(series[name], dtype=np.float64) for name in names}
         if self.stacked:
-            self._draw_stacked(times, names, series)
+            self._draw_stacked(self._times, names, self._values)
             return
         for name in names:
-            self._curve(name).setData(times, series[name], connect="finite")
+            self._curve(name).setData(self._times, self._values[name], connect="finite")
 
     def _draw_stacked(
         self, times: FloatArray, names: list[str], series: Mapping[str, FloatArray]
