@@ -102,7 +102,7 @@ class Settings(BaseSettings):
 
     @model_validator(mode="after")
     def _token_required_off_loopback(self) -> Settings:
-        if not self.api_token.get_secret_value() and not _is_loopback(self.host):
+        if not self.api_token.get_secret_value() and not is_loopback(self.host):
             raise ValueError(
                 f"refusing to listen on {self.host} without ASSISTANT_API_TOKEN: "
                 "set a token or bind 127.0.0.1"
@@ -115,7 +115,8 @@ class Settings(BaseSettings):
         return url or f"sqlite:///{self.data_dir.resolve() / 'assistant.db'}"
 
 
-def _is_loopback(host: str) -> bool:
+def is_loopback(host: str) -> bool:
+    """Whether ``host`` (a name or an address) is this machine's loopback."""
     if host == "localhost":
         return True
     try:

@@ -7,8 +7,6 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from embedded_server.db.models import Conversation, Message
-
 
 class ChatMessage(BaseModel):
     role: Literal["system", "user", "assistant"]
@@ -64,6 +62,10 @@ class Truncated(BaseModel):
 
 
 class ConversationPublic(BaseModel):
+    """A conversation as the API shows it (read from the stored row)."""
+
+    model_config = ConfigDict(from_attributes=True)
+
     id: str
     title: str
     pinned: bool
@@ -71,20 +73,13 @@ class ConversationPublic(BaseModel):
     created_at: datetime
     updated_at: datetime
 
-    @classmethod
-    def of(cls, c: Conversation) -> ConversationPublic:
-        return cls(
-            id=c.id,
-            title=c.title,
-            pinned=c.pinned,
-            model=c.model,
-            created_at=c.created_at,
-            updated_at=c.updated_at,
-        )
-
 
 class MessagePublic(BaseModel):
-    id: str
+    """A message as the API shows it: its public id, never the row number."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    id: str = Field(validation_alias="public_id")
     role: str
     content: str
     model: str | None
@@ -96,32 +91,11 @@ class MessagePublic(BaseModel):
     ttft_ms: float | None
     tokens_per_second: float | None
 
-    @classmethod
-    def of(cls, m: Message) -> MessagePublic:
-        return cls(
-            id=m.public_id,
-            role=m.role,
-            content=m.content,
-            model=m.model,
-            created_at=m.created_at,
-            status=m.status,
-            error=m.error,
-            prompt_tokens=m.prompt_tokens,
-            completion_tokens=m.completion_tokens,
-            ttft_ms=m.ttft_ms,
-            tokens_per_second=m.tokens_per_second,
-        )
-
 
 class ConversationDetail(ConversationPublic):
-    messages: list[MessagePublic]
+    """A conversation with its messages in order."""
 
-    @classmethod
-    def with_messages(cls, c: Conversation) -> ConversationDetail:
-        return cls(
-            **ConversationPublic.of(c).model_dump(),
-            messages=[MessagePublic.of(m) for m in c.messages],
-        )
+    messages: list[MessagePublic]
 
 
 class ConversationPage(BaseModel):
@@ -130,6 +104,10 @@ class ConversationPage(BaseModel):
 
 
 class ModelPublic(BaseModel):
+    """An installed model (the runner's :class:`ModelInfo`)."""
+
+    model_config = ConfigDict(from_attributes=True)
+
     name: str
     size: int | None = None
     family: str | None = None
@@ -142,12 +120,21 @@ class ModelPublic(BaseModel):
 
 
 class LoadedModelPublic(BaseModel):
+    """A model in memory (the runner's :class:`LoadedModel`)."""
+
+    model_config = ConfigDict(from_attributes=True)
+
     name: str
     size: int
     size_vram: int
     gpu_share: float = Field(description="share of the model in VRAM, 0 to 1")
     context_length: int | None = None
     expires_at: str | None = None
+
+    @field_validator("gpu_share")
+    @classmethod
+    def _rounded(cls, share: float) -> float:
+        return round(share, 3)
 
 
 class LoadedModelList(BaseModel):

@@ -22,6 +22,7 @@ from elite_panel.core.errors import DaemonUnavailable, EliteError
 from elite_panel.core.kinds import RunnerKind
 from elite_panel.core.paths import AppPaths
 from elite_panel.core.services import SERVICE_NAMES, ServiceState, ServiceStatus, stopped_statuses
+from elite_panel.core.stack_token import read_token
 
 if TYPE_CHECKING:
     from elite_panel.client.assistant import AssistantClient
@@ -264,10 +265,9 @@ async def _assistant(paths: AppPaths) -> AssistantClient:
         raise EliteError(
             f"the assistant server is {assistant.state.value}: run `elite-panel stack up`"
         )
-    try:
-        token = paths.token_file.read_text(encoding="utf-8").strip()
-    except OSError as exc:
-        raise EliteError(f"cannot read the stack's token ({paths.token_file}): {exc}") from exc
+    token = read_token(paths)
+    if token is None:
+        raise EliteError(f"cannot read the stack's token ({paths.token_file}): restart the stack")
     return AssistantClient(assistant.url, token)
 
 

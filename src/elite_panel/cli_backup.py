@@ -5,12 +5,14 @@ from __future__ import annotations
 import argparse
 import asyncio
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
 from elite_panel.console import err, out, out_json
 from elite_panel.core.paths import AppPaths
 from elite_panel.core.profiles import Profile
+from elite_panel.monitor.report import rate_and_time_left
 
 
 def add_parsers(commands: Any) -> None:
@@ -119,10 +121,13 @@ def _bar() -> Any:
     if not sys.stderr.isatty():
         return None
 
+    started = time.monotonic()
+
     def show(done: int, total: int) -> None:
         share = done / total if total else 1.0
         filled = int(share * 30)
-        sys.stderr.write(f"\r[{'#' * filled}{'.' * (30 - filled)}] {share:6.1%}")
+        rate = rate_and_time_left(done, total, time.monotonic() - started)
+        sys.stderr.write(f"\r[{'#' * filled}{'.' * (30 - filled)}] {share:6.1%}  {rate}  ")
         sys.stderr.flush()
 
     return show

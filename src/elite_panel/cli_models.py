@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from elite_panel.console import err, out, out_json
 from elite_panel.core.errors import EliteError
-from elite_panel.monitor.report import gpu_placement, human_bytes
+from elite_panel.monitor.report import gpu_placement, human_bytes, rate_and_time_left
 
 if TYPE_CHECKING:
     from elite_panel.client.assistant import AssistantClient
@@ -85,12 +85,10 @@ async def _progress(events: Any, done_text: str) -> int:
             raise EliteError(str(event["error"]))
         total, completed = event.get("total"), event.get("completed")
         if total and completed is not None:
-            elapsed = max(time.monotonic() - started, 1e-6)
-            speed = completed / elapsed
-            left = (total - completed) / speed if speed else 0
+            rate = rate_and_time_left(completed, total, time.monotonic() - started)
             line = (
                 f"{event.get('status', '')}: {completed / total:6.1%} of "
-                f"{human_bytes(total)}, {human_bytes(speed)}/s, {left:.0f} s left"
+                f"{human_bytes(total)}, {rate}"
             )
             if tty:
                 sys.stderr.write("\r" + line[:100].ljust(100))

@@ -112,7 +112,8 @@ def make_client(tmp_path: Path, double: ollama_double.OllamaDouble) -> Iterator[
             "rate_limit": "off",
         }
         values.update(overrides)
-        client = TestClient(create_app(Settings(**values)))
+        # A loopback peer, as the panel is (TestClient's default peer is "testclient").
+        client = TestClient(create_app(Settings(**values)), client=("127.0.0.1", 50000))
         client.__enter__()
         opened.append(client)
         return client

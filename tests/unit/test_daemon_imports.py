@@ -7,7 +7,6 @@ import subprocess
 import sys
 
 
-
 def test_the_daemon_imports_nothing_heavy() -> None:
     code = (
         "import sys, elite_panel.daemon.__main__, elite_panel.backup.schedule\n"

@@ -37,13 +37,13 @@ async def list_conversations(
 ) -> ConversationPage:
     conversations, total = await store.search(q, limit, offset)
     return ConversationPage(
-        conversations=[ConversationPublic.of(c) for c in conversations], total=total
+        conversations=[ConversationPublic.model_validate(c) for c in conversations], total=total
     )
 
 
 @router.post("", status_code=status.HTTP_201_CREATED)
 async def create_conversation(body: ConversationCreate, store: StoreDep) -> ConversationPublic:
-    return ConversationPublic.of(await store.create(title=body.title))
+    return ConversationPublic.model_validate(await store.create(title=body.title))
 
 
 @router.get("/{conversation_id}")
@@ -52,7 +52,7 @@ async def get_conversation(conversation_id: str, store: StoreDep) -> Conversatio
         conversation = await store.get(conversation_id, with_messages=True)
     except NotFound:
         raise _not_found(conversation_id) from None
-    return ConversationDetail.with_messages(conversation)
+    return ConversationDetail.model_validate(conversation)
 
 
 @router.patch("/{conversation_id}")
@@ -63,7 +63,7 @@ async def update_conversation(
         conversation = await store.update(conversation_id, title=body.title, pinned=body.pinned)
     except NotFound:
         raise _not_found(conversation_id) from None
-    return ConversationPublic.of(conversation)
+    return ConversationPublic.model_validate(conversation)
 
 
 @router.delete("/{conversation_id}", status_code=status.HTTP_204_NO_CONTENT)

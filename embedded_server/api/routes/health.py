@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import ipaddress
-
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST
 
 from embedded_server.api.deps import BackendDep, MetricsDep, StoreDep
 from embedded_server.api.schemas import Health, Readiness
+from embedded_server.config import is_loopback
 from embedded_server.errors import ERROR_RESPONSES, error_response
 
 router = APIRouter(tags=["health"])
@@ -56,15 +55,6 @@ async def ready(
 async def metrics_text(request: Request, metrics: MetricsDep) -> Response:
     """Prometheus text format; answered to loopback clients only."""
     host = request.client.host if request.client else ""
-    if not _is_loopback(host):
+    if not is_loopback(host):
         return error_response(403, "metrics are served to loopback clients only")
     return Response(metrics.render(), media_type=CONTENT_TYPE_LATEST)
-
-
-def _is_loopback(host: str) -> bool:
-    if host in ("testclient", "localhost"):
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False

@@ -12,7 +12,6 @@ from __future__ import annotations
 import contextlib
 import json
 from collections.abc import AsyncGenerator, AsyncIterator
-from dataclasses import asdict
 from typing import Any
 
 from fastapi import APIRouter, Response
@@ -46,17 +45,16 @@ async def list_models(backend: BackendDep, metrics: MetricsDep, store: StoreDep)
         raise  # 503, by the app's handler
     metrics.backend_up.set(1)
     uses = await store.conversations_per_model()
-    return ModelList(
-        models=[ModelPublic(**asdict(m), conversations=uses.get(m.name, 0)) for m in models]
-    )
+    public = [ModelPublic.model_validate(m) for m in models]
+    for model in public:
+        model.conversations = uses.get(model.name, 0)
+    return ModelList(models=public)
 
 
 @router.get("/models/loaded")
 async def loaded_models(admin: AdminDep) -> LoadedModelList:
     models = await admin.loaded()
-    return LoadedModelList(
-        models=[LoadedModelPublic(**asdict(m), gpu_share=round(m.gpu_share, 3)) for m in models]
-    )
+    return LoadedModelList(models=[LoadedModelPublic.model_validate(m) for m in models])
 
 
 async def _events(stream: AsyncIterator[dict[str, Any]]) -> AsyncIterator[bytes]:

@@ -18,6 +18,7 @@ from elite_panel.adapters.tasks import TaskGroup
 from elite_panel.core.errors import AssistantError
 from elite_panel.core.paths import AppPaths
 from elite_panel.core.services import ServiceState, ServiceStatus
+from elite_panel.core.stack_token import read_token
 
 if TYPE_CHECKING:
     from elite_panel.client.assistant import AssistantClient
@@ -69,10 +70,9 @@ class ChatAdapter(QObject):
         assistant = next((s for s in statuses if s.name == "assistant"), None)
         url = assistant.url if assistant and assistant.state is ServiceState.READY else None
         if url and (self.client is None or self.client.base_url != url):
-            try:
-                token = self.paths.token_file.read_text(encoding="utf-8").strip()
-            except OSError as exc:
-                self.failed.emit(f"cannot read the stack's token: {exc}")
+            token = read_token(self.paths)
+            if token is None:
+                self.failed.emit(f"cannot read the stack's token ({self.paths.token_file})")
                 return
             self.connect_to(url, token)
         elif url is None and self.client is not None:

@@ -66,13 +66,6 @@ class BackupInfo:
         }
 
 
-def database_for(paths: AppPaths, environ: Mapping[str, str]) -> Database:
-    """The database the assistant server of this installation uses (same rule as the
-    server: ``ASSISTANT_DATABASE_URL``, else ``DATABASE_URL``, else SQLite in its folder)."""
-    url = environ.get("ASSISTANT_DATABASE_URL") or environ.get("DATABASE_URL")
-    return Database(url or f"sqlite:///{paths.server_data / 'assistant.db'}")
-
-
 class BackupService:
     def __init__(
         self, paths: AppPaths, profile: Profile, environ: Mapping[str, str] | None = None
@@ -82,7 +75,7 @@ class BackupService:
         self.environ = os.environ if environ is None else environ
         folder = profile.backups.folder
         self.folder = Path(folder).expanduser() if folder else paths.data / "backups"
-        self.database = database_for(paths, self.environ)
+        self.database = Database(paths.database_url(self.environ))
 
     # -- create -------------------------------------------------------------------------
 

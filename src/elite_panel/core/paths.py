@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import sys
 import tempfile
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -78,6 +79,13 @@ class AppPaths:
     @property
     def server_data(self) -> Path:
         return self.data / "server"
+
+    def database_url(self, environ: Mapping[str, str]) -> str:
+        """The assistant server's database: ``ASSISTANT_DATABASE_URL``, else
+        ``DATABASE_URL``, else SQLite in its data folder. The supervisor gives this URL to
+        the server it starts and backups read it: one rule."""
+        url = environ.get("ASSISTANT_DATABASE_URL") or environ.get("DATABASE_URL")
+        return url or f"sqlite:///{self.server_data / 'assistant.db'}"
 
     def ensure(self) -> AppPaths:
         """Create every folder; private ones (runtime, state) are 0700."""

@@ -17,6 +17,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from elite_panel.core.atomic import write_atomic
 from elite_panel.core.errors import ConfigError
 from elite_panel.core.kinds import RunnerKind
 from elite_panel.core.paths import AppPaths
@@ -241,8 +242,7 @@ def load_profile(
     if not path.exists():
         if name != "default":
             raise ConfigError(f"profile {name!r} does not exist ({path})")
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(DEFAULT_PROFILE_TOML, encoding="utf-8")
+        write_atomic(path, DEFAULT_PROFILE_TOML)
     try:
         text = path.read_text(encoding="utf-8")
     except UnicodeDecodeError as exc:

@@ -18,6 +18,13 @@ def human_bytes(value: float | None) -> str:
     raise AssertionError("unreachable")
 
 
+def rate_and_time_left(done: float, total: float, elapsed_s: float) -> str:
+    """A transfer's speed and time left so far: ``12.3 MB/s, about 4 s left``."""
+    speed = done / max(elapsed_s, 1e-3)
+    left = (total - done) / speed if speed else 0
+    return f"{human_bytes(speed)}/s, about {left:.0f} s left"
+
+
 def gpu_placement(share: float) -> str:
     """Where a loaded model sits, from the share of it in GPU memory (``models ps``, the
     Models page)."""

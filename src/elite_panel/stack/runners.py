@@ -8,6 +8,7 @@ the built-in llama.cpp runner when installed; else an error that says how to get
 from __future__ import annotations
 
 import json
+import os
 import secrets
 import shutil
 import sys
@@ -233,6 +234,7 @@ def assistant_spec(
         "ASSISTANT_BACKEND": runner.backend,
         "ASSISTANT_BACKEND_URL": runner.backend_url,
         "ASSISTANT_DATA_DIR": str(paths.server_data),
+        "ASSISTANT_DATABASE_URL": paths.database_url(os.environ),  # where backups look
     }
     if profile.assistant.default_model:
         env["ASSISTANT_DEFAULT_MODEL"] = profile.assistant.default_model

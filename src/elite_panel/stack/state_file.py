@@ -8,11 +8,11 @@ from __future__ import annotations
 
 import json
 import logging
-import os
-import tempfile
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
+
+from elite_panel.core.atomic import write_atomic
 
 log = logging.getLogger(__name__)
 
@@ -36,17 +36,8 @@ class StackRecord:
 
 
 def write_state(path: Path, record: StackRecord) -> None:
-    """Write atomically (temp file + rename) with owner-only permissions."""
-    data = {"version": STATE_VERSION, **asdict(record)}
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".stack-", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            json.dump(data, fh, indent=2)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    """Write atomically (temp file, fsync, rename) with owner-only permissions."""
+    write_atomic(path, json.dumps({"version": STATE_VERSION, **asdict(record)}, indent=2))
 
 
 def read_state(path: Path) -> StackRecord | None:

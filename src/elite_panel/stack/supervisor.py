@@ -7,7 +7,6 @@ the control socket; tests can drive it directly.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import logging
 import os
@@ -23,6 +22,7 @@ from elite_panel.core.kinds import RunnerKind
 from elite_panel.core.paths import AppPaths
 from elite_panel.core.profiles import Profile
 from elite_panel.core.services import SERVICE_NAMES, ServiceState, ServiceStatus
+from elite_panel.core.stack_token import read_token, write_token
 from elite_panel.stack import processes, runners
 from elite_panel.stack.service import RestartPolicy, Service
 from elite_panel.stack.service_log import ServiceLog
@@ -148,7 +148,7 @@ class Supervisor:
                 # Built again from the profile: applied changes and the runner's models
                 # folder (an imported GGUF) take effect.
                 kind = RunnerKind(self.runner_kind or profile.runner.kind)
-                await self._build(profile, kind, _read_token(self.paths), only=name)
+                await self._build(profile, kind, read_token(self.paths), only=name)
             service = self.service(name)
             if service.state.is_active:
                 return
@@ -187,7 +187,7 @@ class Supervisor:
                 continue
             killed = await processes.kill_group_leftovers(proc.pid, proc.create_time)
             log.info("cleaned up %d leftover process(es) of %s", killed, name)
-        token = _read_token(self.paths)
+        token = read_token(self.paths)
         if "assistant" in adopted and token is None:
             log.warning("the assistant's token file is gone: stopping the old assistant")
             await processes.terminate_group(adopted.pop("assistant"))
@@ -230,7 +230,7 @@ class Supervisor:
         )
         if token is None:
             token = runners.new_token()
-            _write_token(self.paths, token)
+            write_token(self.paths, token)
         assistant = runners.assistant_spec(profile, endpoint, self.paths, token)
         secret_env = await self._secrets()
         if only is None:
@@ -330,18 +330,3 @@ def _check_ports(specs: list[ServiceSpec]) -> None:
     ]
     if taken:
         raise StackError("; ".join(taken) + "; nothing was started")
-
-
-def _write_token(paths: AppPaths, token: str) -> None:
-    paths.ensure()
-    path = paths.token_file
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w", encoding="utf-8") as fh:
-        fh.write(token)
-    path.chmod(0o600)
-
-
-def _read_token(paths: AppPaths) -> str | None:
-    with contextlib.suppress(OSError):
-        return paths.token_file.read_text(encoding="utf-8").strip() or None
-    return None

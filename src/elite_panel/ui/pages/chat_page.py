@@ -7,6 +7,7 @@ end unless the user scrolled up.
 
 from __future__ import annotations
 
+import html
 from pathlib import Path
 from typing import Any
 
@@ -297,7 +298,7 @@ class ChatPage(QWidget):
             self.conversations.addItem(item)
             if conversation["id"] == current:
                 item.setSelected(True)
-                self.heading.setText(f"<b>{_escape(str(conversation['title']))}</b>")
+                self.heading.setText(f"<b>{html.escape(str(conversation['title']))}</b>")
 
     def _on_item_activated(self, item: QListWidgetItem) -> None:
         conversation_id = item.data(Qt.ItemDataRole.UserRole)
@@ -305,7 +306,7 @@ class ChatPage(QWidget):
             self.chat.open(conversation_id)
 
     def _on_loaded(self, detail: dict[str, Any]) -> None:
-        self.heading.setText(f"<b>{_escape(str(detail.get('title', '')))}</b>")
+        self.heading.setText(f"<b>{html.escape(str(detail.get('title', '')))}</b>")
         self.error_bar.hide()
         self._messages = list(detail.get("messages", []))
         self._shown_from = max(0, len(self._messages) - PAGE_MESSAGES)
@@ -459,7 +460,3 @@ class ChatPage(QWidget):
             widget = item.widget() if item else None
             if widget is not None:
                 widget.deleteLater()
-
-
-def _escape(text: str) -> str:
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")

@@ -19,7 +19,7 @@ from PySide6.QtWidgets import (
 )
 
 from elite_panel.adapters.models_adapter import ModelsAdapter
-from elite_panel.monitor.report import gpu_placement, human_bytes
+from elite_panel.monitor.report import gpu_placement, human_bytes, rate_and_time_left
 from elite_panel.ui.widgets import dialogs
 from elite_panel.ui.widgets.actions import add_buttons, fill, record_table
 
@@ -191,10 +191,7 @@ class ModelsPage(QWidget):
         bars = list(self.layers.values())
         self.total.show()
         self.total.setValue(sum(b.value() for b in bars) // len(bars))
-        elapsed = max(time.monotonic() - self._started, 1e-3)
-        speed = done / elapsed
-        left = (total - done) / speed if speed else 0
-        self.rate.setText(f"{human_bytes(speed)}/s, about {left:.0f} s left")
+        self.rate.setText(rate_and_time_left(done, total, time.monotonic() - self._started))
 
     def _on_details(self, details: dict[str, Any]) -> None:
         self.details.show()
