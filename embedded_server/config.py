@@ -27,6 +27,8 @@ DEFAULT_RATE_LIMIT = "60/minute;1000/hour"
 
 
 class Settings(BaseSettings):
+    """The server's settings, from ``ASSISTANT_*`` and the guide's variables."""
+
     model_config = SettingsConfigDict(
         env_prefix="ASSISTANT_", extra="ignore", populate_by_name=True
     )

@@ -33,6 +33,8 @@ class _BodyTooLarge(HTTPException):
 
 
 class ProtectionMiddleware:
+    """Body-size limit, rate limit and request metrics, before any route."""
+
     def __init__(
         self,
         app: ASGIApp,

@@ -16,7 +16,9 @@ NAMESPACE = "elite-assistant"
 
 
 class RateLimiter:
-    """Args:
+    """Per-client request limits, in memory or shared through Redis.
+
+    Args:
     spec: ``"60/minute;1000/hour"``.
     redis_url: a ``redis://`` URL, or empty for in-memory counters.
     """

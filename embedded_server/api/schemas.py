@@ -9,11 +9,15 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 
 class ChatMessage(BaseModel):
+    """One message of a chat request: its role and text."""
+
     role: Literal["system", "user", "assistant"]
     content: str = Field(max_length=1_000_000)
 
 
 class ChatOptions(BaseModel):
+    """Generation options passed on to the runner (temperature, limits, stop)."""
+
     model_config = ConfigDict(extra="allow")
 
     temperature: float | None = Field(default=None, ge=0, le=5)
@@ -23,6 +27,8 @@ class ChatOptions(BaseModel):
 
 
 class ChatRequest(BaseModel):
+    """A chat request: new messages, optionally in an existing conversation."""
+
     model: str | None = Field(default=None, min_length=1, max_length=256)
     messages: list[ChatMessage] = Field(
         min_length=1,
@@ -45,19 +51,27 @@ class ChatRequest(BaseModel):
 
 
 class ConversationCreate(BaseModel):
+    """A new, empty conversation (its title)."""
+
     title: str | None = Field(default=None, min_length=1, max_length=200)
 
 
 class ConversationUpdate(BaseModel):
+    """A change to a conversation: its title or its pin."""
+
     title: str | None = Field(default=None, min_length=1, max_length=200)
     pinned: bool | None = None
 
 
 class ConversationTruncate(BaseModel):
+    """Where to cut a conversation: this message and every later one go."""
+
     message_id: str = Field(min_length=1, max_length=64)
 
 
 class Truncated(BaseModel):
+    """How many messages a truncation deleted."""
+
     deleted: int
 
 
@@ -99,6 +113,8 @@ class ConversationDetail(ConversationPublic):
 
 
 class ConversationPage(BaseModel):
+    """One page of the conversation list, and how many match in all."""
+
     conversations: list[ConversationPublic]
     total: int
 
@@ -138,28 +154,40 @@ class LoadedModelPublic(BaseModel):
 
 
 class LoadedModelList(BaseModel):
+    """The models in the runner's memory."""
+
     models: list[LoadedModelPublic]
 
 
 class PullRequest(BaseModel):
+    """A model to download into the runner."""
+
     model_config = ConfigDict(extra="forbid")
     name: str = Field(min_length=1, max_length=256)
 
 
 class ImportRequest(BaseModel):
+    """A GGUF file to copy into the built-in runner's models."""
+
     model_config = ConfigDict(extra="forbid")
     path: str = Field(min_length=1, max_length=4096, description="a GGUF file on this machine")
     name: str | None = Field(default=None, max_length=128)
 
 
 class ModelList(BaseModel):
+    """The runner's installed models."""
+
     models: list[ModelPublic]
 
 
 class Health(BaseModel):
+    """The liveness answer: the server is up, and its version."""
+
     status: str
 
 
 class Readiness(BaseModel):
+    """The readiness answer: whether the database and the runner answer."""
+
     status: str
     checks: dict[str, Any]

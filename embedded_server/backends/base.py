@@ -28,6 +28,8 @@ class Unsupported(BackendError):
 
 @dataclass(frozen=True)
 class ModelInfo:
+    """An installed model as a runner describes it."""
+
     name: str
     size: int | None = None
     family: str | None = None
@@ -64,6 +66,8 @@ class ChatChunk:
 
 
 class ChatBackend(Protocol):
+    """What the chat relay needs of a runner: its models and a streamed answer."""
+
     async def list_models(self) -> list[ModelInfo]: ...
 
     def chat_stream(

@@ -29,6 +29,8 @@ NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$")
 
 @dataclass(frozen=True)
 class GgufFolder:
+    """The built-in runner's model folder: the bundled GGUF and the imported ones."""
+
     folder: Path
     bundled: Path | None = None
 

@@ -23,6 +23,8 @@ _OPTION_NAMES = {"max_tokens": "num_predict"}
 
 
 class OllamaBackend:
+    """An Ollama runner through the official ``ollama`` client."""
+
     def __init__(self, url: str) -> None:
         self.url = url
         self._client = ollama.AsyncClient(host=url)

@@ -36,16 +36,22 @@ class UTCDateTime(TypeDecorator[datetime]):
 
 
 class MessageStatus(StrEnum):
+    """Where an answer stands: streaming, complete, or cut short."""
+
     STREAMING = "streaming"  # being written; a crash of the server leaves it incomplete
     COMPLETE = "complete"
     INCOMPLETE = "incomplete"  # cut short: client gone, backend died, or an error
 
 
 class Base(DeclarativeBase):
+    """The declarative base of the server's tables."""
+
     pass
 
 
 class Conversation(Base):
+    """A stored conversation: title, pin, last model, times."""
+
     __tablename__ = "conversations"
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
@@ -65,6 +71,8 @@ class Conversation(Base):
 
 
 class Message(Base):
+    """A stored message, with an answer's token counts and timings."""
+
     __tablename__ = "messages"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)

@@ -51,6 +51,8 @@ class NotFound(LookupError):
 
 @dataclass(frozen=True)
 class MessageDraft:
+    """A message to store (its id and time are made by the store)."""
+
     role: str
     content: str
     model: str | None = None

@@ -21,7 +21,9 @@ STATUS_POLL_MS = 5000
 
 
 class BackupAdapter(QObject):
-    """Signals:
+    """The Backups page's Qt side of the backup service (work off the UI thread).
+
+    Signals:
     listed(list[BackupInfo]): the backups, newest first.
     progress(str, int, int): what is running, bytes done, bytes in all.
     finished(str): an operation ended well (its message).

@@ -29,7 +29,9 @@ STACK_DOWN = "The assistant server is not running: start the stack (Stack page, 
 
 
 class ChatAdapter(QObject):
-    """Signals:
+    """The Chat page's Qt side of the assistant client: conversations and streamed answers.
+
+    Signals:
     availableChanged(bool): an assistant server is reachable.
     conversationsChanged(list): the list for the current search (dicts of the API).
     conversationLoaded(dict): a conversation with its messages.

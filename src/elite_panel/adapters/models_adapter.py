@@ -17,7 +17,9 @@ from elite_panel.core.errors import EliteError
 
 
 class ModelsAdapter(QObject):
-    """Signals:
+    """The Models page's Qt side of the assistant's models API.
+
+    Signals:
     installed(list[dict]): installed models, each with ``conversations`` (how many use it).
     loaded(list[dict], str): models in memory, or why the runner cannot say ("" if it can).
     details(dict): one model's details.

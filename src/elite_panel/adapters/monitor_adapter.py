@@ -32,7 +32,9 @@ DAEMON_CHECK_EVERY = 3  # local ticks between checks for a supervisor that start
 
 
 class MonitorAdapter(QObject):
-    """Signals:
+    """The dashboard's Qt side of sampling: the supervisor's stream, or the panel's own.
+
+    Signals:
     historyReset(History): a new history to draw (from the supervisor, or the panel's own).
     sampleArrived(dict, dict): the sample as JSON and its flat series (already in history).
     alertsChanged(list[dict]): the alerts firing now.

@@ -16,7 +16,9 @@ from elite_panel.core.secret_store import SecretStore
 
 
 class SecretsAdapter(QObject):
-    """Signals:
+    """The Secrets page's Qt side of the secret store (keyring calls off the UI thread).
+
+    Signals:
     listed(list[SecretEntry], str): the secrets, and the keyring's problem ("" when none).
     revealed(str, str, str): name, value, and why it was asked ("show" or "copy").
     failed(str): a message for the person (no value in it).

@@ -30,7 +30,9 @@ class Plan:
 
 
 class SettingsAdapter(QObject):
-    """Signals:
+    """The Settings page's Qt side of the profile store.
+
+    Signals:
     profilesChanged(list[str], str): the profile names and the active one.
     activeChanged(str): another profile was made the active one.
     """

@@ -27,12 +27,16 @@ class ArchiveInvalid(EliteError):
 
 @dataclass(frozen=True)
 class Member:
+    """One file of an archive: its name, size and SHA-256."""
+
     sha256: str
     size: int
 
 
 @dataclass
 class Manifest:
+    """What an archive holds and where it comes from (``manifest.json``)."""
+
     app_version: str
     schema_version: str | None
     host: str

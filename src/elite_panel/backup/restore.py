@@ -36,6 +36,8 @@ StartServices = Callable[[list[str]], None]
 
 @dataclass
 class RestorePlan:
+    """What a restore would change, said before anything changes."""
+
     archive: Path
     manifest: Manifest
     database: str
@@ -66,6 +68,8 @@ class RestorePlan:
 
 
 class Restorer:
+    """Restores an archive: verify, stage, safety backup, swap, check, or put back."""
+
     def __init__(self, service: BackupService) -> None:
         self.service = service
         self.paths = service.paths

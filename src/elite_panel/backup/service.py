@@ -48,6 +48,8 @@ class BackupError(EliteError):
 
 @dataclass(frozen=True)
 class BackupInfo:
+    """One archive in the backup folder, with what its index says of it."""
+
     path: Path
     created: datetime
     size: int
@@ -67,6 +69,8 @@ class BackupInfo:
 
 
 class BackupService:
+    """Backups of one installation: create, list, verify, prune."""
+
     def __init__(
         self, paths: AppPaths, profile: Profile, environ: Mapping[str, str] | None = None
     ) -> None:

@@ -8,6 +8,8 @@ from enum import StrEnum
 
 
 class RunnerKind(StrEnum):
+    """Which model runner a profile asks for."""
+
     AUTO = "auto"
     BUILTIN = "builtin"
     OLLAMA = "ollama"

@@ -47,12 +47,16 @@ RESTARTS = {
 
 @dataclass(frozen=True)
 class Change:
+    """One key that differs between two versions of a profile."""
+
     key: str
     old: Any
     new: Any
 
 
 class ProfileStore:
+    """The profile files: list, create, copy, rename, delete, edit, choose the active one."""
+
     def __init__(self, paths: AppPaths, environ: Mapping[str, str] | None = None) -> None:
         self.paths = paths
         self.environ = os.environ if environ is None else environ

@@ -66,6 +66,8 @@ class DockerSettings(_Section):
 
 
 class RunnerSettings(_Section):
+    """The ``[runner]`` section: which runner, where, and with what model."""
+
     kind: RunnerKind = Field(
         default=RunnerKind.AUTO,
         description="auto, builtin (llama.cpp, bundled model), ollama, docker, or external",
@@ -92,11 +94,15 @@ class RunnerSettings(_Section):
 
 
 class AssistantSettings(_Section):
+    """The ``[assistant]`` section: the assistant server's port and default model."""
+
     port: int = Field(default=8000, ge=1, le=65535, description="loopback port of the server")
     default_model: str = Field(default="", description="model used when a chat names none")
 
 
 class StackSettings(_Section):
+    """The ``[stack]`` section: start and stop limits, and quitting behaviour."""
+
     stop_on_quit: bool = Field(default=True, description="stop the stack when the panel quits")
     start_timeout_s: float = Field(
         default=120.0, gt=0, le=3600, description="seconds a service may take to become ready"
@@ -148,6 +154,8 @@ class BackupSettings(_Section):
 
 
 class LoggingSettings(_Section):
+    """The ``[logging]`` section: level and format of the services' logs."""
+
     level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
         default="INFO", description="how much the assistant server logs"
     )

@@ -16,6 +16,8 @@ MIN_SECRET_CHARS = 4  # shorter values would mask ordinary words; no real key is
 
 
 class Redactor:
+    """Replaces every known secret value in a text by ``***``."""
+
     def __init__(self, values: Iterable[str] = ()) -> None:
         self._values: tuple[str, ...] = ()
         self.add(values)

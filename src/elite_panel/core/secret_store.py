@@ -43,6 +43,8 @@ NO_KEYRING = (
 
 @dataclass(frozen=True)
 class SecretInfo:
+    """A known secret: what it is for and which services get it."""
+
     name: str
     description: str
     services: tuple[str, ...]

@@ -14,6 +14,8 @@ SERVICE_NAMES = ("runner", "assistant")
 
 
 class ServiceState(StrEnum):
+    """Where a service of the stack stands."""
+
     STOPPED = "stopped"
     STARTING = "starting"
     READY = "ready"

@@ -72,6 +72,8 @@ Check = Callable[[Sample, AlertThresholds], list[tuple[str, str]]]
 
 @dataclass(frozen=True)
 class AlertRule:
+    """One alert rule: its name, condition and how long it must hold."""
+
     name: str
     duration: Callable[[AlertThresholds], float]
     check: Check  # (subject, message) for each thing over its threshold now
@@ -143,6 +145,8 @@ RULES = (
 
 @dataclass
 class AlertChanges:
+    """The alerts that began and ended at one evaluation."""
+
     fired: list[Alert] = field(default_factory=list)
     cleared: list[Alert] = field(default_factory=list)
 

@@ -19,6 +19,8 @@ import psutil
 
 @dataclass(frozen=True)
 class HostSample:
+    """One reading of the machine: CPU, memory, disk and network."""
+
     cpu_percent: float
     cpu_per_core: tuple[float, ...]
     load_1m: float

@@ -16,6 +16,8 @@ import httpx
 
 @dataclass(frozen=True)
 class LoadedModel:
+    """A model in the runner's memory, as the dashboard samples it."""
+
     name: str
     size_bytes: int | None = None
     vram_bytes: int | None = None

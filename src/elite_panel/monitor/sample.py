@@ -25,6 +25,8 @@ from elite_panel.monitor.services import ServiceSample
 
 @dataclass(frozen=True)
 class Sample:
+    """One tick of the dashboard: host, GPUs, services, models and server."""
+
     time: float  # Unix seconds
     host: HostSample
     gpus: tuple[GpuSample, ...] = ()

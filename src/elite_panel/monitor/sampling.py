@@ -26,7 +26,9 @@ log = logging.getLogger(__name__)
 
 
 class SamplingLoop:
-    """Args:
+    """The sampling loop: collect, keep history, evaluate alerts, tell listeners.
+
+    Args:
         collector: takes the samples.
         statuses: returns the services to sample now.
         interval_s: seconds between ticks.

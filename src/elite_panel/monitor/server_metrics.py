@@ -25,6 +25,8 @@ _LABEL = re.compile(r'(\w+)="((?:[^"\\]|\\.)*)"')
 
 @dataclass(frozen=True)
 class ServerSample:
+    """The assistant server's rates between two scrapes of ``/metrics``."""
+
     requests_per_s: float | None
     latency_p95_s: float | None
     tokens_per_s: float | None

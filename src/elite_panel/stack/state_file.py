@@ -21,6 +21,8 @@ STATE_VERSION = 1
 
 @dataclass(frozen=True)
 class RecordedProcess:
+    """A service process as the state file remembers it."""
+
     pid: int
     create_time: float
     port: int
@@ -29,6 +31,8 @@ class RecordedProcess:
 
 @dataclass
 class StackRecord:
+    """What the supervisor started, for a later supervisor to adopt."""
+
     daemon_pid: int
     runner_kind: str | None = None
     profile: dict[str, Any] = field(default_factory=dict)

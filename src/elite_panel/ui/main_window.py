@@ -26,7 +26,9 @@ def stack_summary(statuses: list[ServiceStatus], connected: bool) -> str:
 
 
 class MainWindow(QMainWindow):
-    """Signals:
+    """The main window: a sidebar of pages, the pages, and the stack's status bar.
+
+    Signals:
     firstPainted(): the window has been painted once (start-up is over).
     closeRequested(): the user closed the window (the owner decides: hide or quit).
     """

@@ -43,7 +43,9 @@ def overall_state(statuses: list[ServiceStatus]) -> ServiceState:
 
 
 class Tray(QObject):
-    """Signals: startRequested, stopRequested, showRequested, quitRequested."""
+    """The tray icon: the stack's state, its menu, and alert notifications.
+
+    Signals: startRequested, stopRequested, showRequested, quitRequested."""
 
     startRequested = Signal()
     stopRequested = Signal()

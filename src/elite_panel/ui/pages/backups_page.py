@@ -59,6 +59,8 @@ def _cells(info: Any) -> tuple[str, ...]:
 
 
 class BackupsPage(QWidget):
+    """The Backups page: back up now, list, verify, restore, prune, schedule."""
+
     title = "Backups"
 
     def __init__(self, backups: BackupAdapter, parent: QWidget | None = None) -> None:

@@ -43,7 +43,9 @@ FOLLOW_SLACK_PX = 24
 
 
 class ChatPage(QWidget):
-    """Args:
+    """The Chat page: conversations on the left, the conversation and the prompt on the right.
+
+    Args:
     chat: the adapter that talks to the assistant server (from the composition root).
     """
 

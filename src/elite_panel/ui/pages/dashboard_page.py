@@ -74,7 +74,9 @@ GPU_GRAPHS = frozenset({"gpu_util", "vram", "gpu_heat"})
 
 
 class DashboardPage(QWidget):
-    """Args:
+    """The Dashboard page: the figures at a glance, graphs over a window, alerts.
+
+    Args:
     monitor: the adapter holding the history and delivering samples.
     """
 

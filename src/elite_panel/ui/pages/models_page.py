@@ -28,6 +28,8 @@ LOADED = ("Name", "Size", "On GPU", "Context", "Until")
 
 
 class ModelsPage(QWidget):
+    """The Models page: installed and loaded models, pull, import, delete."""
+
     title = "Models"
 
     def __init__(self, models: ModelsAdapter, parent: QWidget | None = None) -> None:

@@ -63,6 +63,8 @@ class SetSecretDialog(QDialog):
 
 
 class SecretsPage(QWidget):
+    """The Secrets page: the keyring's secrets, masked, and their services."""
+
     title = "Secrets"
     reveal_ms = 30_000
 

@@ -45,6 +45,8 @@ def describe(plan: Plan) -> str:
 
 
 class SettingsPage(QWidget):
+    """The Settings page: profiles, the form of their keys, and Apply."""
+
     title = "Settings"
 
     def __init__(self, settings: SettingsAdapter, parent: QWidget | None = None) -> None:

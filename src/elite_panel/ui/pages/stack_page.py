@@ -20,7 +20,9 @@ from elite_panel.ui.widgets.service_card import TITLES, ServiceCard
 
 
 class StackPage(QWidget):
-    """Args:
+    """The Stack page: each service's state, logs, Start, Stop and Restart.
+
+    Args:
     stack: the adapter that talks to the supervisor (from the composition root).
     """
 

@@ -10,6 +10,8 @@ from PySide6.QtWidgets import QVBoxLayout, QWidget
 
 
 class LazyPage(QWidget):
+    """A page built the first time it is shown."""
+
     def __init__(self, title: str, factory: Callable[[], QWidget]) -> None:
         super().__init__()
         self.title = title

@@ -17,7 +17,9 @@ FRAME_MS = 33  # at most ~30 renders a second, however fast tokens arrive
 
 
 class MarkdownView(QTextBrowser):
-    """Signals:
+    """A message body that renders a growing Markdown answer cheaply.
+
+    Signals:
     codeCopied(int): the Copy link of a code block was used (its index).
     """
 

@@ -27,6 +27,8 @@ def answer_figures(message: dict[str, Any]) -> str:
 
 
 class MessageWidget(QFrame):
+    """One message of the chat: header, body and its figures."""
+
     def __init__(self, role: str, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.role = role

@@ -25,7 +25,9 @@ FloatArray = npt.NDArray[np.float64]
 
 
 class MetricPlot(pg.PlotWidget):  # type: ignore[misc]  # pyqtgraph ships no type hints
-    """Args:
+    """One dashboard graph: named curves over time, optionally stacked.
+
+    Args:
         title: the graph's title.
         pattern: a regular expression; series whose names match are drawn.
         label: turns a series name into its legend label (e.g. ``svc.runner.cpu`` → runner).

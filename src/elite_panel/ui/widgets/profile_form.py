@@ -99,7 +99,9 @@ class _Field:
 
 
 class ProfileForm(QWidget):
-    """Signals:
+    """A form generated from the profile schema: one editor per key, grouped by section.
+
+    Signals:
     edited(): a value changed (validated inline).
     """
 

@@ -10,7 +10,9 @@ from PySide6.QtWidgets import QPlainTextEdit, QWidget
 
 
 class PromptBox(QPlainTextEdit):
-    """Signals:
+    """The prompt editor: Enter sends, Shift+Enter starts a new line, files can be dropped.
+
+    Signals:
     submitted(str): Enter with the text typed so far.
     filesDropped(list[Path]): local files dropped on the box.
     """
