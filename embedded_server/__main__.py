@@ -1,13 +1,25 @@
-"""``python -m embedded_server``: validate the settings, then serve with uvicorn."""
+"""``python -m embedded_server`` and ``elite-assistant-server``: validate the settings
+(environment variables), then serve with uvicorn."""
 
 from __future__ import annotations
 
+import argparse
 import sys
+from collections.abc import Sequence
 
 from pydantic import ValidationError
 
+from embedded_server import __version__
 
-def main() -> int:
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="elite-assistant-server",
+        description="Serve the assistant API; configured by ASSISTANT_* environment variables.",
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    parser.parse_args(argv)
+
     import uvicorn
 
     from embedded_server.app import create_app

@@ -114,7 +114,9 @@ python_env() {
         echo "Python >= 3.11 is required (found $("$PYTHON" --version))" >&2; exit 1; }
     [ -x "$VENV/bin/python" ] || "$PYTHON" -m venv "$VENV"
     "$VENV/bin/python" -m pip install -q --upgrade pip
-    "$VENV/bin/python" -m pip install -q -e ".[$extras]"
+    # Two distributions: the assistant server (embedded_server/) and the panel, which
+    # depends on it; installed together, the server from this checkout.
+    "$VENV/bin/python" -m pip install -q -e "./embedded_server[postgres,redis]" -e ".[$extras]"
 }
 
 case "$action" in
