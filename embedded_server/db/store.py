@@ -18,12 +18,13 @@ from sqlalchemy import (
     func,
     insert,
     literal_column,
-    or_,
     select,
     text,
+    union,
     update,
 )
 from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.sql import Select
 
 from embedded_server.db.engine import Database
 from embedded_server.db.models import Conversation, Message, MessageStatus, new_id, utcnow
@@ -278,25 +279,36 @@ class ConversationStore:
     # -- search -----------------------------------------------------------------------
 
     def _search_condition(self, query: str) -> ColumnElement[bool]:
+        """Conversations whose messages or title contain every word (as prefixes): one
+        ``IN`` over the union of two index lookups, so that neither side scans a table."""
         words = _WORD.findall(query)
         if not words:
             return literal_column("1") == literal_column("0")
+        titled = _CONVERSATIONS.alias("titled")
         if self.dialect == "sqlite":
             match = " ".join('"' + w.replace('"', '""') + '"*' for w in words)
-            in_messages = Message.id.in_(
-                select(literal_column("rowid"))
-                .select_from(text("messages_fts"))
-                .where(text("messages_fts MATCH :q").bindparams(q=match))
+
+            def fts(table: str) -> Select[Any]:
+                return (
+                    select(literal_column("rowid"))
+                    .select_from(text(table))
+                    .where(text(f"{table} MATCH :q").bindparams(q=match))
+                )
+
+            in_messages = select(Message.conversation_id).where(Message.id.in_(fts("messages_fts")))
+            in_titles = select(titled.c.id).where(
+                literal_column("titled.rowid").in_(fts("conversations_fts"))
             )
-            in_titles = literal_column("conversations.rowid").in_(
-                select(literal_column("rowid"))
-                .select_from(text("conversations_fts"))
-                .where(text("conversations_fts MATCH :q").bindparams(q=match))
-            )
-            hits = select(Message.conversation_id).where(in_messages)
-            return or_(Conversation.id.in_(hits), in_titles)
-        tsquery = func.to_tsquery("simple", " & ".join(f"{w}:*" for w in words))
-        in_messages = func.to_tsvector("simple", Message.content).op("@@")(tsquery)
-        in_title = func.to_tsvector("simple", Conversation.title).op("@@")(tsquery)
-        hits = select(Message.conversation_id).where(in_messages)
-        return or_(Conversation.id.in_(hits), in_title)
+            return Conversation.id.in_(union(in_messages, in_titles))
+        # The configuration is written into the SQL, not bound: the GIN indexes are on
+        # to_tsvector('simple', ...), and a bound parameter does not match them (the
+        # planner then scans every message: 230 ms at 10k messages, bench_store).
+        simple: ColumnElement[Any] = literal_column("'simple'::regconfig")
+        tsquery = func.to_tsquery(simple, " & ".join(f"{w}:*" for w in words))
+        in_messages = select(Message.conversation_id).where(
+            func.to_tsvector(simple, Message.content).op("@@")(tsquery)
+        )
+        in_titles = select(titled.c.id).where(
+            func.to_tsvector(simple, titled.c.title).op("@@")(tsquery)
+        )
+        return Conversation.id.in_(union(in_messages, in_titles))
