@@ -4,12 +4,17 @@
 from __future__ import annotations
 
 import argparse
+import asyncio
 import sys
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from pydantic import ValidationError
 
 from embedded_server import __version__
+
+if TYPE_CHECKING:
+    from embedded_server.config import Settings
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -24,6 +29,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     from embedded_server.app import create_app
     from embedded_server.config import Settings
+    from embedded_server.db.migrate import DatabaseUnusable
     from embedded_server.logging_setup import configure, logging_config
 
     try:
@@ -35,6 +41,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         sys.stderr.write(f"embedded_server: invalid settings: {problems}\n")
         return 2
     configure(settings.log_level, settings.log_format)
+    try:  # a damaged database is one clear line, before the server starts
+        asyncio.run(_migrate(settings))
+    except DatabaseUnusable as exc:
+        sys.stderr.write(f"embedded_server: {exc}\n")
+        return 2
     uvicorn.run(
         create_app(settings),
         host=settings.host,
@@ -43,6 +54,19 @@ def main(argv: Sequence[str] | None = None) -> int:
         access_log=False,
     )
     return 0
+
+
+async def _migrate(settings: Settings) -> None:
+    from embedded_server.db.engine import Database
+    from embedded_server.db.migrate import upgrade
+
+    if not settings.database_url.get_secret_value():
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+    database = Database(settings.sqlalchemy_url())
+    try:
+        await upgrade(database)
+    finally:
+        await database.dispose()
 
 
 if __name__ == "__main__":

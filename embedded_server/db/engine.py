@@ -40,6 +40,8 @@ class Database:
     def __init__(self, url: str) -> None:
         target = driver_url(url)
         self.dialect = target.get_backend_name()
+        # For messages: the file, or the server and database name (never the password).
+        self.where = str(target.database) if self.dialect == "sqlite" else target.render_as_string()
         self._sync: Engine | None = None
         self._async: AsyncEngine | None = None
         if self.dialect == "sqlite":

@@ -7,6 +7,7 @@ from pathlib import Path
 from alembic import command
 from alembic.config import Config
 from sqlalchemy.engine import Connection
+from sqlalchemy.exc import DBAPIError
 
 from embedded_server.db.engine import Database
 
@@ -19,10 +20,29 @@ def alembic_config() -> Config:
     return config
 
 
+class DatabaseUnusable(Exception):
+    """The database cannot be opened or migrated; the message says why and what to do."""
+
+
 async def upgrade(database: Database) -> None:
+    """Migrate to the newest schema.
+
+    Raises:
+        DatabaseUnusable: not a database, a damaged file, a server that refuses (the file
+            or the data are left exactly as they were).
+    """
+
     def run(connection: Connection) -> None:
         config = alembic_config()
         config.attributes["connection"] = connection
         command.upgrade(config, "head")
 
-    await database.run_on_connection(run)
+    try:
+        await database.run_on_connection(run)
+    except (DBAPIError, OSError) as exc:
+        reason = getattr(exc, "orig", None) or exc
+        raise DatabaseUnusable(
+            f"the database {database.where} cannot be used ({reason}); it was left as it is: "
+            "restore a backup (elite-panel backup restore), or move it away to start with "
+            "an empty one"
+        ) from exc
