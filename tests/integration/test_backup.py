@@ -181,7 +181,35 @@ def test_damaged_archives_are_refused_and_nothing_changes(
     ) -> Callable[[list[tuple[tarfile.TarInfo, bytes]]], None]:
         return lambda members: members.insert(0, extra)
 
+    def newer_format(members: list[tuple[tarfile.TarInfo, bytes]]) -> None:
+        for index, (info, data) in enumerate(members):
+            if info.name == "manifest.json":
+                manifest = json.loads(data)
+                manifest["format_version"] += 1
+                raw = json.dumps(manifest).encode()
+                info.size = len(raw)
+                members[index] = (info, raw)
+
+    def duplicate(members: list[tuple[tarfile.TarInfo, bytes]]) -> None:
+        info, _ = next(m for m in members if m[0].name.startswith("config/profiles/"))
+        twin = tarfile.TarInfo(info.name)
+        twin.size = len(b"[runner]\nkind = 'evil'\n")
+        members.insert(0, (twin, b"[runner]\nkind = 'evil'\n"))  # first, then the real one
+
     cases = {
+        "newer format": tamper(good, folder / "newer.tar.zst", newer_format),
+        "duplicate name": tamper(good, folder / "twice.tar.zst", duplicate),
+        "hard link": tamper(
+            good,
+            folder / "hardlink.tar.zst",
+            insert(_member("config/hard", b"", tarfile.LNKTYPE, "manifest.json")),
+        ),
+        "device": tamper(
+            good, folder / "device.tar.zst", insert(_member("dev", b"", tarfile.CHRTYPE))
+        ),
+        "fifo": tamper(
+            good, folder / "fifo.tar.zst", insert(_member("fifo", b"", tarfile.FIFOTYPE))
+        ),
         "flipped byte": flipped(folder / "flipped.tar.zst"),
         "truncated": truncated(folder / "truncated.tar.zst"),
         "missing member": tamper(good, folder / "missing.tar.zst", drop_profile),
@@ -206,8 +234,14 @@ def test_damaged_archives_are_refused_and_nothing_changes(
             service(paths, home).verify(archive)
         result = home.cli("backup", "verify", str(archive))
         assert result.returncode == 1, what
-        if what == "newer format":
-            assert "newer than this panel reads" in result.stderr
+        reasons = {
+            "newer format": "newer than this panel reads",
+            "duplicate name": "appears twice",
+            "hard link": "is not a plain file",
+            "device": "is not a plain file",
+            "fifo": "is not a plain file",
+        }
+        assert reasons.get(what, "") in result.stderr, (what, result.stderr)
         result = home.cli("backup", "restore", str(archive), "--yes")
         assert result.returncode == 1 and "error:" in result.stderr, what
         assert tree_digest(paths.config, paths.data) == before, what

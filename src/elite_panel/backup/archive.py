@@ -125,6 +125,8 @@ def read_archive(
                     if manifest is not None:
                         raise ArchiveInvalid(f"{info.name!r} follows the manifest")
                     name = _safe_name(info)
+                    if name in seen:
+                        raise ArchiveInvalid(f"{name!r} appears twice in the archive")
                     stream = tar.extractfile(info)
                     assert stream is not None  # a regular file, checked above
                     if name == MANIFEST_NAME:
