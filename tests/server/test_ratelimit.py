@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+import shutil
+import subprocess
+from pathlib import Path
+
 import pytest
 import redis
 from fastapi.testclient import TestClient
 
+from tests.conftest import wait_for
+from tests.fakes.ollama_double import free_port
 from tests.server.conftest import AUTH, MakeClient, require_service
 
 
@@ -50,3 +56,45 @@ def test_redis_outage_lets_requests_through(make_client: MakeClient) -> None:
     ready = client.get("/ready")
     assert ready.status_code == 503
     assert ready.json()["checks"]["rate_limit_store"].startswith("unavailable")
+
+
+def test_redis_going_away_and_coming_back(make_client: MakeClient, tmp_path: Path) -> None:
+    """While Redis is away requests are let through (and /ready says why); once it is back
+    the limits count again, without a restart of the server."""
+    if shutil.which("redis-server") is None:
+        require_service("ELITE_TEST_REDIS_URL", "redis-server")  # fails in CI, skips here
+    port = free_port()
+
+    def start_redis() -> subprocess.Popen[bytes]:
+        proc = subprocess.Popen(
+            ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", ""],
+            cwd=tmp_path,
+            stdout=subprocess.DEVNULL,
+        )
+        wait_for(lambda: _pings(port), 10, "redis-server to answer")
+        return proc
+
+    redis_server = start_redis()
+    try:
+        client = make_client(rate_limit="2/minute", redis_url=f"redis://127.0.0.1:{port}/0")
+        codes = [client.get("/api/models", headers=AUTH).status_code for _ in range(3)]
+        assert codes == [200, 200, 429]
+        redis_server.terminate()
+        redis_server.wait(timeout=10)
+        codes = [client.get("/api/models", headers=AUTH).status_code for _ in range(3)]
+        assert codes == [200, 200, 200]  # let through: an outage must not stop the assistant
+        assert client.get("/ready").status_code == 503
+        redis_server = start_redis()  # back, empty
+        wait_for(lambda: client.get("/ready").status_code == 200, 15, "/ready to recover")
+        codes = [client.get("/api/models", headers=AUTH).status_code for _ in range(3)]
+        assert codes == [200, 200, 429]
+    finally:
+        redis_server.terminate()
+        redis_server.wait(timeout=10)
+
+
+def _pings(port: int) -> bool:
+    try:
+        return bool(redis.Redis(port=port, socket_timeout=0.5).ping())
+    except redis.RedisError:
+        return False
