@@ -9,9 +9,10 @@ from __future__ import annotations
 import secrets
 from typing import Annotated
 
-from fastapi import Depends, HTTPException, Request, status
+from fastapi import Depends, HTTPException, Path, Request, status
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
+from embedded_server.api.schemas import NAME
 from embedded_server.backends import ChatBackend
 from embedded_server.backends.base import ModelAdmin
 from embedded_server.config import Settings
@@ -58,6 +59,10 @@ AdminDep = Annotated[ModelAdmin, Depends(get_admin)]
 StoreDep = Annotated[ConversationStore, Depends(get_store)]
 MetricsDep = Annotated[ServerMetrics, Depends(get_metrics)]
 ChatDep = Annotated[ChatService, Depends(get_chat)]
+
+# Path parameters: bounded, and no control character (see schemas.NAME).
+ConversationId = Annotated[str, Path(min_length=1, max_length=64, pattern=NAME)]
+ModelName = Annotated[str, Path(min_length=1, max_length=256, pattern=NAME)]
 
 
 async def require_token(

@@ -7,12 +7,18 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+# Text a request may carry: anything but NUL, which PostgreSQL cannot store (and a path
+# cannot hold), so a NUL is refused with 422 on every database alike. Names and ids carry
+# no control character at all.
+TEXT = r"^[^\x00]*$"
+NAME = r"^[^\x00-\x1f\x7f]*$"
+
 
 class ChatMessage(BaseModel):
     """One message of a chat request: its role and text."""
 
     role: Literal["system", "user", "assistant"]
-    content: str = Field(max_length=1_000_000)
+    content: str = Field(max_length=1_000_000, pattern=TEXT)
 
 
 class ChatOptions(BaseModel):
@@ -29,7 +35,7 @@ class ChatOptions(BaseModel):
 class ChatRequest(BaseModel):
     """A chat request: new messages, optionally in an existing conversation."""
 
-    model: str | None = Field(default=None, min_length=1, max_length=256)
+    model: str | None = Field(default=None, min_length=1, max_length=256, pattern=NAME)
     messages: list[ChatMessage] = Field(
         min_length=1,
         max_length=1000,
@@ -38,8 +44,8 @@ class ChatRequest(BaseModel):
             "contains": {"type": "object", "properties": {"role": {"enum": ["user", "assistant"]}}}
         },
     )
-    conversation_id: str | None = Field(default=None, min_length=1, max_length=64)
-    system: str | None = Field(default=None, max_length=100_000)
+    conversation_id: str | None = Field(default=None, min_length=1, max_length=64, pattern=NAME)
+    system: str | None = Field(default=None, max_length=100_000, pattern=TEXT)
     options: ChatOptions = Field(default_factory=ChatOptions)
 
     @field_validator("messages")
@@ -53,20 +59,20 @@ class ChatRequest(BaseModel):
 class ConversationCreate(BaseModel):
     """A new, empty conversation (its title)."""
 
-    title: str | None = Field(default=None, min_length=1, max_length=200)
+    title: str | None = Field(default=None, min_length=1, max_length=200, pattern=TEXT)
 
 
 class ConversationUpdate(BaseModel):
     """A change to a conversation: its title or its pin."""
 
-    title: str | None = Field(default=None, min_length=1, max_length=200)
+    title: str | None = Field(default=None, min_length=1, max_length=200, pattern=TEXT)
     pinned: bool | None = None
 
 
 class ConversationTruncate(BaseModel):
     """Where to cut a conversation: this message and every later one go."""
 
-    message_id: str = Field(min_length=1, max_length=64)
+    message_id: str = Field(min_length=1, max_length=64, pattern=NAME)
 
 
 class Truncated(BaseModel):
@@ -163,15 +169,17 @@ class PullRequest(BaseModel):
     """A model to download into the runner."""
 
     model_config = ConfigDict(extra="forbid")
-    name: str = Field(min_length=1, max_length=256)
+    name: str = Field(min_length=1, max_length=256, pattern=NAME)
 
 
 class ImportRequest(BaseModel):
     """A GGUF file to copy into the built-in runner's models."""
 
     model_config = ConfigDict(extra="forbid")
-    path: str = Field(min_length=1, max_length=4096, description="a GGUF file on this machine")
-    name: str | None = Field(default=None, max_length=128)
+    path: str = Field(
+        min_length=1, max_length=4096, pattern=TEXT, description="a GGUF file on this machine"
+    )
+    name: str | None = Field(default=None, max_length=128, pattern=NAME)
 
 
 class ModelList(BaseModel):

@@ -110,20 +110,31 @@ class ConversationStore:
     async def search(
         self, query: str = "", limit: int = 50, offset: int = 0
     ) -> tuple[list[Conversation], int]:
-        """Pinned first, then the most recently updated; ``query`` searches titles and text."""
+        """Pinned first, then the most recently updated; ``query`` searches titles and text.
+
+        A search finds its matches once: the page and their number come from one query
+        (``count(*) OVER ()``); the plain list counts apart, which its index makes cheap.
+        """
         condition = self._search_condition(query) if query.strip() else None
+        order = (Conversation.pinned.desc(), Conversation.updated_at.desc(), Conversation.id)
 
         def work(session: Session) -> tuple[list[Conversation], int]:
-            stmt = select(Conversation)
             count = select(func.count()).select_from(Conversation)
-            if condition is not None:
-                stmt = stmt.where(condition)
-                count = count.where(condition)
-            stmt = stmt.order_by(
-                Conversation.pinned.desc(), Conversation.updated_at.desc(), Conversation.id
+            if condition is None:
+                page = select(Conversation).order_by(*order).limit(limit).offset(offset)
+                rows = list(session.execute(page).scalars().all())
+                return rows, int(session.execute(count).scalar_one())
+            matches = (
+                select(Conversation, func.count().over())
+                .where(condition)
+                .order_by(*order)
+                .limit(limit)
+                .offset(offset)
             )
-            rows = session.execute(stmt.limit(limit).offset(offset)).scalars().all()
-            return list(rows), int(session.execute(count).scalar_one())
+            found = session.execute(matches).all()
+            if found:
+                return [conversation for conversation, _ in found], int(found[0][1])
+            return [], int(session.execute(count.where(condition)).scalar_one())
 
         return await self.db.run(work)
 

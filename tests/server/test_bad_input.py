@@ -66,3 +66,20 @@ def test_a_damaged_database_is_one_clear_line_and_kept(tmp_path: Path) -> None:
     assert f"the database {data / 'assistant.db'} cannot be used" in run.stderr
     assert "restore a backup" in run.stderr
     assert (data / "assistant.db").read_bytes() == damaged  # left exactly as it was
+
+
+def test_a_nul_character_is_refused_on_every_database(
+    make_client: MakeClient, database_url: str
+) -> None:
+    """PostgreSQL cannot store NUL: refused with 422 everywhere, never a 500 (the fuzzer
+    found it)."""
+    client = make_client(database_url=database_url)
+    chat = client.post(
+        "/api/chat", json={"messages": [{"role": "user", "content": "a\u0000b"}]}, headers=AUTH
+    )
+    assert chat.status_code == 422 and chat.json()["code"] == "invalid_request"
+    titled = client.post("/api/conversations", json={"title": "x\u0000"}, headers=AUTH)
+    assert titled.status_code == 422
+    assert client.get("/api/conversations/a%00b", headers=AUTH).status_code == 422
+    assert client.delete("/api/models/a%00b", headers=AUTH).status_code == 422
+    assert client.get("/api/conversations", headers=AUTH).json()["total"] == 0

@@ -7,7 +7,7 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, HTTPException, Query, Response, status
 
-from embedded_server.api.deps import StoreDep
+from embedded_server.api.deps import ConversationId, StoreDep
 from embedded_server.api.schemas import (
     ConversationCreate,
     ConversationDetail,
@@ -47,7 +47,7 @@ async def create_conversation(body: ConversationCreate, store: StoreDep) -> Conv
 
 
 @router.get("/{conversation_id}")
-async def get_conversation(conversation_id: str, store: StoreDep) -> ConversationDetail:
+async def get_conversation(conversation_id: ConversationId, store: StoreDep) -> ConversationDetail:
     try:
         conversation = await store.get(conversation_id, with_messages=True)
     except NotFound:
@@ -57,7 +57,7 @@ async def get_conversation(conversation_id: str, store: StoreDep) -> Conversatio
 
 @router.patch("/{conversation_id}")
 async def update_conversation(
-    conversation_id: str, body: ConversationUpdate, store: StoreDep
+    conversation_id: ConversationId, body: ConversationUpdate, store: StoreDep
 ) -> ConversationPublic:
     try:
         conversation = await store.update(conversation_id, title=body.title, pinned=body.pinned)
@@ -67,7 +67,7 @@ async def update_conversation(
 
 
 @router.delete("/{conversation_id}", status_code=status.HTTP_204_NO_CONTENT)
-async def delete_conversation(conversation_id: str, store: StoreDep) -> Response:
+async def delete_conversation(conversation_id: ConversationId, store: StoreDep) -> Response:
     try:
         await store.delete(conversation_id)
     except NotFound:
@@ -77,7 +77,7 @@ async def delete_conversation(conversation_id: str, store: StoreDep) -> Response
 
 @router.post("/{conversation_id}/truncate")
 async def truncate_conversation(
-    conversation_id: str, body: ConversationTruncate, store: StoreDep
+    conversation_id: ConversationId, body: ConversationTruncate, store: StoreDep
 ) -> Truncated:
     """Delete a message and all later ones: to regenerate an answer or edit a prompt."""
     try:
@@ -96,7 +96,7 @@ async def truncate_conversation(
     responses={200: {"content": {"text/markdown": {}, "application/json": {}}}},
 )
 async def export_conversation(
-    conversation_id: str,
+    conversation_id: ConversationId,
     store: StoreDep,
     format: Literal["markdown", "json"] = "markdown",
 ) -> Response:

@@ -17,7 +17,7 @@ from typing import Any
 from fastapi import APIRouter, Response
 from fastapi.responses import StreamingResponse
 
-from embedded_server.api.deps import AdminDep, BackendDep, MetricsDep, StoreDep
+from embedded_server.api.deps import AdminDep, BackendDep, MetricsDep, ModelName, StoreDep
 from embedded_server.api.schemas import (
     ImportRequest,
     LoadedModelList,
@@ -94,17 +94,17 @@ async def import_model(body: ImportRequest, admin: AdminDep) -> StreamingRespons
 
 
 @router.post("/models/{name:path}/unload", status_code=204)
-async def unload_model(name: str, admin: AdminDep) -> Response:
+async def unload_model(name: ModelName, admin: AdminDep) -> Response:
     await admin.unload(name)
     return Response(status_code=204)
 
 
 @router.get("/models/{name:path}")
-async def show_model(name: str, admin: AdminDep) -> dict[str, Any]:
+async def show_model(name: ModelName, admin: AdminDep) -> dict[str, Any]:
     return await admin.show(name)
 
 
 @router.delete("/models/{name:path}", status_code=204)
-async def delete_model(name: str, admin: AdminDep) -> Response:
+async def delete_model(name: ModelName, admin: AdminDep) -> Response:
     await admin.delete(name)
     return Response(status_code=204)
