@@ -48,6 +48,7 @@ class OllamaDouble:
         default_factory=lambda: copy.deepcopy(FIXTURES["tags"]["response"]["body"]["models"])
     )
     pull_steps: int = 5  # progress events of a pull's layer
+    pulls_cancelled: int = 0  # pulls whose client closed the connection before the end
     unloaded: list[str] = field(default_factory=list)
 
     def model_names(self) -> set[str]:
@@ -139,14 +140,18 @@ async def _pull_stream(double: OllamaDouble, name: str) -> AsyncIterator[bytes]:
             yield json.dumps(event).encode() + b"\n"
         return
     first, layer, *rest = FIXTURES["pull-stream"]["response"]["stream"]
-    yield json.dumps(first).encode() + b"\n"
     total = layer["total"]
-    for step in range(1, double.pull_steps + 1):
-        event = {**layer, "completed": total * step // double.pull_steps}
-        yield json.dumps(event).encode() + b"\n"
-        await asyncio.sleep(double.delay_s)
-    for event in rest:
-        yield json.dumps(event).encode() + b"\n"
+    try:
+        yield json.dumps(first).encode() + b"\n"
+        for step in range(1, double.pull_steps + 1):
+            event = {**layer, "completed": total * step // double.pull_steps}
+            yield json.dumps(event).encode() + b"\n"
+            await asyncio.sleep(double.delay_s)
+        for event in rest:
+            yield json.dumps(event).encode() + b"\n"
+    except (asyncio.CancelledError, GeneratorExit):
+        double.pulls_cancelled += 1  # the client left: as Ollama, stop and keep nothing
+        raise
     full = name if ":" in name else f"{name}:latest"
     model = {**copy.deepcopy(double.installed[0] if double.installed else {}), "name": full}
     model["model"], model["size"] = full, total

@@ -73,8 +73,11 @@ def test_lists_pull_cancel_delete(
     bar = next(iter(page.layers.values()))
     assert 0 < bar.value() < 1000 and "s left" in page.rate.text()
     assert page.cancel_button.isEnabled() and not page.pull_button.isEnabled()
+    cancelled = double.pulls_cancelled
     page.cancel_button.click()
     assert "Cancelled" in page.message.text()
+    # Cancel reached the runner: its pull stopped there (and so registers nothing).
+    qtbot.waitUntil(lambda: double.pulls_cancelled == cancelled + 1, timeout=10_000)
     assert all(m["name"] != "gemma4:latest" for m in double.installed)
 
     double.delay_s, double.pull_steps = 0.0, 5

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from fastapi.testclient import TestClient
 
+from tests.conftest import wait_for
 from tests.fakes.ollama_double import OllamaDouble
 from tests.fakes.openai_double import OpenAIDouble
 from tests.server.conftest import AUTH, MakeClient, ndjson
@@ -75,11 +76,14 @@ def test_pull_progress_failure_and_cancel(client: TestClient, double: OllamaDoub
     assert "file does not exist" in ndjson(failed.text)[-1]["error"]
 
     double.delay_s, double.pull_steps = 0.2, 50
+    cancelled = double.pulls_cancelled
     with client.stream("POST", "/api/models/pull", json={"name": "gemma4"}, headers=AUTH) as r:
         lines = r.iter_lines()
         next(lines), next(lines)  # under way, then the client leaves
+    # The server passed the cancel on: the runner's pull stopped (and registers nothing).
+    wait_for(lambda: double.pulls_cancelled == cancelled + 1, 10, "the runner's pull to stop")
     names = [m["name"] for m in client.get("/api/models", headers=AUTH).json()["models"]]
-    assert "gemma4:latest" not in names  # nothing half-registered
+    assert "gemma4:latest" not in names
 
 
 def test_builtin_folder_import_and_delete(
