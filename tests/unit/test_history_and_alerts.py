@@ -124,6 +124,31 @@ def test_a_dip_restarts_the_wait() -> None:
     assert run(evaluator, clock, sample(host=host(memory=90)), 200) == []
 
 
+def test_memory_high_for_five_minutes_fires_and_clears() -> None:
+    clock = Clock()
+    evaluator = AlertEvaluator(AlertThresholds(), clock)
+    full = sample(host=host(memory=86))  # the guide's rule: over 85 % for 5 minutes
+    assert run(evaluator, clock, sample(host=host(memory=85)), 400) == []  # at the line: no
+    assert run(evaluator, clock, full, 300) == []  # true for 299 s so far
+    assert run(evaluator, clock, full, 1) == ["HighMemoryUsage"]  # ... and now for 300 s
+    assert evaluator.active[0].message == "memory at 86 % (over 85 %)"
+    assert [a.rule for a in evaluator.update(sample()).cleared] == ["HighMemoryUsage"]
+
+
+def test_vram_almost_full_fires_per_gpu_after_its_duration() -> None:
+    clock = Clock()
+    evaluator = AlertEvaluator(AlertThresholds(vram_percent=3, gpu_for_s=60), clock)
+    gpus = GpuReader(ReplayNvml()).sample().gpus  # recorded: 5.3 of 150.8 GB in use
+    assert gpus and gpus[0].memory_percent is not None and gpus[0].memory_percent > 3
+    s = sample(gpus=gpus)
+    assert run(evaluator, clock, s, 60) == []
+    assert run(evaluator, clock, s, 1) == ["VramAlmostFull"]
+    alert = evaluator.active[0]
+    assert alert.subject == "gpu0" and "VRAM 4 % full" in alert.message
+    quiet = AlertEvaluator(AlertThresholds(gpu_for_s=0), clock)  # default 90 %: not full
+    assert run(quiet, clock, s, 5) == []
+
+
 def test_service_down_for_a_minute_but_not_when_stopped_by_the_user() -> None:
     clock = Clock()
     evaluator = AlertEvaluator(AlertThresholds(), clock)

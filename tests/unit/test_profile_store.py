@@ -3,6 +3,7 @@ the list operations, where values come from, and what a change restarts."""
 
 from __future__ import annotations
 
+import io
 import logging
 import sys
 from pathlib import Path
@@ -126,16 +127,20 @@ def test_redaction_of_messages_arguments_and_tracebacks() -> None:
     assert redactor("abc sk-secret-value") == f"abc {REDACTED}"
 
 
-def test_a_secret_read_is_redacted_from_this_process_logs(
-    tmp_path: Path, caplog: pytest.LogCaptureFixture
-) -> None:
+def test_a_secret_read_is_redacted_from_this_process_logs(tmp_path: Path) -> None:
+    """Through ``redaction.install``, as each process's entry point calls it: every handler
+    of the logger gets the filter, and the secrets read afterwards are redacted too."""
     from elite_panel.core import redaction
     from elite_panel.core.secret_store import SecretStore
 
+    written = io.StringIO()
+    logger = logging.getLogger(f"elite_panel.test_redaction.{tmp_path.name}")
+    logger.propagate = False
+    logger.addHandler(logging.StreamHandler(written))
+    redaction.install(logger=logger)
     value = "hf_environment_token_5678"
     store = SecretStore(AppPaths.from_env({"ELITE_HOME": str(tmp_path)}), {"HF_TOKEN": value})
     assert store.lookup("HF_TOKEN", keyring_ok=False) == (value, "environment")
-    redaction.install(logger=logging.getLogger())
-    caplog.handler.addFilter(RedactingFilter(redaction.known))
-    logging.getLogger("elite_panel.test").warning("runner said: token=%s", value)
-    assert value not in caplog.text and f"token={REDACTED}" in caplog.text
+    logger.warning("runner said: token=%s", value)
+    assert value not in written.getvalue()
+    assert f"token={REDACTED}" in written.getvalue()
