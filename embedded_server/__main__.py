@@ -60,8 +60,6 @@ async def _migrate(settings: Settings) -> None:
     from embedded_server.db.engine import Database
     from embedded_server.db.migrate import upgrade
 
-    if not settings.database_url.get_secret_value():
-        settings.data_dir.mkdir(parents=True, exist_ok=True)
     database = Database(settings.sqlalchemy_url())
     try:
         await upgrade(database)

@@ -41,8 +41,6 @@ def create_app(settings: Settings | None = None, backend: ChatBackend | None = N
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        if not settings.database_url.get_secret_value():
-            settings.data_dir.mkdir(parents=True, exist_ok=True)
         database = Database(settings.sqlalchemy_url())
         await upgrade(database)
         store = ConversationStore(database)

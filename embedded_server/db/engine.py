@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any, TypeVar
 
 from sqlalchemy import Engine, create_engine, event, text
@@ -45,6 +46,8 @@ class Database:
         self._sync: Engine | None = None
         self._async: AsyncEngine | None = None
         if self.dialect == "sqlite":
+            if target.database not in (None, "", ":memory:"):  # its folder, made at first use
+                Path(target.database).parent.mkdir(parents=True, exist_ok=True)
             self._sync = create_engine(
                 target, connect_args={"timeout": 30, "check_same_thread": False}
             )

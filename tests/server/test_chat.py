@@ -22,6 +22,7 @@ from embedded_server.db.models import new_id
 from embedded_server.db.store import ConversationStore, MessageDraft
 from embedded_server.metrics import ServerMetrics
 from embedded_server.services.chat import Answer, Relay
+from tests.conftest import wait_for
 from tests.fakes.ollama_double import OllamaDouble, serve_in_thread
 from tests.server.conftest import AUTH, TOKEN, MakeClient, ndjson
 
@@ -178,10 +179,9 @@ def test_client_disconnect_stores_partial_and_cancels_the_backend(
     assert answer["error"] == "the client disconnected"
     assert answer["content"].startswith("word0")
     assert len(answer["content"]) < len(double.answer)
-    deadline = time.monotonic() + 5
-    while double.streams_cancelled == cancelled_before and time.monotonic() < deadline:
-        time.sleep(0.02)
-    assert double.streams_cancelled == cancelled_before + 1  # the runner stopped generating
+    wait_for(
+        lambda: double.streams_cancelled == cancelled_before + 1, 5, "the runner to stop"
+    )  # the runner stopped generating
 
 
 def test_a_response_that_never_streamed_still_ends_its_answer(
@@ -224,10 +224,9 @@ def test_a_response_that_never_streamed_still_ends_its_answer(
         return {"status": stored.status, "error": stored.error}
 
     assert asyncio.run(scenario()) == {"status": "incomplete", "error": "the client disconnected"}
-    deadline = time.monotonic() + 5
-    while double.streams_cancelled == cancelled_before and time.monotonic() < deadline:
-        time.sleep(0.02)
-    assert double.streams_cancelled == cancelled_before + 1  # the runner stopped generating
+    wait_for(
+        lambda: double.streams_cancelled == cancelled_before + 1, 5, "the runner to stop"
+    )  # the runner stopped generating
 
 
 def test_concurrent_writes_to_one_conversation(live_server: str) -> None:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import subprocess
-import time
 from collections.abc import Iterator
 
 import httpx
@@ -16,6 +15,7 @@ from elite_panel.core.kinds import RunnerKind
 from elite_panel.core.profiles import Profile
 from elite_panel.stack.runners import runner_spec
 from embedded_server.backends.openai_backend import OpenAIBackend
+from tests.conftest import wait_for
 from tests.fakes.ollama_double import free_port
 from tests.fakes.openai_double import MODEL, OpenAIDouble
 from tests.server.conftest import AUTH, MakeClient, ndjson
@@ -87,10 +87,9 @@ def test_a_cancelled_stream_closes_its_request(
         await backend.aclose()
 
     asyncio.run(scenario())
-    deadline = time.monotonic() + 5
-    while openai_backend.streams_cancelled == cancelled_before and time.monotonic() < deadline:
-        time.sleep(0.02)
-    assert openai_backend.streams_cancelled == cancelled_before + 1
+    wait_for(
+        lambda: openai_backend.streams_cancelled == cancelled_before + 1, 5, "the runner to stop"
+    )
 
 
 def test_chat_goes_through_the_proxy_of_the_environment(
@@ -120,15 +119,15 @@ def builtin_runner() -> Iterator[str]:
     assert spec.argv is not None
     proc = subprocess.Popen(spec.argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     url = f"http://127.0.0.1:{port}/v1"
-    deadline = time.monotonic() + 60
-    while True:
+
+    def ready() -> bool:
+        assert proc.poll() is None, "the runner exited"
         try:
-            if httpx.get(f"{url}/models", timeout=1).is_success:
-                break
+            return httpx.get(f"{url}/models", timeout=1).is_success
         except httpx.HTTPError:
-            pass
-        assert proc.poll() is None and time.monotonic() < deadline, "runner did not start"
-        time.sleep(0.1)
+            return False
+
+    wait_for(ready, 60, "the built-in runner to answer")
     try:
         yield url
     finally:

@@ -101,6 +101,8 @@ class ControlServer:
             await self._dispatch(request, reader, writer)
         except (ConnectionError, asyncio.IncompleteReadError):
             pass
+        except asyncio.CancelledError:  # the daemon is stopping: end the connection quietly
+            return
         except ValueError as exc:
             writer.write(encode({"ok": False, "error": f"bad request: {exc}"}))
         finally:
