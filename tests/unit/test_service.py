@@ -8,6 +8,7 @@ import signal
 import subprocess
 import sys
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 
 import httpx
@@ -77,6 +78,29 @@ def test_crash_is_restarted_and_counted(tmp_path: Path) -> None:
         await service.stop()
         assert service.state is ServiceState.STOPPED
         assert not psutil.pid_exists(first_pid)
+        await http.aclose()
+
+    asyncio.run(scenario())
+
+
+def test_a_service_that_stops_answering_is_unhealthy_then_restarted(tmp_path: Path) -> None:
+    """SIGSTOP: the process lives but answers nothing. After three failed checks it is
+    ``unhealthy``; after three more it is ended (SIGKILL) and started again."""
+    policy = replace(FAST, liveness_interval_s=0.1, liveness_failures=3)
+
+    async def scenario() -> None:
+        service, http, seen = await make_service(http_spec(free_port()), tmp_path, policy)
+        service.start()
+        assert await service.wait_settled() is ServiceState.READY
+        first_pid = service.handle.pid if service.handle else 0
+        os.kill(first_pid, signal.SIGSTOP)
+        await until(lambda: service.state is ServiceState.UNHEALTHY)
+        assert "stopped answering" in (service.last_error or "")
+        await until(lambda: service.restarts == 1 and service.state is ServiceState.READY)
+        assert service.handle is not None and service.handle.pid != first_pid
+        assert not psutil.pid_exists(first_pid) or psutil.Process(first_pid).status() == "zombie"
+        assert seen.index(ServiceState.UNHEALTHY) < seen.index(ServiceState.CRASHED)
+        await service.stop()
         await http.aclose()
 
     asyncio.run(scenario())

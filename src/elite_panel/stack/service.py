@@ -35,8 +35,6 @@ from elite_panel.stack.specs import ServiceSpec
 log = logging.getLogger(__name__)
 
 READY_POLL_S = 0.1
-LIVENESS_INTERVAL_S = 5.0
-LIVENESS_FAILURES = 3
 ERROR_TAIL_LINES = 20
 
 
@@ -48,6 +46,8 @@ class RestartPolicy:
     max_delay_s: float = 30.0
     window_s: float = 60.0
     max_crashes: int = 5
+    liveness_interval_s: float = 5.0  # between health checks of a ready service
+    liveness_failures: int = 3  # failed checks in a row: unhealthy; twice as many: restarted
 
     def delay(self, recent_crashes: int) -> float:
         return float(min(self.initial_delay_s * 2 ** max(recent_crashes - 1, 0), self.max_delay_s))
@@ -227,19 +227,25 @@ class Service:
         return None
 
     async def _watch(self) -> str:
-        """Until the process exits: periodic liveness checks. Returns the exit reason."""
+        """Until the process exits: periodic liveness checks. Returns the exit reason.
+
+        A service that stops answering turns ``unhealthy`` after ``liveness_failures``
+        checks in a row; if it still does not answer after as many more (hung, or stopped
+        with SIGSTOP), a managed one is ended and restarted like a crash.
+        """
+        interval, limit = self.policy.liveness_interval_s, self.policy.liveness_failures
         failures = 0
         exited = asyncio.ensure_future(self.handle.wait()) if self.handle else None
         try:
             while True:
                 if exited is not None:
-                    done, _ = await asyncio.wait({exited}, timeout=LIVENESS_INTERVAL_S)
+                    done, _ = await asyncio.wait({exited}, timeout=interval)
                     if done:
                         self.handle = None
                         self._ready_since = None
                         return _exit_reason(exited.result(), during_start=False)
                 else:
-                    await asyncio.sleep(LIVENESS_INTERVAL_S)
+                    await asyncio.sleep(interval)
                 if await self._healthy():
                     failures = 0
                     if self.state is ServiceState.UNHEALTHY:
@@ -247,9 +253,14 @@ class Service:
                         self._set(ServiceState.READY)
                     continue
                 failures += 1
-                if failures >= LIVENESS_FAILURES and self.state is ServiceState.READY:
+                if failures >= limit and self.state is ServiceState.READY:
                     self.last_error = f"{self.spec.health_url} stopped answering"
                     self._set(ServiceState.UNHEALTHY)
+                if failures >= 2 * limit and self.handle is not None and self.spec.managed:
+                    await processes.end(self.handle, grace_s=2.0)  # SIGKILL ends a stopped one
+                    self.handle = None
+                    self._ready_since = None
+                    return f"did not answer {self.spec.health_url} for {failures} checks: restarted"
         finally:
             if exited is not None and not exited.done():
                 exited.cancel()
