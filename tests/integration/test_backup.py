@@ -7,6 +7,7 @@ import hashlib
 import io
 import json
 import os
+import shutil
 import sqlite3
 import subprocess
 import sys
@@ -23,7 +24,7 @@ import zstandard
 from elite_panel.backup.archive import read_archive
 from elite_panel.backup.manifest import ArchiveInvalid
 from elite_panel.backup.retention import to_forget
-from elite_panel.backup.service import BackupError, BackupService
+from elite_panel.backup.service import PREFIX, STAMP, SUFFIX, BackupError, BackupService
 from elite_panel.core.paths import AppPaths
 from elite_panel.core.profile_store import ProfileStore
 from tests.conftest import Home, wait_for
@@ -426,3 +427,26 @@ def test_postgresql_database_backed_up_and_restored(paths: AppPaths, home: Home)
         done = home.cli("backup", "restore", str(archive), "--yes")
         assert done.returncode == 0, done.stderr
         assert asyncio.run(conversations()) == [kept]
+
+
+def test_prune_by_command_and_after_each_backup(paths: AppPaths, home: Home) -> None:
+    """Five older backups (a day apart) beside a new one: ``backup prune`` applies the
+    policy it is given; each new backup prunes with the profile's."""
+    made = service(paths, home).create().path
+    folder = made.parent
+    for day in range(1, 6):
+        older = datetime.now() - timedelta(days=day)
+        shutil.copyfile(made, folder / f"{PREFIX}{older.strftime(STAMP)}{SUFFIX}")
+    assert len(service(paths, home).backups()) == 6
+
+    pruned = home.cli("backup", "prune", "--keep-last", "2", "--keep-daily", "4")
+    assert pruned.returncode == 0, pruned.stderr
+    kept = [b.path.name for b in service(paths, home).backups()]
+    assert len(kept) == 4 and made.name in kept  # the newest of each of the last 4 days
+    assert "2 deleted, 4 kept" in pruned.stdout
+
+    home.env.update(ELITE_BACKUPS__KEEP_LAST="2", ELITE_BACKUPS__KEEP_DAILY="0")
+    created = home.cli("backup", "create")
+    assert created.returncode == 0, created.stderr
+    kept = [b.path.name for b in service(paths, home).backups()]
+    assert len(kept) == 2 and made.name in kept  # the new one and the one before it
