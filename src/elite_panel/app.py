@@ -23,6 +23,7 @@ from PySide6.QtWidgets import QApplication, QWidget
 from elite_panel import APP_NAME
 from elite_panel.adapters.backup_adapter import BackupAdapter
 from elite_panel.adapters.chat_adapter import ChatAdapter
+from elite_panel.adapters.error_reporter import ErrorReporter
 from elite_panel.adapters.monitor_adapter import MonitorAdapter
 from elite_panel.adapters.stack_adapter import StackAdapter
 from elite_panel.adapters.tasks import TaskGroup
@@ -93,6 +94,8 @@ class Panel(QObject):
         self.stack.statusChanged.connect(self._on_status_changed)
         self.stack.connectedChanged.connect(lambda _c: self._on_status_changed(self.stack.statuses))
         self.window.closeRequested.connect(self._on_close_requested)
+        self.errors = ErrorReporter(self)
+        self.errors.errorOccurred.connect(self._on_error)
         QShortcut(QKeySequence.StandardKey.Quit, self.window, self.quit)
         QShortcut(QKeySequence("Ctrl+S"), self.window, self.stack.start_stack)
 
@@ -129,6 +132,7 @@ class Panel(QObject):
         self.window.statusBar().showMessage(f"Profile: {name}", 5000)
 
     def show(self, page: str | None = None) -> None:
+        self.errors.install()
         if page:
             self.window.show_page(page)
         self.window.show()
@@ -171,6 +175,7 @@ class Panel(QObject):
 
     def close(self) -> None:
         """Stop every adapter's background work (the stack itself is left as it is)."""
+        self.errors.uninstall()
         self.stack.close()
         self.chat.close()
         self.monitor.close()
@@ -191,6 +196,9 @@ class Panel(QObject):
         self.window.statusBar().showMessage(f"Scheduled backup {text}", 15_000)
         if self.tray:
             self.tray.notify("Backup" if ok else "Backup failed", text)
+
+    def _on_error(self, message: str) -> None:
+        self.window.statusBar().showMessage(f"Error: {message} (details in the log)", 15_000)
 
     def _on_alert_fired(self, alert: dict[str, object]) -> None:
         if self.tray:
