@@ -21,6 +21,7 @@ from PySide6.QtGui import QKeySequence, QShortcut
 from PySide6.QtWidgets import QApplication, QWidget
 
 from elite_panel import APP_NAME
+from elite_panel.adapters.active_profile import ActiveProfile
 from elite_panel.adapters.backup_adapter import BackupAdapter
 from elite_panel.adapters.chat_adapter import ChatAdapter
 from elite_panel.adapters.error_reporter import ErrorReporter
@@ -30,6 +31,7 @@ from elite_panel.adapters.tasks import TaskGroup
 from elite_panel.core.errors import ConfigError, EliteError
 from elite_panel.core.paths import AppPaths
 from elite_panel.core.services import ServiceStatus
+from elite_panel.stack.control import ControlClient
 from elite_panel.ui.main_window import MainWindow
 from elite_panel.ui.pages.chat_page import ChatPage
 from elite_panel.ui.pages.dashboard_page import DashboardPage
@@ -60,10 +62,13 @@ class Panel(QObject):
     ) -> None:
         super().__init__()
         self.paths = paths
-        self.profile_name = profile_name
-        self.stack = StackAdapter(paths, profile_name, self)
+        # Each Qt-free service once, handed to the adapters that use it.
+        self.profile = ActiveProfile(profile_name, self)
+        self.profile.changed.connect(self._on_profile_changed)
+        control = ControlClient(paths)
+        self.stack = StackAdapter(paths, self.profile, control, self)
         self.chat = ChatAdapter(paths, self)
-        self.monitor = monitor or MonitorAdapter(paths, profile_name, self)
+        self.monitor = monitor or MonitorAdapter(paths, self.profile, control, self)
         self.stack.statusChanged.connect(self.chat.on_stack_status)
         self.window = MainWindow(
             {
@@ -104,7 +109,7 @@ class Panel(QObject):
         from elite_panel.ui.pages.settings_page import SettingsPage
 
         settings = SettingsAdapter(self.paths, self.stack, self)
-        settings.activeChanged.connect(self.switch_profile)
+        settings.activeChanged.connect(self.profile.set)
         return SettingsPage(settings)
 
     def _secrets_page(self) -> QWidget:
@@ -126,9 +131,8 @@ class Panel(QObject):
 
         return BackupsPage(self.backups)
 
-    def switch_profile(self, name: str) -> None:
+    def _on_profile_changed(self, name: str) -> None:
         """Another profile became the active one: the next start of the stack uses it."""
-        self.profile_name = self.stack.profile_name = self.monitor.profile_name = name
         self.window.statusBar().showMessage(f"Profile: {name}", 5000)
 
     def show(self, page: str | None = None) -> None:
@@ -151,7 +155,7 @@ class Panel(QObject):
         from elite_panel.core.profiles import load_profile
 
         try:
-            await asyncio.to_thread(load_profile, self.paths, self.profile_name)
+            await asyncio.to_thread(load_profile, self.paths, self.profile.name)
         except ConfigError as exc:
             self.stack.actionFailed.emit("stack", str(exc))
             self.window.statusBar().showMessage(f"Profile error: {exc}")
@@ -163,7 +167,7 @@ class Panel(QObject):
         from elite_panel.core.profiles import load_profile
 
         try:
-            stop = load_profile(self.paths, self.profile_name).stack.stop_on_quit
+            stop = load_profile(self.paths, self.profile.name).stack.stop_on_quit
         except ConfigError as exc:
             log.warning("%s; stopping the stack on quit", exc)
             stop = True

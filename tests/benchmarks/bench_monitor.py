@@ -120,9 +120,11 @@ import asyncio, os, resource, sys, time
 from pathlib import Path
 import qasync
 from PySide6.QtWidgets import QApplication
+from elite_panel.adapters.active_profile import ActiveProfile
 from elite_panel.adapters.monitor_adapter import MonitorAdapter
 from elite_panel.app import Panel
 from elite_panel.core.paths import AppPaths
+from elite_panel.stack.control import ControlClient
 from elite_panel.monitor.collector import Collector
 from elite_panel.monitor.nvml import GpuReader
 from tests.fakes.nvml_double import ReplayNvml
@@ -138,7 +140,7 @@ def cpu():
     return r.ru_utime + r.ru_stime
 
 async def main():
-    monitor = MonitorAdapter(paths, "default",
+    monitor = MonitorAdapter(paths, ActiveProfile("default"), ControlClient(paths),
         collector_factory=lambda d: Collector(d, gpu=GpuReader(ReplayNvml())))
     panel = Panel(paths, "default", use_tray=False, monitor=monitor)
     panel.show(page)

@@ -14,12 +14,14 @@ import pytest
 from PySide6.QtCore import Qt
 from pytestqt.qtbot import QtBot
 
+from elite_panel.adapters.active_profile import ActiveProfile
 from elite_panel.adapters.monitor_adapter import MonitorAdapter
 from elite_panel.app import Panel
 from elite_panel.core.paths import AppPaths
 from elite_panel.monitor.collector import Collector
 from elite_panel.monitor.history import History
 from elite_panel.monitor.nvml import GpuReader
+from elite_panel.stack.control import ControlClient
 from elite_panel.ui.pages.dashboard_page import DashboardPage
 from tests.conftest import Home
 from tests.fakes.nvml_double import ReplayNvml
@@ -48,7 +50,12 @@ def panel(qtbot: QtBot, qloop: asyncio.AbstractEventLoop, home: Home) -> Iterato
     def collector(data: Path) -> Collector:
         return Collector(data, gpu=GpuReader(ReplayNvml()))
 
-    monitor = MonitorAdapter(monitor_home, "default", collector_factory=collector)
+    monitor = MonitorAdapter(
+        monitor_home,
+        ActiveProfile("default"),
+        ControlClient(monitor_home),
+        collector_factory=collector,
+    )
     built = Panel(monitor_home, "default", use_tray=False, monitor=monitor)
     qtbot.addWidget(built.window)
     yield built
@@ -116,7 +123,12 @@ def test_without_a_gpu_the_reason_is_shown(
 ) -> None:
     paths = AppPaths.from_env()
     no_driver = GpuReader(ReplayNvml(init_error=12))
-    monitor = MonitorAdapter(paths, "default", collector_factory=lambda d: Collector(d, no_driver))
+    monitor = MonitorAdapter(
+        paths,
+        ActiveProfile("default"),
+        ControlClient(paths),
+        collector_factory=lambda d: Collector(d, no_driver),
+    )
     page = DashboardPage(monitor)
     qtbot.addWidget(page)
     page.show()

@@ -11,10 +11,12 @@ from pathlib import Path
 import pytest
 from pytestqt.qtbot import QtBot
 
+from elite_panel.adapters.active_profile import ActiveProfile
 from elite_panel.adapters.chat_adapter import ChatAdapter
 from elite_panel.adapters.models_adapter import ModelsAdapter
 from elite_panel.adapters.stack_adapter import StackAdapter
 from elite_panel.core.paths import AppPaths
+from elite_panel.stack.control import ControlClient
 from elite_panel.ui.pages.models_page import ModelsPage
 from embedded_server.app import create_app
 from embedded_server.config import Settings
@@ -48,7 +50,8 @@ def page(
         paths = AppPaths.from_env()
         chat = ChatAdapter(paths)
         chat.connect_to(url, TOKEN)
-        models = ModelsAdapter(chat, StackAdapter(paths, "default"))
+        stack = StackAdapter(paths, ActiveProfile("default"), ControlClient(paths))
+        models = ModelsAdapter(chat, stack)
         widget = ModelsPage(models)
         qtbot.addWidget(widget)
         widget.show()

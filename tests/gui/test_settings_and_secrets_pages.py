@@ -86,9 +86,9 @@ def test_profile_list_operations(qtbot: QtBot, panel: Panel) -> None:
     page.buttons["Duplicate"].click()
     assert page.current == "gpu" and "gpu" in page.settings.store.names()
     page.buttons["Use"].click()
-    assert page.settings.store.active() == "gpu" and panel.stack.profile_name == "gpu"
+    assert page.settings.store.active() == "gpu" and panel.profile.name == "gpu"
     page.buttons["Rename"].click()
-    assert page.settings.store.active() == "gpu-big" and panel.stack.profile_name == "gpu-big"
+    assert page.settings.store.active() == "gpu-big" and panel.profile.name == "gpu-big"
     page.buttons["Delete"].click()  # the active one: refused
     assert "in use" in page.message.text()
     assert "gpu-big" in page.settings.store.names()

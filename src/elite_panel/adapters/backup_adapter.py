@@ -54,7 +54,7 @@ class BackupAdapter(QObject):
         from elite_panel.backup.service import BackupService
         from elite_panel.core.profiles import load_profile
 
-        return BackupService(self.paths, load_profile(self.paths, self.stack.profile_name))
+        return BackupService(self.paths, load_profile(self.paths, self.stack.profile.name))
 
     # -- operations (called by the page) -------------------------------------------------
 
@@ -91,21 +91,20 @@ class BackupAdapter(QObject):
     def apply_restore(self, plan: Any) -> None:
         from elite_panel.backup.restore import Restorer
         from elite_panel.core.profiles import load_profile
-        from elite_panel.stack.control import ControlClient
 
         loop = asyncio.get_running_loop()
 
         def on_loop(coro: Coroutine[Any, Any, Any]) -> Any:
             return asyncio.run_coroutine_threadsafe(coro, loop).result()
 
-        client = ControlClient(self.paths)
+        client = self.stack.client
 
         def stop(names: list[str]) -> list[str]:
             return list(on_loop(client.stop_running(names)))
 
         def start(names: list[str]) -> None:
             if names:
-                profile = load_profile(self.paths, self.stack.profile_name)
+                profile = load_profile(self.paths, self.stack.profile.name)
                 on_loop(client.start_services(names, profile.model_dump(mode="json")))
 
         def work(s: Any) -> None:

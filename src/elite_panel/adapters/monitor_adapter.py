@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QObject, Signal
 
+from elite_panel.adapters.active_profile import ActiveProfile
 from elite_panel.adapters.tasks import TaskGroup
 from elite_panel.core.errors import ConfigError, DaemonUnavailable, EliteError
 from elite_panel.core.paths import AppPaths
@@ -51,18 +52,19 @@ class MonitorAdapter(QObject):
     def __init__(
         self,
         paths: AppPaths,
-        profile_name: str,
+        profile: ActiveProfile,
+        client: ControlClient,
         parent: QObject | None = None,
         collector_factory: Callable[[Path], Collector] | None = None,
     ) -> None:
         super().__init__(parent)
         self.paths = paths
-        self.profile_name = profile_name
+        self.profile = profile
         self.history: History | None = None
         self.latest: dict[str, Any] | None = None
         self.alerts: list[dict[str, Any]] = []
         self.source = ""
-        self._client = ControlClient(paths)
+        self._client = client
         self._collector_factory = collector_factory
         self._local: SamplingLoop | None = None
         self._tasks = TaskGroup("monitor")
@@ -143,7 +145,7 @@ class MonitorAdapter(QObject):
         try:
             from elite_panel.core.profiles import load_profile
 
-            profile = await asyncio.to_thread(load_profile, self.paths, self.profile_name)
+            profile = await asyncio.to_thread(load_profile, self.paths, self.profile.name)
             interval = profile.dashboard.sample_interval_s
             thresholds = thresholds_from(profile.dashboard)
         except ConfigError as exc:  # shown on the Stack page; sample with the defaults

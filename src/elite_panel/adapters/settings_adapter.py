@@ -59,7 +59,7 @@ class SettingsAdapter(QObject):
 
     def rename(self, old: str, new: str) -> None:
         self.store.rename(old, new)
-        if self.stack.profile_name == old:
+        if self.stack.profile.name == old:
             self.activeChanged.emit(new)
         self.refresh()
 
@@ -79,7 +79,7 @@ class SettingsAdapter(QObject):
         """Validate ``text`` and say what saving it changes (raises ConfigError)."""
         new = validate_text(text, self.store.path(name), self.store.environ)
         changes = diff(self.store.load(name), new)
-        running = self.stack.connected and self.stack.profile_name == name
+        running = self.stack.connected and self.stack.profile.name == name
         restarts = services_to_restart(changes) if running else []
         return Plan(name, text, new, changes, restarts, running)
 

@@ -7,6 +7,7 @@ import logging
 
 from PySide6.QtCore import QObject, Signal
 
+from elite_panel.adapters.active_profile import ActiveProfile
 from elite_panel.adapters.tasks import TaskGroup
 from elite_panel.core.errors import DaemonUnavailable, EliteError
 from elite_panel.core.paths import AppPaths
@@ -37,14 +38,20 @@ class StackAdapter(QObject):
     logLine = Signal(str, str)
     logReset = Signal(str)
 
-    def __init__(self, paths: AppPaths, profile_name: str, parent: QObject | None = None) -> None:
+    def __init__(
+        self,
+        paths: AppPaths,
+        profile: ActiveProfile,
+        client: ControlClient,
+        parent: QObject | None = None,
+    ) -> None:
         super().__init__(parent)
         self.paths = paths
-        self.profile_name = profile_name
+        self.profile = profile
         self.statuses: list[ServiceStatus] = stopped_statuses()
         self.connected = False
         self._tasks = TaskGroup("stack")
-        self._client = ControlClient(paths)
+        self.client = client
 
     # -- lifecycle ----------------------------------------------------------------------
 
@@ -81,7 +88,7 @@ class StackAdapter(QObject):
     async def stop_stack_and_wait(self) -> None:
         """For Quit with ``stack.stop_on_quit``: stop everything, errors only logged."""
         try:
-            await self._client.call("down")
+            await self.client.call("down")
         except DaemonUnavailable:
             pass
         except EliteError as exc:
@@ -103,11 +110,11 @@ class StackAdapter(QObject):
         self.busyChanged.emit(target, True)
         try:
             if cmd == "down":
-                client = self._client
+                client = self.client
             else:
                 from elite_panel.core.profiles import load_profile  # pydantic: not at start-up
 
-                profile = await asyncio.to_thread(load_profile, self.paths, self.profile_name)
+                profile = await asyncio.to_thread(load_profile, self.paths, self.profile.name)
                 args["profile"] = profile.model_dump(mode="json")
                 client = await ensure_daemon(self.paths)
                 self.start_watching()
@@ -123,7 +130,7 @@ class StackAdapter(QObject):
     async def _watch_forever(self) -> None:
         while True:
             try:
-                async for statuses in self._client.watch():
+                async for statuses in self.client.watch():
                     self._set_connected(True)
                     self._publish(statuses)
             except DaemonUnavailable:
@@ -138,7 +145,7 @@ class StackAdapter(QObject):
     async def _follow(self, service: str, lines: int) -> None:
         while True:
             try:
-                stream = self._client.stream("logs", service=service, lines=lines, follow=True)
+                stream = self.client.stream("logs", service=service, lines=lines, follow=True)
                 first = True
                 async for message in stream:
                     if first:

@@ -186,7 +186,7 @@ class BackupsPage(QWidget):
     def load_settings(self) -> None:
         store = self._store()
         try:
-            settings = store.load(self.backups.stack.profile_name).backups
+            settings = store.load(self.backups.stack.profile.name).backups
         except ConfigError as exc:
             self._say(str(exc), error=True)
             return
@@ -199,7 +199,7 @@ class BackupsPage(QWidget):
 
     def save_settings(self) -> None:
         store = self._store()
-        name = self.backups.stack.profile_name
+        name = self.backups.stack.profile.name
         values = {
             "backups.schedule": f'"{self.schedule.currentText()}"',
             "backups.daily_at": f'"{self.daily_at.text()}"',
