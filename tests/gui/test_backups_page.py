@@ -58,14 +58,20 @@ def test_back_up_verify_restore_delete(qtbot: QtBot, page: BackupsPage, home: Ho
 def test_schedule_settings_are_saved_to_the_profile(
     qtbot: QtBot, page: BackupsPage, home: Home
 ) -> None:
+    qtbot.waitUntil(lambda: page.folder is not None, timeout=10_000)  # loaded off the UI
     page.schedule.setCurrentText("daily")
     page.daily_at.setText("04:30")
     page.keep_last.setValue(3)
-    page.save_settings()
+    with qtbot.waitSignal(page.backups.finished, timeout=10_000):
+        page.save_settings()  # written off the UI thread
     saved = ProfileStore(AppPaths.from_env(home.env), home.env).load("default").backups
     assert (saved.schedule, saved.daily_at, saved.keep_last) == ("daily", "04:30", 3)
     page.daily_at.setText("29:99")
     page.keep_last.setValue(5)
-    page.save_settings()
+    with qtbot.waitSignal(page.backups.failed, timeout=10_000):
+        page.save_settings()
     assert "daily_at" in page.message.text()
     assert ProfileStore(AppPaths.from_env(home.env), home.env).load("default").backups == saved
+    page.keep_last.setValue(1)
+    page.load_settings()  # read back from the profile
+    qtbot.waitUntil(lambda: page.keep_last.value() == 3, timeout=10_000)

@@ -204,7 +204,8 @@ def test_attached_files_go_into_the_prompt_within_a_limit(
     source = tmp_path / "util.py"
     source.write_text("def twice(x):\n    return 2 * x\n")
     page.prompt.setPlainText("Review this:")
-    page.attach_files([source])
+    page.attach_files([source])  # read off the UI thread
+    qtbot.waitUntil(lambda: "File `util.py`" in page.prompt.toPlainText(), timeout=5000)
     text = page.prompt.toPlainText()
     assert text.startswith("Review this:\n\nFile `util.py`:")
     assert "```python\ndef twice(x):\n    return 2 * x\n```" in text
@@ -213,9 +214,9 @@ def test_attached_files_go_into_the_prompt_within_a_limit(
     binary = tmp_path / "blob.bin"
     binary.write_bytes(b"\xff\xfe\x00\x80" * 10)
     page.attach_files([big])
-    assert "huge.log: 300 KB is over the 256 KB limit" in page.notice.text()
+    qtbot.waitUntil(lambda: "huge.log: 300 KB is over the 256 KB limit" in page.notice.text())
     page.attach_files([binary])
-    assert "blob.bin: not UTF-8 text" in page.notice.text()
+    qtbot.waitUntil(lambda: "blob.bin: not UTF-8 text" in page.notice.text())
     assert page.prompt.toPlainText() == text  # nothing half-added
 
 
@@ -237,7 +238,7 @@ def test_dropping_a_file_on_the_prompt_attaches_it(
         Qt.KeyboardModifier.NoModifier,
     )
     page.prompt.dropEvent(event)
-    assert "File `notes.md`:" in page.prompt.toPlainText()
+    qtbot.waitUntil(lambda: "File `notes.md`:" in page.prompt.toPlainText(), timeout=5000)
 
 
 def test_system_prompt_preset_is_sent(qtbot: QtBot, page: ChatPage, double: OllamaDouble) -> None:

@@ -5,6 +5,7 @@ watched through ``<state>/last_backup.json`` (one ``stat`` every few seconds).""
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import Callable, Coroutine
 from pathlib import Path
 from typing import Any
@@ -29,6 +30,7 @@ class BackupAdapter(QObject):
     finished(str): an operation ended well (its message).
     failed(str): an operation failed (its message; nothing was changed).
     planned(RestorePlan): a verified, staged restore waiting for confirmation.
+    settingsLoaded(dict): the profile's ``[backups]`` values, and ``folder``.
     scheduledResult(dict): the supervisor made (or failed) a scheduled backup.
     """
 
@@ -37,6 +39,7 @@ class BackupAdapter(QObject):
     finished = Signal(str)
     failed = Signal(str)
     planned = Signal(object)
+    settingsLoaded = Signal(dict)
     scheduledResult = Signal(dict)
 
     def __init__(self, paths: AppPaths, stack: StackAdapter, parent: QObject | None = None) -> None:
@@ -57,6 +60,36 @@ class BackupAdapter(QObject):
         return BackupService(self.paths, load_profile(self.paths, self.stack.profile.name))
 
     # -- operations (called by the page) -------------------------------------------------
+
+    def load_settings(self) -> None:
+        """Read the schedule and retention of the active profile (``settingsLoaded``)."""
+
+        def work(s: Any) -> None:
+            self.settingsLoaded.emit(
+                {**s.profile.backups.model_dump(mode="json"), "folder": s.folder}
+            )
+
+        self._run("settings", work)
+
+    def save_settings(self, values: dict[str, Any]) -> None:
+        """Save ``[backups]`` keys to the active profile (validated first: on an error the
+        file is unchanged), then hand them to a running supervisor."""
+        from elite_panel.core.profile_store import ProfileStore
+
+        name = self.stack.profile.name
+        literals = {f"backups.{key}": json.dumps(value) for key, value in values.items()}
+
+        async def work() -> None:
+            try:
+                await asyncio.to_thread(ProfileStore(self.paths).set_values, name, literals)
+            except EliteError as exc:
+                self.failed.emit(str(exc))
+                return
+            if self.stack.connected:
+                self.stack.configure()
+            self.finished.emit("Schedule and retention saved.")
+
+        self._tasks.start("save-settings", work())
 
     def refresh(self) -> None:
         self._run("list", lambda s: self.listed.emit(s.backups()))

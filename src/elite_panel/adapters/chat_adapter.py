@@ -15,7 +15,8 @@ from typing import TYPE_CHECKING, Any
 from PySide6.QtCore import QObject, Signal
 
 from elite_panel.adapters.tasks import TaskGroup
-from elite_panel.core.errors import AssistantError
+from elite_panel.chat.attachments import attachment_block
+from elite_panel.core.errors import AssistantError, EliteError
 from elite_panel.core.paths import AppPaths
 from elite_panel.core.services import ServiceState, ServiceStatus
 from elite_panel.core.stack_token import read_token
@@ -43,6 +44,8 @@ class ChatAdapter(QObject):
     failed(str): an action on conversations failed.
     promptRestored(str, bool): the last prompt, taken back (with its answer) to be
         resent as is (True: regenerate) or edited first (False).
+    attachmentRead(str): a file read for the prompt, as a fenced block.
+    attachmentRefused(str): why a file could not be attached.
     """
 
     availableChanged = Signal(bool)
@@ -55,6 +58,8 @@ class ChatAdapter(QObject):
     streamFailed = Signal(str, str)
     failed = Signal(str)
     promptRestored = Signal(str, bool)
+    attachmentRead = Signal(str)
+    attachmentRefused = Signal(str)
 
     def __init__(self, paths: AppPaths, parent: QObject | None = None) -> None:
         super().__init__(parent)
@@ -65,6 +70,7 @@ class ChatAdapter(QObject):
         self.streaming = False
         self._tasks = TaskGroup("chat")
         self._last_prompt: tuple[str, str | None, str | None] | None = None
+        self._attachments = 0
 
     # -- connection ---------------------------------------------------------------------
 
@@ -126,6 +132,21 @@ class ChatAdapter(QObject):
         if conversation_id == self.conversation_id:
             self.new_conversation()
         self._run("delete", self._delete(conversation_id))
+
+    def read_attachments(self, paths: list[Path]) -> None:
+        """Read files for the prompt off the UI thread, in order (``attachmentRead`` or
+        ``attachmentRefused`` for each); no assistant server is needed."""
+        self._attachments += 1
+        self._tasks.start(f"attach-{self._attachments}", self._read_attachments(paths))
+
+    async def _read_attachments(self, paths: list[Path]) -> None:
+        for path in paths:
+            try:
+                block = await asyncio.to_thread(attachment_block, path)
+            except EliteError as exc:
+                self.attachmentRefused.emit(str(exc))
+            else:
+                self.attachmentRead.emit(block)
 
     def export(self, conversation_id: str, fmt: str, target: Path) -> None:
         self._run("export", self._export(conversation_id, fmt, target))

@@ -26,7 +26,6 @@ from PySide6.QtWidgets import (
 )
 
 from elite_panel.adapters.backup_adapter import BackupAdapter
-from elite_panel.core.errors import ConfigError
 from elite_panel.ui.widgets import dialogs
 from elite_panel.ui.widgets.actions import add_buttons, fill, record_table
 
@@ -134,6 +133,7 @@ class BackupsPage(QWidget):
         backups.finished.connect(lambda text: self._done(text, error=False))
         backups.failed.connect(lambda text: self._done(text, error=True))
         backups.planned.connect(self._on_planned)
+        backups.settingsLoaded.connect(self._on_settings_loaded)
         self.load_settings()
         backups.refresh()
 
@@ -178,43 +178,27 @@ class BackupsPage(QWidget):
 
     # -- settings -----------------------------------------------------------------------
 
-    def _store(self) -> Any:
-        from elite_panel.core.profile_store import ProfileStore
-
-        return ProfileStore(self.backups.paths)
-
     def load_settings(self) -> None:
-        store = self._store()
-        try:
-            settings = store.load(self.backups.stack.profile.name).backups
-        except ConfigError as exc:
-            self._say(str(exc), error=True)
-            return
-        self.schedule.setCurrentText(settings.schedule)
-        self.daily_at.setText(settings.daily_at)
-        self.every_hours.setValue(settings.every_hours)
-        self.keep_last.setValue(settings.keep_last)
-        self.keep_daily.setValue(settings.keep_daily)
-        self.folder = self.backups.service().folder
+        self.backups.load_settings()
+
+    def _on_settings_loaded(self, settings: dict[str, Any]) -> None:
+        self.schedule.setCurrentText(settings["schedule"])
+        self.daily_at.setText(settings["daily_at"])
+        self.every_hours.setValue(settings["every_hours"])
+        self.keep_last.setValue(settings["keep_last"])
+        self.keep_daily.setValue(settings["keep_daily"])
+        self.folder = settings["folder"]
 
     def save_settings(self) -> None:
-        store = self._store()
-        name = self.backups.stack.profile.name
-        values = {
-            "backups.schedule": f'"{self.schedule.currentText()}"',
-            "backups.daily_at": f'"{self.daily_at.text()}"',
-            "backups.every_hours": str(self.every_hours.value()),
-            "backups.keep_last": str(self.keep_last.value()),
-            "backups.keep_daily": str(self.keep_daily.value()),
-        }
-        try:
-            store.set_values(name, values)
-        except ConfigError as exc:
-            self._say(str(exc), error=True)
-            return
-        if self.backups.stack.connected:
-            self.backups.stack.configure()
-        self._say("Schedule and retention saved.")
+        self.backups.save_settings(
+            {
+                "schedule": self.schedule.currentText(),
+                "daily_at": self.daily_at.text(),
+                "every_hours": self.every_hours.value(),
+                "keep_last": self.keep_last.value(),
+                "keep_daily": self.keep_daily.value(),
+            }
+        )
 
     # -- display ------------------------------------------------------------------------
 

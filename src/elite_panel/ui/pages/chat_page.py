@@ -30,9 +30,8 @@ from PySide6.QtWidgets import (
 )
 
 from elite_panel.adapters.chat_adapter import ChatAdapter
-from elite_panel.chat.attachments import MAX_ATTACHMENT_BYTES, attachment_block
+from elite_panel.chat.attachments import MAX_ATTACHMENT_BYTES
 from elite_panel.chat.presets import PRESETS
-from elite_panel.core.errors import EliteError
 from elite_panel.ui.widgets.message_widget import MessageWidget, answer_figures
 from elite_panel.ui.widgets.prompt_box import PromptBox
 
@@ -223,6 +222,8 @@ class ChatPage(QWidget):
         chat.streamFinished.connect(self._on_stream_finished)
         chat.streamFailed.connect(self._on_stream_failed)
         chat.failed.connect(self._show_notice)
+        chat.attachmentRead.connect(self._on_attachment_read)
+        chat.attachmentRefused.connect(self._show_notice)
         chat.promptRestored.connect(self._on_prompt_restored)
         self._on_available(chat.client is not None)
 
@@ -250,16 +251,14 @@ class ChatPage(QWidget):
         self.chat.send(text, self.model.currentText() or None, system)
 
     def attach_files(self, paths: list[Path]) -> None:
-        """Append each file to the prompt; a file that cannot be attached is named, with why."""
-        for path in paths:
-            try:
-                block = attachment_block(path)
-            except EliteError as exc:
-                self._show_notice(str(exc))
-                continue
-            current = self.prompt.toPlainText().rstrip()
-            self.prompt.setPlainText(f"{current}\n\n{block}" if current else block)
+        """Append each file to the prompt (read off the UI thread); a file that cannot be
+        attached is named, with why."""
+        self.chat.read_attachments(paths)
         self.prompt.setFocus()
+
+    def _on_attachment_read(self, block: str) -> None:
+        current = self.prompt.toPlainText().rstrip()
+        self.prompt.setPlainText(f"{current}\n\n{block}" if current else block)
 
     def export_to(self, path: Path) -> None:
         conversation_id = self._selected_id()
