@@ -42,6 +42,7 @@ from elite_panel.ui.widgets.lazy_page import LazyPage
 if TYPE_CHECKING:
     from elite_panel.adapters.models_adapter import ModelsAdapter
     from elite_panel.adapters.secrets_adapter import SecretsAdapter
+    from elite_panel.adapters.settings_adapter import SettingsAdapter
 
 log = logging.getLogger(__name__)
 
@@ -82,6 +83,7 @@ class Panel(QObject):
             }
         )
         self.secrets: SecretsAdapter | None = None
+        self.settings: SettingsAdapter | None = None
         self.models: ModelsAdapter | None = None
         # Built now (not with its page): it watches for the scheduled backups' results.
         self.backups = BackupAdapter(paths, self.stack, self)
@@ -108,9 +110,9 @@ class Panel(QObject):
         from elite_panel.adapters.settings_adapter import SettingsAdapter
         from elite_panel.ui.pages.settings_page import SettingsPage
 
-        settings = SettingsAdapter(self.paths, self.stack, self)
-        settings.activeChanged.connect(self.profile.set)
-        return SettingsPage(settings)
+        self.settings = SettingsAdapter(self.paths, self.stack, self)
+        self.settings.activeChanged.connect(self.profile.set)
+        return SettingsPage(self.settings)
 
     def _secrets_page(self) -> QWidget:
         from elite_panel.adapters.secrets_adapter import SecretsAdapter
@@ -183,7 +185,7 @@ class Panel(QObject):
         self.stack.close()
         self.chat.close()
         self.monitor.close()
-        for adapter in (self.secrets, self.models):
+        for adapter in (self.secrets, self.models, self.settings):
             if adapter is not None:
                 adapter.close()
         self.backups.close()

@@ -5,6 +5,7 @@ secrets against the real keyring, with reveal hidden again and delete confirmed.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import keyring
@@ -30,9 +31,16 @@ def open_page(panel: Panel, name: str) -> Any:
     return lazy.page
 
 
-def test_settings_form_apply_and_refusals(qtbot: QtBot, panel: Panel) -> None:
+def open_settings(qtbot: QtBot, panel: Panel) -> SettingsPage:
+    """The Settings page once it has read the active profile (off the UI thread)."""
     page = open_page(panel, "settings")
     assert isinstance(page, SettingsPage)
+    qtbot.waitUntil(lambda: bool(page.loaded_text), timeout=10_000)
+    return page
+
+
+def test_settings_form_apply_and_refusals(qtbot: QtBot, panel: Panel) -> None:
+    page = open_settings(qtbot, panel)
     asked: list[str] = []
     page.confirm = lambda _p, _t, text: asked.append(text) or True
     titles = [box.title() for box in page.form.findChildren(QGroupBox)]
@@ -58,7 +66,9 @@ def test_settings_form_apply_and_refusals(qtbot: QtBot, panel: Panel) -> None:
 
     cpu.widget.setText("90")
     assert cpu.error.isHidden()
-    page.apply()
+    with qtbot.waitSignal(page.settings.viewLoaded, timeout=10_000):
+        page.apply()  # saved, then read back
+    assert page.message.text().startswith("Saved.")
     assert "dashboard.cpu_percent: 80.0 → 90.0" in asked[0]
     assert "nothing restarts" in asked[0]  # the stack is not running
     text = page.settings.store.text("default")
@@ -78,8 +88,8 @@ def test_settings_form_apply_and_refusals(qtbot: QtBot, panel: Panel) -> None:
     assert page.settings.store.text("default").endswith("# elsewhere\n")
 
 
-def test_profile_list_operations(qtbot: QtBot, panel: Panel) -> None:
-    page = open_page(panel, "settings")
+def test_profile_list_operations(qtbot: QtBot, panel: Panel, tmp_path: Path) -> None:
+    page = open_settings(qtbot, panel)
     names = iter(["gpu", "gpu-big"])
     page.ask_text = lambda *_a, **_k: next(names)
     page.confirm = lambda *_a: True
@@ -92,6 +102,25 @@ def test_profile_list_operations(qtbot: QtBot, panel: Panel) -> None:
     page.buttons["Delete"].click()  # the active one: refused
     assert "in use" in page.message.text()
     assert "gpu-big" in page.settings.store.names()
+
+    page.ask_text = lambda *_a, **_k: "laptop"
+    page.buttons["New"].click()  # the defaults, selected and read for the editor
+    assert page.current == "laptop" and "laptop" in page.settings.store.names()
+    qtbot.waitUntil(lambda: "# Elite Coding Assistant profile" in page.raw.toPlainText())
+
+    exported = tmp_path / "shared.toml"
+    page.choose_file = lambda *_a: exported
+    page.buttons["Export"].click()
+    assert exported.read_text(encoding="utf-8") == page.settings.store.text("laptop")
+    assert f"Exported to {exported}" in page.message.text()
+    page.choose_file = lambda *_a: exported  # imported back under the file's name
+    page.buttons["Import"].click()
+    assert page.current == "shared" and "shared" in page.settings.store.names()
+    broken = tmp_path / "broken.toml"
+    broken.write_text('[runner]\nkind = "warp"\n', encoding="utf-8")
+    page.choose_file = lambda *_a: broken
+    page.buttons["Import"].click()  # validated first: refused, nothing added
+    assert "runner.kind" in page.message.text() and "broken" not in page.settings.store.names()
 
 
 def test_secrets_page_on_the_real_keyring(qtbot: QtBot, panel: Panel, real_keyring: Home) -> None:
@@ -153,7 +182,7 @@ def test_apply_restarts_only_what_the_change_affects(
 
     qtbot.waitUntil(lambda: len(pids()) == 2, timeout=90_000)
     before = pids()
-    page = open_page(panel, "settings")
+    page = open_settings(qtbot, panel)
     asked: list[str] = []
     page.confirm = lambda _p, _t, text: asked.append(text) or True
     level = page.form.fields["logging.level"].widget

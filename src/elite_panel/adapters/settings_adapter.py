@@ -1,17 +1,22 @@
 """The Settings page's side of the profiles: the list, the editor's load and save, and
 applying a saved change to the running stack (only the services it affects restart).
 
-Profile files are small and local: they are read and written on the UI thread.
+A profile is read for the editor off the UI thread (``viewLoaded``); saving is one small
+atomic write, checked against the text the editor read.
 """
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from PySide6.QtCore import QObject, Signal
 
 from elite_panel.adapters.stack_adapter import StackAdapter
+from elite_panel.adapters.tasks import TaskGroup
+from elite_panel.core.errors import ConfigError
 from elite_panel.core.paths import AppPaths
 from elite_panel.core.profile_store import Change, ProfileStore, diff, services_to_restart
 from elite_panel.core.profiles import Profile, validate_text
@@ -35,15 +40,41 @@ class SettingsAdapter(QObject):
     Signals:
     profilesChanged(list[str], str): the profile names and the active one.
     activeChanged(str): another profile was made the active one.
+    viewLoaded(dict): a profile read for the editor: ``name``, ``text``, and ``values``
+        with their ``sources``, or ``error`` (an invalid file, shown in the TOML view).
     """
 
     profilesChanged = Signal(list, str)
     activeChanged = Signal(str)
+    viewLoaded = Signal(dict)
 
     def __init__(self, paths: AppPaths, stack: StackAdapter, parent: QObject | None = None) -> None:
         super().__init__(parent)
         self.store = ProfileStore(paths)
         self.stack = stack
+        self._tasks = TaskGroup("settings")
+
+    def close(self) -> None:
+        self._tasks.cancel_all()
+
+    def load_view(self, name: str) -> None:
+        """Read profile ``name`` for the editor, off the UI thread (``viewLoaded``)."""
+        self._tasks.start("view", self._load_view(name))
+
+    async def _load_view(self, name: str) -> None:
+        def read() -> dict[str, Any]:
+            view: dict[str, Any] = {"name": name, "text": ""}
+            try:
+                view["text"] = self.store.text(name)
+                profile = self.store.load(name)
+                view.update(
+                    values=profile.model_dump(mode="json"), sources=self.store.sources(name)
+                )
+            except (ConfigError, OSError) as exc:
+                view["error"] = str(exc)
+            return view
+
+        self.viewLoaded.emit(await asyncio.to_thread(read))
 
     def refresh(self) -> None:
         self.profilesChanged.emit(self.store.names(), self.store.active())

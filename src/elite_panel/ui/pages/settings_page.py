@@ -57,6 +57,7 @@ class SettingsPage(QWidget):
         self.choose_file = dialogs.choose_file
         self.current: str | None = None
         self.loaded_text = ""
+        self._after_load = ""
 
         self.profiles = QListWidget()
         self.profiles.setFixedWidth(180)
@@ -115,6 +116,7 @@ class SettingsPage(QWidget):
         layout.addLayout(right, 1)
         QShortcut(QKeySequence("Ctrl+Return"), self, self.apply)
         settings.profilesChanged.connect(self._on_profiles)
+        settings.viewLoaded.connect(self._on_view_loaded)
         settings.refresh()
 
     # -- the list -----------------------------------------------------------------------
@@ -202,21 +204,26 @@ class SettingsPage(QWidget):
 
     # -- the editor ---------------------------------------------------------------------
 
-    def reload(self) -> None:
+    def reload(self, then_say: str = "") -> None:
+        """Read the selected profile again (off the UI thread); ``then_say`` once shown."""
         if self.current is None:
             return
-        store = self.settings.store
-        try:
-            self.loaded_text = store.text(self.current)
-            self.raw.setPlainText(self.loaded_text)
-            profile = store.load(self.current)
-            self.form.load(profile.model_dump(mode="json"), store.sources(self.current))
-            self.form.setEnabled(True)
-            self._say("")
-        except ConfigError as exc:  # a broken file: fix it in the TOML view
+        self._after_load = then_say
+        self.settings.load_view(self.current)
+
+    def _on_view_loaded(self, view: dict[str, Any]) -> None:
+        if view["name"] != self.current:  # another profile was selected meanwhile
+            return
+        self.loaded_text = view["text"]
+        self.raw.setPlainText(self.loaded_text)
+        if "error" in view:  # a broken file: fix it in the TOML view
             self.form.setEnabled(False)
             self.tabs.setCurrentIndex(1)
-            self._say(str(exc), error=True)
+            self._say(view["error"], error=True)
+            return
+        self.form.load(view["values"], view["sources"])
+        self.form.setEnabled(True)
+        self._say(self._after_load)
 
     def _on_tab(self, index: int) -> None:
         if index == 1 and self.form.isEnabled() and self.form.edits():
@@ -253,8 +260,7 @@ class SettingsPage(QWidget):
         except ConfigError as exc:
             self._say(f"Not saved: {exc}", error=True)
             return
-        self.reload()
-        self._say(f"Saved. {describe(plan).splitlines()[-1]}")
+        self.reload(then_say=f"Saved. {describe(plan).splitlines()[-1]}")
 
     def _say(self, text: str, error: bool = False) -> None:
         self.message.setStyleSheet("color:#c0392b;" if error else "")
