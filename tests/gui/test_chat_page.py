@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -10,11 +11,13 @@ from typing import Any
 import httpx
 import pytest
 from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QInputDialog
 from pytestqt.qtbot import QtBot
 
 from elite_panel.adapters.chat_adapter import ChatAdapter
 from elite_panel.core.paths import AppPaths
 from elite_panel.ui.pages.chat_page import ChatPage
+from elite_panel.ui.widgets.message_widget import MessageWidget
 from embedded_server.app import create_app
 from embedded_server.config import Settings
 from tests.fakes.ollama_double import OllamaDouble, build_app, serve_in_thread
@@ -288,3 +291,44 @@ def test_view_follows_the_end_unless_scrolled_up(
     qtbot.waitUntil(lambda: bar.maximum() > 1500, timeout=10_000)
     assert bar.value() == 0  # left where the user is
     qtbot.waitUntil(lambda: not page.chat.streaming, timeout=20_000)
+
+
+def test_rename_pin_and_show_earlier_messages(
+    qtbot: QtBot, page: ChatPage, server: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    headers = {"Authorization": f"Bearer {TOKEN}"}
+    first = None
+    for turn in range(23):  # 46 messages: the view shows the newest 20, then 20 more...
+        body: dict[str, Any] = {
+            "model": "llama3.2",
+            "messages": [{"role": "user", "content": f"question {turn}"}],
+        }
+        if first:
+            body["conversation_id"] = first
+        events = httpx.post(f"{server}/api/chat", json=body, headers=headers, timeout=30).text
+        first = first or json.loads(events.splitlines()[0])["conversation_id"]
+    httpx.post(
+        f"{server}/api/chat",
+        json={"model": "llama3.2", "messages": [{"role": "user", "content": "other"}]},
+        headers=headers,
+        timeout=30,
+    )
+    page.chat.refresh()
+    qtbot.waitUntil(lambda: page.conversations.count() == 2, timeout=10_000)
+    assert page.conversations.item(0).text() == "other"  # the newest first
+
+    page.conversations.setCurrentRow(1)
+    page.chat.open(first)
+    qtbot.waitUntil(lambda: len(page.findChildren(MessageWidget)) == 20, timeout=10_000)
+    assert page.earlier_button.isVisible()
+    page.earlier_button.click()
+    assert len(page.findChildren(MessageWidget)) == 40
+    page.earlier_button.click()
+    assert len(page.findChildren(MessageWidget)) == 46 and not page.earlier_button.isVisible()
+
+    monkeypatch.setattr(QInputDialog, "getText", lambda *_a, **_k: ("The long one", True))
+    page.rename_button.click()
+    qtbot.waitUntil(lambda: page.conversations.item(1).text() == "The long one", timeout=10_000)
+    page.conversations.setCurrentRow(1)
+    page.pin_button.click()  # pinned ones come first, marked
+    qtbot.waitUntil(lambda: page.conversations.item(0).text() == "📌 The long one", timeout=10_000)

@@ -98,3 +98,28 @@ def test_lists_pull_cancel_delete(
     with qtbot.waitSignal(page.models.failed, timeout=10_000):
         page.pull()
     assert "file does not exist" in page.message.text()
+
+
+def test_details_unload_and_an_import_ollama_refuses(
+    qtbot: QtBot, page: ModelsPage, double: ollama_double.OllamaDouble, tmp_path: Path
+) -> None:
+    qtbot.waitUntil(lambda: page.installed.rowCount() == 2, timeout=10_000)
+    page.installed.selectRow(0)
+    with qtbot.waitSignal(page.models.details, timeout=10_000):
+        page.buttons["Details"].click()
+    assert page.details.isVisible() and "parameters:" in page.details.toPlainText()
+
+    qtbot.waitUntil(lambda: page.loaded.rowCount() == 1, timeout=5000)
+    page.loaded.selectRow(0)
+    loaded_name = page.loaded.item(0, 0).text()
+    with qtbot.waitSignal(page.models.finished, timeout=10_000):
+        page.buttons["Unload"].click()
+    assert double.unloaded == [loaded_name]  # the runner was asked to free it
+
+    gguf = tmp_path / "mine.gguf"
+    gguf.write_bytes(b"GGUF" + b"\0" * 64)
+    page.choose_file = lambda *_a: gguf
+    with qtbot.waitSignal(page.models.failed, timeout=10_000):
+        page.buttons["Import GGUF"].click()
+    assert "importing a GGUF file is for the built-in runner" in page.message.text()
+    assert page.pull_button.isEnabled()  # the page is usable again
