@@ -52,7 +52,8 @@ class LoadedModel:
 
     @property
     def gpu_share(self) -> float:
-        return self.size_vram / self.size if self.size else 0.0
+        """Share of the model's bytes in VRAM, 0 to 1 (as the panel's dashboard reads it)."""
+        return min(self.size_vram / self.size, 1.0) if self.size else 0.0
 
 
 @dataclass(frozen=True)

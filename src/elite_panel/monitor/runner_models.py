@@ -26,7 +26,8 @@ class LoadedModel:
 
     @property
     def gpu_fraction(self) -> float | None:
-        """Share of the model in VRAM (1.0 = all of it); ``None`` when not reported."""
+        """Share of the model's bytes in VRAM, 0 to 1, as the server's ``gpu_share``;
+        ``None`` when the runner does not say (OpenAI-compatible runners)."""
         if self.size_bytes is None or self.vram_bytes is None or self.size_bytes <= 0:
             return None
         return min(self.vram_bytes / self.size_bytes, 1.0)
