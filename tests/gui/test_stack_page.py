@@ -37,6 +37,28 @@ def test_start_shows_states_then_stop(qtbot: QtBot, panel: Panel, home: Home) ->
         timeout=20_000,
     )
 
+    # A card's Restart restarts its service only; "Restart stack" restarts both.
+    runner_pid, assistant_pid = cards["runner"].pid.text(), cards["assistant"].pid.text()
+    qtbot.mouseClick(cards["assistant"].restart_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(
+        lambda: (
+            cards["assistant"].badge.text() == "ready"
+            and cards["assistant"].pid.text() not in ("", "-", assistant_pid)
+        ),
+        timeout=60_000,
+    )
+    assert cards["runner"].pid.text() == runner_pid
+    assistant_pid = cards["assistant"].pid.text()
+    qtbot.mouseClick(page.restart_button, Qt.MouseButton.LeftButton)  # type: ignore[attr-defined]
+    qtbot.waitUntil(
+        lambda: (
+            all(c.badge.text() == "ready" for c in cards.values())
+            and cards["runner"].pid.text() not in ("", "-", runner_pid)
+            and cards["assistant"].pid.text() not in ("", "-", assistant_pid)
+        ),
+        timeout=90_000,
+    )
+
     qtbot.mouseClick(page.stop_button, Qt.MouseButton.LeftButton)  # type: ignore[attr-defined]
     qtbot.waitUntil(
         lambda: all(c.badge.text() == "stopped" for c in cards.values()), timeout=30_000
