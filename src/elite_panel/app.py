@@ -9,6 +9,7 @@ next panel shows it.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import os
 import sys
@@ -43,6 +44,8 @@ if TYPE_CHECKING:
     from elite_panel.adapters.models_adapter import ModelsAdapter
     from elite_panel.adapters.secrets_adapter import SecretsAdapter
     from elite_panel.adapters.settings_adapter import SettingsAdapter
+    from elite_panel.core.profile_store import ProfileStore
+    from elite_panel.core.secret_store import SecretStore
 
 log = logging.getLogger(__name__)
 
@@ -86,7 +89,7 @@ class Panel(QObject):
         self.settings: SettingsAdapter | None = None
         self.models: ModelsAdapter | None = None
         # Built now (not with its page): it watches for the scheduled backups' results.
-        self.backups = BackupAdapter(paths, self.stack, self)
+        self.backups = BackupAdapter(paths, self.stack, lambda: self.profile_store, self)
         self.backups.scheduledResult.connect(self._on_scheduled_backup)
         self.finished = asyncio.Event()
         self._tasks = TaskGroup("panel")
@@ -106,11 +109,26 @@ class Panel(QObject):
         QShortcut(QKeySequence.StandardKey.Quit, self.window, self.quit)
         QShortcut(QKeySequence("Ctrl+S"), self.window, self.stack.start_stack)
 
+    # The stores are built on first use, once: the window opens without pydantic, tomlkit
+    # or keyring (the pages that need them are built when first shown).
+
+    @functools.cached_property
+    def profile_store(self) -> ProfileStore:
+        from elite_panel.core.profile_store import ProfileStore
+
+        return ProfileStore(self.paths)
+
+    @functools.cached_property
+    def secret_store(self) -> SecretStore:
+        from elite_panel.core.secret_store import SecretStore
+
+        return SecretStore(self.paths)
+
     def _settings_page(self) -> QWidget:
         from elite_panel.adapters.settings_adapter import SettingsAdapter
         from elite_panel.ui.pages.settings_page import SettingsPage
 
-        self.settings = SettingsAdapter(self.paths, self.stack, self)
+        self.settings = SettingsAdapter(self.profile_store, self.stack, self)
         self.settings.activeChanged.connect(self.profile.set)
         return SettingsPage(self.settings)
 
@@ -118,7 +136,7 @@ class Panel(QObject):
         from elite_panel.adapters.secrets_adapter import SecretsAdapter
         from elite_panel.ui.pages.secrets_page import SecretsPage
 
-        self.secrets = SecretsAdapter(self.paths, self)
+        self.secrets = SecretsAdapter(self.secret_store, self)
         return SecretsPage(self.secrets)
 
     def _models_page(self) -> QWidget:

@@ -8,7 +8,7 @@ import asyncio
 import json
 from collections.abc import Callable, Coroutine
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QObject, QTimer, Signal
 
@@ -17,6 +17,9 @@ from elite_panel.adapters.tasks import TaskGroup
 from elite_panel.backup.status import read_status, status_file
 from elite_panel.core.errors import EliteError
 from elite_panel.core.paths import AppPaths
+
+if TYPE_CHECKING:
+    from elite_panel.core.profile_store import ProfileStore
 
 STATUS_POLL_MS = 5000
 
@@ -42,10 +45,18 @@ class BackupAdapter(QObject):
     settingsLoaded = Signal(dict)
     scheduledResult = Signal(dict)
 
-    def __init__(self, paths: AppPaths, stack: StackAdapter, parent: QObject | None = None) -> None:
+    def __init__(
+        self,
+        paths: AppPaths,
+        stack: StackAdapter,
+        profiles: Callable[[], ProfileStore],
+        parent: QObject | None = None,
+    ) -> None:
+        """``profiles`` gives the panel's profile store (built on first use)."""
         super().__init__(parent)
         self.paths = paths
         self.stack = stack
+        self.profiles = profiles
         self._tasks = TaskGroup("backups")
         self._status_mtime = self._mtime()
         self._poll = QTimer(self)
@@ -74,14 +85,12 @@ class BackupAdapter(QObject):
     def save_settings(self, values: dict[str, Any]) -> None:
         """Save ``[backups]`` keys to the active profile (validated first: on an error the
         file is unchanged), then hand them to a running supervisor."""
-        from elite_panel.core.profile_store import ProfileStore
-
         name = self.stack.profile.name
         literals = {f"backups.{key}": json.dumps(value) for key, value in values.items()}
 
         async def work() -> None:
             try:
-                await asyncio.to_thread(ProfileStore(self.paths).set_values, name, literals)
+                await asyncio.to_thread(self.profiles().set_values, name, literals)
             except EliteError as exc:
                 self.failed.emit(str(exc))
                 return

@@ -11,7 +11,6 @@ from PySide6.QtCore import QObject, Signal
 
 from elite_panel.adapters.tasks import TaskGroup
 from elite_panel.core.errors import EliteError
-from elite_panel.core.paths import AppPaths
 from elite_panel.core.secret_store import SecretStore
 
 
@@ -28,9 +27,9 @@ class SecretsAdapter(QObject):
     revealed = Signal(str, str, str)
     failed = Signal(str)
 
-    def __init__(self, paths: AppPaths, parent: QObject | None = None) -> None:
+    def __init__(self, store: SecretStore, parent: QObject | None = None) -> None:
         super().__init__(parent)
-        self.store = SecretStore(paths)
+        self.store = store
         self._tasks = TaskGroup("secrets")
 
     def refresh(self) -> None:

@@ -17,7 +17,6 @@ from PySide6.QtCore import QObject, Signal
 from elite_panel.adapters.stack_adapter import StackAdapter
 from elite_panel.adapters.tasks import TaskGroup
 from elite_panel.core.errors import ConfigError
-from elite_panel.core.paths import AppPaths
 from elite_panel.core.profile_store import Change, ProfileStore, diff, services_to_restart
 from elite_panel.core.profiles import Profile, validate_text
 
@@ -48,9 +47,11 @@ class SettingsAdapter(QObject):
     activeChanged = Signal(str)
     viewLoaded = Signal(dict)
 
-    def __init__(self, paths: AppPaths, stack: StackAdapter, parent: QObject | None = None) -> None:
+    def __init__(
+        self, store: ProfileStore, stack: StackAdapter, parent: QObject | None = None
+    ) -> None:
         super().__init__(parent)
-        self.store = ProfileStore(paths)
+        self.store = store
         self.stack = stack
         self._tasks = TaskGroup("settings")
 
