@@ -17,7 +17,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 import qasync
-from PySide6.QtCore import QObject
+from PySide6.QtCore import QObject, QSettings
 from PySide6.QtGui import QKeySequence, QShortcut
 from PySide6.QtWidgets import QApplication, QWidget
 
@@ -155,8 +155,13 @@ class Panel(QObject):
         """Another profile became the active one: the next start of the stack uses it."""
         self.window.statusBar().showMessage(f"Profile: {name}", 5000)
 
+    def layout_settings(self) -> QSettings:
+        """Where the window's geometry and splitters are kept (in the config folder)."""
+        return QSettings(str(self.paths.config / "window.ini"), QSettings.Format.IniFormat)
+
     def show(self, page: str | None = None) -> None:
         self.errors.install()
+        self.window.restore_layout(self.layout_settings())
         if page:
             self.window.show_page(page)
         self.window.show()
@@ -199,6 +204,7 @@ class Panel(QObject):
 
     def close(self) -> None:
         """Stop every adapter's background work (the stack itself is left as it is)."""
+        self.window.save_layout(self.layout_settings())
         self.errors.uninstall()
         self.stack.close()
         self.chat.close()
@@ -209,6 +215,7 @@ class Panel(QObject):
         self.backups.close()
 
     def _on_close_requested(self) -> None:
+        self.window.save_layout(self.layout_settings())
         if self.tray:
             self.window.hide()
         else:

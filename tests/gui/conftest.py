@@ -43,6 +43,7 @@ def qloop(qapp: QApplication) -> Iterator[asyncio.AbstractEventLoop]:
 def panel(qtbot: QtBot, qloop: asyncio.AbstractEventLoop, home: Home) -> Iterator[Panel]:
     """The panel of the test's isolated home, without a tray (none offscreen)."""
     built = Panel(AppPaths.from_env(), "default", use_tray=False)
+    built.window.resize(1280, 720)  # a laptop's window (the offscreen screen is 800x800)
     qtbot.addWidget(built.window)
     yield built
     built.close()

@@ -2,18 +2,23 @@
 
 from __future__ import annotations
 
-from PySide6.QtCore import QEvent, QObject, Qt, Signal
+from PySide6.QtCore import QByteArray, QEvent, QObject, QSettings, QSize, Qt, Signal
 from PySide6.QtGui import QCloseEvent, QKeySequence, QShortcut
 from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
     QListWidget,
     QMainWindow,
+    QSplitter,
     QStackedWidget,
     QWidget,
 )
 
 from elite_panel.core.services import ServiceState, ServiceStatus
+
+MINIMUM = QSize(1024, 640)  # every page is usable at this size
+PREFERRED = QSize(1280, 800)
+SCREEN_SHARE = 0.9  # the first window takes at most this much of the available screen
 
 
 def stack_summary(statuses: list[ServiceStatus], connected: bool) -> str:
@@ -39,7 +44,7 @@ class MainWindow(QMainWindow):
     def __init__(self, pages: dict[str, QWidget], parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setWindowTitle("Elite Coding Assistant")
-        self.resize(1100, 720)
+        self.fit_to_screen()
         self.pages = pages
         self.sidebar = QListWidget()
         self.sidebar.setFixedWidth(150)
@@ -65,6 +70,37 @@ class MainWindow(QMainWindow):
         self.sidebar.setCurrentRow(0)
         self._painted = False
         self.installEventFilter(self)
+
+    def fit_to_screen(self) -> None:
+        """Size the window for its screen: the preferred size, but at most 90 % of the
+        available area; the minimum is 1024 x 640, or less on a smaller screen."""
+        area = self.screen().availableGeometry().size() * SCREEN_SHARE
+        self.setMinimumSize(MINIMUM.boundedTo(area))
+        self.resize(PREFERRED.boundedTo(area))
+
+    def save_layout(self, settings: QSettings) -> None:
+        """Keep the window's geometry and its splitters' positions (for the next start)."""
+        settings.setValue("window/geometry", self.saveGeometry())
+        for splitter in self.findChildren(QSplitter):
+            if splitter.objectName():
+                settings.setValue(f"splitters/{splitter.objectName()}", splitter.saveState())
+        settings.sync()
+
+    def restore_layout(self, settings: QSettings) -> None:
+        """Bring back what :meth:`save_layout` kept; anything unreadable is ignored."""
+        geometry = settings.value("window/geometry")
+        if isinstance(geometry, QByteArray) and self.restoreGeometry(geometry):
+            self.fit_on_screen()
+        for splitter in self.findChildren(QSplitter):
+            state = settings.value(f"splitters/{splitter.objectName()}")
+            if splitter.objectName() and isinstance(state, QByteArray):
+                splitter.restoreState(state)
+
+    def fit_on_screen(self) -> None:
+        """A remembered size larger than this screen allows (another monitor) shrinks."""
+        area = self.screen().availableGeometry().size() * SCREEN_SHARE
+        if self.width() > area.width() or self.height() > area.height():
+            self.resize(self.size().boundedTo(area).expandedTo(self.minimumSize()))
 
     def show_page(self, name: str) -> None:
         names = list(self.pages)

@@ -16,6 +16,7 @@ from PySide6.QtGui import QKeySequence, QShortcut
 from PySide6.QtWidgets import (
     QComboBox,
     QFileDialog,
+    QGridLayout,
     QHBoxLayout,
     QInputDialog,
     QLabel,
@@ -100,15 +101,17 @@ class ChatPage(QWidget):
         left_layout = QVBoxLayout(left)
         left_layout.addWidget(self.search)
         left_layout.addWidget(self.conversations, 1)
-        buttons = QHBoxLayout()
-        for button in (
-            self.new_button,
-            self.rename_button,
-            self.pin_button,
-            self.delete_button,
-            self.export_button,
+        buttons = QGridLayout()  # three to a row: the column stays narrow
+        for index, button in enumerate(
+            (
+                self.new_button,
+                self.rename_button,
+                self.pin_button,
+                self.delete_button,
+                self.export_button,
+            )
         ):
-            buttons.addWidget(button)
+            buttons.addWidget(button, index // 3, index % 3)
         left_layout.addLayout(buttons)
         left_layout.addWidget(self.undo_bar)
 
@@ -146,7 +149,11 @@ class ChatPage(QWidget):
         error_row.addWidget(self.retry_button)
         self.error_bar.hide()
         self.model = QComboBox()
-        self.model.setMinimumWidth(200)
+        self.model.setMinimumWidth(160)
+        self.model.setSizeAdjustPolicy(
+            QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon
+        )
+        self.model.setMinimumContentsLength(16)
         self.model.setToolTip("Model for this conversation (remembered per conversation)")
         self.prompt = PromptBox()
         self.prompt.submitted.connect(self.send)
@@ -175,18 +182,23 @@ class ChatPage(QWidget):
         self.stop_button.setToolTip("Stop the answer (Esc); the partial answer is kept")
         self.stop_button.clicked.connect(chat.stop)
         self.stop_button.setEnabled(False)
-        controls = QHBoxLayout()
-        controls.addWidget(QLabel("Model"))
-        controls.addWidget(self.model)
-        controls.addWidget(QLabel("Prompt"))
-        controls.addWidget(self.preset)
-        controls.addWidget(self.edit_preset_button)
-        controls.addStretch(1)
-        controls.addWidget(self.attach_button)
-        controls.addWidget(self.regenerate_button)
-        controls.addWidget(self.edit_last_button)
-        controls.addWidget(self.stop_button)
-        controls.addWidget(self.send_button)
+        # Two rows, so that the page fits a small window: what to use, then what to do.
+        choices = QHBoxLayout()
+        choices.addWidget(QLabel("Model"))
+        choices.addWidget(self.model, 2)
+        choices.addWidget(QLabel("Prompt"))
+        choices.addWidget(self.preset, 1)
+        choices.addWidget(self.edit_preset_button)
+        actions = QHBoxLayout()
+        actions.addWidget(self.attach_button)
+        actions.addWidget(self.regenerate_button)
+        actions.addWidget(self.edit_last_button)
+        actions.addStretch(1)
+        actions.addWidget(self.stop_button)
+        actions.addWidget(self.send_button)
+        controls = QVBoxLayout()
+        controls.addLayout(choices)
+        controls.addLayout(actions)
         right = QWidget()
         right_layout = QVBoxLayout(right)
         right_layout.addWidget(self.heading)
@@ -196,20 +208,23 @@ class ChatPage(QWidget):
         right_layout.addLayout(controls)
         right_layout.addWidget(self.prompt)
 
-        splitter = QSplitter(Qt.Orientation.Horizontal)
-        splitter.addWidget(left)
-        splitter.addWidget(right)
-        splitter.setStretchFactor(1, 1)
-        splitter.setSizes([280, 820])
-        splitter.setCollapsible(1, False)
+        self.splitter = QSplitter(Qt.Orientation.Horizontal)
+        self.splitter.setObjectName("chatSplitter")  # its sizes are kept between runs
+        self.splitter.addWidget(left)
+        self.splitter.addWidget(right)
+        self.splitter.setStretchFactor(1, 1)
+        self.splitter.setSizes([260, 740])
+        self.splitter.setCollapsible(1, False)
+        self.conversation_list = left
         layout = QVBoxLayout(self)
-        layout.addWidget(splitter)
+        layout.addWidget(self.splitter)
 
         for keys, slot in (
             ("Ctrl+N", self.new_conversation),
             ("Ctrl+F", self.focus_search),
             ("Ctrl+L", self.prompt.setFocus),
             ("Esc", chat.stop),
+            ("Ctrl+B", self.toggle_conversations),
         ):
             QShortcut(QKeySequence(keys), self, slot)
 
@@ -249,6 +264,10 @@ class ChatPage(QWidget):
         self.stop_button.setEnabled(True)
         system = self._presets.get(self.preset.currentText())
         self.chat.send(text, self.model.currentText() or None, system)
+
+    def toggle_conversations(self) -> None:
+        """Hide or show the conversation list (Ctrl+B): more room for the answer."""
+        self.conversation_list.setVisible(not self.conversation_list.isVisible())
 
     def attach_files(self, paths: list[Path]) -> None:
         """Append each file to the prompt (read off the UI thread); a file that cannot be

@@ -21,6 +21,7 @@ from PySide6.QtWidgets import (
     QLabel,
     QListWidget,
     QPushButton,
+    QScrollArea,
     QSplitter,
     QVBoxLayout,
     QWidget,
@@ -91,8 +92,9 @@ class DashboardPage(QWidget):
         self.paused = False
         self.has_gpu = False  # the GPU graphs show once a sample has a GPU
         layout = QVBoxLayout(self)
-        glance = QHBoxLayout()
-        for key in ("CPU", "RAM", "GPU", "VRAM", "GPU °C", "Power", "Req/s", "Tok/s", "p95"):
+        glance = QGridLayout()  # two rows of figures: they fit a small window
+        keys = ("CPU", "RAM", "GPU", "VRAM", "GPU °C", "Power", "Req/s", "Tok/s", "p95")
+        for index, key in enumerate(keys):
             label = QLabel(f"{key}\n-")
             label.setAlignment(Qt.AlignmentFlag.AlignCenter)
             # A fixed size: a changing number must not re-lay out (and repaint) the graphs.
@@ -101,7 +103,7 @@ class DashboardPage(QWidget):
             widest = "000.0 GB / 000.0 GB" if key == "VRAM" else "00000 ms"
             label.setFixedSize(label.fontMetrics().horizontalAdvance(widest) + 12, 40)
             self.glance[key] = label
-            glance.addWidget(label)
+            glance.addWidget(label, index // 5, index % 5)
         layout.addLayout(glance)
         self.gpu_reason = QLabel()
         self.gpu_reason.setObjectName("gpuReason")
@@ -132,13 +134,21 @@ class DashboardPage(QWidget):
             controls.addWidget(button)
         layout.addLayout(controls)
         self.splitter = QSplitter(Qt.Orientation.Vertical)
+        self.splitter.setObjectName("dashboardSplitter")  # its sizes are kept between runs
         self.graphs = QWidget()
         self.grid = QGridLayout(self.graphs)
-        self.splitter.addWidget(self.graphs)
+        # The graphs scroll when the window is too small to show them all.
+        self.graph_area = QScrollArea()
+        self.graph_area.setWidgetResizable(True)
+        self.graph_area.setFrameShape(QScrollArea.Shape.NoFrame)
+        self.graph_area.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.graph_area.setWidget(self.graphs)
+        self.splitter.addWidget(self.graph_area)
         self.alert_list = QListWidget()
         self.alert_list.addItem("No alerts")
         self.alert_list.setMaximumHeight(110)
         self.splitter.addWidget(self.alert_list)
+        self.splitter.setStretchFactor(0, 1)  # the graphs take what the window gives
         layout.addWidget(self.splitter, 1)
         self.readout = QLabel(" ")
         self.readout.setObjectName("readout")

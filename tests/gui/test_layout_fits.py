@@ -1,0 +1,101 @@
+"""Every page fits a laptop's window and the minimum size: no visible widget extends
+beyond its parent, no two controls side by side overlap (what a clipped or squeezed row
+looks like)."""
+
+from __future__ import annotations
+
+import pytest
+from PySide6.QtWidgets import (
+    QAbstractButton,
+    QAbstractScrollArea,
+    QAbstractSpinBox,
+    QComboBox,
+    QLabel,
+    QLineEdit,
+    QProgressBar,
+    QWidget,
+)
+from pytestqt.qtbot import QtBot
+
+from elite_panel.app import Panel
+from elite_panel.ui.main_window import MINIMUM
+
+pytestmark = pytest.mark.gui
+
+CONTROLS = (QAbstractButton, QComboBox, QLineEdit, QLabel, QAbstractSpinBox, QProgressBar)
+PAGES = ("chat", "dashboard", "stack", "models", "settings", "secrets", "backups")
+
+
+def scrolled(widget: QWidget) -> bool:
+    """Inside a scroll area's content (which may be larger than what shows), or a plot's."""
+    parent = widget.parentWidget()
+    while parent is not None:
+        if isinstance(parent, QAbstractScrollArea):
+            return True
+        parent = parent.parentWidget()
+    return False
+
+
+def layout_problems(root: QWidget) -> list[str]:
+    found = []
+    shown = [w for w in root.findChildren(QWidget) if w.isVisible() and not w.isWindow()]
+    for widget in shown:
+        parent = widget.parentWidget()
+        if parent is None or scrolled(widget):
+            continue
+        if not parent.rect().adjusted(-1, -1, 1, 1).contains(widget.geometry()):
+            found.append(f"{widget!r} {widget.geometry()} outside {parent!r} {parent.rect()}")
+    siblings: dict[int, list[QWidget]] = {}
+    for widget in shown:
+        if isinstance(widget, CONTROLS) and not scrolled(widget) and widget.parentWidget():
+            siblings.setdefault(id(widget.parentWidget()), []).append(widget)
+    for group in siblings.values():
+        for i, a in enumerate(group):
+            for b in group[i + 1 :]:
+                overlap = a.geometry().intersected(b.geometry())
+                if overlap.width() > 2 and overlap.height() > 2:
+                    found.append(f"{a!r} {a.geometry()} overlaps {b!r} {b.geometry()}")
+    return found
+
+
+@pytest.mark.parametrize("size", [(1280, 720), (MINIMUM.width(), MINIMUM.height())])
+def test_every_page_fits(qtbot: QtBot, panel: Panel, size: tuple[int, int]) -> None:
+    panel.window.setMinimumSize(MINIMUM)  # the offscreen screen would allow less
+    panel.show("chat")
+    panel.window.resize(*size)
+    for name in PAGES:
+        panel.show(name)
+        qtbot.waitUntil(lambda: panel.window.current_page() == name)
+        qtbot.wait(50)  # one round of layout
+        assert panel.window.size().toTuple() == size, f"{name} forces a larger window"
+        assert layout_problems(panel.window) == [], name
+
+
+def test_window_and_splitters_come_back_as_they_were(qtbot: QtBot, panel: Panel) -> None:
+    panel.show("chat")
+    panel.window.resize(720, 690)  # within 90 % of the offscreen screen (800 x 800)
+    chat = panel.window.pages["chat"]
+    chat.splitter.setSizes([200, 900])  # type: ignore[attr-defined]
+    kept = chat.splitter.sizes()  # type: ignore[attr-defined]
+    panel.close()  # saved on quit (and when the window closes to the tray)
+
+    again = Panel(panel.paths, "default", use_tray=False)
+    qtbot.addWidget(again.window)
+    again.show("chat")
+    assert again.window.size().toTuple() == (720, 690)
+    assert again.window.pages["chat"].splitter.sizes() == kept  # type: ignore[attr-defined]
+    again.close()
+
+
+def test_ctrl_b_hides_and_shows_the_conversations(qtbot: QtBot, panel: Panel) -> None:
+    from PySide6.QtCore import Qt
+
+    panel.show("chat")
+    panel.window.activateWindow()  # shortcuts act in the active window
+    qtbot.waitUntil(panel.window.isActiveWindow)
+    chat = panel.window.pages["chat"]
+    assert chat.conversation_list.isVisible()  # type: ignore[attr-defined]
+    qtbot.keyClick(chat, Qt.Key.Key_B, Qt.KeyboardModifier.ControlModifier)
+    assert not chat.conversation_list.isVisible()  # type: ignore[attr-defined]
+    qtbot.keyClick(chat, Qt.Key.Key_B, Qt.KeyboardModifier.ControlModifier)
+    assert chat.conversation_list.isVisible()  # type: ignore[attr-defined]
