@@ -9,6 +9,7 @@ from PySide6.QtWidgets import (
     QAbstractButton,
     QAbstractScrollArea,
     QAbstractSpinBox,
+    QApplication,
     QComboBox,
     QLabel,
     QLineEdit,
@@ -65,8 +66,9 @@ def test_every_page_fits(qtbot: QtBot, panel: Panel, size: tuple[int, int]) -> N
     panel.window.resize(*size)
     for name in PAGES:
         panel.show(name)
-        qtbot.waitUntil(lambda: panel.window.current_page() == name)
-        qtbot.wait(50)  # one round of layout
+        page = panel.window.pages[name]
+        qtbot.waitUntil(lambda page=page: page.isVisible())
+        QApplication.processEvents()  # the layout requests the page's showing posted
         assert panel.window.size().toTuple() == size, f"{name} forces a larger window"
         assert layout_problems(panel.window) == [], name
 

@@ -144,3 +144,13 @@ def test_a_secret_read_is_redacted_from_this_process_logs(tmp_path: Path) -> Non
     logger.warning("runner said: token=%s", value)
     assert value not in written.getvalue()
     assert f"token={REDACTED}" in written.getvalue()
+
+
+def test_the_form_shows_human_defaults() -> None:
+    """A key whose default comes from a factory (a table) shows it, not pydantic's sentinel."""
+    from elite_panel.core.profile_store import schema_fields
+
+    docs = {doc.path: doc for doc in schema_fields()}
+    assert docs["runner.docker.env"].default == {}
+    assert docs["runner.kind"].default == "auto"
+    assert not any("Undefined" in repr(doc.default) for doc in docs.values())

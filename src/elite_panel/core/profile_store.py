@@ -310,7 +310,8 @@ def schema_fields() -> list[FieldDoc]:
             kind = "number"
         else:
             kind = "text"
-        default = info.default.value if isinstance(info.default, enum.Enum) else info.default
+        default = info.get_default(call_default_factory=True)  # {} for a table, not a sentinel
+        default = default.value if isinstance(default, enum.Enum) else default
         section = ".".join(parts[:-1])
         docs.append(
             FieldDoc(section, parts[-1], kind, default, info.description or "", choices, optional)
