@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 
 import qasync
 from PySide6.QtCore import QObject, QSettings
-from PySide6.QtGui import QKeySequence, QShortcut
+from PySide6.QtGui import QGuiApplication, QKeySequence, QShortcut
 from PySide6.QtWidgets import QApplication, QWidget
 
 from elite_panel import APP_NAME
@@ -33,6 +33,7 @@ from elite_panel.core.errors import ConfigError, EliteError
 from elite_panel.core.paths import AppPaths
 from elite_panel.core.services import ServiceStatus
 from elite_panel.stack.control import ControlClient
+from elite_panel.ui import theme
 from elite_panel.ui.main_window import MainWindow
 from elite_panel.ui.pages.chat_page import ChatPage
 from elite_panel.ui.pages.dashboard_page import DashboardPage
@@ -104,6 +105,8 @@ class Panel(QObject):
         self.stack.statusChanged.connect(self._on_status_changed)
         self.stack.connectedChanged.connect(lambda _c: self._on_status_changed(self.stack.statuses))
         self.window.closeRequested.connect(self._on_close_requested)
+        self.theme_choice = "auto"
+        QGuiApplication.styleHints().colorSchemeChanged.connect(self._on_color_scheme_changed)
         self.errors = ErrorReporter(self)
         self.errors.errorOccurred.connect(self._on_error)
         QShortcut(QKeySequence.StandardKey.Quit, self.window, self.quit)
@@ -130,6 +133,7 @@ class Panel(QObject):
 
         self.settings = SettingsAdapter(self.profile_store, self.stack, self)
         self.settings.activeChanged.connect(self.profile.set)
+        self.settings.viewLoaded.connect(self._on_settings_view)
         return SettingsPage(self.settings)
 
     def _secrets_page(self) -> QWidget:
@@ -152,8 +156,10 @@ class Panel(QObject):
         return BackupsPage(self.backups)
 
     def _on_profile_changed(self, name: str) -> None:
-        """Another profile became the active one: the next start of the stack uses it."""
+        """Another profile became the active one: the next start of the stack uses it (and
+        its theme shows now)."""
         self.window.statusBar().showMessage(f"Profile: {name}", 5000)
+        self._tasks.start("check-profile", self._check_profile())
 
     def layout_settings(self) -> QSettings:
         """Where the window's geometry and splitters are kept (in the config folder)."""
@@ -180,10 +186,29 @@ class Panel(QObject):
         from elite_panel.core.profiles import load_profile
 
         try:
-            await asyncio.to_thread(load_profile, self.paths, self.profile.name)
+            profile = await asyncio.to_thread(load_profile, self.paths, self.profile.name)
         except ConfigError as exc:
             self.stack.actionFailed.emit("stack", str(exc))
             self.window.statusBar().showMessage(f"Profile error: {exc}")
+            return
+        self.apply_theme(profile.window.theme)
+
+    def apply_theme(self, choice: str) -> None:
+        """Light or dark (``auto``: the desktop's scheme, followed when it changes)."""
+        self.theme_choice = choice
+        app = QApplication.instance()
+        if isinstance(app, QApplication):
+            theme.apply(app, choice)
+
+    def _on_color_scheme_changed(self, _scheme: object) -> None:
+        if self.theme_choice == "auto":
+            self.apply_theme("auto")
+
+    def _on_settings_view(self, view: dict[str, object]) -> None:
+        """A profile read again (after Apply): the active one's theme takes effect now."""
+        values = view.get("values")
+        if view.get("name") == self.profile.name and isinstance(values, dict):
+            self.apply_theme(str(values["window"]["theme"]))
 
     def quit(self) -> None:
         self._tasks.start("quit", self._quit())
@@ -271,6 +296,7 @@ def run_gui(
     app.setApplicationName(APP_NAME)
     app.setApplicationDisplayName("Elite Coding Assistant")
     app.setQuitOnLastWindowClosed(False)
+    theme.apply(app)  # the desktop's scheme; the profile's choice once it is read
     loop = qasync.QEventLoop(app)
     asyncio.set_event_loop(loop)
 

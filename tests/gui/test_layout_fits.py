@@ -101,3 +101,16 @@ def test_ctrl_b_hides_and_shows_the_conversations(qtbot: QtBot, panel: Panel) ->
     assert not chat.conversation_list.isVisible()  # type: ignore[attr-defined]
     qtbot.keyClick(chat, Qt.Key.Key_B, Qt.KeyboardModifier.ControlModifier)
     assert chat.conversation_list.isVisible()  # type: ignore[attr-defined]
+
+
+def test_light_and_dark_reach_the_plots(qtbot: QtBot, panel: Panel) -> None:
+    """One palette for widgets and graphs: no black plots in a light window."""
+    panel.show("dashboard")
+    plot = panel.window.pages["dashboard"].plots["cpu"]  # type: ignore[attr-defined]
+    panel.apply_theme("light")
+    qtbot.waitUntil(lambda: panel.window.palette().window().color().lightness() > 200)
+    qtbot.waitUntil(lambda: plot.backgroundBrush().color().lightness() > 200)
+    panel.apply_theme("dark")  # the palette reaches the widgets with Qt's change events
+    qtbot.waitUntil(lambda: panel.window.palette().window().color().lightness() < 60)
+    qtbot.waitUntil(lambda: plot.backgroundBrush().color().lightness() < 60)
+    panel.apply_theme("light")

@@ -51,6 +51,7 @@ def test_settings_form_apply_and_refusals(qtbot: QtBot, panel: Panel) -> None:
         "Dashboard & alerts",
         "Backups",
         "Logging",
+        "Window",
     ]
     overridden = page.form.fields["assistant.port"]  # the test's home sets its variable
     assert overridden.note.text().endswith("from $ELITE_ASSISTANT__PORT")

@@ -164,6 +164,14 @@ class LoggingSettings(_Section):
     )
 
 
+class WindowSettings(_Section):
+    """The ``[window]`` section: how the panel looks."""
+
+    theme: Literal["auto", "light", "dark"] = Field(
+        default="auto", description="light or dark; auto follows the desktop's scheme"
+    )
+
+
 class Profile(_Section):
     """The whole validated configuration of one profile."""
 
@@ -173,6 +181,7 @@ class Profile(_Section):
     dashboard: DashboardSettings = Field(default_factory=DashboardSettings)
     backups: BackupSettings = Field(default_factory=BackupSettings)
     logging: LoggingSettings = Field(default_factory=LoggingSettings)
+    window: WindowSettings = Field(default_factory=WindowSettings)
 
 
 DEFAULT_PROFILE_TOML = """\
@@ -227,6 +236,9 @@ schedule = "off"        # off, daily (at daily_at) or interval (every every_hour
 [logging]
 level = "INFO"          # DEBUG, INFO, WARNING or ERROR
 format = "text"         # the assistant server's lines: text or json
+
+[window]
+theme = "auto"          # auto (the desktop's light or dark scheme), light or dark
 """
 
 

@@ -98,7 +98,10 @@ class DashboardPage(QWidget):
             label = QLabel(f"{key}\n-")
             label.setAlignment(Qt.AlignmentFlag.AlignCenter)
             # A fixed size: a changing number must not re-lay out (and repaint) the graphs.
-            label.setStyleSheet("font-size: 13px; padding: 2px 4px;")
+            font = label.font()  # a font, not a style sheet: the label follows the theme
+            font.setPixelSize(13)
+            label.setFont(font)
+            label.setContentsMargins(4, 2, 4, 2)
             label.ensurePolished()
             widest = "000.0 GB / 000.0 GB" if key == "VRAM" else "00000 ms"
             label.setFixedSize(label.fontMetrics().horizontalAdvance(widest) + 12, 40)
@@ -146,9 +149,10 @@ class DashboardPage(QWidget):
         self.splitter.addWidget(self.graph_area)
         self.alert_list = QListWidget()
         self.alert_list.addItem("No alerts")
-        self.alert_list.setMaximumHeight(110)
         self.splitter.addWidget(self.alert_list)
         self.splitter.setStretchFactor(0, 1)  # the graphs take what the window gives
+        self.splitter.setStretchFactor(1, 0)
+        self.splitter.setSizes([10_000, 110])  # about five alerts' height for the list
         layout.addWidget(self.splitter, 1)
         self.readout = QLabel(" ")
         self.readout.setObjectName("readout")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from PySide6.QtGui import QGuiApplication
+from PySide6.QtGui import QGuiApplication, QPalette
 from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
 
 from elite_panel.ui.widgets.markdown_view import MarkdownView
@@ -34,8 +34,9 @@ class MessageWidget(QFrame):
         self.role = role
         self.setObjectName(f"message-{role}")
         self.setFrameShape(QFrame.Shape.StyledPanel)
-        if role == "user":
-            self.setStyleSheet("#message-user { background: #eef4ff; }")
+        if role == "user":  # set apart by the palette's colours (light or dark theme)
+            self.setAutoFillBackground(True)
+            self.setBackgroundRole(QPalette.ColorRole.AlternateBase)
         self.title = QLabel(f"<b>{ROLE_TITLES.get(role, role)}</b>")
         self.copy_button = QPushButton("Copy")
         self.copy_button.setFlat(True)
@@ -48,7 +49,7 @@ class MessageWidget(QFrame):
         self.body = MarkdownView()
         self.figures = QLabel()
         self.figures.setObjectName("figures")
-        self.figures.setStyleSheet("color: #57606a;")
+        self.figures.setForegroundRole(QPalette.ColorRole.PlaceholderText)
         self.figures.setWordWrap(True)
         self.figures.hide()
         layout = QVBoxLayout(self)

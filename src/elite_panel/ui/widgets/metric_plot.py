@@ -15,7 +15,8 @@ from collections.abc import Callable, Mapping
 import numpy as np
 import numpy.typing as npt
 import pyqtgraph as pg
-from PySide6.QtCore import QPointF, Signal
+from PySide6.QtCore import QEvent, QPointF, Signal
+from PySide6.QtGui import QPalette
 from PySide6.QtWidgets import QGraphicsItem
 
 from elite_panel.monitor.history import FloatArray as Column
@@ -49,6 +50,7 @@ class MetricPlot(pg.PlotWidget):  # type: ignore[misc]  # pyqtgraph ships no typ
         stacked: bool = False,
     ) -> None:
         super().__init__(axisItems={"bottom": pg.DateAxisItem()})
+        self.title = title
         self.setTitle(title)
         self.pattern = re.compile(pattern)
         self.label = label
@@ -69,6 +71,24 @@ class MetricPlot(pg.PlotWidget):  # type: ignore[misc]  # pyqtgraph ships no typ
         self._times: FloatArray = np.empty(0)
         self._values: dict[str, FloatArray] = {}
         self.scene().sigMouseMoved.connect(self._on_mouse_moved)
+        self.follow_palette()
+
+    def follow_palette(self) -> None:
+        """Background, axes and title in the window's colours (light or dark)."""
+        palette = self.palette()
+        text = palette.color(QPalette.ColorRole.WindowText)
+        self.setBackground(palette.color(QPalette.ColorRole.Base))
+        for name in ("left", "bottom"):
+            axis = self.getPlotItem().getAxis(name)
+            axis.setPen(pg.mkPen(text))
+            axis.setTextPen(pg.mkPen(text))
+        self.setTitle(self.title, color=text.name())
+
+    def changeEvent(self, event: QEvent) -> None:
+        # (also called while pyqtgraph builds the widget, before its plot exists)
+        if event.type() == QEvent.Type.PaletteChange and hasattr(self, "title"):
+            self.follow_palette()
+        super().changeEvent(event)
 
     def names(self, series: Mapping[str, object]) -> list[str]:
         return sorted(name for name in series if self.pattern.fullmatch(name))

@@ -7,6 +7,7 @@ import json
 from typing import Any
 
 from PySide6.QtCore import Signal
+from PySide6.QtGui import QPalette
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
@@ -34,6 +35,7 @@ SECTION_TITLES = {
     "dashboard": "Dashboard & alerts",
     "backups": "Backups",
     "logging": "Logging",
+    "window": "Window",
 }
 
 
@@ -59,7 +61,10 @@ class _Field:
         self.widget.setObjectName(f"field:{doc.path}")
         self.widget.setToolTip(doc.description)
         self.note = QLabel()
-        self.note.setStyleSheet("color:#777; font-size:11px;")
+        self.note.setForegroundRole(QPalette.ColorRole.PlaceholderText)  # follows the theme
+        small = self.note.font()
+        small.setPointSizeF(small.pointSizeF() * 0.85)
+        self.note.setFont(small)
         self.error = QLabel()
         self.error.setObjectName(f"error:{doc.path}")
         self.error.setStyleSheet("color:#c0392b; font-size:11px;")

@@ -1,0 +1,68 @@
+"""The panel's one theme, light or dark: the desktop's scheme, or the one the profile forces.
+
+One palette drives the widgets and the plots alike (``MetricPlot`` repaints itself from the
+palette when it changes), so a light window never shows black graphs.
+"""
+
+from __future__ import annotations
+
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QColor, QGuiApplication, QPalette
+from PySide6.QtWidgets import QApplication
+
+DARK = {
+    QPalette.ColorRole.Window: "#1f2328",
+    QPalette.ColorRole.WindowText: "#e6edf3",
+    QPalette.ColorRole.Base: "#161b22",
+    QPalette.ColorRole.AlternateBase: "#21262d",
+    QPalette.ColorRole.Text: "#e6edf3",
+    QPalette.ColorRole.Button: "#2d333b",
+    QPalette.ColorRole.ButtonText: "#e6edf3",
+    QPalette.ColorRole.Highlight: "#2f81f7",
+    QPalette.ColorRole.HighlightedText: "#ffffff",
+    QPalette.ColorRole.ToolTipBase: "#2d333b",
+    QPalette.ColorRole.ToolTipText: "#e6edf3",
+    QPalette.ColorRole.PlaceholderText: "#8b949e",
+    QPalette.ColorRole.Link: "#58a6ff",
+}
+LIGHT = {
+    QPalette.ColorRole.Window: "#f6f8fa",
+    QPalette.ColorRole.WindowText: "#1f2328",
+    QPalette.ColorRole.Base: "#ffffff",
+    QPalette.ColorRole.AlternateBase: "#f0f3f6",
+    QPalette.ColorRole.Text: "#1f2328",
+    QPalette.ColorRole.Button: "#eef1f4",
+    QPalette.ColorRole.ButtonText: "#1f2328",
+    QPalette.ColorRole.Highlight: "#0969da",
+    QPalette.ColorRole.HighlightedText: "#ffffff",
+    QPalette.ColorRole.ToolTipBase: "#ffffff",
+    QPalette.ColorRole.ToolTipText: "#1f2328",
+    QPalette.ColorRole.PlaceholderText: "#6e7781",
+    QPalette.ColorRole.Link: "#0969da",
+}
+
+
+def resolve(choice: str) -> str:
+    """``auto`` → the desktop's scheme (``light`` when it says nothing); else the choice."""
+    if choice in ("light", "dark"):
+        return choice
+    hints = QGuiApplication.styleHints()
+    return "dark" if hints.colorScheme() == Qt.ColorScheme.Dark else "light"
+
+
+def apply(app: QApplication, choice: str = "auto") -> str:
+    """Set the palette of ``choice`` (``auto``, ``light`` or ``dark``); returns the one used."""
+    scheme = resolve(choice)
+    app.setStyle("Fusion")  # draws from the palette on every desktop
+    palette = QPalette()
+    for role, color in (DARK if scheme == "dark" else LIGHT).items():
+        palette.setColor(role, QColor(color))
+    disabled = QColor("#6e7681" if scheme == "dark" else "#8c959f")
+    for role in (
+        QPalette.ColorRole.WindowText,
+        QPalette.ColorRole.Text,
+        QPalette.ColorRole.ButtonText,
+    ):
+        palette.setColor(QPalette.ColorGroup.Disabled, role, disabled)
+    app.setPalette(palette)
+    return scheme
