@@ -114,3 +114,19 @@ def test_light_and_dark_reach_the_plots(qtbot: QtBot, panel: Panel) -> None:
     qtbot.waitUntil(lambda: panel.window.palette().window().color().lightness() < 60)
     qtbot.waitUntil(lambda: plot.backgroundBrush().color().lightness() < 60)
     panel.apply_theme("light")
+
+
+def test_every_control_has_an_accessible_name(qtbot: QtBot, panel: Panel) -> None:
+    from elite_panel.ui.accessibility import controls
+
+    panel.show("chat")
+    unnamed = []
+    for name in PAGES:
+        panel.show(name)
+        page = panel.window.pages[name]
+        qtbot.waitUntil(lambda page=page: page.isVisible())
+        unnamed += [f"{name}: {w!r}" for w in controls(page) if not w.accessibleName()]
+    assert unnamed == []
+    assert panel.window.pages["chat"].conversations.accessibleName() == "Conversations"  # type: ignore[attr-defined]
+    search = panel.window.pages["chat"].search  # type: ignore[attr-defined]
+    assert search.accessibleName() == "Search conversations"

@@ -15,6 +15,7 @@ from PySide6.QtWidgets import (
 )
 
 from elite_panel.core.services import ServiceState, ServiceStatus
+from elite_panel.ui.accessibility import name_controls
 
 MINIMUM = QSize(1024, 640)  # every page is usable at this size
 PREFERRED = QSize(1280, 800)
@@ -52,6 +53,8 @@ class MainWindow(QMainWindow):
         for name, page in pages.items():
             self.sidebar.addItem(getattr(page, "title", name.title()))
             self.stack.addWidget(page)
+            name_controls(page)  # (a page built later is named when it is built)
+        self.sidebar.setAccessibleName("Pages")
         self.sidebar.currentRowChanged.connect(self.stack.setCurrentIndex)
         central = QWidget()
         layout = QHBoxLayout(central)

@@ -85,6 +85,7 @@ class BackupsPage(QWidget):
         top.addWidget(self.open_button)
 
         self.table = record_table(COLUMNS, stretch=2)
+        self.table.setAccessibleName("Backups")
         row = QHBoxLayout()
         self.buttons = add_buttons(
             row,

@@ -71,6 +71,7 @@ class ChatPage(QWidget):
         self._search_timer.timeout.connect(lambda: chat.refresh(self.search.text()))
         self.search.textChanged.connect(lambda _t: self._search_timer.start())
         self.conversations = QListWidget()
+        self.conversations.setAccessibleName("Conversations")
         self.conversations.itemActivated.connect(self._on_item_activated)
         self.conversations.itemClicked.connect(self._on_item_activated)
         self.new_button = QPushButton("New")

@@ -148,6 +148,7 @@ class DashboardPage(QWidget):
         self.graph_area.setWidget(self.graphs)
         self.splitter.addWidget(self.graph_area)
         self.alert_list = QListWidget()
+        self.alert_list.setAccessibleName("Alerts firing now")
         self.alert_list.addItem("No alerts")
         self.splitter.addWidget(self.alert_list)
         self.splitter.setStretchFactor(0, 1)  # the graphs take what the window gives

@@ -39,7 +39,9 @@ class ModelsPage(QWidget):
         self.choose_file = dialogs.choose_file
         self.rows: list[dict[str, Any]] = []
         self.installed = record_table(INSTALLED)
+        self.installed.setAccessibleName("Installed models")
         self.loaded = record_table(LOADED)
+        self.loaded.setAccessibleName("Models in memory")
         self.loaded_note = QLabel()
         actions = QHBoxLayout()
         self.buttons = add_buttons(
@@ -73,6 +75,7 @@ class ModelsPage(QWidget):
         self.message = QLabel()
         self.message.setWordWrap(True)
         self.details = QPlainTextEdit()
+        self.details.setAccessibleName("Model details")
         self.details.setReadOnly(True)
         self.details.setMaximumHeight(140)
         self.details.hide()

@@ -79,6 +79,7 @@ class SecretsPage(QWidget):
         self.problem.setStyleSheet("color:#c0392b;")
         self.problem.hide()
         self.table = record_table(COLUMNS, stretch=4)
+        self.table.setAccessibleName("Secrets")
         self.message = QLabel()
         self.message.setObjectName("secretsMessage")
         row = QHBoxLayout()

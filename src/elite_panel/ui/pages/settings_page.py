@@ -60,6 +60,7 @@ class SettingsPage(QWidget):
         self._after_load = ""
 
         self.profiles = QListWidget()
+        self.profiles.setAccessibleName("Profiles")
         self.profiles.setFixedWidth(180)
         self.profiles.currentTextChanged.connect(self._on_selected)
         buttons = QVBoxLayout()
@@ -87,6 +88,7 @@ class SettingsPage(QWidget):
         scroll.setWidgetResizable(True)
         scroll.setWidget(self.form)
         self.raw = QPlainTextEdit()
+        self.raw.setAccessibleName("The profile as TOML")
         self.raw.setObjectName("rawToml")
         self.raw.setLineWrapMode(QPlainTextEdit.LineWrapMode.NoWrap)
         self.tabs = QTabWidget()

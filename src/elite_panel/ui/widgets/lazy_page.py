@@ -8,6 +8,8 @@ from collections.abc import Callable
 from PySide6.QtGui import QShowEvent
 from PySide6.QtWidgets import QVBoxLayout, QWidget
 
+from elite_panel.ui.accessibility import name_controls
+
 
 class LazyPage(QWidget):
     """A page built the first time it is shown."""
@@ -24,6 +26,7 @@ class LazyPage(QWidget):
         if self.page is None:
             self.page = self._factory()
             self._layout.addWidget(self.page)
+            name_controls(self.page)
         return self.page
 
     def showEvent(self, event: QShowEvent) -> None:
