@@ -39,6 +39,7 @@ from elite_panel.ui.pages.chat_page import ChatPage
 from elite_panel.ui.pages.dashboard_page import DashboardPage
 from elite_panel.ui.pages.stack_page import StackPage
 from elite_panel.ui.tray import Tray
+from elite_panel.ui.widgets.command_palette import Command
 from elite_panel.ui.widgets.lazy_page import LazyPage
 
 if TYPE_CHECKING:
@@ -110,6 +111,7 @@ class Panel(QObject):
         self.errors = ErrorReporter(self)
         self.errors.errorOccurred.connect(self._on_error)
         QShortcut(QKeySequence.StandardKey.Quit, self.window, self.quit)
+        self.window.extra_commands.append(Command("Quit", "Ctrl+Q", self.quit))
         QShortcut(QKeySequence("Ctrl+S"), self.window, self.stack.start_stack)
 
     # The stores are built on first use, once: the window opens without pydantic, tomlkit

@@ -5,6 +5,7 @@ looks like)."""
 from __future__ import annotations
 
 import pytest
+from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
     QAbstractButton,
     QAbstractScrollArea,
@@ -130,3 +131,22 @@ def test_every_control_has_an_accessible_name(qtbot: QtBot, panel: Panel) -> Non
     assert panel.window.pages["chat"].conversations.accessibleName() == "Conversations"  # type: ignore[attr-defined]
     search = panel.window.pages["chat"].search  # type: ignore[attr-defined]
     assert search.accessibleName() == "Search conversations"
+
+
+def test_the_command_palette_finds_and_runs_an_action(qtbot: QtBot, panel: Panel) -> None:
+    panel.show("chat")
+    panel.window.activateWindow()
+    qtbot.waitUntil(panel.window.isActiveWindow)
+    qtbot.keyClick(panel.window, Qt.Key.Key_K, Qt.KeyboardModifier.ControlModifier)
+    palette = panel.window.palette_dialog
+    assert palette is not None and palette.isVisible()
+    names = [c.name for c in palette.commands]
+    assert "Go to Dashboard" in names and "Chat: New" in names and "Quit" in names
+    assert "Stack: Start stack" in names  # every page's buttons
+    new = next(c for c in palette.commands if c.name == "Chat: New")
+    assert new.shortcut == "Ctrl+N"  # read from its tooltip
+    qtbot.keyClicks(palette.filter, "go dash")
+    assert palette.list.count() == 1
+    qtbot.keyClick(palette.filter, Qt.Key.Key_Return)
+    assert not palette.isVisible()
+    assert panel.window.current_page() == "dashboard"

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+
 from PySide6.QtCore import QByteArray, QEvent, QObject, QSettings, QSize, Qt, Signal
 from PySide6.QtGui import QCloseEvent, QKeySequence, QShortcut
 from PySide6.QtWidgets import (
@@ -16,6 +18,8 @@ from PySide6.QtWidgets import (
 
 from elite_panel.core.services import ServiceState, ServiceStatus
 from elite_panel.ui.accessibility import name_controls
+from elite_panel.ui.widgets.command_palette import Command, CommandPalette, page_commands
+from elite_panel.ui.widgets.lazy_page import LazyPage
 
 MINIMUM = QSize(1024, 640)  # every page is usable at this size
 PREFERRED = QSize(1280, 800)
@@ -70,6 +74,9 @@ class MainWindow(QMainWindow):
                 self,
                 lambda i=index: self.sidebar.setCurrentRow(i),
             )
+        self.extra_commands: list[Command] = []  # the owner's (Quit...)
+        self.palette_dialog: CommandPalette | None = None
+        QShortcut(QKeySequence("Ctrl+K"), self, self.open_palette)
         self.sidebar.setCurrentRow(0)
         self._painted = False
         self.installEventFilter(self)
@@ -104,6 +111,26 @@ class MainWindow(QMainWindow):
         area = self.screen().availableGeometry().size() * SCREEN_SHARE
         if self.width() > area.width() or self.height() > area.height():
             self.resize(self.size().boundedTo(area).expandedTo(self.minimumSize()))
+
+    def commands(self) -> list[Command]:
+        """Every action of the window: going to each page, each built page's buttons,
+        and the owner's."""
+        found = []
+        for index, (name, page) in enumerate(self.pages.items()):
+            title = getattr(page, "title", name.title())
+            show = functools.partial(self.show_page, name)
+            key = f"Ctrl+{index + 1}" if index < 9 else ""
+            found.append(Command(f"Go to {title}", key, show))
+            built = page.page if isinstance(page, LazyPage) else page
+            if built is not None:
+                found += page_commands(title, built, show)
+        return found + self.extra_commands
+
+    def open_palette(self) -> None:
+        """The command palette (Ctrl+K)."""
+        self.palette_dialog = CommandPalette(self.commands(), self)
+        self.palette_dialog.open()
+        self.palette_dialog.filter.setFocus()
 
     def show_page(self, name: str) -> None:
         names = list(self.pages)
