@@ -17,6 +17,7 @@ from pytestqt.qtbot import QtBot
 from elite_panel.adapters.chat_adapter import ChatAdapter
 from elite_panel.core.paths import AppPaths
 from elite_panel.ui.pages.chat_page import ChatPage
+from elite_panel.ui.widgets.group_headers import GROUP_ROLE
 from elite_panel.ui.widgets.message_widget import MessageWidget
 from embedded_server.app import create_app
 from embedded_server.config import Settings
@@ -331,4 +332,7 @@ def test_rename_pin_and_show_earlier_messages(
     qtbot.waitUntil(lambda: page.conversations.item(1).text() == "The long one", timeout=10_000)
     page.conversations.setCurrentRow(1)
     page.pin_button.click()  # pinned ones come first, marked
-    qtbot.waitUntil(lambda: page.conversations.item(0).text() == "📌 The long one", timeout=10_000)
+    qtbot.waitUntil(lambda: page.conversations.item(0).text() == "The long one", timeout=10_000)
+    # Listed under headers: pinned first, then by day (the first of each group names it).
+    assert page.conversations.item(0).data(GROUP_ROLE) == "Pinned"
+    assert page.conversations.item(1).data(GROUP_ROLE) == "Today"

@@ -8,6 +8,7 @@ end unless the user scrolled up.
 from __future__ import annotations
 
 import html
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -32,7 +33,9 @@ from PySide6.QtWidgets import (
 
 from elite_panel.adapters.chat_adapter import ChatAdapter
 from elite_panel.chat.attachments import MAX_ATTACHMENT_BYTES
+from elite_panel.chat.grouping import date_group
 from elite_panel.chat.presets import PRESETS
+from elite_panel.ui.widgets.group_headers import GROUP_ROLE, GroupHeaderDelegate
 from elite_panel.ui.widgets.message_widget import MessageWidget, answer_figures
 from elite_panel.ui.widgets.prompt_box import PromptBox
 
@@ -72,6 +75,7 @@ class ChatPage(QWidget):
         self.search.textChanged.connect(lambda _t: self._search_timer.start())
         self.conversations = QListWidget()
         self.conversations.setAccessibleName("Conversations")
+        self.conversations.setItemDelegate(GroupHeaderDelegate(self.conversations))
         self.conversations.itemActivated.connect(self._on_item_activated)
         self.conversations.itemClicked.connect(self._on_item_activated)
         self.new_button = QPushButton("New")
@@ -309,13 +313,19 @@ class ChatPage(QWidget):
     def _on_conversations(self, conversations: list[dict[str, Any]]) -> None:
         current = self.chat.conversation_id
         self.conversations.clear()
+        now = datetime.now().astimezone()
+        previous = None
         for conversation in conversations:
             if conversation["id"] == self._pending_delete:
                 continue
-            pin = "📌 " if conversation["pinned"] else ""
-            item = QListWidgetItem(f"{pin}{conversation['title']}")
+            item = QListWidgetItem(str(conversation["title"]))  # pinned: under "Pinned"
             item.setData(Qt.ItemDataRole.UserRole, conversation["id"])
             item.setData(Qt.ItemDataRole.UserRole + 1, conversation)
+            updated = datetime.fromisoformat(str(conversation["updated_at"]))
+            group = date_group(updated, now, bool(conversation["pinned"]))
+            if group != previous:  # the first of its group carries the header
+                item.setData(GROUP_ROLE, group)
+                previous = group
             self.conversations.addItem(item)
             if conversation["id"] == current:
                 item.setSelected(True)
