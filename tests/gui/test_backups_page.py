@@ -75,3 +75,12 @@ def test_schedule_settings_are_saved_to_the_profile(
     page.keep_last.setValue(1)
     page.load_settings()  # read back from the profile
     qtbot.waitUntil(lambda: page.keep_last.value() == 3, timeout=10_000)
+
+
+def test_no_backups_yet_offers_the_first_one(qtbot: QtBot, page: BackupsPage) -> None:
+    qtbot.waitUntil(lambda: not page.empty.isHidden(), timeout=10_000)
+    assert page.table.isHidden() and "No backups yet" in page.empty.title.text()
+    assert page.empty.button is not None
+    page.empty.button.click()  # the next step, from the empty state
+    qtbot.waitUntil(lambda: page.table.rowCount() == 1, timeout=30_000)
+    assert page.empty.isHidden() and not page.table.isHidden()

@@ -134,7 +134,7 @@ def test_without_a_gpu_the_reason_is_shown(
     qtbot.addWidget(page)
     page.show()
     qtbot.waitUntil(lambda: not page.gpu_reason.isHidden(), timeout=15_000)
-    assert "no NVIDIA driver is installed" in page.gpu_reason.text()
+    assert "no NVIDIA driver is installed" in page.gpu_reason.text.text()
     assert page.glance["GPU"].text() == "GPU\n-"
     for key in ("gpu_util", "vram", "gpu_heat"):  # no empty GPU graphs under the reason
         assert page.plots[key].isHidden()

@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from PySide6.QtWidgets import QApplication
 from pytestqt.qtbot import QtBot
 
 from elite_panel.adapters.active_profile import ActiveProfile
@@ -123,3 +124,19 @@ def test_details_unload_and_an_import_ollama_refuses(
         page.buttons["Import GGUF"].click()
     assert "importing a GGUF file is for the built-in runner" in page.message.text()
     assert page.pull_button.isEnabled()  # the page is usable again
+
+
+def test_no_models_installed_says_how_to_get_one(
+    qtbot: QtBot, page: ModelsPage, double: ollama_double.OllamaDouble
+) -> None:
+    qtbot.waitUntil(lambda: page.installed.rowCount() == 2, timeout=10_000)
+    installed, double.installed = double.installed, []
+    try:
+        page.models.refresh()
+        qtbot.waitUntil(lambda: not page.empty.isHidden(), timeout=10_000)
+        assert page.installed.isHidden() and "No models installed" in page.empty.title.text()
+        assert page.empty.button is not None
+        page.empty.button.click()
+        assert page.pull_name.hasFocus() or QApplication.focusWidget() is page.pull_name
+    finally:
+        double.installed = installed

@@ -28,6 +28,7 @@ from PySide6.QtWidgets import (
 from elite_panel.adapters.backup_adapter import BackupAdapter
 from elite_panel.ui.widgets import dialogs
 from elite_panel.ui.widgets.actions import add_buttons, fill, record_table
+from elite_panel.ui.widgets.empty_state import EmptyState
 
 COLUMNS = ("Time", "Size", "Contents", "Verified", "Reason")
 
@@ -86,6 +87,13 @@ class BackupsPage(QWidget):
 
         self.table = record_table(COLUMNS, stretch=2)
         self.table.setAccessibleName("Backups")
+        self.empty = EmptyState(
+            "No backups yet",
+            "A backup holds your conversations, profiles and the names of your secrets, "
+            "verified as it is written.",
+            ("Back up now", self.back_up_now),
+        )
+        self.empty.hide()
         row = QHBoxLayout()
         self.buttons = add_buttons(
             row,
@@ -124,6 +132,7 @@ class BackupsPage(QWidget):
         layout = QVBoxLayout(self)
         layout.addLayout(top)
         layout.addWidget(self.table, 1)
+        layout.addWidget(self.empty, 1)
         layout.addLayout(row)
         layout.addWidget(self.message)
         layout.addWidget(box)
@@ -206,6 +215,8 @@ class BackupsPage(QWidget):
     def _on_listed(self, infos: list[Any]) -> None:
         self.infos = infos
         fill(self.table, [_cells(info) for info in infos])
+        self.table.setVisible(bool(infos))
+        self.empty.setVisible(not infos)
 
     def _on_progress(self, what: str, done: int, total: int) -> None:
         self.progress.show()

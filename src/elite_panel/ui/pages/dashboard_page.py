@@ -30,6 +30,7 @@ from PySide6.QtWidgets import (
 from elite_panel.adapters.monitor_adapter import MonitorAdapter
 from elite_panel.core.errors import EliteError
 from elite_panel.monitor.report import human_bytes
+from elite_panel.ui.widgets.empty_state import EmptyState
 
 if TYPE_CHECKING:
     from elite_panel.monitor.history import History
@@ -108,9 +109,9 @@ class DashboardPage(QWidget):
             self.glance[key] = label
             glance.addWidget(label, index // 5, index % 5)
         layout.addLayout(glance)
-        self.gpu_reason = QLabel()
+        # Without a GPU: one card with the reason, instead of its graphs.
+        self.gpu_reason = EmptyState("No GPU figures", "")
         self.gpu_reason.setObjectName("gpuReason")
-        self.gpu_reason.setWordWrap(True)
         self.gpu_reason.hide()
         layout.addWidget(self.gpu_reason)
         controls = QHBoxLayout()
@@ -266,7 +267,11 @@ class DashboardPage(QWidget):
             values["Power"] = _opt(gpu["power_w"], "{:.0f} W")
             self.gpu_reason.hide()
         else:
-            self.gpu_reason.setText(f"No GPU figures: {sample['gpu_unavailable_reason']}")
+            reason = str(sample["gpu_unavailable_reason"])
+            self.gpu_reason.set_text(
+                f"{reason[:1].upper()}{reason[1:]}. The GPU graphs appear when an NVIDIA GPU "
+                "and its driver are there."
+            )
             self.gpu_reason.show()
         server = sample["server"] or {}
         values["Req/s"] = _opt(server.get("requests_per_s"), "{:.1f}")

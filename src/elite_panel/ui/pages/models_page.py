@@ -22,6 +22,7 @@ from elite_panel.adapters.models_adapter import ModelsAdapter
 from elite_panel.monitor.report import gpu_placement, human_bytes, rate_and_time_left
 from elite_panel.ui.widgets import dialogs
 from elite_panel.ui.widgets.actions import add_buttons, fill, record_table
+from elite_panel.ui.widgets.empty_state import EmptyState
 
 INSTALLED = ("Name", "Size", "Parameters", "Quantization", "Family", "Modified", "Chats")
 LOADED = ("Name", "Size", "On GPU", "Context", "Until")
@@ -83,6 +84,14 @@ class ModelsPage(QWidget):
         layout = QVBoxLayout(self)
         layout.addWidget(QLabel("Installed"))
         layout.addWidget(self.installed, 2)
+        self.empty = EmptyState(
+            "No models installed",
+            "Pull a model below (Ollama: qwen2.5-coder:7b is a good coding model for 8 GB of "
+            "VRAM), or import a GGUF file into the built-in runner.",
+            ("Pull a model", self.pull_name.setFocus),
+        )
+        self.empty.hide()
+        layout.addWidget(self.empty, 2)
         layout.addLayout(actions)
         layout.addWidget(QLabel("Loaded (in memory)"))
         layout.addWidget(self.loaded, 1)
@@ -147,6 +156,8 @@ class ModelsPage(QWidget):
 
     def _on_installed(self, rows: list[dict[str, Any]]) -> None:
         self.rows = rows
+        self.installed.setVisible(bool(rows))
+        self.empty.setVisible(not rows)
         fill(
             self.installed,
             [
