@@ -127,6 +127,9 @@ def test_every_control_has_an_accessible_name(qtbot: QtBot, panel: Panel) -> Non
         page = panel.window.pages[name]
         qtbot.waitUntil(lambda page=page: page.isVisible())
         unnamed += [f"{name}: {w!r}" for w in controls(page) if not w.accessibleName()]
+        # each page says what it is, in a title and one line
+        assert panel.window.page_title.text() == getattr(page, "title", name.title())
+        assert panel.window.page_description.text().endswith(".")
     assert unnamed == []
     assert panel.window.pages["chat"].conversations.accessibleName() == "Conversations"  # type: ignore[attr-defined]
     search = panel.window.pages["chat"].search  # type: ignore[attr-defined]

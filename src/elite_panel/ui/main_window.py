@@ -5,7 +5,7 @@ from __future__ import annotations
 import functools
 
 from PySide6.QtCore import QByteArray, QEvent, QObject, QSettings, QSize, Qt, Signal
-from PySide6.QtGui import QCloseEvent, QKeySequence, QShortcut
+from PySide6.QtGui import QCloseEvent, QKeySequence, QPalette, QShortcut
 from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
@@ -13,6 +13,7 @@ from PySide6.QtWidgets import (
     QMainWindow,
     QSplitter,
     QStackedWidget,
+    QVBoxLayout,
     QWidget,
 )
 
@@ -22,6 +23,15 @@ from elite_panel.ui.widgets.command_palette import Command, CommandPalette, page
 from elite_panel.ui.widgets.lazy_page import LazyPage
 
 MINIMUM = QSize(1024, 640)  # every page is usable at this size
+DESCRIPTIONS = {
+    "chat": "Ask the assistant; every answer is kept with its model and figures.",
+    "dashboard": "This machine, its GPUs and the stack, live and over the last day.",
+    "stack": "The model runner and the assistant server: start, stop, watch their logs.",
+    "models": "The runner's models: what is installed, what is in memory, pull or import.",
+    "settings": "Profiles: every key with its default, its source and what it restarts.",
+    "secrets": "API keys and passwords, kept in the OS keyring and given to the services.",
+    "backups": "Verified backups of your conversations and profiles, and their schedule.",
+}
 PREFERRED = QSize(1280, 800)
 SCREEN_SHARE = 0.9  # the first window takes at most this much of the available screen
 
@@ -60,10 +70,26 @@ class MainWindow(QMainWindow):
             name_controls(page)  # (a page built later is named when it is built)
         self.sidebar.setAccessibleName("Pages")
         self.sidebar.currentRowChanged.connect(self.stack.setCurrentIndex)
+        self.page_title = QLabel()
+        self.page_title.setObjectName("pageTitle")
+        title_font = self.page_title.font()
+        title_font.setPointSizeF(title_font.pointSizeF() * 1.4)
+        title_font.setBold(True)
+        self.page_title.setFont(title_font)
+        self.page_description = QLabel()
+        self.page_description.setObjectName("pageDescription")
+        self.page_description.setForegroundRole(QPalette.ColorRole.PlaceholderText)
+        self.stack.currentChanged.connect(self._on_page_changed)
+        right = QVBoxLayout()
+        right.setContentsMargins(0, 0, 0, 0)
+        right.setSpacing(2)
+        right.addWidget(self.page_title)
+        right.addWidget(self.page_description)
+        right.addWidget(self.stack, 1)
         central = QWidget()
         layout = QHBoxLayout(central)
         layout.addWidget(self.sidebar)
-        layout.addWidget(self.stack, 1)
+        layout.addLayout(right, 1)
         self.setCentralWidget(central)
         self.stack_state = QLabel("Stack: stopped")
         self.stack_state.setObjectName("stackState")
@@ -78,8 +104,15 @@ class MainWindow(QMainWindow):
         self.palette_dialog: CommandPalette | None = None
         QShortcut(QKeySequence("Ctrl+K"), self, self.open_palette)
         self.sidebar.setCurrentRow(0)
+        self._on_page_changed(0)
         self._painted = False
         self.installEventFilter(self)
+
+    def _on_page_changed(self, index: int) -> None:
+        name = list(self.pages)[index]
+        page = self.pages[name]
+        self.page_title.setText(getattr(page, "title", name.title()))
+        self.page_description.setText(DESCRIPTIONS.get(name, ""))
 
     def fit_to_screen(self) -> None:
         """Size the window for its screen: the preferred size, but at most 90 % of the
