@@ -94,3 +94,18 @@ def test_only_the_renderers_own_copy_links_act() -> None:
     assert len(own) == 1 and renderer.code_index(own[0]) == 0
     for href in ("copy:abc", "copy:0", "copy:", own[0] + "7", own[0][:-1] + "x", "http://x"):
         assert renderer.code_index(href) is None
+
+
+def test_code_blocks_follow_a_dark_theme() -> None:
+    from elite_panel.chat.markdown_render import DARK_CODE, LIGHT_CODE
+
+    text = "```python\nprint('hi')\n```\n"
+    dark, light = render_whole(text, DARK_CODE), render_whole(text, LIGHT_CODE)
+    assert DARK_CODE.background in dark and LIGHT_CODE.background not in dark
+    assert LIGHT_CODE.background in light
+    assert dark != light.replace(LIGHT_CODE.background, DARK_CODE.background)  # colours too
+
+
+def test_a_finished_answer_closes_its_last_fence() -> None:
+    html = render_whole("Here:\n\n```python\nprint('hi')\n```")  # no newline at the very end
+    assert "```" not in html and "print" in html

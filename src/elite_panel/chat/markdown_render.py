@@ -27,13 +27,30 @@ if TYPE_CHECKING:
 CODE_SEGMENT_LINES = 40
 _FENCE = re.compile(r"^ {0,3}(`{3,}|~{3,})\s*([\w+#.-]*)")
 _HEADING = re.compile(r"^ {0,3}#{1,6}(\s|$)")
-PRE_STYLE = (
-    "background:#f6f8fa; border:1px solid #d0d7de; padding:6px; margin:0;"
-    " font-family:monospace; white-space:pre-wrap;"
-)
 
 
-def highlight_code(code: str, language: str) -> str:
+@dataclass(frozen=True)
+class CodeTheme:
+    """How code blocks look: their box, Pygments' colours, the caption above them."""
+
+    background: str
+    border: str
+    pygments_style: str
+    caption: str
+
+    @property
+    def pre_style(self) -> str:
+        return (
+            f"background:{self.background}; border:1px solid {self.border}; padding:6px;"
+            " margin:0; font-family:monospace; white-space:pre-wrap;"
+        )
+
+
+LIGHT_CODE = CodeTheme("#f6f8fa", "#d0d7de", "default", "#57606a")
+DARK_CODE = CodeTheme("#0d1117", "#30363d", "github-dark", "#8b949e")
+
+
+def highlight_code(code: str, language: str, style: str = "default") -> str:
     """Code as HTML with inline colours (QTextDocument understands inline styles)."""
     from pygments import highlight
     from pygments.lexers import TextLexer, get_lexer_by_name
@@ -43,24 +60,24 @@ def highlight_code(code: str, language: str) -> str:
         lexer = get_lexer_by_name(language) if language else TextLexer()
     except ClassNotFound:
         lexer = TextLexer()
-    return str(highlight(code, lexer, _formatter()))
+    return str(highlight(code, lexer, _formatter(style)))
 
 
 @cache
-def _formatter() -> Any:
+def _formatter(style: str) -> Any:
     from pygments.formatters import HtmlFormatter
 
-    return HtmlFormatter(nowrap=True, noclasses=True, style="default")
+    return HtmlFormatter(nowrap=True, noclasses=True, style=style)
 
 
 @cache
-def _markdown() -> MarkdownIt:
+def _markdown(theme: CodeTheme) -> MarkdownIt:
     """The parser, built on first use: markdown-it and Pygments stay out of start-up."""
     from markdown_it import MarkdownIt
 
     md = MarkdownIt("commonmark", {"html": False, "linkify": False}).enable("table")
     md.options["highlight"] = lambda code, lang, _attrs: (
-        f'<pre style="{PRE_STYLE}">{highlight_code(code, lang)}</pre>'
+        f'<pre style="{theme.pre_style}">{highlight_code(code, lang, theme.pygments_style)}</pre>'
     )
     return md
 
@@ -94,7 +111,8 @@ class RenderUpdate:
 class IncrementalMarkdown:
     """Feed it the growing text; it returns only the HTML that changed."""
 
-    def __init__(self) -> None:
+    def __init__(self, theme: CodeTheme = LIGHT_CODE) -> None:
+        self.theme = theme
         self.text = ""
         self.code_blocks: list[CodeBlock] = []
         self._scan = 0  # start of the first complete line not yet classified
@@ -117,7 +135,7 @@ class IncrementalMarkdown:
     def update(self, text: str) -> RenderUpdate:
         """``text`` must extend the previous text (a streamed answer only grows)."""
         if not text.startswith(self.text):
-            self.__init__()  # type: ignore[misc]  # a different answer: start over
+            self.__init__(self.theme)  # type: ignore[misc]  # a different answer: start over
         self.text = text
         out = RenderUpdate()
         while True:
@@ -172,19 +190,25 @@ class IncrementalMarkdown:
     def _render(self, source: str) -> str:
         if self._fence is not None:
             language = self.code_blocks[self._fence[1]].language
-            return f'<pre style="{PRE_STYLE}">{highlight_code(source, language)}</pre>'
+            code = highlight_code(source, language, self.theme.pygments_style)
+            return f'<pre style="{self.theme.pre_style}">{code}</pre>'
         if not source.strip():
             return ""
-        return str(_markdown().render(source))
+        return str(_markdown(self.theme).render(source))
 
     def _copy_link(self, index: int, language: str) -> str:
         label = html.escape(language or "code")
         href = f"{self._anchor}{index}"
-        return (
-            f'<p style="margin:4px 0 0 0; color:#57606a;">{label} · <a href="{href}">Copy</a></p>'
-        )
+        caption = f"margin:4px 0 0 0; color:{self.theme.caption};"
+        return f'<p style="{caption}">{label} · <a href="{href}">Copy</a></p>'
 
 
-def render_whole(text: str) -> str:
-    """The whole answer at once (finished messages loaded from history)."""
-    return IncrementalMarkdown().update(text).html()
+def render_whole(text: str, theme: CodeTheme = LIGHT_CODE) -> str:
+    """The whole answer at once (finished messages loaded from history); its last line
+    is complete (a closing fence without a newline after it closes its block)."""
+    return IncrementalMarkdown(theme).update(finished(text)).html()
+
+
+def finished(text: str) -> str:
+    """A finished answer's text with its last line ended."""
+    return text if not text or text.endswith("\n") else text + "\n"

@@ -379,7 +379,7 @@ class ChatPage(QWidget):
     def _on_stream_finished(self, event: dict[str, Any]) -> None:
         self.stop_button.setEnabled(False)
         if self._answer:
-            self._answer.body.flush()
+            self._answer.body.finish()
             figures = {**event.get("usage", {}), **event, "model": self._answer_model}
             self._answer.show_figures(answer_figures(figures))
 

@@ -7,11 +7,17 @@ one per frame, so the cost of a frame does not grow with the answer.
 
 from __future__ import annotations
 
-from PySide6.QtCore import QSize, Qt, QTimer, QUrl, Signal
-from PySide6.QtGui import QGuiApplication, QResizeEvent, QTextCursor
+from PySide6.QtCore import QEvent, QSize, Qt, QTimer, QUrl, Signal
+from PySide6.QtGui import QGuiApplication, QPalette, QResizeEvent, QTextCursor
 from PySide6.QtWidgets import QSizePolicy, QTextBrowser, QWidget
 
-from elite_panel.chat.markdown_render import IncrementalMarkdown
+from elite_panel.chat.markdown_render import (
+    DARK_CODE,
+    LIGHT_CODE,
+    CodeTheme,
+    IncrementalMarkdown,
+    finished,
+)
 
 FRAME_MS = 33  # at most ~30 renders a second, however fast tokens arrive
 
@@ -36,7 +42,8 @@ class MarkdownView(QTextBrowser):
         self.setMinimumWidth(200)
         self.anchorClicked.connect(self._on_anchor)
         self.document().documentLayout().documentSizeChanged.connect(self._fit_height)
-        self.renderer = IncrementalMarkdown()
+        self.renderer = IncrementalMarkdown(self._code_theme())
+        self.markdown = ""  # the message's text as given (what Copy copies)
         self._pending: str | None = None
         self._tail_start = 0
         self._frame = QTimer(self)
@@ -44,14 +51,28 @@ class MarkdownView(QTextBrowser):
         self._frame.setInterval(FRAME_MS)
         self._frame.timeout.connect(self.flush)
 
+    def _code_theme(self) -> CodeTheme:
+        """Code blocks as light or dark as the window around them."""
+        base = self.palette().color(QPalette.ColorRole.Base)
+        return DARK_CODE if base.lightness() < 128 else LIGHT_CODE
+
+    def changeEvent(self, event: QEvent) -> None:
+        if event.type() == QEvent.Type.PaletteChange and hasattr(self, "renderer"):
+            theme = self._code_theme()
+            if theme != self.renderer.theme and self._pending is None:
+                self.set_markdown_text(self.markdown)  # drawn again in the new colours
+        super().changeEvent(event)
+
     def set_markdown_text(self, text: str) -> None:
         """Show a finished message at once."""
-        self.renderer = IncrementalMarkdown()
-        self.setHtml(self.renderer.update(text).html())
+        self.markdown = text
+        self.renderer = IncrementalMarkdown(self._code_theme())
+        self.setHtml(self.renderer.update(finished(text)).html())
         self._tail_start = self.document().characterCount() - 1
 
     def stream_text(self, text: str) -> None:
         """The answer so far; rendered at the next frame (updates in between coalesce)."""
+        self.markdown = text
         self._pending = text
         if not self._frame.isActive():
             self._frame.start()
@@ -72,6 +93,13 @@ class MarkdownView(QTextBrowser):
         self._tail_start = cursor.position()
         if update.tail:
             cursor.insertHtml(update.tail)
+
+    def finish(self) -> None:
+        """The answer is complete: render what is pending, its last line ended (a closing
+        fence with nothing after it closes its block)."""
+        text = self._pending if self._pending is not None else self.renderer.text
+        self._pending = finished(text)
+        self.flush()
 
     def code(self, index: int) -> str:
         return self.renderer.code_blocks[index].code

@@ -67,7 +67,7 @@ class MessageWidget(QFrame):
         self.figures.setVisible(bool(text))
 
     def text(self) -> str:
-        return self.body.renderer.text
+        return self.body.markdown
 
     def copy(self) -> None:
         QGuiApplication.clipboard().setText(self.text())
