@@ -7,12 +7,14 @@ import asyncio
 import sys
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from elite_panel.console import err, out, out_json
 from elite_panel.core.paths import AppPaths
-from elite_panel.core.profiles import Profile
 from elite_panel.monitor.report import rate_and_time_left
+
+if TYPE_CHECKING:
+    from elite_panel.core.profiles import Profile  # (pydantic: not at start-up)
 
 
 def add_parsers(commands: Any) -> None:
