@@ -4,6 +4,11 @@ looks like)."""
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+from pathlib import Path
+
 import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
@@ -21,6 +26,7 @@ from pytestqt.qtbot import QtBot
 
 from elite_panel.app import Panel
 from elite_panel.ui.main_window import MINIMUM
+from tests.conftest import REPO
 
 pytestmark = pytest.mark.gui
 
@@ -153,3 +159,36 @@ def test_the_command_palette_finds_and_runs_an_action(qtbot: QtBot, panel: Panel
     qtbot.keyClick(palette.filter, Qt.Key.Key_Return)
     assert not palette.isVisible()
     assert panel.window.current_page() == "dashboard"
+
+
+@pytest.mark.parametrize("scale", ["1.5", "2"])
+def test_every_page_fits_at_150_and_200_percent(tmp_path: Path, scale: str) -> None:
+    """The same check in a run of its own, scaled (QT_SCALE_FACTOR) on a screen of a
+    high-density display's size: sizes are logical, so every page fits the same way."""
+    screens = tmp_path / "screens.json"
+    screens.write_text(
+        '{"screens": [{"name": "hidpi", "x": 0, "y": 0, "width": 3840, "height": 2400,'
+        ' "logicalDpi": 96, "logicalBaseDpi": 96, "dpr": 1}]}'
+    )
+    env = {
+        **os.environ,
+        "QT_SCALE_FACTOR": scale,
+        "QT_QPA_PLATFORM": f"offscreen:configfile={screens}",
+    }
+    run = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "-q",
+            "-p",
+            "no:cacheprovider",
+            f"{__file__}::test_every_page_fits",
+        ],
+        env=env,
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert run.returncode == 0 and "2 passed" in run.stdout, run.stdout[-3000:]
