@@ -109,3 +109,11 @@ def test_code_blocks_follow_a_dark_theme() -> None:
 def test_a_finished_answer_closes_its_last_fence() -> None:
     html = render_whole("Here:\n\n```python\nprint('hi')\n```")  # no newline at the very end
     assert "```" not in html and "print" in html
+
+
+def test_a_finished_code_block_says_its_language_and_length() -> None:
+    html = anchors_named(render_whole("```python\ndef f():\n    return 1\n```\n\n```\nx\n```\n"))
+    assert 'python · 2 lines · <a href="copy:0">Copy</a>' in html
+    assert 'code · 1 line · <a href="copy:1">Copy</a>' in html
+    streaming = IncrementalMarkdown()
+    assert "Copy" not in streaming.update("```python\ndef f():\n").html()  # not yet whole

@@ -152,8 +152,10 @@ class IncrementalMarkdown:
             marker, index = self._fence
             stripped = line.strip()
             if stripped.startswith(marker[0] * len(marker)) and not stripped.strip(marker[0]):
-                self.code_blocks[index].closed = True
+                block = self.code_blocks[index]
+                block.closed = True
                 self._close(self._scan, out)  # the code, without its closing fence line
+                out.closed.append(self._caption(index, block))  # once the code is whole
                 self._fence = None
                 self._block_start = next_start
                 return
@@ -168,7 +170,6 @@ class IncrementalMarkdown:
             self.code_blocks.append(CodeBlock(language=fence.group(2)))
             self._fence = (fence.group(1), len(self.code_blocks) - 1)
             self._segment_lines = 0
-            out.closed.append(self._copy_link(len(self.code_blocks) - 1, fence.group(2)))
             self._block_start = next_start  # the fence line itself is not code
         elif not line.strip() or _HEADING.match(line):
             self._close(next_start, out)
@@ -196,11 +197,14 @@ class IncrementalMarkdown:
             return ""
         return str(_markdown(self.theme).render(source))
 
-    def _copy_link(self, index: int, language: str) -> str:
-        label = html.escape(language or "code")
+    def _caption(self, index: int, block: CodeBlock) -> str:
+        """Under a finished code block: its language, its length and its Copy link."""
+        label = html.escape(block.language or "code")
+        lines = block.code.count("\n")
+        length = f"{lines} line" + ("" if lines == 1 else "s")
         href = f"{self._anchor}{index}"
-        caption = f"margin:4px 0 0 0; color:{self.theme.caption};"
-        return f'<p style="{caption}">{label} · <a href="{href}">Copy</a></p>'
+        style = f"margin:0 0 4px 0; color:{self.theme.caption};"
+        return f'<p style="{style}">{label} · {length} · <a href="{href}">Copy</a></p>'
 
 
 def render_whole(text: str, theme: CodeTheme = LIGHT_CODE) -> str:
