@@ -117,9 +117,12 @@ class MainWindow(QMainWindow):
     def fit_to_screen(self) -> None:
         """Size the window for its screen: the preferred size, but at most 90 % of the
         available area; the minimum is 1024 x 640, or less on a smaller screen."""
-        area = self.screen().availableGeometry().size() * SCREEN_SHARE
+        area = self._usable_area()
         self.setMinimumSize(MINIMUM.boundedTo(area))
         self.resize(PREFERRED.boundedTo(area))
+
+    def _usable_area(self) -> QSize:
+        return self.screen().availableGeometry().size() * SCREEN_SHARE
 
     def save_layout(self, settings: QSettings) -> None:
         """Keep the window's geometry and its splitters' positions (for the next start)."""
@@ -133,17 +136,12 @@ class MainWindow(QMainWindow):
         """Bring back what :meth:`save_layout` kept; anything unreadable is ignored."""
         geometry = settings.value("window/geometry")
         if isinstance(geometry, QByteArray) and self.restoreGeometry(geometry):
-            self.fit_on_screen()
+            # A size kept on a larger screen (another monitor) shrinks to fit this one.
+            self.resize(self.size().boundedTo(self._usable_area()).expandedTo(self.minimumSize()))
         for splitter in self.findChildren(QSplitter):
             state = settings.value(f"splitters/{splitter.objectName()}")
             if splitter.objectName() and isinstance(state, QByteArray):
                 splitter.restoreState(state)
-
-    def fit_on_screen(self) -> None:
-        """A remembered size larger than this screen allows (another monitor) shrinks."""
-        area = self.screen().availableGeometry().size() * SCREEN_SHARE
-        if self.width() > area.width() or self.height() > area.height():
-            self.resize(self.size().boundedTo(area).expandedTo(self.minimumSize()))
 
     def commands(self) -> list[Command]:
         """Every action of the window: going to each page, each built page's buttons,

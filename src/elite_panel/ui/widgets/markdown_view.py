@@ -97,8 +97,7 @@ class MarkdownView(QTextBrowser):
     def finish(self) -> None:
         """The answer is complete: render what is pending, its last line ended (a closing
         fence with nothing after it closes its block)."""
-        text = self._pending if self._pending is not None else self.renderer.text
-        self._pending = finished(text)
+        self._pending = finished(self.markdown)
         self.flush()
 
     def code(self, index: int) -> str:
