@@ -1,5 +1,6 @@
 """Screenshots of every page, light and dark, at 1280x720, of a running stack with a sample
-conversation: ``python -m tests.screenshots OUTDIR`` (offscreen; about 20 s).
+conversation: ``python -m tests.screenshots OUTDIR [WIDTHxHEIGHT]`` (offscreen; about 20 s;
+another size, such as the minimum 1024x640, to look at a page there).
 
 The stack is real (the supervisor, the assistant server) in front of the Ollama double, so
 the pictures show what a user sees without a GPU or a model download. The README's images
@@ -52,7 +53,7 @@ def running_stack(home: Path) -> Iterator[dict[str, str]]:
             subprocess.run([*cli, "stack", "down"], env=env, capture_output=True)
 
 
-async def shoot(out: Path) -> list[Path]:
+async def shoot(out: Path, size: tuple[int, int] = SIZE) -> list[Path]:
     from PySide6.QtWidgets import QApplication
 
     from elite_panel.app import Panel
@@ -67,7 +68,7 @@ async def shoot(out: Path) -> list[Path]:
         theme.apply(app, scheme)
         panel = Panel(AppPaths.from_env(), "default", use_tray=False)
         panel.show("chat")
-        panel.window.resize(*SIZE)  # (after show: not the size the previous one kept)
+        panel.window.resize(*size)  # (after show: not the size the previous one kept)
         panel.check_profile()
         await until(lambda panel=panel: panel.stack.connected and panel.chat.client is not None)
         await until(lambda panel=panel: panel.window.pages["chat"].conversations.count() > 0)
@@ -94,6 +95,7 @@ async def until(predicate: object, timeout: float = 30.0) -> None:
 
 def main(argv: list[str]) -> int:
     out = Path(argv[0] if argv else "screenshots").resolve()
+    width, height = (int(n) for n in (argv[1] if len(argv) > 1 else "1280x720").split("x"))
     out.mkdir(parents=True, exist_ok=True)
     home = Path(tempfile.mkdtemp(prefix="elite-shots-"))
     # An offscreen screen of a desktop's size (Qt's own is 800x800): the window is 1280x720.
@@ -112,7 +114,7 @@ def main(argv: list[str]) -> int:
         loop = qasync.QEventLoop(app)
         asyncio.set_event_loop(loop)
         with loop:
-            written = loop.run_until_complete(shoot(out))
+            written = loop.run_until_complete(shoot(out, (width, height)))
     sys.stdout.write("".join(f"{path}\n" for path in written))
     return 0
 

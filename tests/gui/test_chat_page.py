@@ -10,8 +10,9 @@ from typing import Any
 
 import httpx
 import pytest
-from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QInputDialog
+from PySide6.QtCore import QEvent, QPointF, Qt
+from PySide6.QtGui import QEnterEvent
+from PySide6.QtWidgets import QApplication, QInputDialog
 from pytestqt.qtbot import QtBot
 
 from elite_panel.adapters.chat_adapter import ChatAdapter
@@ -265,7 +266,17 @@ def test_regenerate_and_edit_the_last_prompt(
     type_and_send(qtbot, page, "second prompt")
     qtbot.waitUntil(lambda: not page.chat.streaming, timeout=10_000)
     double.answer = "a regenerated answer"
-    qtbot.mouseClick(page.regenerate_button, Qt.MouseButton.LeftButton)
+    messages = page._message_widgets()
+    # the actions show while the pointer is over a message; only the last ones offer these
+    assert messages[-1].actions_bar.isHidden()
+    point = QPointF(5, 5)
+    QApplication.sendEvent(messages[-1], QEnterEvent(point, point, point))
+    assert not messages[-1].actions_bar.isHidden()
+    QApplication.sendEvent(messages[-1], QEvent(QEvent.Type.Leave))
+    assert messages[-1].actions_bar.isHidden()
+    assert [not m.regenerate_button.isHidden() for m in messages] == [False, False, False, True]
+    assert [not m.edit_button.isHidden() for m in messages] == [False, False, True, False]
+    qtbot.mouseClick(messages[-1].regenerate_button, Qt.MouseButton.LeftButton)
     qtbot.waitUntil(
         lambda: (
             [m["content"] for m in stored(server)[0]["messages"]]
@@ -274,7 +285,7 @@ def test_regenerate_and_edit_the_last_prompt(
         timeout=10_000,
     )
     qtbot.waitUntil(lambda: not page.chat.streaming, timeout=10_000)
-    qtbot.mouseClick(page.edit_last_button, Qt.MouseButton.LeftButton)
+    page.edit_last_action.trigger()  # Ctrl+E, or the ⋯ menu
     qtbot.waitUntil(lambda: page.prompt.toPlainText() == "second prompt", timeout=10_000)
     assert [m["role"] for m in stored(server)[0]["messages"]] == ["user", "assistant"]
 

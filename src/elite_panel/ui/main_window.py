@@ -10,6 +10,7 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
     QListWidget,
+    QListWidgetItem,
     QMainWindow,
     QSplitter,
     QStackedWidget,
@@ -19,6 +20,7 @@ from PySide6.QtWidgets import (
 
 from elite_panel.core.services import ServiceState, ServiceStatus
 from elite_panel.ui.accessibility import name_controls
+from elite_panel.ui.icons import SHAPES, icon
 from elite_panel.ui.widgets.command_palette import Command, CommandPalette, page_commands
 from elite_panel.ui.widgets.lazy_page import LazyPage
 
@@ -64,8 +66,12 @@ class MainWindow(QMainWindow):
         self.sidebar = QListWidget()
         self.sidebar.setFixedWidth(150)
         self.stack = QStackedWidget()
+        self.sidebar.setIconSize(QSize(18, 18))
         for name, page in pages.items():
-            self.sidebar.addItem(getattr(page, "title", name.title()))
+            item = QListWidgetItem(getattr(page, "title", name.title()))
+            if name in SHAPES:
+                item.setIcon(icon(name))
+            self.sidebar.addItem(item)
             self.stack.addWidget(page)
             name_controls(page)  # (a page built later is named when it is built)
         self.sidebar.setAccessibleName("Pages")

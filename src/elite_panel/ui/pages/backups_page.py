@@ -26,6 +26,7 @@ from PySide6.QtWidgets import (
 )
 
 from elite_panel.adapters.backup_adapter import BackupAdapter
+from elite_panel.ui.icons import icon
 from elite_panel.ui.widgets import dialogs
 from elite_panel.ui.widgets.actions import add_buttons, fill, record_table
 from elite_panel.ui.widgets.empty_state import EmptyState
@@ -70,7 +71,7 @@ class BackupsPage(QWidget):
         self.infos: list[Any] = []
         self.folder: Path | None = None
 
-        self.create_button = QPushButton("Back up now")
+        self.create_button = QPushButton(icon("backups"), "Back up now")
         self.create_button.setToolTip("A verified archive of conversations and profiles (Ctrl+B)")
         self.create_button.clicked.connect(self.back_up_now)
         self.include_logs = QCheckBox("Include logs")

@@ -17,16 +17,17 @@ from PySide6.QtGui import QKeySequence, QShortcut
 from PySide6.QtWidgets import (
     QComboBox,
     QFileDialog,
-    QGridLayout,
     QHBoxLayout,
     QInputDialog,
     QLabel,
     QLineEdit,
     QListWidget,
     QListWidgetItem,
+    QMenu,
     QPushButton,
     QScrollArea,
     QSplitter,
+    QToolButton,
     QVBoxLayout,
     QWidget,
 )
@@ -35,6 +36,8 @@ from elite_panel.adapters.chat_adapter import ChatAdapter
 from elite_panel.chat.attachments import MAX_ATTACHMENT_BYTES
 from elite_panel.chat.grouping import date_group
 from elite_panel.chat.presets import PRESETS
+from elite_panel.ui.icons import icon
+from elite_panel.ui.widgets.actions import tool_button
 from elite_panel.ui.widgets.group_headers import GROUP_ROLE, GroupHeaderDelegate
 from elite_panel.ui.widgets.message_widget import MessageWidget, answer_figures
 from elite_panel.ui.widgets.prompt_box import PromptBox
@@ -76,14 +79,16 @@ class ChatPage(QWidget):
         self.conversations = QListWidget()
         self.conversations.setAccessibleName("Conversations")
         self.conversations.setItemDelegate(GroupHeaderDelegate(self.conversations))
+        self.conversations.setTextElideMode(Qt.TextElideMode.ElideRight)  # the tooltip has it all
+        self.conversations.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         self.conversations.itemActivated.connect(self._on_item_activated)
         self.conversations.itemClicked.connect(self._on_item_activated)
-        self.new_button = QPushButton("New")
+        self.new_button = QPushButton(icon("new"), "New")
         self.new_button.setToolTip("New conversation (Ctrl+N)")
-        self.rename_button = QPushButton("Rename")
-        self.pin_button = QPushButton("Pin")
-        self.delete_button = QPushButton("Delete")
-        self.export_button = QPushButton("Export…")
+        self.rename_button = tool_button("edit", "Rename", "Rename the selected conversation")
+        self.pin_button = tool_button("pin", "Pin", "Pin or unpin: pinned ones stay on top")
+        self.delete_button = tool_button("delete", "Delete", "Delete (it can be undone)")
+        self.export_button = tool_button("export", "Export…", "Export as Markdown or JSON")
         self.new_button.clicked.connect(self.new_conversation)
         self.rename_button.clicked.connect(self._on_rename)
         self.pin_button.clicked.connect(self._on_pin)
@@ -106,17 +111,11 @@ class ChatPage(QWidget):
         left_layout = QVBoxLayout(left)
         left_layout.addWidget(self.search)
         left_layout.addWidget(self.conversations, 1)
-        buttons = QGridLayout()  # three to a row: the column stays narrow
-        for index, button in enumerate(
-            (
-                self.new_button,
-                self.rename_button,
-                self.pin_button,
-                self.delete_button,
-                self.export_button,
-            )
-        ):
-            buttons.addWidget(button, index // 3, index % 3)
+        buttons = QHBoxLayout()  # one row of icons: the column stays narrow
+        buttons.addWidget(self.new_button, 1)
+        for button in (self.rename_button, self.pin_button, self.delete_button):
+            buttons.addWidget(button)
+        buttons.addWidget(self.export_button)
         left_layout.addLayout(buttons)
         left_layout.addWidget(self.undo_bar)
 
@@ -154,56 +153,62 @@ class ChatPage(QWidget):
         error_row.addWidget(self.retry_button)
         self.error_bar.hide()
         self.model = QComboBox()
-        self.model.setMinimumWidth(160)
+        self.model.setMinimumWidth(140)
         self.model.setSizeAdjustPolicy(
             QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon
         )
-        self.model.setMinimumContentsLength(16)
+        self.model.setMinimumContentsLength(14)
         self.model.setToolTip("Model for this conversation (remembered per conversation)")
+        self.model.setAccessibleName("Model")
         self.prompt = PromptBox()
         self.prompt.submitted.connect(self.send)
         self.prompt.filesDropped.connect(self.attach_files)
         self._presets = dict(PRESETS)
         self.preset = QComboBox()
         self.preset.addItems(list(self._presets))
-        self.preset.setToolTip("System prompt of new answers")
-        self.edit_preset_button = QPushButton("Edit…")
-        self.edit_preset_button.clicked.connect(self._on_edit_preset)
-        self.attach_button = QPushButton("Attach…")
-        self.attach_button.setToolTip(
+        self.preset.setToolTip("System prompt of new answers (edit it in the ⋯ menu)")
+        self.preset.setAccessibleName("System prompt")
+        self.attach_button = tool_button(
+            "attach",
+            "Attach…",
             f"Add text files to the prompt (or drop them on it; up to "
-            f"{MAX_ATTACHMENT_BYTES // 1024} KB each)"
+            f"{MAX_ATTACHMENT_BYTES // 1024} KB each)",
         )
         self.attach_button.clicked.connect(self._on_attach)
-        self.send_button = QPushButton("Send")
+        self.more_button = tool_button("more", "More", "More actions on this conversation")
+        self.more_button.setPopupMode(QToolButton.ToolButtonPopupMode.InstantPopup)
+        menu = QMenu(self.more_button)
+        self.regenerate_action = menu.addAction(icon("restart"), "Regenerate the last answer")
+        self.regenerate_action.setShortcut(QKeySequence("Ctrl+R"))
+        self.regenerate_action.triggered.connect(self.regenerate)
+        self.edit_last_action = menu.addAction(icon("edit"), "Edit the last prompt")
+        self.edit_last_action.setShortcut(QKeySequence("Ctrl+E"))
+        self.edit_last_action.triggered.connect(self.edit_last)
+        self.copy_last_action = menu.addAction(icon("copy"), "Copy the last answer")
+        self.copy_last_action.setShortcut(QKeySequence("Ctrl+Shift+C"))
+        self.copy_last_action.triggered.connect(self.copy_last_answer)
+        menu.addSeparator()
+        menu.addAction("Edit the system prompt…", self._on_edit_preset)
+        for action in menu.actions():
+            action.setShortcutContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
+            self.addAction(action)  # the shortcuts work while the page shows
+        self.more_button.setMenu(menu)
+        self.send_button = QPushButton(icon("send"), "Send")
+        self.send_button.setToolTip("Send the prompt (Enter; Shift+Enter for a new line)")
         self.send_button.clicked.connect(lambda: self.send(self.prompt.toPlainText()))
-        self.regenerate_button = QPushButton("Regenerate")
-        self.regenerate_button.setToolTip("Answer the last prompt again (the old answer goes)")
-        self.regenerate_button.clicked.connect(lambda: chat.take_back_last_prompt(resend=True))
-        self.edit_last_button = QPushButton("Edit last")
-        self.edit_last_button.setToolTip("Take the last prompt back into the box to change it")
-        self.edit_last_button.clicked.connect(lambda: chat.take_back_last_prompt(resend=False))
-        self.stop_button = QPushButton("Stop")
+        self.stop_button = QPushButton(icon("stop"), "Stop")
         self.stop_button.setToolTip("Stop the answer (Esc); the partial answer is kept")
         self.stop_button.clicked.connect(chat.stop)
         self.stop_button.setEnabled(False)
-        # Two rows, so that the page fits a small window: what to use, then what to do.
-        choices = QHBoxLayout()
-        choices.addWidget(QLabel("Model"))
-        choices.addWidget(self.model, 2)
-        choices.addWidget(QLabel("Prompt"))
-        choices.addWidget(self.preset, 1)
-        choices.addWidget(self.edit_preset_button)
-        actions = QHBoxLayout()
-        actions.addWidget(self.attach_button)
-        actions.addWidget(self.regenerate_button)
-        actions.addWidget(self.edit_last_button)
-        actions.addStretch(1)
-        actions.addWidget(self.stop_button)
-        actions.addWidget(self.send_button)
-        controls = QVBoxLayout()
-        controls.addLayout(choices)
-        controls.addLayout(actions)
+        # One compact row: what to use, the rarer actions behind ⋯, then Stop and Send.
+        controls = QHBoxLayout()
+        controls.addWidget(self.model, 2)
+        controls.addWidget(self.preset, 1)
+        controls.addWidget(self.attach_button)
+        controls.addWidget(self.more_button)
+        controls.addStretch(0)
+        controls.addWidget(self.stop_button)
+        controls.addWidget(self.send_button)
         right = QWidget()
         right_layout = QVBoxLayout(right)
         right_layout.addWidget(self.heading)
@@ -270,6 +275,21 @@ class ChatPage(QWidget):
         system = self._presets.get(self.preset.currentText())
         self.chat.send(text, self.model.currentText() or None, system)
 
+    def regenerate(self) -> None:
+        """Answer the last prompt again (Ctrl+R); the old answer goes."""
+        if not self.chat.streaming:
+            self.chat.take_back_last_prompt(resend=True)
+
+    def edit_last(self) -> None:
+        """Take the last prompt back into the box to change it (Ctrl+E)."""
+        if not self.chat.streaming:
+            self.chat.take_back_last_prompt(resend=False)
+
+    def copy_last_answer(self) -> None:
+        answers = [w for w in self._message_widgets() if w.role == "assistant"]
+        if answers:
+            answers[-1].copy()
+
     def toggle_conversations(self) -> None:
         """Hide or show the conversation list (Ctrl+B): more room for the answer."""
         self.conversation_list.setVisible(not self.conversation_list.isVisible())
@@ -319,6 +339,7 @@ class ChatPage(QWidget):
             if conversation["id"] == self._pending_delete:
                 continue
             item = QListWidgetItem(str(conversation["title"]))  # pinned: under "Pinned"
+            item.setToolTip(str(conversation["title"]))
             item.setData(Qt.ItemDataRole.UserRole, conversation["id"])
             item.setData(Qt.ItemDataRole.UserRole + 1, conversation)
             updated = datetime.fromisoformat(str(conversation["updated_at"]))
@@ -354,9 +375,7 @@ class ChatPage(QWidget):
     def _show_earlier(self) -> None:
         start = max(0, self._shown_from - PAGE_MESSAGES)
         for offset, message in enumerate(self._messages[start : self._shown_from]):
-            widget = MessageWidget(str(message.get("role")))
-            widget.set_message(message)
-            self.messages_layout.insertWidget(1 + offset, widget)
+            self.messages_layout.insertWidget(1 + offset, self._message_widget(message))
         self._shown_from = start
         self.earlier_button.setVisible(start > 0)
 
@@ -478,11 +497,36 @@ class ChatPage(QWidget):
         item = self.conversations.currentItem()
         return str(item.data(Qt.ItemDataRole.UserRole)) if item else None
 
-    def _append_message(self, message: dict[str, Any]) -> MessageWidget:
+    def _message_widget(self, message: dict[str, Any]) -> MessageWidget:
         widget = MessageWidget(str(message.get("role")))
         widget.set_message(message)
-        self.messages_layout.insertWidget(self.messages_layout.count() - 1, widget)
+        widget.regenerate_button.clicked.connect(self.regenerate)
+        widget.edit_button.clicked.connect(self.edit_last)
         return widget
+
+    def _append_message(self, message: dict[str, Any]) -> MessageWidget:
+        widget = self._message_widget(message)
+        self.messages_layout.insertWidget(self.messages_layout.count() - 1, widget)
+        self._offer_last_actions()
+        return widget
+
+    def _message_widgets(self) -> list[MessageWidget]:
+        widgets = []
+        for index in range(self.messages_layout.count()):
+            item = self.messages_layout.itemAt(index)
+            widget = item.widget() if item else None
+            if isinstance(widget, MessageWidget):
+                widgets.append(widget)
+        return widgets
+
+    def _offer_last_actions(self) -> None:
+        """Regenerate on the last answer, Edit on the last prompt; not on older ones."""
+        widgets = self._message_widgets()
+        last = {w.role: w for w in widgets}
+        for widget in widgets:
+            widget.offer(
+                regenerate=widget is last.get("assistant"), edit=widget is last.get("user")
+            )
 
     def _clear_thread(self) -> None:
         self._answer = None

@@ -20,6 +20,7 @@ from PySide6.QtWidgets import (
 
 from elite_panel.adapters.models_adapter import ModelsAdapter
 from elite_panel.monitor.report import gpu_placement, human_bytes, rate_and_time_left
+from elite_panel.ui.icons import icon
 from elite_panel.ui.widgets import dialogs
 from elite_panel.ui.widgets.actions import add_buttons, fill, record_table
 from elite_panel.ui.widgets.empty_state import EmptyState
@@ -59,7 +60,7 @@ class ModelsPage(QWidget):
         self.pull_name = QLineEdit()
         self.pull_name.setPlaceholderText("a model to pull, e.g. qwen2.5-coder:7b")
         self.pull_name.returnPressed.connect(self.pull)
-        self.pull_button = QPushButton("Pull")
+        self.pull_button = QPushButton(icon("export"), "Pull")
         self.pull_button.clicked.connect(self.pull)
         self.cancel_button = QPushButton("Cancel")
         self.cancel_button.clicked.connect(models.cancel)

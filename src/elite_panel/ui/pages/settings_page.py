@@ -26,6 +26,7 @@ from PySide6.QtWidgets import (
 from elite_panel.adapters.settings_adapter import Plan, SettingsAdapter
 from elite_panel.core.errors import ConfigError
 from elite_panel.core.profile_store import with_values
+from elite_panel.ui.icons import icon
 from elite_panel.ui.widgets import dialogs
 from elite_panel.ui.widgets.actions import add_buttons
 from elite_panel.ui.widgets.profile_form import ProfileForm
@@ -99,7 +100,7 @@ class SettingsPage(QWidget):
         self.message.setObjectName("settingsMessage")
         self.message.setWordWrap(True)
         self.message.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        self.apply_button = QPushButton("Apply")
+        self.apply_button = QPushButton(icon("check"), "Apply")
         self.apply_button.setToolTip("Validate, show the changes, save (Ctrl+Return)")
         self.apply_button.clicked.connect(self.apply)
         self.reload_button = QPushButton("Reload")

@@ -15,6 +15,7 @@ from PySide6.QtWidgets import (
 
 from elite_panel.adapters.stack_adapter import StackAdapter
 from elite_panel.core.services import SERVICE_NAMES, ServiceState, ServiceStatus
+from elite_panel.ui.icons import icon
 from elite_panel.ui.widgets.log_view import LogView
 from elite_panel.ui.widgets.service_card import TITLES, ServiceCard
 
@@ -46,7 +47,12 @@ class StackPage(QWidget):
         self.error.setStyleSheet("color:#c0392b;")
         self.error.hide()
         top = QHBoxLayout()
-        for button in (self.start_button, self.stop_button, self.restart_button):
+        for button, name in zip(
+            (self.start_button, self.stop_button, self.restart_button),
+            ("start", "stop", "restart"),
+            strict=True,
+        ):
+            button.setIcon(icon(name))
             top.addWidget(button)
         top.addStretch(1)
         top.addWidget(self.summary)

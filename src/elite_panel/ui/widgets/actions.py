@@ -1,10 +1,12 @@
-"""The pieces the list pages share: a row (or column) of action buttons, and a read-only
-table of records with one row selected at a time."""
+"""The pieces the pages share: a row (or column) of action buttons (with the icon their
+label calls for), compact icon buttons, and a read-only table of records with one row
+selected at a time."""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
 
+from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QBoxLayout,
@@ -12,9 +14,38 @@ from PySide6.QtWidgets import (
     QPushButton,
     QTableWidget,
     QTableWidgetItem,
+    QToolButton,
 )
 
+from elite_panel.ui.icons import icon
+
 Action = tuple[str, str, Callable[[], object]]  # label, tooltip, slot
+LABEL_ICONS = {  # the first word of an action's label → its icon
+    "Set": "edit",
+    "Copy": "copy",
+    "Delete": "delete",
+    "Refresh": "restart",
+    "Verify": "check",
+    "Restore": "import",
+    "Import": "import",
+    "Export": "export",
+    "Unload": "stop",
+    "New": "new",
+    "Duplicate": "copy",
+    "Rename": "edit",
+}
+
+
+def tool_button(name: str, text: str, tooltip: str) -> QToolButton:
+    """A compact button that shows only its icon; its text still names it (for screen
+    readers and the command palette) and its tooltip says what it does."""
+    button = QToolButton()
+    button.setIcon(icon(name))
+    button.setText(text)
+    button.setToolTip(tooltip)
+    button.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonIconOnly)
+    button.setAutoRaise(True)
+    return button
 
 
 def add_buttons(layout: QBoxLayout, actions: Iterable[Action]) -> dict[str, QPushButton]:
@@ -23,6 +54,9 @@ def add_buttons(layout: QBoxLayout, actions: Iterable[Action]) -> dict[str, QPus
     buttons = {}
     for label, tip, slot in actions:
         button = QPushButton(label)
+        first = label.split()[0].rstrip("…")
+        if first in LABEL_ICONS:
+            button.setIcon(icon(LABEL_ICONS[first]))
         button.setToolTip(tip)
         button.clicked.connect(slot)
         layout.addWidget(button)

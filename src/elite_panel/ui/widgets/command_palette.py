@@ -1,8 +1,9 @@
 """The command palette (Ctrl+K): every action of the window by name, with its shortcut.
 
-Actions are found, not registered: going to each page, and every button of every page
-built so far (its text names it, its tooltip's "(Ctrl+N)" gives its shortcut). Choosing
-one shows its page and presses the button, as a click would.
+Actions are found, not registered: going to each page, every button of every page built
+so far (its text names it, its tooltip's "(Ctrl+N)" gives its shortcut), and the actions a
+page carries (the entries of its menus, with their shortcuts). Choosing one shows its page
+and presses the button (or triggers the action), as a click would.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from PySide6.QtCore import Qt
-from PySide6.QtGui import QKeyEvent
+from PySide6.QtGui import QAction, QKeyEvent, QKeySequence
 from PySide6.QtWidgets import (
     QAbstractButton,
     QDialog,
@@ -52,6 +53,16 @@ def page_commands(title: str, page: QWidget, show: Callable[[], None]) -> list[C
             button.click()
 
         commands.append(Command(f"{title}: {text}", match.group(1) if match else "", run))
+    for action in page.actions():
+        text = action.text().replace("&", "").rstrip("…").strip()
+        if text and action.isEnabled():
+
+            def trigger(action: QAction = action) -> None:
+                show()
+                action.trigger()
+
+            shortcut = action.shortcut().toString(QKeySequence.SequenceFormat.NativeText)
+            commands.append(Command(f"{title}: {text}", shortcut, trigger))
     return commands
 
 

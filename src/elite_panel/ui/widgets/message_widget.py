@@ -1,12 +1,18 @@
-"""One message of a conversation: who said it, the rendered text, and figures of answers."""
+"""One message of a conversation: who said it, the rendered text, and figures of answers.
+
+Its actions (Copy; Regenerate on the last answer, Edit on the last prompt) show while the
+pointer is over the message, in room kept for them, so nothing moves when they appear.
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
-from PySide6.QtGui import QGuiApplication, QPalette
-from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
+from PySide6.QtCore import QEvent
+from PySide6.QtGui import QEnterEvent, QGuiApplication, QPalette
+from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QVBoxLayout, QWidget
 
+from elite_panel.ui.widgets.actions import tool_button
 from elite_panel.ui.widgets.markdown_view import MarkdownView
 
 ROLE_TITLES = {"user": "You", "assistant": "Assistant", "system": "System"}
@@ -38,14 +44,29 @@ class MessageWidget(QFrame):
             self.setAutoFillBackground(True)
             self.setBackgroundRole(QPalette.ColorRole.AlternateBase)
         self.title = QLabel(f"<b>{ROLE_TITLES.get(role, role)}</b>")
-        self.copy_button = QPushButton("Copy")
-        self.copy_button.setFlat(True)
-        self.copy_button.setToolTip("Copy the whole message as Markdown")
+        self.copy_button = tool_button("copy", "Copy", "Copy the whole message as Markdown")
         self.copy_button.clicked.connect(self.copy)
+        self.regenerate_button = tool_button(
+            "restart", "Regenerate", "Answer the last prompt again (Ctrl+R)"
+        )
+        self.edit_button = tool_button(
+            "edit", "Edit", "Take the prompt back into the box to change it (Ctrl+E)"
+        )
+        self.actions_bar = QWidget()
+        policy = self.actions_bar.sizePolicy()
+        policy.setRetainSizeWhenHidden(True)  # the header keeps its height either way
+        self.actions_bar.setSizePolicy(policy)
+        bar = QHBoxLayout(self.actions_bar)
+        bar.setContentsMargins(0, 0, 0, 0)
+        bar.setSpacing(0)
+        for button in (self.edit_button, self.regenerate_button, self.copy_button):
+            bar.addWidget(button)
+        self.offer(regenerate=False, edit=False)
+        self.actions_bar.hide()
         header = QHBoxLayout()
         header.addWidget(self.title)
         header.addStretch(1)
-        header.addWidget(self.copy_button)
+        header.addWidget(self.actions_bar)
         self.body = MarkdownView()
         self.figures = QLabel()
         self.figures.setObjectName("figures")
@@ -56,6 +77,20 @@ class MessageWidget(QFrame):
         layout.addLayout(header)
         layout.addWidget(self.body)
         layout.addWidget(self.figures)
+
+    def offer(self, regenerate: bool, edit: bool) -> None:
+        """Which of Regenerate and Edit this message offers (the last answer, the last
+        prompt)."""
+        self.regenerate_button.setVisible(regenerate)
+        self.edit_button.setVisible(edit)
+
+    def enterEvent(self, event: QEnterEvent) -> None:
+        self.actions_bar.show()
+        super().enterEvent(event)
+
+    def leaveEvent(self, event: QEvent) -> None:
+        self.actions_bar.hide()
+        super().leaveEvent(event)
 
     def set_message(self, message: dict[str, Any]) -> None:
         self.body.set_markdown_text(str(message.get("content", "")))

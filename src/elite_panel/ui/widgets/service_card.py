@@ -16,6 +16,7 @@ from PySide6.QtWidgets import (
 )
 
 from elite_panel.core.services import ServiceState, ServiceStatus
+from elite_panel.ui.icons import icon
 from elite_panel.ui.style import badge_css, format_uptime
 
 TITLES = {"runner": "Model runner", "assistant": "Assistant server"}
@@ -79,7 +80,12 @@ class ServiceCard(QFrame):
         self.stop_button.clicked.connect(lambda: self._request(self.stopRequested))
         self.restart_button.clicked.connect(lambda: self._request(self.restartRequested))
         buttons = QHBoxLayout()
-        for button in (self.start_button, self.stop_button, self.restart_button):
+        for button, name in zip(
+            (self.start_button, self.stop_button, self.restart_button),
+            ("start", "stop", "restart"),
+            strict=True,
+        ):
+            button.setIcon(icon(name))
             buttons.addWidget(button)
 
         layout = QVBoxLayout(self)
