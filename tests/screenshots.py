@@ -19,7 +19,7 @@ import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
-PAGES = ("chat", "dashboard", "stack", "models", "settings", "secrets", "backups")
+PAGES = ("chat", "dashboard", "stack", "models", "settings", "secrets", "backups", "welcome")
 THEMES = ("light", "dark")
 SIZE = (1280, 720)
 PROMPT = "Write a Python function that reverses a list, with a docstring."

@@ -46,6 +46,7 @@ if TYPE_CHECKING:
     from elite_panel.adapters.models_adapter import ModelsAdapter
     from elite_panel.adapters.secrets_adapter import SecretsAdapter
     from elite_panel.adapters.settings_adapter import SettingsAdapter
+    from elite_panel.adapters.welcome_adapter import WelcomeAdapter
     from elite_panel.core.profile_store import ProfileStore
     from elite_panel.core.secret_store import SecretStore
 
@@ -85,11 +86,14 @@ class Panel(QObject):
                 "secrets": LazyPage("Secrets", self._secrets_page),
                 "models": LazyPage("Models", self._models_page),
                 "backups": LazyPage("Backups", self._backups_page),
-            }
+                "welcome": LazyPage("Welcome", self._welcome_page),
+            },
+            unlisted={"welcome"},  # in the sidebar only while it shows
         )
         self.secrets: SecretsAdapter | None = None
         self.settings: SettingsAdapter | None = None
         self.models: ModelsAdapter | None = None
+        self.welcome: WelcomeAdapter | None = None
         # Built now (not with its page): it watches for the scheduled backups' results.
         self.backups = BackupAdapter(paths, self.stack, lambda: self.profile_store, self)
         self.backups.scheduledResult.connect(self._on_scheduled_backup)
@@ -104,6 +108,7 @@ class Panel(QObject):
             self.tray.quitRequested.connect(self.quit)
             self.monitor.alertFired.connect(self._on_alert_fired)
         self.stack.statusChanged.connect(self._on_status_changed)
+        self.stack.actionFailed.connect(self._on_action_failed)
         self.stack.connectedChanged.connect(lambda _c: self._on_status_changed(self.stack.statuses))
         self.window.closeRequested.connect(self._on_close_requested)
         self.theme_choice = "auto"
@@ -136,7 +141,9 @@ class Panel(QObject):
         self.settings = SettingsAdapter(self.profile_store, self.stack, self)
         self.settings.activeChanged.connect(self.profile.set)
         self.settings.viewLoaded.connect(self._on_settings_view)
-        return SettingsPage(self.settings)
+        page = SettingsPage(self.settings)
+        page.welcomeRequested.connect(lambda: self.window.show_page("welcome"))
+        return page
 
     def _secrets_page(self) -> QWidget:
         from elite_panel.adapters.secrets_adapter import SecretsAdapter
@@ -146,11 +153,42 @@ class Panel(QObject):
         return SecretsPage(self.secrets)
 
     def _models_page(self) -> QWidget:
-        from elite_panel.adapters.models_adapter import ModelsAdapter
         from elite_panel.ui.pages.models_page import ModelsPage
 
-        self.models = ModelsAdapter(self.chat, self.stack, self)
-        return ModelsPage(self.models)
+        return ModelsPage(self._models_adapter())
+
+    def _models_adapter(self) -> ModelsAdapter:
+        """One models adapter, for the Models page and the welcome page alike."""
+        from elite_panel.adapters.models_adapter import ModelsAdapter
+
+        if self.models is None:
+            self.models = ModelsAdapter(self.chat, self.stack, self)
+        return self.models
+
+    def _welcome_page(self) -> QWidget:
+        from elite_panel.adapters.welcome_adapter import WelcomeAdapter
+        from elite_panel.ui.pages.welcome_page import WelcomePage
+
+        self.welcome = WelcomeAdapter(lambda: self.profile_store, self.profile, self.stack, self)
+        page = WelcomePage(self.welcome, self._models_adapter())
+        page.skipped.connect(self._leave_welcome)
+        page.askRequested.connect(self._first_answer)
+        return page
+
+    def first_run(self) -> bool:
+        """No profile yet and the welcome guide never left: the guide opens first."""
+        never_left = not self.layout_settings().value("welcome/done", False, type=bool)
+        return never_left and not (self.paths.profiles / f"{self.profile.name}.toml").exists()
+
+    def _leave_welcome(self) -> None:
+        self.layout_settings().setValue("welcome/done", True)
+        self.window.show_page("chat")
+
+    def _first_answer(self, prompt: str, model: str) -> None:
+        self._leave_welcome()
+        chat = self.window.pages["chat"]
+        assert isinstance(chat, ChatPage)
+        chat.ask(prompt, model)
 
     def _backups_page(self) -> QWidget:
         from elite_panel.ui.pages.backups_page import BackupsPage
@@ -168,10 +206,11 @@ class Panel(QObject):
         return QSettings(str(self.paths.config / "window.ini"), QSettings.Format.IniFormat)
 
     def show(self, page: str | None = None) -> None:
+        """Show the window on ``page``; without one, the welcome guide at the first run."""
         self.errors.install()
         self.window.restore_layout(self.layout_settings())
-        if page:
-            self.window.show_page(page)
+        if page or self.first_run():
+            self.window.show_page(page or "welcome")
         self.window.show()
         if self.tray:
             self.tray.show()
@@ -236,7 +275,7 @@ class Panel(QObject):
         self.stack.close()
         self.chat.close()
         self.monitor.close()
-        for adapter in (self.secrets, self.models, self.settings):
+        for adapter in (self.secrets, self.models, self.settings, self.welcome):
             if adapter is not None:
                 adapter.close()
         self.backups.close()
@@ -257,6 +296,11 @@ class Panel(QObject):
 
     def _on_error(self, message: str) -> None:
         self.window.statusBar().showMessage(f"Error: {message} (details in the log)", 15_000)
+
+    def _on_action_failed(self, target: str, message: str) -> None:
+        """A start that found no runner opens the welcome guide, which says what to do."""
+        if target == "stack" and message.startswith("no model runner found"):
+            self.window.show_page("welcome")
 
     def _on_alert_fired(self, alert: dict[str, object]) -> None:
         if self.tray:

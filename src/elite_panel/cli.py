@@ -32,7 +32,7 @@ if TYPE_CHECKING:
 log = logging.getLogger("elite_panel")
 
 RUNNER_CHOICES = [kind.value for kind in RunnerKind]
-PAGES = ("chat", "dashboard", "stack", "models", "settings", "secrets", "backups")
+PAGES = ("chat", "dashboard", "stack", "models", "settings", "secrets", "backups", "welcome")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -31,7 +31,7 @@ from tests.conftest import REPO
 pytestmark = pytest.mark.gui
 
 CONTROLS = (QAbstractButton, QComboBox, QLineEdit, QLabel, QAbstractSpinBox, QProgressBar)
-PAGES = ("chat", "dashboard", "stack", "models", "settings", "secrets", "backups")
+PAGES = ("chat", "dashboard", "stack", "models", "settings", "secrets", "backups", "welcome")
 
 
 def scrolled(widget: QWidget) -> bool:

@@ -33,6 +33,7 @@ DESCRIPTIONS = {
     "settings": "Profiles: every key with its default, its source and what it restarts.",
     "secrets": "API keys and passwords, kept in the OS keyring and given to the services.",
     "backups": "Verified backups of your conversations and profiles, and their schedule.",
+    "welcome": "What this machine can run, the runner to use, a coding model, a first answer.",
 }
 PREFERRED = QSize(1280, 800)
 SCREEN_SHARE = 0.9  # the first window takes at most this much of the available screen
@@ -58,8 +59,14 @@ class MainWindow(QMainWindow):
     firstPainted = Signal()
     closeRequested = Signal()
 
-    def __init__(self, pages: dict[str, QWidget], parent: QWidget | None = None) -> None:
+    def __init__(
+        self,
+        pages: dict[str, QWidget],
+        parent: QWidget | None = None,
+        unlisted: set[str] | None = None,
+    ) -> None:
         super().__init__(parent)
+        self.unlisted = unlisted or set()  # pages the sidebar lists only while they show
         self.setWindowTitle("Elite Coding Assistant")
         self.fit_to_screen()
         self.pages = pages
@@ -115,6 +122,8 @@ class MainWindow(QMainWindow):
         self.installEventFilter(self)
 
     def _on_page_changed(self, index: int) -> None:
+        for row, listed in enumerate(self.pages):
+            self.sidebar.item(row).setHidden(listed in self.unlisted and row != index)
         name = list(self.pages)[index]
         page = self.pages[name]
         self.page_title.setText(getattr(page, "title", name.title()))

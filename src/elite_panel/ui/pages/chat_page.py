@@ -275,6 +275,16 @@ class ChatPage(QWidget):
         system = self._presets.get(self.preset.currentText())
         self.chat.send(text, self.model.currentText() or None, system)
 
+    def ask(self, text: str, model: str = "") -> None:
+        """Send ``text`` in a new conversation, with ``model`` when given (the welcome
+        guide's first answer)."""
+        self.new_conversation()
+        if model:
+            if self.model.findText(model) < 0:
+                self.model.addItem(model)  # just pulled: the list is read again later
+            self.model.setCurrentText(model)
+        self.send(text)
+
     def regenerate(self) -> None:
         """Answer the last prompt again (Ctrl+R); the old answer goes."""
         if not self.chat.streaming:

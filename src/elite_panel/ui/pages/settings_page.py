@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from PySide6.QtCore import Qt
+from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QKeySequence, QShortcut
 from PySide6.QtWidgets import (
     QHBoxLayout,
@@ -46,9 +46,14 @@ def describe(plan: Plan) -> str:
 
 
 class SettingsPage(QWidget):
-    """The Settings page: profiles, the form of their keys, and Apply."""
+    """The Settings page: profiles, the form of their keys, and Apply.
+
+    Signals:
+    welcomeRequested(): the user asked for the welcome guide again.
+    """
 
     title = "Settings"
+    welcomeRequested = Signal()
 
     def __init__(self, settings: SettingsAdapter, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -76,6 +81,11 @@ class SettingsPage(QWidget):
                 "Export…",
                 "Save this profile as a TOML file (profiles hold no secrets)",
                 self._export,
+            ),
+            (
+                "Welcome guide…",
+                "Look for runners again, start the stack with one, get a coding model",
+                self.welcomeRequested.emit,
             ),
         )
         self.buttons = add_buttons(buttons, actions)

@@ -33,6 +33,7 @@ LABEL_ICONS = {  # the first word of an action's label → its icon
     "New": "new",
     "Duplicate": "copy",
     "Rename": "edit",
+    "Welcome": "welcome",
 }
 
 
