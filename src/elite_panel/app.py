@@ -36,8 +36,6 @@ from elite_panel.stack.control import ControlClient
 from elite_panel.ui import theme
 from elite_panel.ui.main_window import MainWindow
 from elite_panel.ui.pages.chat_page import ChatPage
-from elite_panel.ui.pages.dashboard_page import DashboardPage
-from elite_panel.ui.pages.stack_page import StackPage
 from elite_panel.ui.tray import Tray
 from elite_panel.ui.widgets.command_palette import Command
 from elite_panel.ui.widgets.lazy_page import LazyPage
@@ -80,8 +78,8 @@ class Panel(QObject):
         self.window = MainWindow(
             {
                 "chat": ChatPage(self.chat),
-                "dashboard": DashboardPage(self.monitor),
-                "stack": StackPage(self.stack),
+                "dashboard": LazyPage("Dashboard", self._dashboard_page),
+                "stack": LazyPage("Stack", self._stack_page),
                 "settings": LazyPage("Settings", self._settings_page),
                 "secrets": LazyPage("Secrets", self._secrets_page),
                 "models": LazyPage("Models", self._models_page),
@@ -116,7 +114,12 @@ class Panel(QObject):
         self.errors = ErrorReporter(self)
         self.errors.errorOccurred.connect(self._on_error)
         QShortcut(QKeySequence.StandardKey.Quit, self.window, self.quit)
-        self.window.extra_commands.append(Command("Quit", "Ctrl+Q", self.quit))
+        self.window.extra_commands += [  # (the Stack page's buttons, before it is built)
+            Command("Start stack", "Ctrl+S", self.stack.start_stack),
+            Command("Stop stack", "", self.stack.stop_stack),
+            Command("Restart stack", "", self.stack.restart_stack),
+            Command("Quit", "Ctrl+Q", self.quit),
+        ]
         QShortcut(QKeySequence("Ctrl+S"), self.window, self.stack.start_stack)
 
     # The stores are built on first use, once: the window opens without pydantic, tomlkit
@@ -133,6 +136,16 @@ class Panel(QObject):
         from elite_panel.core.secret_store import SecretStore
 
         return SecretStore(self.paths)
+
+    def _dashboard_page(self) -> QWidget:
+        from elite_panel.ui.pages.dashboard_page import DashboardPage
+
+        return DashboardPage(self.monitor)
+
+    def _stack_page(self) -> QWidget:
+        from elite_panel.ui.pages.stack_page import StackPage
+
+        return StackPage(self.stack)
 
     def _settings_page(self) -> QWidget:
         from elite_panel.adapters.settings_adapter import SettingsAdapter

@@ -218,8 +218,20 @@ PANEL_CHILD = textwrap.dedent("""
 """)
 
 
-def bench_window(kind: str, home: Path) -> tuple[float, float]:
-    env = {**os.environ, "QT_QPA_PLATFORM": "offscreen", "ELITE_HOME": str(home)}
+def bench_window(kind: str, home: Path, bytecode: Path) -> tuple[float, float]:
+    """Start to first paint of a bare window or of the panel, and the RSS then.
+
+    Both start with their modules' bytecode already cached (in ``bytecode``), as an
+    installed application has it (pip and the packages compile it on install); a machine
+    that sets PYTHONDONTWRITEBYTECODE would otherwise compile every module of the panel at
+    each start (about 50 ms here) and none of the bare window's."""
+    env = {
+        **os.environ,
+        "QT_QPA_PLATFORM": "offscreen",
+        "ELITE_HOME": str(home),
+        "PYTHONPYCACHEPREFIX": str(bytecode),
+    }
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
     start = time.time()
     out = subprocess.run(
         [sys.executable, "-c", PANEL_CHILD, kind],
@@ -232,6 +244,30 @@ def bench_window(kind: str, home: Path) -> tuple[float, float]:
         raise RuntimeError(out.stderr)
     painted, rss = out.stdout.split()
     return float(painted) - start, float(rss)
+
+
+def bench_panel_start() -> dict[str, float]:
+    """First paint of the panel (a profile exists, and a first start's welcome guide)
+    beside a bare PySide6 window's, and their RSS; interleaved rounds."""
+    results_gui: dict[str, float] = {}
+    home = Path(tempfile.mkdtemp(prefix="elite-bench-gui-"))
+    bytecode = home / "bytecode"
+    bench_window("bare", home / "first", bytecode)  # (writes the bytecode: not counted)
+    bench_window("panel", home / "first", bytecode)
+    (home / "default" / "config" / "profiles").mkdir(parents=True)
+    (home / "default" / "config" / "profiles" / "default.toml").write_text("")
+    bare, panel, first = [], [], []
+    for round_ in range(ROUNDS):
+        bare.append(bench_window("bare", home / "default", bytecode))
+        panel.append(bench_window("panel", home / "default", bytecode))
+        first.append(bench_window("panel", home / f"new{round_}", bytecode))  # welcome guide
+    shutil.rmtree(home, ignore_errors=True)
+    results_gui["bare_window_paint_s"] = statistics.median(t for t, _ in bare)
+    results_gui["panel_paint_s"] = statistics.median(t for t, _ in panel)
+    results_gui["panel_first_run_paint_s"] = statistics.median(t for t, _ in first)
+    results_gui["bare_window_rss_mb"] = statistics.median(r for _, r in bare)
+    results_gui["panel_rss_mb"] = statistics.median(r for _, r in panel)
+    return results_gui
 
 
 def main() -> int:
@@ -249,17 +285,7 @@ def main() -> int:
     results["crash_noticed_s"] = statistics.median(noticed)
     results["crash_ready_again_s"] = statistics.median(ready)
     results["daemon_at_rest"] = bench_daemon_at_rest()
-    home = Path(tempfile.mkdtemp(prefix="elite-bench-gui-"))
-    bare, panel = [], []
-    for _ in range(ROUNDS):
-        bare.append(bench_window("bare", home))
-        panel.append(bench_window("panel", home))
-    shutil.rmtree(home, ignore_errors=True)
-    results["bare_window_paint_s"] = statistics.median(t for t, _ in bare)
-    results["panel_paint_s"] = statistics.median(t for t, _ in panel)
-    results["bare_window_rss_mb"] = statistics.median(r for _, r in bare)
-    results["panel_rss_mb"] = statistics.median(r for _, r in panel)
-
+    results.update(bench_panel_start())
     rest = results["daemon_at_rest"]
     assert isinstance(rest, dict)
     lines = [
@@ -275,9 +301,10 @@ def main() -> int:
         " aim <= 60 MB)",
         f"panel start -> first paint:             {results['panel_paint_s']:.2f} s   "
         f"(bare PySide6 window: {results['bare_window_paint_s']:.2f} s, ratio "
-        f"{results['panel_paint_s'] / results['bare_window_paint_s']:.2f}x; aim <= 3x)",  # type: ignore[operator]
+        f"{results['panel_paint_s'] / results['bare_window_paint_s']:.2f}x; aim <= 1.5x)",  # type: ignore[operator]
+        f"first start (welcome guide) -> paint:   {results['panel_first_run_paint_s']:.2f} s",
         f"panel RSS at first paint:               {results['panel_rss_mb']:.0f} MB  "
-        f"(bare window: {results['bare_window_rss_mb']:.0f} MB; aim < 150 MB)",
+        f"(bare window: {results['bare_window_rss_mb']:.0f} MB; aim <= 120 MB)",
     ]
     sys.stdout.write("\n".join(lines) + "\n")
     save_results("stack", results)
@@ -285,4 +312,7 @@ def main() -> int:
 
 
 if __name__ == "__main__":
+    if sys.argv[1:] == ["panel"]:  # only the panel's start: python -m ... bench_stack panel
+        sys.stdout.write(json.dumps(bench_panel_start(), indent=2) + "\n")
+        sys.exit(0)
     sys.exit(main())

@@ -69,7 +69,7 @@ def test_history_then_live_samples(
 ) -> None:
     monkeypatch.setenv("ELITE_DASHBOARD__GPU_TEMPERATURE_C", "50")  # recorded GPU: 62 °C
     monkeypatch.setenv("ELITE_DASHBOARD__GPU_FOR_S", "0")
-    page = panel.window.pages["dashboard"]
+    page = panel.window.page("dashboard")
     assert isinstance(page, DashboardPage)
     panel.monitor.load_history(hour_of_history(time.time()))
     fired: list[dict[str, object]] = []

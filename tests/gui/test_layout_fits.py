@@ -113,7 +113,9 @@ def test_ctrl_b_hides_and_shows_the_conversations(qtbot: QtBot, panel: Panel) ->
 def test_light_and_dark_reach_the_plots(qtbot: QtBot, panel: Panel) -> None:
     """One palette for widgets and graphs: no black plots in a light window."""
     panel.show("dashboard")
-    plot = panel.window.pages["dashboard"].plots["cpu"]  # type: ignore[attr-defined]
+    plots = panel.window.page("dashboard").plots  # type: ignore[attr-defined]
+    qtbot.waitUntil(lambda: "cpu" in plots)  # built when the page first shows
+    plot = plots["cpu"]
     panel.apply_theme("light")
     qtbot.waitUntil(lambda: panel.window.palette().window().color().lightness() > 200)
     qtbot.waitUntil(lambda: plot.backgroundBrush().color().lightness() > 200)
@@ -151,7 +153,7 @@ def test_the_command_palette_finds_and_runs_an_action(qtbot: QtBot, panel: Panel
     assert palette is not None and palette.isVisible()
     names = [c.name for c in palette.commands]
     assert "Go to Dashboard" in names and "Chat: New" in names and "Quit" in names
-    assert "Stack: Start stack" in names  # every page's buttons
+    assert "Start stack" in names and "Chat: Regenerate the last answer" in names
     new = next(c for c in palette.commands if c.name == "Chat: New")
     assert new.shortcut == "Ctrl+N"  # read from its tooltip
     qtbot.keyClicks(palette.filter, "go dash")

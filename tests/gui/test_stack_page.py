@@ -16,7 +16,7 @@ pytestmark = pytest.mark.gui
 @pytest.mark.slow
 def test_start_shows_states_then_stop(qtbot: QtBot, panel: Panel, home: Home) -> None:
     panel.show("stack")
-    page = panel.window.pages["stack"]
+    page = panel.window.page("stack")
     cards = page.cards  # type: ignore[attr-defined]
     assert cards["runner"].badge.text() == "stopped"
     assert panel.window.stack_state.text() == "Stack: stopped"
@@ -73,7 +73,7 @@ def test_start_error_is_shown_on_the_page(
     monkeypatch.setenv("ELITE_RUNNER__KIND", "external")
     monkeypatch.setenv("ELITE_RUNNER__URL", "http://127.0.0.1:9")  # nothing answers there
     panel.show("stack")
-    page = panel.window.pages["stack"]
+    page = panel.window.page("stack")
     qtbot.mouseClick(page.start_button, Qt.MouseButton.LeftButton)  # type: ignore[attr-defined]
     qtbot.waitUntil(lambda: page.error.isVisible(), timeout=60_000)  # type: ignore[attr-defined]
     assert "did not start" in page.error.text()  # type: ignore[attr-defined]
@@ -107,7 +107,7 @@ def test_a_broken_profile_is_shown_not_fatal(qtbot: QtBot, panel: Panel, home: H
     (profiles / "default.toml").write_text("[stack]\nstop_on_quit = 'maybe'\n")
     panel.show("stack")
     panel.check_profile()
-    page = panel.window.pages["stack"]
+    page = panel.window.page("stack")
     qtbot.waitUntil(lambda: page.error.isVisible(), timeout=10_000)  # type: ignore[attr-defined]
     assert "stack.stop_on_quit = 'maybe'" in page.error.text()  # type: ignore[attr-defined]
     assert "default.toml:2" in page.error.text()  # type: ignore[attr-defined]

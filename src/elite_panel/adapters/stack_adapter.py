@@ -49,6 +49,8 @@ class StackAdapter(QObject):
         self.paths = paths
         self.profile = profile
         self.statuses: list[ServiceStatus] = stopped_statuses()
+        self.last_failure: tuple[str, str] | None = None  # for a Stack page built later
+        self.actionFailed.connect(lambda target, message: self._keep_failure((target, message)))
         self.connected = False
         self._tasks = TaskGroup("stack")
         self.client = client
@@ -108,6 +110,7 @@ class StackAdapter(QObject):
 
     async def _action(self, target: str, cmd: str, args: dict[str, object]) -> None:
         self.busyChanged.emit(target, True)
+        self._keep_failure(None)  # a new attempt: the last failure is history
         try:
             if cmd == "down":
                 client = self.client
@@ -126,6 +129,9 @@ class StackAdapter(QObject):
             self.actionFailed.emit(target, str(exc))
         finally:
             self.busyChanged.emit(target, False)
+
+    def _keep_failure(self, failure: tuple[str, str] | None) -> None:
+        self.last_failure = failure
 
     async def _watch_forever(self) -> None:
         while True:

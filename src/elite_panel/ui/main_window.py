@@ -183,6 +183,11 @@ class MainWindow(QMainWindow):
         if name in names:
             self.sidebar.setCurrentRow(names.index(name))
 
+    def page(self, name: str) -> QWidget:
+        """The page called ``name``, built now if it is built on first show."""
+        page = self.pages[name]
+        return page.build() if isinstance(page, LazyPage) else page
+
     def current_page(self) -> str:
         return list(self.pages)[self.stack.currentIndex()]
 

@@ -91,6 +91,8 @@ class StackPage(QWidget):
         self._ticker.timeout.connect(self._on_tick)
         self._ticker.start()
         self._on_status_changed(stack.statuses)
+        if stack.last_failure:  # (this page is built the first time it shows)
+            self._on_action_failed(*stack.last_failure)
         for name in SERVICE_NAMES:
             stack.follow_logs(name)
 
