@@ -75,9 +75,11 @@ class Panel(QObject):
         self.chat = ChatAdapter(paths, self)
         self.monitor = monitor or MonitorAdapter(paths, self.profile, control, self)
         self.stack.statusChanged.connect(self.chat.on_stack_status)
+        chat_page = ChatPage(self.chat)
+        chat_page.startStackRequested.connect(self.stack.start_stack)
         self.window = MainWindow(
             {
-                "chat": ChatPage(self.chat),
+                "chat": chat_page,
                 "dashboard": LazyPage("Dashboard", self._dashboard_page),
                 "stack": LazyPage("Stack", self._stack_page),
                 "settings": LazyPage("Settings", self._settings_page),

@@ -198,9 +198,14 @@ def test_without_a_server_the_page_says_what_to_do(
     widget = ChatPage(adapter)
     qtbot.addWidget(widget)
     widget.show()
-    assert widget.notice.isVisible() and "start the stack" in widget.notice.text()
+    # an empty thread says it with a card and its button; a thread with messages, in a line
+    assert widget.stopped_state.isVisible() and not widget.notice.isVisible()
+    with qtbot.waitSignal(widget.startStackRequested):
+        qtbot.mouseClick(widget.stopped_state.button, Qt.MouseButton.LeftButton)
     type_and_send(qtbot, widget, "hello?")
     assert widget.error_bar.isVisible() and "not running" in widget.error_label.text()
+    assert widget.notice.isVisible() and "start the stack" in widget.notice.text()
+    assert not widget.stopped_state.isVisible()
 
 
 def test_attached_files_go_into_the_prompt_within_a_limit(

@@ -53,6 +53,10 @@ def layout_problems(root: QWidget) -> list[str]:
             continue
         if not parent.rect().adjusted(-1, -1, 1, 1).contains(widget.geometry()):
             found.append(f"{widget!r} {widget.geometry()} outside {parent!r} {parent.rect()}")
+    for label in (w for w in shown if isinstance(w, QLabel) and w.wordWrap() and w.text()):
+        needed = label.heightForWidth(label.width())
+        if needed > label.height() + 1:  # wrapped text cut off at the bottom
+            found.append(f"{label!r} {label.text()[:40]!r}: {label.height()} px of {needed}")
     siblings: dict[int, list[QWidget]] = {}
     for widget in shown:
         if isinstance(widget, CONTROLS) and not scrolled(widget) and widget.parentWidget():

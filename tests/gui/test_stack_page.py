@@ -86,9 +86,11 @@ def test_start_error_is_shown_on_the_page(
 def test_chat_end_to_end_with_the_bundled_model(qtbot: QtBot, panel: Panel, home: Home) -> None:
     panel.show("chat")
     chat = panel.window.pages["chat"]
-    assert chat.notice.isVisible()  # type: ignore[attr-defined]  # stack not started yet
-    panel.stack.start_stack()  # what Ctrl+S and the tray's Start do
+    assert chat.stopped_state.isVisible()  # type: ignore[attr-defined]  # not started yet
+    qtbot.mouseClick(chat.stopped_state.button, Qt.MouseButton.LeftButton)  # type: ignore[attr-defined]
     qtbot.waitUntil(lambda: panel.chat.client is not None, timeout=60_000)
+    assert not chat.stopped_state.isVisible()  # type: ignore[attr-defined]
+    assert chat.first_state.isVisible()  # type: ignore[attr-defined]  # no conversations yet
     qtbot.waitUntil(lambda: chat.model.count() > 0, timeout=10_000)  # type: ignore[attr-defined]
     chat.prompt.setPlainText("Write a Python function that adds two numbers.")  # type: ignore[attr-defined]
     qtbot.keyClick(chat.prompt, Qt.Key.Key_Return)  # type: ignore[attr-defined]
@@ -96,6 +98,7 @@ def test_chat_end_to_end_with_the_bundled_model(qtbot: QtBot, panel: Panel, home
     assert chat._answer.text().strip()  # type: ignore[attr-defined]
     assert "tok/s" in chat._answer.figures.text()  # type: ignore[attr-defined]
     qtbot.waitUntil(lambda: chat.conversations.count() == 1, timeout=10_000)  # type: ignore[attr-defined]
+    assert not chat.first_state.isVisible()  # type: ignore[attr-defined]
     panel.quit()  # stop_on_quit: the stack goes down with the panel
     qtbot.waitUntil(lambda: panel.finished.is_set(), timeout=30_000)
     qtbot.waitUntil(lambda: not home.processes(), timeout=20_000)

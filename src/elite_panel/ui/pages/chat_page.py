@@ -12,7 +12,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import Qt, QTimer
+from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtGui import QKeySequence, QShortcut
 from PySide6.QtWidgets import (
     QComboBox,
@@ -38,6 +38,7 @@ from elite_panel.chat.grouping import date_group
 from elite_panel.chat.presets import PRESETS
 from elite_panel.ui.icons import icon
 from elite_panel.ui.widgets.actions import tool_button
+from elite_panel.ui.widgets.empty_state import EmptyState
 from elite_panel.ui.widgets.group_headers import GROUP_ROLE, GroupHeaderDelegate
 from elite_panel.ui.widgets.message_widget import MessageWidget, answer_figures
 from elite_panel.ui.widgets.prompt_box import PromptBox
@@ -46,6 +47,7 @@ PAGE_MESSAGES = 20
 SEARCH_DEBOUNCE_MS = 250
 UNDO_DELETE_MS = 6000
 FOLLOW_SLACK_PX = 24
+EXAMPLE_PROMPT = "Write a Python function that merges two sorted lists, with tests."
 
 
 class ChatPage(QWidget):
@@ -56,6 +58,7 @@ class ChatPage(QWidget):
     """
 
     title = "Chat"
+    startStackRequested = Signal()
 
     def __init__(self, chat: ChatAdapter, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -129,9 +132,24 @@ class ChatPage(QWidget):
         self.earlier_button = QPushButton("Show earlier messages")
         self.earlier_button.clicked.connect(self._show_earlier)
         self.earlier_button.hide()
+        # What an empty thread shows: how to get the stack going, or a first question.
+        self.stopped_state = EmptyState(
+            "The assistant is not running",
+            "Start the stack: the model runner and the assistant server are up in seconds, "
+            "and stay up when this window closes.",
+            ("Start stack", self.startStackRequested.emit),
+        )
+        self.first_state = EmptyState(
+            "No conversations yet",
+            "Ask anything below; answers stream in with their model and speed, and every "
+            "conversation is kept and searchable.",
+            ("Try an example", self.try_example),
+        )
         self.messages_widget = QWidget()
         self.messages_layout = QVBoxLayout(self.messages_widget)
         self.messages_layout.addWidget(self.earlier_button)
+        self.messages_layout.addWidget(self.stopped_state)
+        self.messages_layout.addWidget(self.first_state)
         self.messages_layout.addStretch(1)
         self.scroll_area = QScrollArea()
         self.scroll_area.setWidgetResizable(True)
@@ -300,6 +318,11 @@ class ChatPage(QWidget):
         if answers:
             answers[-1].copy()
 
+    def try_example(self) -> None:
+        """Put an example prompt in the box (the "no conversations yet" card's button)."""
+        self.prompt.setPlainText(EXAMPLE_PROMPT)
+        self.prompt.setFocus()
+
     def toggle_conversations(self) -> None:
         """Hide or show the conversation list (Ctrl+B): more room for the answer."""
         self.conversation_list.setVisible(not self.conversation_list.isVisible())
@@ -335,6 +358,17 @@ class ChatPage(QWidget):
             self._show_notice(
                 "The assistant server is not running: start the stack (Stack page, or Ctrl+S)."
             )
+        self._show_empty_state()
+
+    def _show_empty_state(self) -> None:
+        """The card an empty thread shows, if any (with the notice, the stack's state is
+        said once: by the card when the thread is empty, else by the notice)."""
+        empty = not self._message_widgets()
+        available = self.chat.client is not None
+        self.stopped_state.setVisible(empty and not available)
+        self.first_state.setVisible(empty and available and self.conversations.count() == 0)
+        if not available:
+            self.notice.setVisible(not empty)
 
     def _show_notice(self, message: str) -> None:
         self.notice.setText(message)
@@ -361,6 +395,7 @@ class ChatPage(QWidget):
             if conversation["id"] == current:
                 item.setSelected(True)
                 self.heading.setText(f"<b>{html.escape(str(conversation['title']))}</b>")
+        self._show_empty_state()
 
     def _on_item_activated(self, item: QListWidgetItem) -> None:
         conversation_id = item.data(Qt.ItemDataRole.UserRole)
@@ -385,7 +420,7 @@ class ChatPage(QWidget):
     def _show_earlier(self) -> None:
         start = max(0, self._shown_from - PAGE_MESSAGES)
         for offset, message in enumerate(self._messages[start : self._shown_from]):
-            self.messages_layout.insertWidget(1 + offset, self._message_widget(message))
+            self.messages_layout.insertWidget(3 + offset, self._message_widget(message))
         self._shown_from = start
         self.earlier_button.setVisible(start > 0)
 
@@ -518,6 +553,7 @@ class ChatPage(QWidget):
         widget = self._message_widget(message)
         self.messages_layout.insertWidget(self.messages_layout.count() - 1, widget)
         self._offer_last_actions()
+        self._show_empty_state()
         return widget
 
     def _message_widgets(self) -> list[MessageWidget]:
@@ -540,8 +576,7 @@ class ChatPage(QWidget):
 
     def _clear_thread(self) -> None:
         self._answer = None
-        while self.messages_layout.count() > 2:  # keep the "earlier" button and the stretch
-            item = self.messages_layout.takeAt(1)
-            widget = item.widget() if item else None
-            if widget is not None:
-                widget.deleteLater()
+        for widget in self._message_widgets():
+            self.messages_layout.removeWidget(widget)
+            widget.deleteLater()
+        self._show_empty_state()

@@ -28,8 +28,10 @@ class EmptyState(QFrame):
         self.text = QLabel(text)
         self.text.setWordWrap(True)
         self.text.setForegroundRole(QPalette.ColorRole.PlaceholderText)
+        # Centred by stretches, not by the layout's alignment: the labels keep the card's
+        # width, so that wrapped text gets the height it needs.
         layout = QVBoxLayout(self)
-        layout.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        layout.addStretch(1)
         for label in (self.title, self.text):
             label.setAlignment(Qt.AlignmentFlag.AlignCenter)
             layout.addWidget(label)
@@ -38,6 +40,7 @@ class EmptyState(QFrame):
             self.button = QPushButton(action[0])
             self.button.clicked.connect(action[1])
             layout.addWidget(self.button, 0, Qt.AlignmentFlag.AlignCenter)
+        layout.addStretch(1)
 
     def set_text(self, text: str) -> None:
         self.text.setText(text)
