@@ -198,3 +198,53 @@ def test_every_page_fits_at_150_and_200_percent(tmp_path: Path, scale: str) -> N
         timeout=300,
     )
     assert run.returncode == 0 and "2 passed" in run.stdout, run.stdout[-3000:]
+
+
+def tab_chain(window: QWidget) -> list[QWidget]:
+    """The widgets Tab visits, in order, from the window's first one (as Qt's
+    focusNextPrevChild walks the focus chain)."""
+    chain, widget = [], window.nextInFocusChain()
+    while widget is not window and len(chain) < 2000:
+        tabbable = bool(widget.focusPolicy() & Qt.FocusPolicy.TabFocus)
+        if tabbable and widget.isVisible() and widget.isEnabled() and widget.window() is window:
+            chain.append(widget)
+        widget = widget.nextInFocusChain()
+    return chain
+
+
+def test_tab_reaches_every_control_of_every_page(qtbot: QtBot, panel: Panel) -> None:
+    from elite_panel.ui.accessibility import controls
+
+    panel.show("chat")
+    unreachable = []
+    for name in PAGES:
+        panel.show(name)
+        page = panel.window.pages[name]
+        qtbot.waitUntil(lambda page=page: page.isVisible())
+        QApplication.processEvents()
+        chain = tab_chain(panel.window)
+        unreachable += [
+            f"{name}: {w!r} {w.accessibleName()!r}"
+            for w in controls(page)
+            if w.isVisible() and w.isEnabled() and w not in chain
+        ]
+    assert unreachable == []
+
+
+def test_the_chat_pages_tab_order_reads_like_the_page(qtbot: QtBot, panel: Panel) -> None:
+    panel.show("chat")
+    chat = panel.window.page("chat")
+    order = [
+        chat.search,  # type: ignore[attr-defined]
+        chat.conversations,  # type: ignore[attr-defined]
+        chat.new_button,  # type: ignore[attr-defined]
+        chat.model,  # type: ignore[attr-defined]
+        chat.preset,  # type: ignore[attr-defined]
+        chat.attach_button,  # type: ignore[attr-defined]
+        chat.more_button,  # type: ignore[attr-defined]
+        chat.prompt,  # type: ignore[attr-defined]
+        chat.send_button,  # type: ignore[attr-defined]
+    ]
+    chain = tab_chain(panel.window)
+    positions = [chain.index(w) for w in order]
+    assert positions == sorted(positions)

@@ -236,6 +236,14 @@ class ChatPage(QWidget):
         right_layout.addLayout(controls)
         right_layout.addWidget(self.prompt)
 
+        # Tab reads the controls row, then the prompt, then what sends or stops it.
+        for first, second in (
+            (self.more_button, self.prompt),
+            (self.prompt, self.stop_button),
+            (self.stop_button, self.send_button),
+        ):
+            QWidget.setTabOrder(first, second)
+
         self.splitter = QSplitter(Qt.Orientation.Horizontal)
         self.splitter.setObjectName("chatSplitter")  # its sizes are kept between runs
         self.splitter.addWidget(left)

@@ -24,6 +24,7 @@ class PromptBox(QPlainTextEdit):
         super().__init__(parent)
         self.setPlaceholderText("Ask the assistant (Enter sends, Shift+Enter: new line)")
         self.setMaximumHeight(120)
+        self.setTabChangesFocus(True)  # Tab moves on, as everywhere in the window
 
     def keyPressEvent(self, event: QKeyEvent) -> None:
         enter = event.key() in (Qt.Key.Key_Return, Qt.Key.Key_Enter)
