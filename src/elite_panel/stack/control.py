@@ -9,13 +9,13 @@ from __future__ import annotations
 import asyncio
 import os
 import subprocess
-import sys
 import threading
 import time
 from collections.abc import AsyncIterator
 from typing import Any
 
 from elite_panel.core.errors import DaemonUnavailable, StackError
+from elite_panel.core.launch import module_argv
 from elite_panel.core.paths import AppPaths
 from elite_panel.core.services import ServiceStatus
 from elite_panel.stack.protocol import MAX_LINE, encode, read_message
@@ -140,7 +140,7 @@ async def ensure_daemon(paths: AppPaths) -> ControlClient:
     out = open(paths.logs / "supervisor.out", "ab")  # noqa: SIM115 - handed to the child
     try:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "elite_panel.daemon"],
+            module_argv("elite_panel.daemon"),
             stdin=subprocess.DEVNULL,
             stdout=out,
             stderr=subprocess.STDOUT,

@@ -11,7 +11,6 @@ import json
 import os
 import secrets
 import shutil
-import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -22,6 +21,7 @@ from elite_panel.core.atomic import write_atomic
 from elite_panel.core.builtin_runner import builtin_runner_installed, bundled_model_path
 from elite_panel.core.errors import StackError
 from elite_panel.core.kinds import RunnerKind
+from elite_panel.core.launch import module_argv
 from elite_panel.core.paths import AppPaths
 from elite_panel.core.profiles import Profile
 from elite_panel.stack.specs import ServiceSpec
@@ -89,17 +89,9 @@ def runner_spec(
         if extra:  # several models: llama.cpp's server switches between them per request
             assert models_dir is not None
             config = _write_models_config(models_dir, port, [model, *extra])
-            argv: tuple[str, ...] = (
-                sys.executable,
-                "-m",
-                "llama_cpp.server",
-                "--config_file",
-                str(config),
-            )
+            argv = module_argv("llama_cpp.server", "--config_file", str(config))
         else:
-            argv = (
-                sys.executable,
-                "-m",
+            argv = module_argv(
                 "llama_cpp.server",
                 "--model",
                 str(model),
@@ -246,7 +238,7 @@ def assistant_spec(
     return ServiceSpec(
         "assistant",
         "assistant",
-        (sys.executable, "-m", "embedded_server"),
+        module_argv("embedded_server"),
         port,
         url,
         f"{url}/health",

@@ -10,7 +10,6 @@ import asyncio
 import json
 import logging
 import os
-import sys
 from collections.abc import Callable
 from typing import Any
 
@@ -19,6 +18,7 @@ import httpx
 from elite_panel.core import redaction
 from elite_panel.core.errors import StackError
 from elite_panel.core.kinds import RunnerKind
+from elite_panel.core.launch import module_argv
 from elite_panel.core.paths import AppPaths
 from elite_panel.core.profiles import Profile
 from elite_panel.core.services import SERVICE_NAMES, ServiceState, ServiceStatus
@@ -251,7 +251,7 @@ class Supervisor:
         """Each service's secrets, read now by a child process (the keyring may prompt or
         hang, and its libraries would stay in this long-lived process); the values are
         redacted from this process's own log from here on."""
-        argv = (sys.executable, "-m", "elite_panel.core.secret_store")
+        argv = module_argv("elite_panel.core.secret_store")
         env: dict[str, dict[str, str]] = {}
         try:
             code, out, _err = await processes.run_child(argv, SECRETS_TIMEOUT_S)
