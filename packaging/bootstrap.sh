@@ -3,7 +3,8 @@
 #
 #   bash packaging/bootstrap.sh run     install (system packages, .venv, built-in runner and
 #                                       its bundled model) and open the panel
-#   bash packaging/bootstrap.sh test    install what the tests need and run the whole suite
+#   bash packaging/bootstrap.sh test    install what the tests need, build every artifact
+#                                       (packaging/build.sh) and run the whole suite
 #   bash packaging/bootstrap.sh bench   install, then print the benchmark figures
 #
 # System packages are installed with apt-get (through sudo when not root) only when missing.
@@ -136,6 +137,15 @@ case "$action" in
         "$VENV/bin/ruff" check src embedded_server tests
         "$VENV/bin/mypy"
         "$VENV/bin/lint-imports"           # the layers (pyproject.toml [tool.importlinter])
+        # Every artifact (wheels, frozen app, tarball, .deb), which tests/packaging installs
+        # and uses: a missing one is then a failure. The .deb's test installs it with apt.
+        # ELITE_SKIP_BUILD=1 skips the build (about 3 minutes) and those tests.
+        want desktop-file-utils appstream xvfb x11-utils binutils
+        system_packages_install
+        if [ "${ELITE_SKIP_BUILD:-0}" != 1 ]; then
+            bash packaging/build.sh
+            export ELITE_REQUIRE_ARTIFACTS=1
+        fi
         exec bash packaging/with-test-keyring.sh "$VENV/bin/python" -m pytest "${@:2}"
         ;;
     bench)

@@ -21,7 +21,7 @@ from PySide6.QtCore import QObject, QSettings
 from PySide6.QtGui import QGuiApplication, QKeySequence, QShortcut
 from PySide6.QtWidgets import QApplication, QWidget
 
-from elite_panel import APP_NAME
+from elite_panel import APP_NAME, DESKTOP_ID
 from elite_panel.adapters.active_profile import ActiveProfile
 from elite_panel.adapters.backup_adapter import BackupAdapter
 from elite_panel.adapters.chat_adapter import ChatAdapter
@@ -356,6 +356,7 @@ def run_gui(
     assert isinstance(app, QApplication)
     app.setApplicationName(APP_NAME)
     app.setApplicationDisplayName("Elite Coding Assistant")
+    app.setDesktopFileName(DESKTOP_ID)  # the dock and the task bar show our entry's icon
     app.setQuitOnLastWindowClosed(False)
     theme.apply(app)  # the desktop's scheme; the profile's choice once it is read
     loop = qasync.QEventLoop(app)

@@ -43,6 +43,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     parser.add_argument(
+        "--paths",
+        action="store_true",
+        help="print the folders of configuration, data, state and logs, then exit",
+    )
+    parser.add_argument(
         "--profile",
         help="configuration profile (default: $ELITE_PROFILE, else the one chosen with "
         "`config use`, else 'default')",
@@ -115,6 +120,9 @@ def main(argv: Sequence[str] | None = None, open_window: OpenWindow | None = Non
     )
     redaction.install()
     paths = AppPaths.from_env()
+    if args.paths:
+        out("".join(f"{name:7} {folder}\n" for name, folder in paths.folders().items()))
+        return 0
     try:
         profile_name = args.profile or _active_profile(paths)
         if args.command is None:

@@ -51,6 +51,10 @@ class AppPaths:
             runtime=_runtime_dir(),
         )
 
+    def folders(self) -> dict[str, Path]:
+        """The folders that hold the user's things (what an uninstall leaves), by name."""
+        return {"config": self.config, "data": self.data, "state": self.state, "logs": self.logs}
+
     @property
     def profiles(self) -> Path:
         return self.config / "profiles"

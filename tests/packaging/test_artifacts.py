@@ -1,0 +1,183 @@
+"""Every artifact of ``bash packaging/build.sh``, installed as a user would and used: the
+wheels in a fresh virtual environment, the tarball's install.sh into a temporary HOME, the
+.deb with apt-get (CI runs as root); each one starts the stack on the built-in runner,
+answers a chat and stops it. ``ELITE_REQUIRE_ARTIFACTS=1`` (CI, after the build) makes a
+missing artifact a failure instead of a skip."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import tarfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from elite_panel import DESKTOP_ID, __version__
+from tests.conftest import REPO, Home, wait_for
+
+pytestmark = [pytest.mark.packaging, pytest.mark.slow]
+DIST = REPO / "dist"
+NAME = "elite-coding-assistant"
+
+
+def artifact(pattern: str) -> Path:
+    found = sorted(DIST.glob(pattern))
+    if not found:
+        if os.environ.get("ELITE_REQUIRE_ARTIFACTS") == "1":
+            pytest.fail(f"ELITE_REQUIRE_ARTIFACTS=1 but no dist/{pattern}: run packaging/build.sh")
+        pytest.skip(f"no dist/{pattern} (bash packaging/build.sh builds it)")
+    return found[-1]
+
+
+def run(*argv: str | Path, env: dict[str, str], timeout: float = 180) -> str:
+    done = subprocess.run(
+        [str(a) for a in argv], env=env, capture_output=True, text=True, timeout=timeout
+    )
+    assert done.returncode == 0, f"{argv}: {done.stdout[-2000:]}{done.stderr[-2000:]}"
+    return done.stdout
+
+
+def stack_chat_and_down(exe: Path, env: dict[str, str]) -> None:
+    """What each installed artifact must do: the stack up on the built-in runner, a chat
+    answered by the bundled model, the stack down."""
+    status = run(exe, "stack", "up", "--runner", "builtin", env=env)
+    assert "runner" in status and "ready" in status
+    answer = run(exe, "chat", "Write a Python function that adds two numbers.", env=env)
+    assert answer.strip()  # (its figures go to stderr)
+    run(exe, "stack", "down", env=env)
+
+
+@pytest.fixture
+def user_env(home: Home, tmp_path: Path) -> dict[str, str]:
+    """The test's isolated home, a HOME of its own, and no Qt display."""
+    env = {**home.env, "HOME": str(tmp_path / "user"), "QT_QPA_PLATFORM": "offscreen"}
+    env.pop("PYTHONPATH", None)  # the artifact's own code, not this checkout's
+    (tmp_path / "user").mkdir()
+    return env
+
+
+def test_wheels_install_in_a_fresh_venv_and_answer(
+    tmp_path: Path, user_env: dict[str, str]
+) -> None:
+    panel = artifact(f"elite_coding_assistant-{__version__}-py3-none-any.whl")
+    artifact(f"elite_assistant_server-{__version__}-py3-none-any.whl")
+    venv = tmp_path / "venv"
+    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
+    # The server distribution comes from dist/ (--find-links), the rest from the index.
+    run(
+        venv / "bin" / "pip",
+        "install",
+        "-q",
+        "--find-links",
+        DIST,
+        f"{panel}[local]",
+        env={**user_env, "PIP_DISABLE_PIP_VERSION_CHECK": "1"},
+        timeout=900,
+    )
+    exe = venv / "bin" / "elite-panel"
+    assert run(exe, "--version", env=user_env).strip() == f"elite-panel {__version__}"
+    server = venv / "bin" / "elite-assistant-server"
+    assert __version__ in run(server, "--version", env=user_env)
+    stack_chat_and_down(exe, user_env)
+
+
+def test_the_tarball_installs_for_one_user_and_uninstalls_keeping_the_data(
+    tmp_path: Path, user_env: dict[str, str], home: Home
+) -> None:
+    tarball = artifact(f"{NAME}-{__version__}-linux-x86_64.tar.gz")
+    with tarfile.open(tarball) as archive:
+        archive.extractall(tmp_path / "unpacked", filter="tar")
+    (unpacked,) = (tmp_path / "unpacked").iterdir()
+    user = Path(user_env["HOME"])
+    out = run("bash", unpacked / "install.sh", env=user_env)
+    assert f"elite-panel {__version__}" in out
+    exe = user / ".local" / "bin" / "elite-panel"
+    entry = user / ".local" / "share" / "applications" / f"{DESKTOP_ID}.desktop"
+    assert f"Exec={exe}" in entry.read_text()
+    run("desktop-file-validate", entry, env=user_env)
+    metainfo = user / ".local" / "share" / "metainfo" / f"{DESKTOP_ID}.metainfo.xml"
+    run("appstreamcli", "validate", "--no-net", metainfo, env=user_env)
+    assert (user / ".local/share/icons/hicolor/256x256/apps" / f"{NAME}.png").is_file()
+    stack_chat_and_down(exe, user_env)
+
+    out = run("bash", unpacked / "install.sh", env=user_env)  # again: an upgrade in place
+    assert run(exe, "--version", env=user_env).strip() == f"elite-panel {__version__}"
+
+    out = run("bash", unpacked / "uninstall.sh", env=user_env)
+    assert not exe.exists() and not entry.exists()
+    assert not (user / ".local" / "lib" / NAME).exists()
+    assert (home.root / "data" / "server").is_dir()  # the conversations are kept
+    assert str(home.root / "config") in out  # and the user is told where
+
+
+@pytest.fixture
+def deb_installed() -> Iterator[Path]:
+    deb = artifact(f"{NAME}_{__version__}_amd64.deb")
+    if os.geteuid() != 0 or not shutil.which("apt-get"):
+        pytest.skip("installing the .deb needs root and apt-get (CI has both)")
+    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+    subprocess.run(["apt-get", "install", "-y", "-qq", str(deb)], check=True, env=env)
+    yield Path("/usr/bin/elite-panel")
+    subprocess.run(["apt-get", "remove", "-y", "-qq", NAME], env=env, check=False)
+
+
+def test_the_deb_installs_answers_shows_its_window_and_removes_keeping_the_data(
+    deb_installed: Path, user_env: dict[str, str], home: Home, tmp_path: Path
+) -> None:
+    exe = deb_installed
+    assert run(exe, "--version", env=user_env).strip() == f"elite-panel {__version__}"
+    for path in (
+        Path("/usr/share/applications") / f"{DESKTOP_ID}.desktop",
+        Path("/usr/share/metainfo") / f"{DESKTOP_ID}.metainfo.xml",
+        Path("/usr/share/icons/hicolor/48x48/apps") / f"{NAME}.png",
+    ):
+        assert path.is_file(), path
+    run(
+        "desktop-file-validate",
+        Path("/usr/share/applications") / f"{DESKTOP_ID}.desktop",
+        env=user_env,
+    )
+    stack_chat_and_down(exe, user_env)
+    assert_window_appears(exe, user_env, tmp_path)
+
+    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+    removed = run("apt-get", "remove", "-y", NAME, env=env)
+    assert "are kept" in removed  # postrm says where the data stays
+    assert not exe.exists() and not Path("/opt", NAME).exists()
+    assert (home.root / "data" / "server").is_dir()
+
+
+def assert_window_appears(exe: Path, env: dict[str, str], tmp_path: Path) -> None:
+    """The installed panel opens its window on a real X server (Xvfb)."""
+    display = f":{os.getpid() % 400 + 100}"
+    xvfb = subprocess.Popen(["Xvfb", display, "-screen", "0", "1280x800x24", "-nolisten", "tcp"])
+    panel = None
+    try:
+        x_env = {**env, "DISPLAY": display}
+        x_env.pop("QT_QPA_PLATFORM")
+        wait_for(
+            lambda: subprocess.run(["xdpyinfo"], env=x_env, capture_output=True).returncode == 0,
+            30,
+            "Xvfb",
+        )
+        panel = subprocess.Popen(
+            [str(exe)], env=x_env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        )
+
+        def window_listed() -> bool:
+            tree = subprocess.run(
+                ["xwininfo", "-root", "-tree"], env=x_env, capture_output=True, text=True
+            ).stdout
+            return "Elite Coding Assistant" in tree
+
+        wait_for(window_listed, 60, "the panel's window on the X server")
+    finally:
+        if panel is not None:
+            panel.terminate()
+            panel.wait(30)
+        xvfb.terminate()
+        xvfb.wait(10)
