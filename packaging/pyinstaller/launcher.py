@@ -3,6 +3,6 @@ commands, or, with ``--run-module``, one of the processes the supervisor starts.
 
 import sys
 
-from elite_panel.core.launch import main
+from elite_panel.__main__ import main
 
 sys.exit(main())

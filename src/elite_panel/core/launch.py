@@ -28,14 +28,9 @@ def module_argv(module: str, *args: str) -> tuple[str, ...]:
     return (sys.executable, "-m", module, *args)
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """The frozen executable: ``--run-module MODULE ARGS...``, else ``elite-panel ARGS...``."""
-    args = list(sys.argv[1:] if argv is None else argv)
-    if args[:1] == [RUN_MODULE] and len(args) >= 2:
-        module = args[1]
-        sys.argv = [module, *args[2:]]
-        runpy.run_module(module, run_name="__main__", alter_sys=True)
-        return 0
-    from elite_panel.__main__ import main as panel_main
-
-    return panel_main(args)
+def run_module(args: Sequence[str]) -> None:
+    """``MODULE ARGS...``: run MODULE as ``__main__`` with ARGS as its command line (what
+    the frozen executable does after ``--run-module``)."""
+    module, *rest = args
+    sys.argv = [module, *rest]
+    runpy.run_module(module, run_name="__main__", alter_sys=True)
