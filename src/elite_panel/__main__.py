@@ -5,6 +5,7 @@ supervisor starts (the frozen app has no ``python -m``; see :mod:`elite_panel.co
 
 from __future__ import annotations
 
+import argparse
 import sys
 from collections.abc import Sequence
 
@@ -13,10 +14,18 @@ from elite_panel.core.launch import RUN_MODULE, run_module
 from elite_panel.core.paths import AppPaths
 
 
-def _open_window(paths: AppPaths, profile: str, page: str | None) -> int:
+def _open_window(paths: AppPaths, profile: str, options: argparse.Namespace) -> int:
     from elite_panel.app import run_gui  # Qt is imported only when the window opens
 
-    return int(run_gui(paths, profile, page))
+    return int(
+        run_gui(
+            paths,
+            profile,
+            options.page,
+            hidden=options.hidden,
+            start_stack=options.start_stack,
+        )
+    )
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -94,6 +94,7 @@ class Panel(QObject):
         self.settings: SettingsAdapter | None = None
         self.models: ModelsAdapter | None = None
         self.welcome: WelcomeAdapter | None = None
+        self.about: QWidget | None = None
         # Built now (not with its page): it watches for the scheduled backups' results.
         self.backups = BackupAdapter(paths, self.stack, lambda: self.profile_store, self)
         self.backups.scheduledResult.connect(self._on_scheduled_backup)
@@ -120,6 +121,7 @@ class Panel(QObject):
             Command("Start stack", "Ctrl+S", self.stack.start_stack),
             Command("Stop stack", "", self.stack.stop_stack),
             Command("Restart stack", "", self.stack.restart_stack),
+            Command("About Elite Coding Assistant", "", self.show_about),
             Command("Quit", "Ctrl+Q", self.quit),
         ]
         QShortcut(QKeySequence("Ctrl+S"), self.window, self.stack.start_stack)
@@ -158,7 +160,14 @@ class Panel(QObject):
         self.settings.viewLoaded.connect(self._on_settings_view)
         page = SettingsPage(self.settings)
         page.welcomeRequested.connect(lambda: self.window.show_page("welcome"))
+        page.aboutRequested.connect(self.show_about)
         return page
+
+    def show_about(self) -> None:
+        from elite_panel.ui.widgets.about_dialog import AboutDialog
+
+        self.about = AboutDialog(self.paths.folders(), self.window)
+        self.about.open()
 
     def _secrets_page(self) -> QWidget:
         from elite_panel.adapters.secrets_adapter import SecretsAdapter
@@ -220,13 +229,15 @@ class Panel(QObject):
         """Where the window's geometry and splitters are kept (in the config folder)."""
         return QSettings(str(self.paths.config / "window.ini"), QSettings.Format.IniFormat)
 
-    def show(self, page: str | None = None) -> None:
-        """Show the window on ``page``; without one, the welcome guide at the first run."""
+    def show(self, page: str | None = None, hidden: bool = False) -> None:
+        """Show the window on ``page``; without one, the welcome guide at the first run.
+        ``hidden``: only the tray (the window stays hidden where there is a tray)."""
         self.errors.install()
         self.window.restore_layout(self.layout_settings())
         if page or self.first_run():
             self.window.show_page(page or "welcome")
-        self.window.show()
+        if not (hidden and self.tray):
+            self.window.show()
         if self.tray:
             self.tray.show()
         self.stack.start_watching()
@@ -345,9 +356,12 @@ def run_gui(
     profile_name: str,
     page: str | None = None,
     on_shown: Callable[[Panel], None] | None = None,
+    hidden: bool = False,
+    start_stack: bool = False,
 ) -> int:
     """Open the panel and run the Qt + asyncio loop until it quits.
 
+    ``hidden`` starts in the tray (at login), ``start_stack`` brings the stack up.
     ``on_shown`` receives the panel once its window is shown (the start-up benchmark uses it).
     """
     paths.ensure()
@@ -364,8 +378,10 @@ def run_gui(
 
     async def main() -> None:
         panel = Panel(paths, profile_name)
-        panel.show(page)
+        panel.show(page, hidden=hidden)
         panel.check_profile()
+        if start_stack:
+            panel.stack.start_stack()
         if on_shown:
             on_shown(panel)
         await panel.finished.wait()

@@ -53,6 +53,15 @@ def build_parser() -> argparse.ArgumentParser:
         "`config use`, else 'default')",
     )
     parser.add_argument("--page", choices=PAGES, help="open the panel on this page")
+    parser.add_argument(
+        "--hidden",
+        action="store_true",
+        help="start in the tray without showing the window (at login; shown anyway "
+        "where the desktop has no tray)",
+    )
+    parser.add_argument(
+        "--start-stack", action="store_true", help="bring the stack up as the panel starts"
+    )
     parser.add_argument("-v", "--verbose", action="store_true", help="log debug details")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
 
@@ -107,7 +116,7 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-OpenWindow = Callable[[AppPaths, str, str | None], int]
+OpenWindow = Callable[[AppPaths, str, argparse.Namespace], int]  # the window's options
 
 
 def main(argv: Sequence[str] | None = None, open_window: OpenWindow | None = None) -> int:
@@ -128,7 +137,7 @@ def main(argv: Sequence[str] | None = None, open_window: OpenWindow | None = Non
         if args.command is None:
             if open_window is None:
                 raise EliteError("the window is not available here: give a command (see --help)")
-            return open_window(paths, profile_name, args.page)
+            return open_window(paths, profile_name, args)
         if args.command == "config":
             return cli_settings.run_config(args, paths.ensure(), profile_name)
         if args.command == "secrets":

@@ -4,6 +4,7 @@ secrets against the real keyring, with reveal hidden again and delete confirmed.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -12,10 +13,13 @@ import keyring
 import keyring.backends.fail
 import psutil
 import pytest
+from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QComboBox, QGroupBox, QLineEdit
 from pytestqt.qtbot import QtBot
 
+from elite_panel import __version__
 from elite_panel.app import Panel
+from elite_panel.core.paths import AppPaths
 from elite_panel.ui.pages.secrets_page import HIDDEN, SecretsPage
 from elite_panel.ui.pages.settings_page import SettingsPage
 from elite_panel.ui.widgets.lazy_page import LazyPage
@@ -197,3 +201,38 @@ def test_apply_restarts_only_what_the_change_affects(
     assert pids()["runner"] == before["runner"]
     assistant = psutil.Process(int(pids()["assistant"] or 0))
     assert assistant.environ()["LOG_LEVEL"] == "DEBUG"
+
+
+def test_start_at_login_writes_the_autostart_entry_and_about_says_where_data_is(
+    qtbot: QtBot, panel: Panel, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from elite_panel.core.autostart import START_STACK, entry_path
+
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "xdg"))
+    panel.show("settings")
+    page = panel.window.page("settings")
+    assert not page.autostart.isChecked() and not page.autostart_stack.isEnabled()  # type: ignore[attr-defined]
+    page.autostart.setChecked(True)  # type: ignore[attr-defined]
+    page.autostart_stack.setChecked(True)  # type: ignore[attr-defined]
+    assert START_STACK in entry_path().read_text()
+    page.autostart.setChecked(False)  # type: ignore[attr-defined]
+    assert not entry_path().exists()
+
+    qtbot.mouseClick(page.buttons["About"], Qt.MouseButton.LeftButton)  # type: ignore[attr-defined]
+    about = panel.about
+    assert about is not None and about.isVisible()
+    text = about.text.text()  # type: ignore[attr-defined]
+    assert __version__ in text and str(panel.paths.config) in text and "MIT" in text
+    about.close()
+
+
+@pytest.mark.qt_log_ignore("systemTrayWindowChanged")  # offscreen has no tray to watch
+def test_hidden_starts_in_the_tray_but_shows_the_window_without_one(
+    qtbot: QtBot, qloop: asyncio.AbstractEventLoop, home: Home
+) -> None:
+    for tray, shown in ((True, False), (False, True)):
+        panel = Panel(AppPaths.from_env(), "default", use_tray=tray)
+        qtbot.addWidget(panel.window)
+        panel.show("chat", hidden=True)
+        assert panel.window.isVisible() is shown
+        panel.close()

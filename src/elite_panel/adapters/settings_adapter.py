@@ -16,6 +16,8 @@ from PySide6.QtCore import QObject, Signal
 
 from elite_panel.adapters.stack_adapter import StackAdapter
 from elite_panel.adapters.tasks import TaskGroup
+from elite_panel.core import autostart
+from elite_panel.core.autostart import Autostart
 from elite_panel.core.errors import ConfigError
 from elite_panel.core.profile_store import Change, ProfileStore, diff, services_to_restart
 from elite_panel.core.profiles import Profile, validate_text
@@ -57,6 +59,18 @@ class SettingsAdapter(QObject):
 
     def close(self) -> None:
         self._tasks.cancel_all()
+
+    def autostart(self) -> Autostart:
+        """Whether the panel starts at login (the autostart entry is one small file)."""
+        return autostart.read()
+
+    def set_autostart(self, choice: Autostart) -> str | None:
+        """Write or remove the autostart entry; why it failed, or ``None``."""
+        try:
+            autostart.write(choice)
+        except OSError as exc:
+            return f"Start at login: {exc}"
+        return None
 
     def load_view(self, name: str) -> None:
         """Read profile ``name`` for the editor, off the UI thread (``viewLoaded``)."""

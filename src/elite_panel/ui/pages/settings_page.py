@@ -12,6 +12,7 @@ from typing import Any
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QKeySequence, QShortcut
 from PySide6.QtWidgets import (
+    QCheckBox,
     QHBoxLayout,
     QLabel,
     QListWidget,
@@ -24,6 +25,7 @@ from PySide6.QtWidgets import (
 )
 
 from elite_panel.adapters.settings_adapter import Plan, SettingsAdapter
+from elite_panel.core.autostart import Autostart
 from elite_panel.core.errors import ConfigError
 from elite_panel.core.profile_store import with_values
 from elite_panel.ui.icons import icon
@@ -50,10 +52,12 @@ class SettingsPage(QWidget):
 
     Signals:
     welcomeRequested(): the user asked for the welcome guide again.
+    aboutRequested(): the user asked for the About dialog.
     """
 
     title = "Settings"
     welcomeRequested = Signal()
+    aboutRequested = Signal()
 
     def __init__(self, settings: SettingsAdapter, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -87,12 +91,25 @@ class SettingsPage(QWidget):
                 "Look for runners again, start the stack with one, get a coding model",
                 self.welcomeRequested.emit,
             ),
+            ("About…", "Version, where your data is, licence", self.aboutRequested.emit),
         )
         self.buttons = add_buttons(buttons, actions)
+        state = settings.autostart()
+        self.autostart = QCheckBox("Start at login")
+        self.autostart.setToolTip("Open the panel in the tray when you log in")
+        self.autostart.setChecked(state.enabled)
+        self.autostart_stack = QCheckBox("and start the stack")
+        self.autostart_stack.setToolTip("Bring the stack up as the panel starts at login")
+        self.autostart_stack.setChecked(state.start_stack)
+        self.autostart_stack.setEnabled(state.enabled)
+        for box in (self.autostart, self.autostart_stack):
+            box.toggled.connect(self._on_autostart)
         left = QVBoxLayout()
         left.addWidget(QLabel("Profiles"))
         left.addWidget(self.profiles, 1)
         left.addLayout(buttons)
+        left.addWidget(self.autostart)
+        left.addWidget(self.autostart_stack)
 
         self.form = ProfileForm()
         scroll = QScrollArea()
@@ -223,6 +240,16 @@ class SettingsPage(QWidget):
             return
         self._after_load = then_say
         self.settings.load_view(self.current)
+
+    def _on_autostart(self) -> None:
+        enabled = self.autostart.isChecked()
+        self.autostart_stack.setEnabled(enabled)
+        choice = Autostart(enabled, enabled and self.autostart_stack.isChecked())
+        error = self.settings.set_autostart(choice)
+        if error:
+            self._say(error, error=True)
+        else:
+            self._say("Starts at login." if enabled else "Does not start at login.")
 
     def _on_view_loaded(self, view: dict[str, Any]) -> None:
         if view["name"] != self.current:  # another profile was selected meanwhile
