@@ -110,6 +110,7 @@ class Panel(QObject):
             self.monitor.alertFired.connect(self._on_alert_fired)
         self.stack.statusChanged.connect(self._on_status_changed)
         self.stack.actionFailed.connect(self._on_action_failed)
+        self.stack.notice.connect(lambda text: self.window.statusBar().showMessage(text, 30_000))
         self.stack.connectedChanged.connect(lambda _c: self._on_status_changed(self.stack.statuses))
         self.window.closeRequested.connect(self._on_close_requested)
         self.theme_choice = "auto"

@@ -172,20 +172,24 @@ def _active_profile(paths: AppPaths) -> str:
 
 
 async def _stack(args: argparse.Namespace, paths: AppPaths, profile: Profile) -> int:
-    from elite_panel.stack.control import ControlClient, ensure_daemon
+    from elite_panel.stack.control import ControlClient, ensure_daemon, version_note
 
     client = ControlClient(paths)
     wire_profile = profile.model_dump(mode="json")
     action = args.action
     if action == "status":
+        running: str | None = __version__
         try:
             services = await client.call("status")
+            running = await client.version()
         except DaemonUnavailable:
             services = stopped_statuses()
         if args.json:
-            out_json({"services": [s.to_json() for s in services]})
+            out_json({"services": [s.to_json() for s in services], "supervisor": running})
         else:
             out(format_table(services))
+        if running != __version__:
+            err(f"note: {version_note(running)}")
         return 0
     if action == "logs":
         async for line in client.logs(args.service, args.lines, args.follow):
@@ -199,7 +203,7 @@ async def _stack(args: argparse.Namespace, paths: AppPaths, profile: Profile) ->
             return 0
         out(format_table(services))
         return 0
-    client = await ensure_daemon(paths)
+    client = await ensure_daemon(paths, say=err)
     if action == "up":
         # An image pull can take minutes: show its progress while waiting.
         progress = asyncio.create_task(_pull_progress(client))

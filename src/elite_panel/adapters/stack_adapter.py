@@ -7,12 +7,13 @@ import logging
 
 from PySide6.QtCore import QObject, Signal
 
+from elite_panel import __version__
 from elite_panel.adapters.active_profile import ActiveProfile
 from elite_panel.adapters.tasks import TaskGroup
 from elite_panel.core.errors import DaemonUnavailable, EliteError
 from elite_panel.core.paths import AppPaths
 from elite_panel.core.services import ServiceStatus, stopped_statuses
-from elite_panel.stack.control import ControlClient, ensure_daemon
+from elite_panel.stack.control import ControlClient, ensure_daemon, version_note
 
 log = logging.getLogger(__name__)
 
@@ -29,6 +30,7 @@ class StackAdapter(QObject):
         actionFailed(str, str): the action's target and a message for the user.
         logLine(str, str): a service name and one line of its output.
         logReset(str): a new log stream of the service starts (with its history).
+        notice(str): something the user should know (a supervisor of another version).
     """
 
     statusChanged = Signal(object)
@@ -37,6 +39,7 @@ class StackAdapter(QObject):
     actionFailed = Signal(str, str)
     logLine = Signal(str, str)
     logReset = Signal(str)
+    notice = Signal(str)
 
     def __init__(
         self,
@@ -119,7 +122,7 @@ class StackAdapter(QObject):
 
                 profile = await asyncio.to_thread(load_profile, self.paths, self.profile.name)
                 args["profile"] = profile.model_dump(mode="json")
-                client = await ensure_daemon(self.paths)
+                client = await ensure_daemon(self.paths, say=self.notice.emit)
                 self.start_watching()
             await client.call(cmd, **args)
         except DaemonUnavailable:
@@ -137,6 +140,8 @@ class StackAdapter(QObject):
         while True:
             try:
                 async for statuses in self.client.watch():
+                    if not self.connected:
+                        self._tasks.start("version", self._check_version())
                     self._set_connected(True)
                     self._publish(statuses)
             except DaemonUnavailable:
@@ -163,6 +168,16 @@ class StackAdapter(QObject):
             except EliteError as exc:
                 log.debug("log stream of %s: %s", service, exc)
             await asyncio.sleep(RECONNECT_INTERVAL_S)
+
+    async def _check_version(self) -> None:
+        """A supervisor of another version (an upgrade installed while the stack ran) is
+        said once per connection: Start replaces it."""
+        try:
+            running = await self.client.version()
+        except EliteError:
+            return
+        if running != __version__:
+            self.notice.emit(version_note(running))
 
     def _set_connected(self, connected: bool) -> None:
         if connected != self.connected:

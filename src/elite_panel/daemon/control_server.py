@@ -16,6 +16,7 @@ import struct
 from collections.abc import Callable
 from typing import Any, TypeVar
 
+import elite_panel
 from elite_panel.core.errors import EliteError
 from elite_panel.core.kinds import RunnerKind
 from elite_panel.core.paths import AppPaths
@@ -150,7 +151,12 @@ class ControlServer:
             reply = {"ok": False, "error": sup.redactor(str(exc))}
         except ValueError as exc:
             reply = {"ok": False, "error": f"bad request: {exc}"}
-        reply.update(services=sup.snapshot(), runner_kind=sup.runner_kind, pid=os.getpid())
+        reply.update(
+            services=sup.snapshot(),
+            runner_kind=sup.runner_kind,
+            pid=os.getpid(),
+            version=elite_panel.__version__,  # (read each time: the upgrade test sets it)
+        )
         writer.write(encode(reply))
 
     async def _stream_status(

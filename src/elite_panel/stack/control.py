@@ -7,13 +7,15 @@ outlives the CLI or panel that started it.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import subprocess
 import threading
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
+from elite_panel import __version__
 from elite_panel.core.errors import DaemonUnavailable, StackError
 from elite_panel.core.launch import module_argv
 from elite_panel.core.paths import AppPaths
@@ -114,6 +116,15 @@ class ControlClient:
             for line in read_log_file(self.paths.logs / f"{service}.log", lines):
                 yield line
 
+    async def version(self) -> str | None:
+        """The running supervisor's version (``None`` from one too old to say it).
+
+        Raises:
+            DaemonUnavailable: no supervisor runs.
+        """
+        version = (await self.request("status")).get("version")
+        return str(version) if version else None
+
     async def is_running(self) -> bool:
         """Whether a supervisor answers; one that accepts but does not answer is stuck.
 
@@ -131,11 +142,23 @@ class ControlClient:
         return True
 
 
-async def ensure_daemon(paths: AppPaths) -> ControlClient:
-    """Return a client of a running supervisor, starting one detached if needed."""
+def version_note(running: str | None) -> str:
+    """What to say of a supervisor of another version than this one."""
+    return (
+        f"the stack's supervisor runs version {running or 'older than 0.1.0'}, this is "
+        f"{__version__}: `elite-panel stack up` (or Start) restarts it with this version"
+    )
+
+
+async def ensure_daemon(paths: AppPaths, say: Callable[[str], None] | None = None) -> ControlClient:
+    """Return a client of a running supervisor of this version, starting one detached if
+    needed; one of another version is stopped first (``say`` tells what restarted)."""
     client = ControlClient(paths)
     if await client.is_running():
-        return client
+        running = await client.version()
+        if running == __version__:
+            return client
+        await _replace(client, paths, running, say)
     paths.ensure()
     out = open(paths.logs / "supervisor.out", "ab")  # noqa: SIM115 - handed to the child
     try:
@@ -166,11 +189,50 @@ async def ensure_daemon(paths: AppPaths) -> ControlClient:
     raise StackError(f"the supervisor did not answer within {DAEMON_START_TIMEOUT_S:.0f} s")
 
 
+async def _replace(
+    client: ControlClient, paths: AppPaths, running: str | None, say: Callable[[str], None] | None
+) -> None:
+    """Stop a supervisor of another version (its services stop gracefully) and wait until
+    it has let go of the home."""
+    before = await client.call("status")
+    active = [s.name for s in before if s.state.is_active]
+    pid = _lock_pid(paths)
+    with contextlib.suppress(DaemonUnavailable):
+        await client.call("down")
+    deadline = time.monotonic() + DAEMON_START_TIMEOUT_S
+    while await client.is_running() or (pid is not None and _alive(pid)):
+        if time.monotonic() > deadline:
+            raise StackError(_stuck(paths, f"(version {running}) did not stop for the upgrade"))
+        await asyncio.sleep(0.05)
+    if say:
+        restarted = f"{' and '.join(active)} restart" if active else "nothing was running"
+        say(
+            f"restarted the supervisor: it ran version {running or 'older than 0.1.0'}, "
+            f"this is {__version__}; {restarted} with this version"
+        )
+
+
+def _lock_pid(paths: AppPaths) -> int | None:
+    try:
+        return int(paths.daemon_lock.read_text(encoding="utf-8").split()[0])
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        pass  # another user's process: alive
+    return True
+
+
 def _stuck(paths: AppPaths, what: str) -> str:
     """What to say of a supervisor that holds the home but does not answer, and the way out."""
-    try:
-        pid = int(paths.daemon_lock.read_text(encoding="utf-8").split()[0])
-    except (OSError, ValueError, IndexError):
+    pid = _lock_pid(paths)
+    if pid is None:
         return (
             f"the supervisor of {paths.data} {what}; find it with "
             f"`fuser {paths.daemon_lock}`, stop it (kill PID), then run the command again"

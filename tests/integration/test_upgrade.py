@@ -1,0 +1,77 @@
+"""An upgrade installed while the stack runs: the running supervisor is of another version.
+``stack status`` says so; ``stack up`` replaces it (its services stop gracefully and start
+again with the new code) and says what restarted.
+
+The older supervisor is this code with its version set back (the version is what the
+supervisor reports, and what the new commands compare).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import subprocess
+import sys
+import threading
+
+import psutil
+import pytest
+
+from elite_panel import __version__
+from elite_panel.core.paths import AppPaths
+from elite_panel.core.profiles import load_profile
+from elite_panel.stack.control import ControlClient
+from tests.conftest import Home, wait_for
+
+pytestmark = [pytest.mark.model, pytest.mark.slow]
+OLD = "0.0.9"
+OLD_SUPERVISOR = (
+    "import runpy, elite_panel; elite_panel.__version__ = {old!r}; "
+    "runpy.run_module('elite_panel.daemon', run_name='__main__', alter_sys=True)"
+)
+
+
+def start_old_supervisor(home: Home) -> int:
+    """A supervisor that reports version OLD, with its stack up (the built-in runner)."""
+    proc = subprocess.Popen(
+        [sys.executable, "-c", OLD_SUPERVISOR.format(old=OLD)],
+        env=home.env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    threading.Thread(target=proc.wait, daemon=True).start()  # reaped when it exits
+    paths = AppPaths.from_env(home.env)
+    client = ControlClient(paths)
+
+    async def answers() -> bool:
+        return await client.is_running()
+
+    wait_for(lambda: asyncio.run(answers()), 30, "the old supervisor")
+    profile = load_profile(paths, "default", home.env).model_dump(mode="json")
+    asyncio.run(client.call("up", profile=profile))
+    assert asyncio.run(client.version()) == OLD
+    return proc.pid
+
+
+def test_a_supervisor_of_another_version_is_noticed_and_replaced_by_stack_up(
+    home: Home,
+) -> None:
+    old_pid = start_old_supervisor(home)
+
+    status = home.cli("stack", "status")
+    assert status.returncode == 0
+    assert f"runs version {OLD}, this is {__version__}" in status.stderr
+    assert "ready" in status.stdout  # its stack is up and left alone by a status
+
+    up = home.cli("stack", "up")
+    assert up.returncode == 0, up.stderr
+    assert f"restarted the supervisor: it ran version {OLD}" in up.stderr
+    assert "runner and assistant restart" in up.stderr
+    wait_for(lambda: not psutil.pid_exists(old_pid), 15, "the old supervisor to exit")
+    (new_pid,) = home.daemon_pids()
+    assert new_pid != old_pid
+    assert up.stdout.count("ready") == 2  # both services up again, on the new code
+
+    again = home.cli("stack", "status")
+    assert again.returncode == 0 and "note:" not in again.stderr
+    assert home.cli("chat", "Say hi.").returncode == 0
