@@ -6,9 +6,12 @@ from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import DBAPIError
 
+from embedded_server import __version__
 from embedded_server.db.engine import Database
 
 MIGRATIONS = Path(__file__).with_name("migrations")
@@ -34,6 +37,15 @@ async def upgrade(database: Database) -> None:
 
     def run(connection: Connection) -> None:
         config = alembic_config()
+        current = MigrationContext.configure(connection).get_current_revision()
+        known = {script.revision for script in ScriptDirectory.from_config(config).walk_revisions()}
+        if current is not None and current not in known:
+            raise DatabaseUnusable(
+                f"the database {database.where} was written by a newer version (schema "
+                f"{current}); this version ({__version__}) does not know that schema and "
+                "leaves it as it is: install the newer version again, or restore a backup "
+                "made by this one"
+            )
         config.attributes["connection"] = connection
         command.upgrade(config, "head")
 

@@ -1,0 +1,53 @@
+"""The schema migrates forward at start; a database of a newer version is refused with a
+clear message and left exactly as it was (a downgrade never runs)."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import os
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from embedded_server.db.engine import Database
+from embedded_server.db.migrate import DatabaseUnusable, upgrade
+
+
+def migrate(url: str) -> None:
+    async def run() -> None:
+        database = Database(url)
+        try:
+            await upgrade(database)
+        finally:
+            await database.dispose()
+
+    asyncio.run(run())
+
+
+def test_a_database_of_a_newer_version_is_refused_and_left_as_it_is(tmp_path: Path) -> None:
+    path = tmp_path / "assistant.db"
+    url = f"sqlite:///{path}"
+    migrate(url)
+    migrate(url)  # at the newest schema already: nothing to do
+    with sqlite3.connect(path) as db:
+        db.execute("UPDATE alembic_version SET version_num = 'f00d_from_the_future'")
+    before = hashlib.sha256(path.read_bytes()).hexdigest()
+    with pytest.raises(DatabaseUnusable, match="written by a newer version") as refused:
+        migrate(url)
+    assert "f00d_from_the_future" in str(refused.value)
+    assert hashlib.sha256(path.read_bytes()).hexdigest() == before
+
+    env = {**os.environ, "ASSISTANT_DATABASE_URL": url, "ASSISTANT_DATA_DIR": str(tmp_path)}
+    server = subprocess.run(
+        [sys.executable, "-m", "embedded_server"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert server.returncode == 2
+    assert "written by a newer version" in server.stderr and "Traceback" not in server.stderr
