@@ -67,7 +67,7 @@ size=$(du -sk --exclude=DEBIAN "$deb" | cut -f1)
 sed -e "s/@VERSION@/$VERSION/" -e "s/@SIZE@/$size/" -e "s/@GLIBC@/$glibc/" \
     packaging/deb/control.in > "$deb/DEBIAN/control"
 install -m 755 packaging/deb/postrm "$deb/DEBIAN/postrm"
-dpkg-deb --root-owner-group -Zxz --build "$deb" "dist/${NAME}_${VERSION}_amd64.deb" >/dev/null
+dpkg-deb --root-owner-group -Zzstd --build "$deb" "dist/${NAME}_${VERSION}_amd64.deb" >/dev/null
 
 step "dist/"
 ls -l dist

@@ -379,6 +379,7 @@ def run_gui(
 
     async def main() -> None:
         panel = Panel(paths, profile_name)
+        panel.window.firstPainted.connect(lambda: log.info("the window is painted"))
         panel.show(page, hidden=hidden)
         panel.check_profile()
         if start_stack:
