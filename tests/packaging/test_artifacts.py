@@ -168,13 +168,25 @@ def assert_window_appears(exe: Path, env: dict[str, str], tmp_path: Path) -> Non
             [str(exe)], env=x_env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
         )
 
-        def window_listed() -> bool:
+        def main_window() -> str | None:
             tree = subprocess.run(
                 ["xwininfo", "-root", "-tree"], env=x_env, capture_output=True, text=True
             ).stdout
-            return "Elite Coding Assistant" in tree
+            for line in tree.splitlines():  # the top-level window with a size (not Qt's 1x1)
+                if '"Elite Coding Assistant"' in line and "1x1+" not in line:
+                    return line.split()[0]
+            return None
 
-        wait_for(window_listed, 60, "the panel's window on the X server")
+        window = wait_for(main_window, 60, "the panel's window on the X server")
+        props = subprocess.run(
+            ["xprop", "-id", str(window), "WM_CLASS", "_KDE_NET_WM_DESKTOP_FILE"],
+            env=x_env,
+            capture_output=True,
+            text=True,
+        ).stdout
+        # The dock matches the window to our menu entry (StartupWMClass, the desktop file).
+        assert f'"{NAME}"' in props.split("WM_CLASS(STRING) =")[1].splitlines()[0]
+        assert f'"{DESKTOP_ID}"' in props
     finally:
         if panel is not None:
             panel.terminate()
