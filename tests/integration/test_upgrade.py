@@ -9,6 +9,7 @@ supervisor reports, and what the new commands compare).
 from __future__ import annotations
 
 import asyncio
+import json
 import subprocess
 import sys
 import threading
@@ -75,3 +76,30 @@ def test_a_supervisor_of_another_version_is_noticed_and_replaced_by_stack_up(
     again = home.cli("stack", "status")
     assert again.returncode == 0 and "note:" not in again.stderr
     assert home.cli("chat", "Say hi.").returncode == 0
+
+
+def test_the_first_start_of_a_newer_version_backs_up_first(home: Home) -> None:
+    paths = AppPaths.from_env(home.env).ensure()
+    (paths.state / "version").write_text(f"{OLD}\n")
+    up = home.cli("stack", "up")
+    assert up.returncode == 0, up.stderr
+    listing = json.loads(home.cli("backup", "list", "--json").stdout)
+    reasons = [b.get("reason") for b in listing["backups"]]
+    assert f"before upgrading from {OLD} to {__version__}" in reasons
+    assert (paths.state / "version").read_text().strip() == __version__
+    home.cli("stack", "down")
+    assert home.cli("stack", "up").returncode == 0  # the same version again: no new backup
+    again = json.loads(home.cli("backup", "list", "--json").stdout)
+    assert len(again["backups"]) == len(listing["backups"])
+
+
+def test_an_older_version_refuses_a_home_a_newer_one_used(home: Home) -> None:
+    paths = AppPaths.from_env(home.env).ensure()
+    (paths.state / "version").write_text("99.0.0\n")
+    up = home.cli("stack", "up")
+    assert up.returncode == 1
+    assert "last used by version 99.0.0, newer than this one" in up.stderr
+    assert "Traceback" not in up.stderr
+    assert (paths.state / "version").read_text().strip() == "99.0.0"
+    status = home.cli("stack", "status")
+    assert "ready" not in status.stdout

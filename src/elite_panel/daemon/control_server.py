@@ -17,6 +17,7 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 import elite_panel
+from elite_panel.backup.upgrade_guard import before_start
 from elite_panel.core.errors import EliteError
 from elite_panel.core.kinds import RunnerKind
 from elite_panel.core.paths import AppPaths
@@ -131,7 +132,9 @@ class ControlServer:
                 return
             elif cmd == "up":
                 runner = request.get("runner")
-                await sup.up(_profile(request), RunnerKind(runner) if runner else None)
+                profile = _profile(request)
+                await before_start(self.paths, profile)  # a backup before an upgrade's start
+                await sup.up(profile, RunnerKind(runner) if runner else None)
             elif cmd == "down":
                 await sup.down()
                 asyncio.get_running_loop().call_soon(self.stopped.set)
