@@ -17,7 +17,7 @@ from fastapi.middleware.cors import CORSMiddleware
 
 from embedded_server import __version__
 from embedded_server.api.deps import require_token
-from embedded_server.api.routes import chat, conversations, health, models
+from embedded_server.api.routes import chat, conversations, health, models, openai_compat
 from embedded_server.backends import BackendError, ChatBackend, make_backend
 from embedded_server.config import Settings
 from embedded_server.db.engine import Database
@@ -73,7 +73,7 @@ def create_app(settings: Settings | None = None, backend: ChatBackend | None = N
     install_error_handlers(app)
     app.include_router(health.router)
     protected = [Depends(require_token)]
-    for router in (chat.router, models.router, conversations.router):
+    for router in (chat.router, models.router, conversations.router, openai_compat.router):
         app.include_router(router, dependencies=protected)
     if settings.cors_origins:
         app.add_middleware(

@@ -57,6 +57,44 @@ def error_response(
     return JSONResponse(body, status_code=status, headers=headers)
 
 
+OPENAI_TYPES = {
+    400: "invalid_request_error",
+    401: "authentication_error",
+    404: "not_found_error",
+    422: "invalid_request_error",
+    429: "rate_limit_error",
+}
+
+
+def openai_error(
+    status: int, message: str, code: str | None = None, headers: dict[str, str] | None = None
+) -> JSONResponse:
+    """An error in OpenAI's shape, for the ``/v1`` API (its clients read ``error.message``)."""
+    body = {
+        "error": {
+            "message": message,
+            "type": OPENAI_TYPES.get(status, "server_error"),
+            "param": None,
+            "code": code or code_for(status),
+        }
+    }
+    return JSONResponse(body, status_code=status, headers=headers)
+
+
+def _respond(
+    request: Request,
+    status: int,
+    message: str,
+    detail: Any = None,
+    headers: dict[str, str] | None = None,
+    code: str | None = None,
+) -> JSONResponse:
+    """Our error shape, or OpenAI's under ``/v1``."""
+    if request.url.path.startswith("/v1/"):
+        return openai_error(status, message, code, headers)
+    return error_response(status, message, detail, headers, code)
+
+
 ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
     code: {"model": ErrorBody, "description": text}
     for code, text in (
@@ -74,20 +112,24 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
 
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(StarletteHTTPException)
-    async def http_error(_request: Request, exc: StarletteHTTPException) -> JSONResponse:
+    async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
         message = exc.detail if isinstance(exc.detail, str) else "request failed"
         detail = None if isinstance(exc.detail, str) else exc.detail
-        return error_response(exc.status_code, message, detail, getattr(exc, "headers", None))
+        headers = getattr(exc, "headers", None)
+        return _respond(request, exc.status_code, message, detail, headers)
 
     @app.exception_handler(RequestValidationError)
-    async def invalid(_request: Request, exc: RequestValidationError) -> JSONResponse:
+    async def invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
         errors = [{k: v for k, v in e.items() if k in ("loc", "msg", "type")} for e in exc.errors()]
         if any(e.get("type") == "json_invalid" for e in errors):
-            return error_response(400, "the body is not valid JSON", errors)
+            return _respond(request, 400, "the body is not valid JSON", errors)
+        if request.url.path.startswith("/v1/"):  # OpenAI's clients show only the message
+            where = "; ".join(f"{'.'.join(map(str, e['loc'][1:]))}: {e['msg']}" for e in errors)
+            return openai_error(400, f"invalid request: {where}", "invalid_request")
         return error_response(422, "invalid request", errors)
 
     @app.exception_handler(BackendError)
-    async def backend_failed(_request: Request, exc: BackendError) -> JSONResponse:
+    async def backend_failed(request: Request, exc: BackendError) -> JSONResponse:
         """A runner's refusal raised by a route: 404 unknown model or file, 409 what this
         runner cannot do, 503 a runner that does not answer."""
         status = 503
@@ -95,9 +137,9 @@ def install_error_handlers(app: FastAPI) -> None:
             status = 404
         elif isinstance(exc, Unsupported):
             status = 409
-        return error_response(status, str(exc), code=exc.code)
+        return _respond(request, status, str(exc), code=exc.code)
 
     @app.exception_handler(Exception)
-    async def unexpected(_request: Request, exc: Exception) -> JSONResponse:
+    async def unexpected(request: Request, exc: Exception) -> JSONResponse:
         log.exception("unhandled error", exc_info=exc)
-        return error_response(500, "internal error")
+        return _respond(request, 500, "internal error")

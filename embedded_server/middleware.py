@@ -82,7 +82,7 @@ class ProtectionMiddleware:
                 return 400, {"error": "invalid Content-Length"}, {}
             if too_big:
                 return 413, self._too_large(), {}
-        if scope["path"].startswith("/api/") and self.limiter.items:
+        if scope["path"].startswith(("/api/", "/v1/")) and self.limiter.items:
             client = (scope.get("client") or ("unknown", 0))[0]
             wait = await self.limiter.retry_after(client)
             if wait is not None:

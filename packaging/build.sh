@@ -26,6 +26,7 @@ mkdir -p dist build
 step "wheels and sdists"
 "$PY" -m build --outdir dist . >/dev/null
 "$PY" -m build --outdir dist embedded_server >/dev/null
+rm -rf embedded_server/build  # setuptools' copies of the sources: not for the checkers
 "$PY" -m twine check --strict dist/*.whl dist/elite_*.tar.gz
 
 step "frozen application (PyInstaller)"

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
 import time
 from collections.abc import AsyncIterator, Sequence
@@ -110,9 +109,12 @@ class ChatService:
         model: str | None,
         system: str | None,
         options: dict[str, Any],
+        default_system: bool = True,
     ) -> Relay:
         """``messages`` are (role, content) pairs; a system message among them is the
-        system prompt unless ``system`` is given."""
+        system prompt unless ``system`` is given. Without either, the server's default
+        system prompt is used when ``default_system`` (not for the OpenAI API: a client
+        that sends no system prompt gets none)."""
         new = [(role, text) for role, text in messages if role != "system"]
         system = system or next((text for role, text in messages if role == "system"), None)
         history: list[Message] = []
@@ -123,7 +125,8 @@ class ChatService:
             conversation_id, title_from(first), [MessageDraft(r, t) for r, t in new]
         )
         answer = Answer(message_id=new_id(), conversation_id=conversation_id)
-        prompt = [{"role": "system", "content": system or self.settings.system_prompt}]
+        system = system or (self.settings.system_prompt if default_system else None)
+        prompt = [{"role": "system", "content": system}] if system else []
         prompt += [{"role": m.role, "content": m.content} for m in history if m.content]
         prompt += [{"role": role, "content": text} for role, text in new]
         relay = Relay(self.backend, self.store, self.metrics, answer)
@@ -145,10 +148,6 @@ class ChatService:
         if not models:
             raise ModelNotFound("the model runner has no models: pull or import one first")
         return models[0].name
-
-
-def _line(event: dict[str, Any]) -> bytes:
-    return json.dumps(event, ensure_ascii=False).encode() + b"\n"
 
 
 class Relay:
@@ -180,21 +179,20 @@ class Relay:
             _read(self.backend, self.answer.model, messages, options, self.queue)
         )
 
-    async def events(self) -> AsyncIterator[bytes]:
-        """NDJSON lines: ``start``, ``token``..., then ``done`` or ``error``."""
+    async def events(self) -> AsyncIterator[dict[str, Any]]:
+        """The answer's events: ``start``, ``token``..., then ``done`` or ``error`` (the
+        routes write them in their own format: NDJSON, or OpenAI's server-sent events)."""
         try:
             answer = self.answer
             if answer.failure is not None:  # no model to ask
                 yield _error(answer.failure)
                 return
-            yield _line(
-                {
-                    "type": "start",
-                    "model": answer.model,
-                    "conversation_id": answer.conversation_id,
-                    "message_id": answer.message_id,
-                }
-            )
+            yield {
+                "type": "start",
+                "model": answer.model,
+                "conversation_id": answer.conversation_id,
+                "message_id": answer.message_id,
+            }
             last_flush = time.monotonic()
             while True:
                 batch = [await self.queue.get()]
@@ -206,7 +204,7 @@ class Relay:
                         answer.first_token = time.perf_counter()
                         self.metrics.ttft.observe(answer.first_token - answer.started)
                     answer.parts.append(text)
-                    yield _line({"type": "token", "content": text})
+                    yield {"type": "token", "content": text}
                     answer.row(self.store)
                 end = next((i for i in batch if isinstance(i, Failure) or i.done), None)
                 if isinstance(end, Failure):
@@ -217,7 +215,7 @@ class Relay:
                     answer.done = end
                     figures = answer.figures()
                     usage = {k: figures.pop(k) for k in ("prompt_tokens", "completion_tokens")}
-                    yield _line({"type": "done", "usage": usage, **figures})
+                    yield {"type": "done", "usage": usage, **figures}
                     return
                 if time.monotonic() - last_flush >= FLUSH_INTERVAL_S:
                     last_flush = time.monotonic()
@@ -243,8 +241,8 @@ class Relay:
         self.metrics.active_streams.dec()
 
 
-def _error(failure: Failure) -> bytes:
-    return _line({"type": "error", "message": failure.message, "code": failure.code})
+def _error(failure: Failure) -> dict[str, Any]:
+    return {"type": "error", "message": failure.message, "code": failure.code}
 
 
 async def _read(

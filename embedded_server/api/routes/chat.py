@@ -3,6 +3,10 @@
 
 from __future__ import annotations
 
+import json
+from collections.abc import AsyncIterator
+from typing import Any
+
 from fastapi import APIRouter, HTTPException, status
 from fastapi.responses import StreamingResponse
 from starlette.types import Receive, Scope, Send
@@ -17,11 +21,17 @@ router = APIRouter(prefix="/api", tags=["chat"], responses=ERROR_RESPONSES)
 
 
 class RelayResponse(StreamingResponse):
-    """Closes its relay however the response ends, also when it never began to stream
-    (a client gone before the first byte: the events generator then never runs)."""
+    """Streams a relay's events in one format, and closes the relay however the response
+    ends, also when it never began to stream (a client gone before the first byte: the
+    events generator then never runs)."""
 
-    def __init__(self, relay: Relay) -> None:
-        super().__init__(relay.events(), media_type="application/x-ndjson")
+    def __init__(
+        self,
+        relay: Relay,
+        content: AsyncIterator[bytes] | None = None,
+        media_type: str = "application/x-ndjson",
+    ) -> None:
+        super().__init__(content or ndjson(relay.events()), media_type=media_type)
         self.relay = relay
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -29,6 +39,11 @@ class RelayResponse(StreamingResponse):
             await super().__call__(scope, receive, send)
         finally:
             await self.relay.close()
+
+
+async def ndjson(events: AsyncIterator[dict[str, Any]]) -> AsyncIterator[bytes]:
+    async for event in events:
+        yield json.dumps(event, ensure_ascii=False).encode() + b"\n"
 
 
 @router.post(

@@ -1,0 +1,171 @@
+"""The OpenAI-compatible API (``/v1``) that coding tools speak: chat completions, streamed
+as server-sent events or not, and the models.
+
+An answer is the same relay as ``/api/chat`` (stored as a conversation, measured, cut
+short cleanly when the client leaves); only the format differs. A failure before the
+first token is an HTTP error in OpenAI's shape (404 for an unknown model); one later ends
+the stream with an ``error`` event, which the official client raises.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import AsyncIterator
+from typing import Any
+
+from fastapi import APIRouter
+from fastapi.responses import JSONResponse, Response
+
+from embedded_server.api.deps import BackendDep, ChatDep
+from embedded_server.api.openai_schemas import ChatCompletionRequest
+from embedded_server.api.routes.chat import RelayResponse
+from embedded_server.errors import openai_error
+from embedded_server.services.chat import Relay
+
+router = APIRouter(prefix="/v1", tags=["openai"])
+STATUS_OF_CODE = {"model_not_found": 404, "invalid_request": 400}
+CUT_SHORT = {"type": "error", "message": "the answer ended early", "code": "internal"}
+
+
+@router.get("/models")
+async def list_models(backend: BackendDep) -> dict[str, Any]:
+    models = await backend.list_models()
+    return {
+        "object": "list",
+        "data": [
+            {"id": m.name, "object": "model", "created": 0, "owned_by": "local"} for m in models
+        ],
+    }
+
+
+@router.post("/chat/completions", response_model=None)
+async def chat_completions(body: ChatCompletionRequest, service: ChatDep) -> Response:
+    relay = await service.start(
+        [(m.plain_role(), m.text()) for m in body.messages],
+        None,
+        body.model,
+        None,
+        body.options(body.max_completion_tokens or body.max_tokens),
+        default_system=False,
+    )
+    events = relay.events()
+    first = await _first_content(events)  # a failure before any text is an HTTP error
+    if first["type"] == "error":
+        await relay.close()
+        code = str(first["code"])
+        return openai_error(STATUS_OF_CODE.get(code, 503), str(first["message"]), code)
+    completion = _Completion(relay, body.model)
+    if body.stream:
+        include_usage = bool(body.stream_options and body.stream_options.include_usage)
+        sse = completion.chunks(first, events, include_usage)
+        return RelayResponse(relay, sse, media_type="text/event-stream")
+    try:
+        text, last = await _collect(first, events)
+    finally:
+        await relay.close()
+    if last["type"] == "error":  # mid-answer: the partial answer is kept, stored
+        return openai_error(503, str(last["message"]), str(last["code"]))
+    return JSONResponse(completion.whole(text, last))
+
+
+async def _collect(
+    first: dict[str, Any], events: AsyncIterator[dict[str, Any]]
+) -> tuple[str, dict[str, Any]]:
+    """The answer's text and its last event (``done`` or ``error``)."""
+    parts, event = [], first
+    while event["type"] == "token":
+        parts.append(event["content"])
+        event = await anext(events, CUT_SHORT)
+    return "".join(parts), event
+
+
+async def _first_content(events: AsyncIterator[dict[str, Any]]) -> dict[str, Any]:
+    """The first event past ``start``: text, the end, or a failure."""
+    async for event in events:
+        if event["type"] != "start":
+            return event
+    return {"type": "error", "message": "the answer ended without a word", "code": "internal"}
+
+
+class _Completion:
+    """One answer written as OpenAI's ``chat.completion`` or its chunks."""
+
+    def __init__(self, relay: Relay, model: str) -> None:
+        self.id = f"chatcmpl-{relay.answer.message_id}"
+        self.created = int(time.time())
+        self.model = relay.answer.model or model
+
+    def _base(self, kind: str) -> dict[str, Any]:
+        return {"id": self.id, "object": kind, "created": self.created, "model": self.model}
+
+    def _chunk(self, delta: dict[str, Any], finish: str | None = None) -> bytes:
+        body = {
+            **self._base("chat.completion.chunk"),
+            "choices": [{"index": 0, "delta": delta, "finish_reason": finish}],
+        }
+        return _sse(body)
+
+    async def chunks(
+        self,
+        first: dict[str, Any],
+        events: AsyncIterator[dict[str, Any]],
+        include_usage: bool,
+    ) -> AsyncIterator[bytes]:
+        yield self._chunk({"role": "assistant", "content": ""})
+        event = first
+        while True:
+            if event["type"] == "token":
+                yield self._chunk({"content": event["content"]})
+            elif event["type"] == "done":
+                yield self._chunk({}, "stop")
+                if include_usage:
+                    yield _sse(
+                        {
+                            **self._base("chat.completion.chunk"),
+                            "choices": [],
+                            "usage": _usage(event),
+                        }
+                    )
+                yield b"data: [DONE]\n\n"
+                return
+            else:  # the runner failed mid-answer: the client raises this
+                yield _sse(
+                    {
+                        "error": {
+                            "message": event["message"],
+                            "type": "server_error",
+                            "param": None,
+                            "code": event["code"],
+                        }
+                    }
+                )
+                return
+            event = await anext(events, CUT_SHORT)
+
+    def whole(self, text: str, done: dict[str, Any]) -> dict[str, Any]:
+        return {
+            **self._base("chat.completion"),
+            "choices": [
+                {
+                    "index": 0,
+                    "message": {"role": "assistant", "content": text},
+                    "finish_reason": "stop",
+                }
+            ],
+            "usage": _usage(done),
+        }
+
+
+def _usage(done: dict[str, Any]) -> dict[str, int]:
+    prompt = int(done["usage"].get("prompt_tokens") or 0)
+    completion = int(done["usage"].get("completion_tokens") or 0)
+    return {
+        "prompt_tokens": prompt,
+        "completion_tokens": completion,
+        "total_tokens": prompt + completion,
+    }
+
+
+def _sse(body: dict[str, Any]) -> bytes:
+    return b"data: " + json.dumps(body, ensure_ascii=False).encode() + b"\n\n"
