@@ -80,6 +80,13 @@ class ChatBackend(Protocol):
         """Stream an answer; raises :class:`BackendError` (also mid-stream)."""
         ...
 
+    def complete_stream(
+        self, model: str, prompt: str, suffix: str | None, options: Mapping[str, Any]
+    ) -> AsyncIterator[ChatChunk]:
+        """Stream a plain completion of ``prompt``; with ``suffix``, the text that fills
+        the gap between them (fill-in-the-middle, what editors' autocompletion asks)."""
+        ...
+
     async def aclose(self) -> None: ...
 
 

@@ -125,30 +125,57 @@ class OllamaBackend:
         self, model: str, messages: Sequence[Mapping[str, str]], options: Mapping[str, Any]
     ) -> AsyncIterator[ChatChunk]:
         opts = {_OPTION_NAMES.get(k, k): v for k, v in options.items()}
-        try:
+        with self._stream_failures():
             stream = await self._client.chat(
                 model=model, messages=list(messages), stream=True, options=opts or None
             )
             async for part in stream:
+                yield _chunk(part.message.content, part)
                 if part.done:
-                    yield ChatChunk(
-                        content=part.message.content or "",
-                        done=True,
-                        prompt_tokens=part.prompt_eval_count,
-                        completion_tokens=part.eval_count,
-                    )
                     return
-                yield ChatChunk(content=part.message.content or "")
+        # Ollama closes streams without a final chunk when it is stopped mid-answer.
+        raise BackendError("the model runner ended the answer without finishing it")
+
+    async def complete_stream(
+        self, model: str, prompt: str, suffix: str | None, options: Mapping[str, Any]
+    ) -> AsyncIterator[ChatChunk]:
+        """``/api/generate`` with ``suffix``: Ollama applies the model's fill-in-the-middle
+        template (a model without one refuses, and the error says so)."""
+        opts = {_OPTION_NAMES.get(k, k): v for k, v in options.items()}
+        with self._stream_failures():
+            stream = await self._client.generate(
+                model=model, prompt=prompt, suffix=suffix or "", stream=True, options=opts or None
+            )
+            async for part in stream:
+                yield _chunk(part.response, part)
+                if part.done:
+                    return
+        raise BackendError("the model runner ended the answer without finishing it")
+
+    @contextlib.contextmanager
+    def _stream_failures(self) -> Iterator[None]:
+        try:
+            yield
         except ollama.ResponseError as exc:
             failure = ModelNotFound if exc.status_code == 404 else BackendError
             raise failure(f"Ollama: {exc.error}") from exc
         except (httpx.HTTPError, ConnectionError) as exc:
             raise BackendError(f"Ollama at {self.url} failed: {exc}") from exc
-        # Ollama closes streams without a final chunk when it is stopped mid-answer.
-        raise BackendError("the model runner ended the answer without finishing it")
 
     async def aclose(self) -> None:
         await self._client._client.aclose()
+
+
+def _chunk(content: str | None, part: Any) -> ChatChunk:
+    """A chunk of Ollama's chat or generate stream; the last carries the token counts."""
+    if part.done:
+        return ChatChunk(
+            content=content or "",
+            done=True,
+            prompt_tokens=part.prompt_eval_count,
+            completion_tokens=part.eval_count,
+        )
+    return ChatChunk(content=content or "")
 
 
 def _error(exc: ollama.ResponseError, name: str) -> BackendError:

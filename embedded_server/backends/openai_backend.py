@@ -82,21 +82,38 @@ class OpenAIBackend:
     def import_file(self, path: str, name: str | None) -> AsyncGenerator[dict[str, Any], None]:
         return self._folder("import them").import_file(path, name)
 
-    async def chat_stream(
+    def chat_stream(
         self, model: str, messages: Sequence[Mapping[str, str]], options: Mapping[str, Any]
     ) -> AsyncIterator[ChatChunk]:
-        """Stream ``/chat/completions``, decoding the server-sent events here: the
-        official client's typed stream costs several times as much per token, and this
-        loop reads every token of every answer. The wire format is the same."""
+        body: dict[str, Any] = {"model": model, "messages": list(messages)}
+        return self._stream(model, "chat/completions", body, options)
+
+    def complete_stream(
+        self, model: str, prompt: str, suffix: str | None, options: Mapping[str, Any]
+    ) -> AsyncIterator[ChatChunk]:
+        """``/completions``, with ``suffix`` for fill-in-the-middle (llama.cpp's server
+        takes it the way OpenAI's completions API did)."""
+        body: dict[str, Any] = {"model": model, "prompt": prompt}
+        if suffix:
+            body["suffix"] = suffix
+        return self._stream(model, "completions", body, options)
+
+    async def _stream(
+        self, model: str, path: str, body: dict[str, Any], options: Mapping[str, Any]
+    ) -> AsyncIterator[ChatChunk]:
+        """Stream ``path``, decoding the server-sent events here: the official client's
+        typed stream costs several times as much per token, and this loop reads every
+        token of every answer. The wire format is the same. A chat's text is in each
+        choice's ``delta.content``, a completion's in its ``text``."""
         if self.gguf is not None:
             self.gguf.path_of(model)  # a deleted model is refused at once (ModelNotFound)
-        body: dict[str, Any] = {"model": model, "messages": list(messages), "stream": True}
+        body = {**body, "stream": True}
         body.update((k, v) for k, v in options.items() if k in _PASSED_OPTIONS)
         completion_tokens = 0
         prompt_tokens: int | None = None
         usage_seen = finished = False
         try:
-            async with self._http.stream("POST", "chat/completions", json=body) as response:
+            async with self._http.stream("POST", path, json=body) as response:
                 if response.status_code >= 400:
                     raise BackendError(
                         f"{self.url}: {_error_message(await response.aread(), response)}"
@@ -111,7 +128,7 @@ class OpenAIBackend:
                         prompt_tokens = usage.get("prompt_tokens")
                         completion_tokens = usage.get("completion_tokens") or 0
                     for choice in event.get("choices") or ():
-                        content = (choice.get("delta") or {}).get("content")
+                        content = (choice.get("delta") or {}).get("content") or choice.get("text")
                         if content:
                             if not usage_seen:
                                 completion_tokens += 1  # one streamed delta per token

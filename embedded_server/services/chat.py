@@ -143,6 +143,16 @@ class ChatService:
             relay.ask(prompt, options)
         return relay
 
+    def complete(
+        self, prompt: str, suffix: str | None, model: str, options: dict[str, Any]
+    ) -> Relay:
+        """A plain completion (``/v1/completions``; with ``suffix``, fill-in-the-middle).
+        Not recorded as a conversation: an editor asks one at every pause in typing."""
+        answer = Answer(message_id=new_id(), conversation_id="", model=model)
+        relay = Relay(self.backend, None, self.metrics, answer)
+        relay.read(self.backend.complete_stream(model, prompt, suffix, options))
+        return relay
+
     async def _first_model(self) -> str:
         models = await self.backend.list_models()
         if not models:
@@ -160,7 +170,7 @@ class Relay:
     def __init__(
         self,
         backend: ChatBackend,
-        store: ConversationStore,
+        store: ConversationStore | None,
         metrics: ServerMetrics,
         answer: Answer,
     ) -> None:
@@ -175,9 +185,11 @@ class Relay:
 
     def ask(self, messages: list[dict[str, str]], options: dict[str, Any]) -> None:
         """Start reading the runner's answer (the model works while the response starts)."""
-        self.reader = asyncio.create_task(
-            _read(self.backend, self.answer.model, messages, options, self.queue)
-        )
+        self.read(self.backend.chat_stream(self.answer.model, messages, options))
+
+    def read(self, stream: AsyncIterator[ChatChunk]) -> None:
+        """Start reading ``stream`` (a chat's answer, or a completion) into the queue."""
+        self.reader = asyncio.create_task(_read(stream, self.queue))
 
     async def events(self) -> AsyncIterator[dict[str, Any]]:
         """The answer's events: ``start``, ``token``..., then ``done`` or ``error`` (the
@@ -205,7 +217,8 @@ class Relay:
                         self.metrics.ttft.observe(answer.first_token - answer.started)
                     answer.parts.append(text)
                     yield {"type": "token", "content": text}
-                    answer.row(self.store)
+                    if self.store:
+                        answer.row(self.store)
                 end = next((i for i in batch if isinstance(i, Failure) or i.done), None)
                 if isinstance(end, Failure):
                     answer.failure = end
@@ -217,7 +230,7 @@ class Relay:
                     usage = {k: figures.pop(k) for k in ("prompt_tokens", "completion_tokens")}
                     yield {"type": "done", "usage": usage, **figures}
                     return
-                if time.monotonic() - last_flush >= FLUSH_INTERVAL_S:
+                if self.store and time.monotonic() - last_flush >= FLUSH_INTERVAL_S:
                     last_flush = time.monotonic()
                     await answer.row(self.store)
                     await self.store.save_answer(answer.message_id, answer.text)
@@ -234,7 +247,9 @@ class Relay:
         if self.answer.done is None and self.answer.failure is None:
             self.answer.failure = Failure("the client disconnected", "client_gone")
         with anyio.CancelScope(shield=True):  # the final write must survive a disconnect
-            await _store_final(self.store, self.metrics, self.answer)
+            _count_tokens(self.metrics, self.answer)
+            if self.store:
+                await _store_final(self.store, self.answer)
             if self.reader is not None:
                 with contextlib.suppress(asyncio.CancelledError):
                     await self.reader
@@ -246,14 +261,10 @@ def _error(failure: Failure) -> dict[str, Any]:
 
 
 async def _read(
-    backend: ChatBackend,
-    model: str,
-    messages: list[dict[str, str]],
-    options: dict[str, Any],
-    queue: asyncio.Queue[ChatChunk | Failure],
+    stream: AsyncIterator[ChatChunk], queue: asyncio.Queue[ChatChunk | Failure]
 ) -> None:
     try:
-        async for chunk in backend.chat_stream(model, messages, options):
+        async for chunk in stream:
             queue.put_nowait(chunk)
     except BackendError as exc:
         queue.put_nowait(Failure(str(exc), exc.code))
@@ -262,10 +273,13 @@ async def _read(
         queue.put_nowait(Failure(f"internal error: {exc}", "internal"))
 
 
-async def _store_final(store: ConversationStore, metrics: ServerMetrics, answer: Answer) -> None:
-    figures = answer.figures() if answer.done else {}
+def _count_tokens(metrics: ServerMetrics, answer: Answer) -> None:
     if answer.done and answer.model:
-        metrics.tokens.labels(answer.model).inc(figures.get("completion_tokens") or 0)
+        metrics.tokens.labels(answer.model).inc(answer.done.completion_tokens or 0)
+
+
+async def _store_final(store: ConversationStore, answer: Answer) -> None:
+    figures = answer.figures() if answer.done else {}
     status_value = MessageStatus.COMPLETE if answer.done else MessageStatus.INCOMPLETE
     try:
         await answer.row(store)

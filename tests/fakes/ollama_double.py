@@ -3,7 +3,8 @@
 No Ollama binary can run on the test machines, so this serves the shapes recorded from
 ollama/ollama's docs and Go sources (``ollama_fixtures.json``, each example with its
 provenance): ``/``, ``/api/version``, ``/api/tags``, ``/api/ps``, ``/api/show``,
-``/api/delete``, the unload idiom of ``/api/generate`` (``keep_alive: 0``), streaming
+``/api/delete``, streaming ``/api/generate`` (with :attr:`OllamaDouble.completion` as its
+text; the unload idiom ``keep_alive: 0`` too), streaming
 ``/api/pull`` (layer progress, an unknown model failing mid-stream) and streaming
 ``/api/chat`` (NDJSON, a final chunk with ``done`` and nanosecond durations, 404 for an
 unknown model).
@@ -38,6 +39,7 @@ class OllamaDouble:
 
     url: str = ""
     answer: str = "Here is the code:\n```python\nprint('hi')\n```"
+    completion: str = "return a + b"  # /api/generate's text (fill-in-the-middle)
     drop_final: bool = False
     delay_s: float = 0.0  # between chunks, to leave time for a client to go away
     requests: list[dict[str, Any]] = field(default_factory=list)
@@ -103,7 +105,14 @@ def build_app(double: OllamaDouble) -> FastAPI:
         if body.get("keep_alive") == 0:  # the unload idiom
             double.unloaded.append(body.get("model", ""))
             return FIXTURES["generate-unload"]["response"]["body"]
-        return JSONResponse({"error": "not recorded"}, status_code=501)
+        double.requests.append(body)
+        if body.get("model") not in double.model_names():
+            error = copy.deepcopy(FIXTURES["chat-model-not-found"]["response"])
+            error["body"]["error"] = f"model '{body.get('model')}' not found"
+            return JSONResponse(error["body"], status_code=error["status"])
+        return StreamingResponse(
+            _generate_stream(double, body["model"]), media_type="application/x-ndjson"
+        )
 
     @app.post("/api/pull")
     async def pull(request: Request) -> StreamingResponse:
@@ -182,6 +191,20 @@ async def _chat_stream(double: OllamaDouble, model: str) -> AsyncIterator[bytes]
             double.streams_finished += 1
         else:
             double.streams_cancelled += 1
+
+
+async def _generate_stream(double: OllamaDouble, model: str) -> AsyncIterator[bytes]:
+    """The recorded generate stream's shape (``response`` pieces, then the counts), with
+    :attr:`OllamaDouble.completion` as the text (a fill-in-the-middle answer)."""
+    first, final = FIXTURES["generate-stream"]["response"]["stream"]
+    pieces = double.completion.split(" ")
+    for index, piece in enumerate(pieces):
+        chunk = {**copy.deepcopy(first), "model": model}
+        chunk["response"] = piece if index == 0 else " " + piece
+        yield json.dumps(chunk).encode() + b"\n"
+    done = {**copy.deepcopy(final), "model": model, "eval_count": len(pieces)}
+    done.pop("context", None)
+    yield json.dumps(done).encode() + b"\n"
 
 
 def free_port() -> int:

@@ -136,3 +136,30 @@ def test_what_a_coding_tool_sends(server: str, double: OllamaDouble) -> None:
     }
     assert "Fix the bug." in sent["messages"][1]["content"]
     assert sent["options"]["temperature"] == 0.2 and sent["options"]["num_predict"] == 256
+
+
+def test_a_fill_in_the_middle_completion_as_an_editor_asks_it(
+    client: openai.OpenAI, server: str, double: OllamaDouble
+) -> None:
+    prefix = "def add(a, b):\n    "
+    suffix = "\n\nprint(add(1, 2))\n"
+    whole = client.completions.create(
+        model="llama3.2", prompt=prefix, suffix=suffix, max_tokens=64, temperature=0
+    )
+    assert whole.object == "text_completion"
+    assert whole.choices[0].text == double.completion
+    assert whole.usage is not None and whole.usage.completion_tokens > 0
+    sent = double.requests[-1]
+    assert (sent["prompt"], sent["suffix"]) == (prefix, suffix)
+    assert sent["options"]["num_predict"] == 64
+
+    stream = client.completions.create(model="llama3.2", prompt=prefix, suffix=suffix, stream=True)
+    chunks = list(stream)
+    assert "".join(c.choices[0].text for c in chunks) == double.completion
+    assert chunks[-1].choices[0].finish_reason == "stop"
+    # autocompletions are not recorded as conversations (one at every pause in typing)
+    listed = httpx.get(f"{server}/api/conversations", headers=AUTH).json()
+    assert listed["conversations"] == []
+
+    with pytest.raises(openai.NotFoundError):
+        client.completions.create(model="no-such-model", prompt=prefix)

@@ -1,5 +1,6 @@
-"""The OpenAI-compatible API (``/v1``) that coding tools speak: chat completions, streamed
-as server-sent events or not, and the models.
+"""The OpenAI-compatible API (``/v1``) that coding tools speak: chat completions and
+completions (with ``suffix``: fill-in-the-middle, editors' autocompletion), streamed as
+server-sent events or not, and the models.
 
 An answer is the same relay as ``/api/chat`` (stored as a conversation, measured, cut
 short cleanly when the client leaves); only the format differs. A failure before the
@@ -18,7 +19,11 @@ from fastapi import APIRouter
 from fastapi.responses import JSONResponse, Response
 
 from embedded_server.api.deps import BackendDep, ChatDep
-from embedded_server.api.openai_schemas import ChatCompletionRequest
+from embedded_server.api.openai_schemas import (
+    ChatCompletionRequest,
+    CompletionRequest,
+    GenerationFields,
+)
 from embedded_server.api.routes.chat import RelayResponse
 from embedded_server.errors import openai_error
 from embedded_server.services.chat import Relay
@@ -49,13 +54,27 @@ async def chat_completions(body: ChatCompletionRequest, service: ChatDep) -> Res
         body.options(body.max_completion_tokens or body.max_tokens),
         default_system=False,
     )
+    return await _respond(relay, body, chat=True)
+
+
+@router.post("/completions", response_model=None)
+async def completions(body: CompletionRequest, service: ChatDep) -> Response:
+    relay = service.complete(
+        body.prompt_text(), body.suffix, body.model, body.options(body.max_tokens)
+    )
+    return await _respond(relay, body, chat=False)
+
+
+async def _respond(relay: Relay, body: GenerationFields, chat: bool) -> Response:
+    """The relay's answer as OpenAI's response: an error before any text is an HTTP
+    error; then a stream of chunks, or the whole answer."""
     events = relay.events()
-    first = await _first_content(events)  # a failure before any text is an HTTP error
+    first = await _first_content(events)
     if first["type"] == "error":
         await relay.close()
         code = str(first["code"])
         return openai_error(STATUS_OF_CODE.get(code, 503), str(first["message"]), code)
-    completion = _Completion(relay, body.model)
+    completion = _Completion(relay, body.model, chat)
     if body.stream:
         include_usage = bool(body.stream_options and body.stream_options.include_usage)
         sse = completion.chunks(first, events, include_usage)
@@ -89,22 +108,31 @@ async def _first_content(events: AsyncIterator[dict[str, Any]]) -> dict[str, Any
 
 
 class _Completion:
-    """One answer written as OpenAI's ``chat.completion`` or its chunks."""
+    """One answer written as OpenAI's ``chat.completion`` (or ``text_completion``) or its
+    chunks."""
 
-    def __init__(self, relay: Relay, model: str) -> None:
-        self.id = f"chatcmpl-{relay.answer.message_id}"
+    def __init__(self, relay: Relay, model: str, chat: bool) -> None:
+        self.chat = chat
+        self.id = f"{'chatcmpl' if chat else 'cmpl'}-{relay.answer.message_id}"
         self.created = int(time.time())
         self.model = relay.answer.model or model
+        self.object = "chat.completion" if chat else "text_completion"
+        self.chunk_object = "chat.completion.chunk" if chat else "text_completion"
 
     def _base(self, kind: str) -> dict[str, Any]:
         return {"id": self.id, "object": kind, "created": self.created, "model": self.model}
 
-    def _chunk(self, delta: dict[str, Any], finish: str | None = None) -> bytes:
-        body = {
-            **self._base("chat.completion.chunk"),
-            "choices": [{"index": 0, "delta": delta, "finish_reason": finish}],
-        }
-        return _sse(body)
+    def _choice(self, text: str | None, finish: str | None, whole: bool = False) -> dict[str, Any]:
+        if not self.chat:
+            return {"index": 0, "text": text or "", "logprobs": None, "finish_reason": finish}
+        if whole:
+            message = {"role": "assistant", "content": text}
+            return {"index": 0, "message": message, "finish_reason": finish}
+        delta = {} if text is None else {"content": text}
+        return {"index": 0, "delta": delta, "finish_reason": finish}
+
+    def _chunk(self, text: str | None, finish: str | None = None) -> bytes:
+        return _sse({**self._base(self.chunk_object), "choices": [self._choice(text, finish)]})
 
     async def chunks(
         self,
@@ -112,13 +140,25 @@ class _Completion:
         events: AsyncIterator[dict[str, Any]],
         include_usage: bool,
     ) -> AsyncIterator[bytes]:
-        yield self._chunk({"role": "assistant", "content": ""})
+        if self.chat:
+            yield _sse(
+                {
+                    **self._base(self.chunk_object),
+                    "choices": [
+                        {
+                            "index": 0,
+                            "delta": {"role": "assistant", "content": ""},
+                            "finish_reason": None,
+                        }
+                    ],
+                }
+            )
         event = first
         while True:
             if event["type"] == "token":
-                yield self._chunk({"content": event["content"]})
+                yield self._chunk(event["content"])
             elif event["type"] == "done":
-                yield self._chunk({}, "stop")
+                yield self._chunk(None, "stop")
                 if include_usage:
                     yield _sse(
                         {
@@ -145,14 +185,8 @@ class _Completion:
 
     def whole(self, text: str, done: dict[str, Any]) -> dict[str, Any]:
         return {
-            **self._base("chat.completion"),
-            "choices": [
-                {
-                    "index": 0,
-                    "message": {"role": "assistant", "content": text},
-                    "finish_reason": "stop",
-                }
-            ],
+            **self._base(self.object),
+            "choices": [self._choice(text, "stop", whole=True)],
             "usage": _usage(done),
         }
 
