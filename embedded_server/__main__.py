@@ -1,5 +1,7 @@
 """``python -m embedded_server`` and ``elite-assistant-server``: validate the settings
-(environment variables), then serve with uvicorn."""
+(environment variables), migrate the database, then serve with uvicorn (``serve``, the
+default); or only ``migrate``; or manage the API keys (``keys create NAME``, ``keys
+list``, ``keys revoke NAME``) in the database the settings name."""
 
 from __future__ import annotations
 
@@ -23,7 +25,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         description="Serve the assistant API; configured by ASSISTANT_* environment variables.",
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
-    parser.parse_args(argv)
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+    commands.add_parser("serve", help="migrate the database, then serve (the default)")
+    commands.add_parser("migrate", help="bring the database to the newest schema, then exit")
+    keys = commands.add_parser("keys", help="API keys: create (shown once), list, revoke")
+    key_actions = keys.add_subparsers(dest="action", metavar="ACTION", required=True)
+    key_actions.add_parser("create", help="a new key; prints it once").add_argument("name")
+    key_actions.add_parser("list", help="name, prefix, created, last used, requests")
+    key_actions.add_parser("revoke", help="refused at once on every replica").add_argument("name")
+    args = parser.parse_args(argv)
 
     import uvicorn
 
@@ -40,12 +50,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
         sys.stderr.write(f"embedded_server: invalid settings: {problems}\n")
         return 2
-    configure(settings.log_level, settings.log_format)
+    serving = args.command in (None, "serve")
+    configure(settings.log_level if serving else "WARNING", settings.log_format)
     try:  # a damaged database is one clear line, before the server starts
         asyncio.run(_migrate(settings))
     except DatabaseUnusable as exc:
         sys.stderr.write(f"embedded_server: {exc}\n")
         return 2
+    if args.command == "migrate":
+        return 0
+    if args.command == "keys":
+        return asyncio.run(_keys(settings, args))
     uvicorn.run(
         create_app(settings),
         host=settings.host,
@@ -53,6 +68,41 @@ def main(argv: Sequence[str] | None = None) -> int:
         log_config=logging_config(settings.log_level, settings.log_format),
         access_log=False,
     )
+    return 0
+
+
+async def _keys(settings: Settings, args: argparse.Namespace) -> int:
+    from embedded_server.db.engine import Database
+    from embedded_server.db.keys import KeyRefused, KeyStore
+
+    database = Database(settings.sqlalchemy_url())
+    store = KeyStore(database)
+    try:
+        if args.action == "create":
+            key = await store.create(args.name)
+            sys.stdout.write(f"{key}\n")
+            sys.stderr.write(f"key {args.name!r} created: it is shown this once, keep it\n")
+        elif args.action == "revoke":
+            await store.revoke(args.name)
+            sys.stdout.write(f"key {args.name!r} revoked\n")
+        else:
+            rows = [("NAME", "PREFIX", "CREATED", "LAST USED", "REQUESTS", "STATE")]
+            for info in await store.list():
+                used = info.last_used_at.isoformat(timespec="seconds") if info.last_used_at else "-"
+                created = info.created_at.isoformat(timespec="seconds")
+                state = "revoked" if info.revoked else "active"
+                rows.append(
+                    (info.name, info.prefix + "…", created, used, str(info.requests), state)
+                )
+            widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+            for row in rows:
+                sys.stdout.write("  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)))
+                sys.stdout.write("\n")
+    except KeyRefused as exc:
+        sys.stderr.write(f"elite-assistant-server: {exc}\n")
+        return 1
+    finally:
+        await database.dispose()
     return 0
 
 

@@ -21,6 +21,7 @@ from embedded_server.api.routes import chat, conversations, health, models, open
 from embedded_server.backends import BackendError, ChatBackend, make_backend
 from embedded_server.config import Settings
 from embedded_server.db.engine import Database
+from embedded_server.db.keys import KeyStore
 from embedded_server.db.migrate import upgrade
 from embedded_server.db.store import ConversationStore
 from embedded_server.errors import install_error_handlers
@@ -48,6 +49,7 @@ def create_app(settings: Settings | None = None, backend: ChatBackend | None = N
         if interrupted:
             log.info("%d answer(s) cut short by a previous stop marked incomplete", interrupted)
         app.state.store = store
+        app.state.keys = KeyStore(database)
         app.state.chat = ChatService(backend, store, metrics, settings)
         probe = asyncio.create_task(_probe_backend(backend, metrics), name="backend-probe")
         try:

@@ -110,6 +110,34 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
 }
 
 
+class OpenAIErrorDetail(BaseModel):
+    """What OpenAI's clients read of an error."""
+
+    message: str
+    type: str
+    param: str | None = None
+    code: str | None = None
+
+
+class OpenAIErrorBody(BaseModel):
+    """The body of every error of the ``/v1`` API."""
+
+    error: OpenAIErrorDetail
+
+
+OPENAI_ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
+    code: {"model": OpenAIErrorBody, "description": text}
+    for code, text in (
+        (400, "Malformed or invalid request (the message names the field)"),
+        (401, "Missing, wrong or revoked key"),
+        (404, "No such model"),
+        (413, "Request body too large"),
+        (429, "Rate limit exceeded (see Retry-After)"),
+        (503, "The model runner failed or does not answer"),
+    )
+}
+
+
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:

@@ -16,6 +16,7 @@ from embedded_server.api.schemas import NAME
 from embedded_server.backends import ChatBackend
 from embedded_server.backends.base import ModelAdmin
 from embedded_server.config import Settings
+from embedded_server.db.keys import KeyStore
 from embedded_server.db.store import ConversationStore
 from embedded_server.metrics import ServerMetrics
 from embedded_server.services.chat import ChatService
@@ -66,15 +67,21 @@ ModelName = Annotated[str, Path(min_length=1, max_length=256, pattern=NAME)]
 
 
 async def require_token(
+    request: Request,
     settings: SettingsDep,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> None:
-    """Bearer token check, in constant time. No token configured = loopback-only dev mode."""
+    """The admin token (compared in constant time) or a valid API key (checked in the
+    database, so a revoked key is refused at once by every replica). No token configured =
+    loopback-only dev mode."""
     expected = settings.api_token.get_secret_value()
     if not expected:
         return
     given = credentials.credentials if credentials else ""
-    if not secrets.compare_digest(given.encode(), expected.encode()):
+    if secrets.compare_digest(given.encode(), expected.encode()):
+        return
+    keys: KeyStore | None = getattr(request.app.state, "keys", None)
+    if keys is None or await keys.check(given) is None:
         raise HTTPException(
             status.HTTP_401_UNAUTHORIZED,
             detail="missing or wrong bearer token",

@@ -6,23 +6,14 @@ Unknown fields are ignored, as OpenAI's own API and the runners behind it do (to
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field
 
 from embedded_server.api.schemas import NAME, TEXT
 
-
-def _text() -> Any:
-    return Field(default=None, max_length=1_000_000, pattern=TEXT)
-
-
-def _no_nul(value: Any) -> Any:
-    """A list of strings (a prompt, stop sequences) holds no NUL either."""
-    strings = value if isinstance(value, list) else [value]
-    if any(isinstance(s, str) and "\x00" in s for s in strings):
-        raise ValueError("must not contain NUL characters")
-    return value
+# Text without NUL (see schemas.TEXT), said in the schema so that clients know it.
+SafeText = Annotated[str, Field(max_length=1_000_000, pattern=TEXT)]
 
 
 class ContentPart(BaseModel):
@@ -31,7 +22,7 @@ class ContentPart(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
     type: str = Field(max_length=64)
-    text: str | None = _text()
+    text: SafeText | None = None
 
 
 class OpenAIMessage(BaseModel):
@@ -40,12 +31,7 @@ class OpenAIMessage(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
     role: Literal["system", "developer", "user", "assistant", "tool"]
-    content: str | list[ContentPart] | None = Field(default=None, max_length=1_000_000)
-
-    @field_validator("content")
-    @classmethod
-    def _content_has_no_nul(cls, value: Any) -> Any:
-        return _no_nul(value)
+    content: SafeText | list[ContentPart] | None = None
 
     def text(self) -> str:
         if isinstance(self.content, list):
@@ -73,15 +59,10 @@ class GenerationFields(BaseModel):
     model: str = Field(min_length=1, max_length=256, pattern=NAME)
     temperature: float | None = Field(default=None, ge=0, le=2)
     top_p: float | None = Field(default=None, ge=0, le=1)
-    stop: str | list[str] | None = Field(default=None)
+    stop: SafeText | list[SafeText] | None = None
     seed: int | None = None
     stream: bool = False
     stream_options: StreamOptions | None = None
-
-    @field_validator("stop")
-    @classmethod
-    def _stop_has_no_nul(cls, value: Any) -> Any:
-        return _no_nul(value)
 
     def options(self, max_tokens: int | None) -> dict[str, object]:
         stop = [self.stop] if isinstance(self.stop, str) else self.stop
@@ -106,14 +87,9 @@ class ChatCompletionRequest(GenerationFields):
 class CompletionRequest(GenerationFields):
     """``POST /v1/completions``: a prompt, and for fill-in-the-middle the text after it."""
 
-    prompt: str | list[str] = Field(max_length=1_000_000)
-    suffix: str | None = _text()
+    prompt: SafeText | list[SafeText]
+    suffix: SafeText | None = None
     max_tokens: int | None = Field(default=16, ge=1, le=1_000_000)  # OpenAI's default
-
-    @field_validator("prompt")
-    @classmethod
-    def _prompt_has_no_nul(cls, value: Any) -> Any:
-        return _no_nul(value)
 
     def prompt_text(self) -> str:
         return "".join(self.prompt) if isinstance(self.prompt, list) else self.prompt

@@ -25,10 +25,10 @@ from embedded_server.api.openai_schemas import (
     GenerationFields,
 )
 from embedded_server.api.routes.chat import RelayResponse
-from embedded_server.errors import openai_error
+from embedded_server.errors import OPENAI_ERROR_RESPONSES, openai_error
 from embedded_server.services.chat import Relay
 
-router = APIRouter(prefix="/v1", tags=["openai"])
+router = APIRouter(prefix="/v1", tags=["openai"], responses=OPENAI_ERROR_RESPONSES)
 STATUS_OF_CODE = {"model_not_found": 404, "invalid_request": 400}
 CUT_SHORT = {"type": "error", "message": "the answer ended early", "code": "internal"}
 

@@ -1,0 +1,114 @@
+"""API keys: created (shown once), listed, revoked, and checked on every request.
+
+A key is ``eca_`` and 43 random URL-safe characters (256 bits). Only its SHA-256 is
+stored: a key of that entropy needs no slow hash, and a lookup by hash is one indexed read.
+Every check reads the database, so a revoked key is refused at once by every replica.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import secrets
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from embedded_server.db.engine import Database
+from embedded_server.db.models import ApiKey, utcnow
+
+KEY_PREFIX = "eca_"
+KEY_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.@-]{0,63}$")
+
+
+class KeyRefused(Exception):
+    """A key operation that cannot be done (a taken or unknown name); the message says why."""
+
+
+@dataclass(frozen=True)
+class KeyInfo:
+    """What is shown of a key: never the key itself."""
+
+    name: str
+    prefix: str
+    created_at: datetime
+    last_used_at: datetime | None
+    requests: int
+    revoked: bool
+
+
+def digest(key: str) -> str:
+    return hashlib.sha256(key.encode()).hexdigest()
+
+
+def _info(row: ApiKey) -> KeyInfo:
+    return KeyInfo(
+        row.name,
+        row.prefix,
+        row.created_at,
+        row.last_used_at,
+        row.requests,
+        row.revoked_at is not None,
+    )
+
+
+class KeyStore:
+    """The ``api_keys`` table."""
+
+    def __init__(self, database: Database) -> None:
+        self.db = database
+
+    async def create(self, name: str) -> str:
+        """A new key called ``name``; returns the key (the only time it is seen)."""
+        if not KEY_NAME.match(name):
+            raise KeyRefused(f"{name!r} is not a key name: letters, digits and . _ @ -, at most 64")
+        key = KEY_PREFIX + secrets.token_urlsafe(32)
+
+        def work(session: Session) -> None:
+            session.add(ApiKey(name=name, prefix=key[:12], hash=digest(key), created_at=utcnow()))
+
+        try:
+            await self.db.run(work)
+        except IntegrityError:
+            raise KeyRefused(f"a key called {name!r} exists already") from None
+        return key
+
+    async def list(self) -> list[KeyInfo]:
+        def work(session: Session) -> list[KeyInfo]:
+            rows = session.execute(select(ApiKey).order_by(ApiKey.created_at)).scalars()
+            return [_info(row) for row in rows]
+
+        return await self.db.run(work)
+
+    async def revoke(self, name: str) -> None:
+        def work(session: Session) -> int:
+            done = session.execute(
+                update(ApiKey)
+                .where(ApiKey.name == name, ApiKey.revoked_at.is_(None))
+                .values(revoked_at=utcnow())
+            )
+            return int(done.rowcount)  # type: ignore[attr-defined]
+
+        if not await self.db.run(work):
+            raise KeyRefused(f"no key called {name!r} (or it is revoked already)")
+
+    async def check(self, key: str) -> str | None:
+        """The name of a valid key (its use counted), or ``None``."""
+        if not key.startswith(KEY_PREFIX):
+            return None
+        hashed = digest(key)
+
+        def work(session: Session) -> str | None:
+            row = session.execute(
+                select(ApiKey).where(ApiKey.hash == hashed, ApiKey.revoked_at.is_(None))
+            ).scalar_one_or_none()
+            if row is None:
+                return None
+            row.requests += 1
+            row.last_used_at = utcnow()
+            return row.name
+
+        return await self.db.run(work)

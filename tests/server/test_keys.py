@@ -1,0 +1,90 @@
+"""API keys: created once and shown once, stored hashed, counted, revoked at once; the
+``elite-assistant-server keys`` commands."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from embedded_server.app import create_app
+from embedded_server.config import Settings
+from tests.fakes.ollama_double import OllamaDouble, serve_in_thread
+from tests.server.conftest import TOKEN
+
+
+def server_cli(data_dir: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "ASSISTANT_DATA_DIR": str(data_dir)}
+    env.pop("ASSISTANT_DATABASE_URL", None)
+    return subprocess.run(
+        [sys.executable, "-m", "embedded_server", *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+def stored_anywhere(data_dir: Path, secret: str) -> bool:
+    """Whether ``secret`` is in the database's files, read by another process: closing a
+    descriptor of the file here would drop the in-process server's SQLite locks."""
+    files = [str(p) for p in data_dir.glob("assistant.db*")]
+    code = (
+        "import sys; "
+        "sys.exit(any(sys.argv[1].encode() in open(f, 'rb').read() for f in sys.argv[2:]))"
+    )
+    return subprocess.run([sys.executable, "-c", code, secret, *files]).returncode == 1
+
+
+@pytest.fixture
+def data_dir(tmp_path: Path) -> Path:
+    return tmp_path / "srv"
+
+
+@pytest.fixture
+def server(double: OllamaDouble, data_dir: Path) -> Iterator[str]:
+    settings = Settings(
+        api_token=TOKEN, backend_url=double.url, data_dir=data_dir, rate_limit="off"
+    )
+    yield from serve_in_thread(create_app(settings))
+
+
+def test_a_key_is_shown_once_stored_hashed_counted_and_revoked_at_once(
+    server: str, data_dir: Path
+) -> None:
+    created = server_cli(data_dir, "keys", "create", "editor-alice")
+    assert created.returncode == 0, created.stderr
+    key = created.stdout.strip()
+    assert key.startswith("eca_") and len(key) > 40
+    assert "shown this once" in created.stderr
+    assert not stored_anywhere(data_dir, key[12:])  # only its hash (and prefix) are kept
+
+    as_alice = {"Authorization": f"Bearer {key}"}
+    assert httpx.get(f"{server}/v1/models", headers=as_alice).status_code == 200
+    assert httpx.get(f"{server}/api/conversations", headers=as_alice).status_code == 200
+    listed = server_cli(data_dir, "keys", "list").stdout
+    row = next(line for line in listed.splitlines() if line.startswith("editor-alice"))
+    assert key[:12] in row and " 2 " in row and "active" in row  # two requests counted
+
+    again = server_cli(data_dir, "keys", "create", "editor-alice")
+    assert again.returncode == 1 and "exists already" in again.stderr
+
+    assert server_cli(data_dir, "keys", "revoke", "editor-alice").returncode == 0
+    refused = httpx.get(f"{server}/v1/models", headers=as_alice)  # the next request
+    assert refused.status_code == 401
+    assert refused.json()["error"]["type"] == "authentication_error"
+    assert "revoked" in server_cli(data_dir, "keys", "list").stdout
+
+
+def test_a_made_up_key_and_a_bad_name_are_refused(server: str, data_dir: Path) -> None:
+    fake = {"Authorization": "Bearer eca_" + "x" * 43}
+    assert httpx.get(f"{server}/api/models", headers=fake).status_code == 401
+    bad = server_cli(data_dir, "keys", "create", "no spaces please")
+    assert bad.returncode == 1 and "not a key name" in bad.stderr
+    assert server_cli(data_dir, "keys", "revoke", "nobody").returncode == 1
+    assert server_cli(data_dir, "migrate").returncode == 0
