@@ -39,9 +39,16 @@ async def get_admin(request: Request) -> ModelAdmin:
     return admin
 
 
+def _owner(request: Request) -> str | None:
+    """The API key's name the request came with (``None``: the admin token)."""
+    owner: str | None = getattr(request.state, "key_name", None)
+    return owner
+
+
 async def get_store(request: Request) -> ConversationStore:
+    """The conversations this request may see: its key's own, or (admin) all."""
     store: ConversationStore = request.app.state.store
-    return store
+    return store.scoped(_owner(request))
 
 
 async def get_metrics(request: Request) -> ServerMetrics:
@@ -50,8 +57,9 @@ async def get_metrics(request: Request) -> ServerMetrics:
 
 
 async def get_chat(request: Request) -> ChatService:
+    """The chat service, storing into this request's key's conversations."""
     chat: ChatService = request.app.state.chat
-    return chat
+    return chat.scoped(_owner(request))
 
 
 SettingsDep = Annotated[Settings, Depends(get_settings)]
@@ -81,7 +89,9 @@ async def require_token(
     if secrets.compare_digest(given.encode(), expected.encode()):
         return
     keys: KeyStore | None = getattr(request.app.state, "keys", None)
-    if keys is None or await keys.check(given) is None:
+    name = await keys.check(given) if keys is not None else None
+    request.state.key_name = name
+    if name is None:
         raise HTTPException(
             status.HTTP_401_UNAUTHORIZED,
             detail="missing or wrong bearer token",

@@ -90,6 +90,7 @@ class ConversationPublic(BaseModel):
     title: str
     pinned: bool
     model: str | None
+    owner: str | None = None  # the API key that made it (none: the admin, the panel)
     created_at: datetime
     updated_at: datetime
 

@@ -50,7 +50,8 @@ class Base(DeclarativeBase):
 
 
 class Conversation(Base):
-    """A stored conversation: title, pin, last model, times."""
+    """A stored conversation: title, pin, last model, its owner (an API key's name; none:
+    the admin's), times."""
 
     __tablename__ = "conversations"
 
@@ -58,6 +59,7 @@ class Conversation(Base):
     title: Mapped[str] = mapped_column(String(200), default="New conversation")
     pinned: Mapped[bool] = mapped_column(Boolean, default=False)
     model: Mapped[str | None] = mapped_column(String(256), nullable=True)
+    owner: Mapped[str | None] = mapped_column(String(64), nullable=True, index=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     messages: Mapped[list[Message]] = relationship(

@@ -13,6 +13,7 @@ from typing import Any
 from sqlalchemy import (
     ColumnElement,
     Table,
+    and_,
     bindparam,
     delete,
     func,
@@ -20,6 +21,7 @@ from sqlalchemy import (
     literal_column,
     select,
     text,
+    true,
     union,
     update,
 )
@@ -70,11 +72,26 @@ def title_from(prompt: str) -> str:
 
 
 class ConversationStore:
-    """Conversation operations; each runs in one transaction through :class:`Database`."""
+    """Conversation operations; each runs in one transaction through :class:`Database`.
 
-    def __init__(self, database: Database) -> None:
+    A store :meth:`scoped` to an owner (an API key's name) sees and makes only that owner's
+    conversations: another's are "not found". The unscoped store (the admin's) sees all.
+    """
+
+    def __init__(self, database: Database, owner: str | None = None) -> None:
         self.db = database
         self.dialect = database.dialect
+        self.owner = owner
+
+    def scoped(self, owner: str | None) -> ConversationStore:
+        """This store as ``owner`` sees it (``None``: everything)."""
+        return self if owner == self.owner else ConversationStore(self.db, owner)
+
+    def _owned(self, *conditions: ColumnElement[bool]) -> ColumnElement[bool]:
+        """``conditions``, and the conversation is this store's owner's."""
+        if self.owner is not None:
+            conditions = (*conditions, Conversation.owner == self.owner)
+        return and_(true(), *conditions)
 
     async def ping(self) -> None:
         await self.db.ping()
@@ -87,6 +104,7 @@ class ConversationStore:
                 id=new_id(),
                 title=title or "New conversation",
                 pinned=False,
+                owner=self.owner,
                 created_at=utcnow(),
                 updated_at=utcnow(),
             )
@@ -97,7 +115,7 @@ class ConversationStore:
 
     async def get(self, conversation_id: str, with_messages: bool = False) -> Conversation:
         def work(session: Session) -> Conversation | None:
-            query = select(Conversation).where(Conversation.id == conversation_id)
+            query = select(Conversation).where(self._owned(Conversation.id == conversation_id))
             if with_messages:
                 query = query.options(selectinload(Conversation.messages))
             return session.execute(query).scalar_one_or_none()
@@ -117,16 +135,17 @@ class ConversationStore:
         """
         condition = self._search_condition(query) if query.strip() else None
         order = (Conversation.pinned.desc(), Conversation.updated_at.desc(), Conversation.id)
+        mine = self._owned()
 
         def work(session: Session) -> tuple[list[Conversation], int]:
-            count = select(func.count()).select_from(Conversation)
+            count = select(func.count()).select_from(Conversation).where(mine)
             if condition is None:
-                page = select(Conversation).order_by(*order).limit(limit).offset(offset)
+                page = select(Conversation).where(mine).order_by(*order).limit(limit).offset(offset)
                 rows = list(session.execute(page).scalars().all())
                 return rows, int(session.execute(count).scalar_one())
             matches = (
                 select(Conversation, func.count().over())
-                .where(condition)
+                .where(condition, mine)
                 .order_by(*order)
                 .limit(limit)
                 .offset(offset)
@@ -142,7 +161,11 @@ class ConversationStore:
         """How many conversations each model has (a conversation's latest model)."""
 
         def work(session: Session) -> dict[str, int]:
-            query = select(Conversation.model, func.count()).group_by(Conversation.model)
+            query = (
+                select(Conversation.model, func.count())
+                .where(self._owned())
+                .group_by(Conversation.model)
+            )
             return {model: int(n) for model, n in session.execute(query) if model is not None}
 
         return await self.db.run(work)
@@ -159,7 +182,9 @@ class ConversationStore:
 
             def work(session: Session) -> int:
                 result = session.execute(
-                    update(Conversation).where(Conversation.id == conversation_id).values(**values)
+                    update(Conversation)
+                    .where(self._owned(Conversation.id == conversation_id))
+                    .values(**values)
                 )
                 return int(result.rowcount)  # type: ignore[attr-defined]
 
@@ -169,6 +194,8 @@ class ConversationStore:
 
     async def delete(self, conversation_id: str) -> None:
         def work(session: Session) -> int:
+            if not self._exists(session, conversation_id):
+                return 0
             session.execute(delete(Message).where(Message.conversation_id == conversation_id))
             result = session.execute(delete(Conversation).where(Conversation.id == conversation_id))
             return int(result.rowcount)  # type: ignore[attr-defined]
@@ -187,6 +214,8 @@ class ConversationStore:
         """
 
         def work(session: Session) -> int:
+            if not self._exists(session, conversation_id):
+                raise NotFound(conversation_id)
             first = session.execute(
                 select(Message.id).where(
                     Message.conversation_id == conversation_id, Message.public_id == message_id
@@ -240,11 +269,14 @@ class ConversationStore:
                         "id": target,
                         "title": title,
                         "pinned": False,
+                        "owner": self.owner,
                         "created_at": now,
                         "updated_at": now,
                     },
                 )
-            elif session.execute(_TOUCH, {"target": target, "now": now}).rowcount == 0:  # type: ignore[attr-defined]
+            elif not self._exists(session, target) or (
+                session.execute(_TOUCH, {"target": target, "now": now}).rowcount == 0  # type: ignore[attr-defined]
+            ):
                 raise NotFound(target)
             if rows:
                 session.execute(
@@ -253,6 +285,11 @@ class ConversationStore:
             return target
 
         return await self.db.run(work)
+
+    def _exists(self, session: Session, conversation_id: str) -> bool:
+        """Whether the conversation is there and this store's owner's."""
+        found = select(Conversation.id).where(self._owned(Conversation.id == conversation_id))
+        return session.execute(found).first() is not None
 
     async def save_answer(self, public_id: str, content: str, **fields: Any) -> None:
         """Write an answer's text so far; at the end also its status and figures, and the

@@ -102,6 +102,12 @@ class ChatService:
         self.metrics = metrics
         self.settings = settings
 
+    def scoped(self, owner: str | None) -> ChatService:
+        """This service storing into ``owner``'s conversations (``None``: the admin's)."""
+        if owner == self.store.owner:
+            return self
+        return ChatService(self.backend, self.store.scoped(owner), self.metrics, self.settings)
+
     async def start(
         self,
         messages: Sequence[tuple[str, str]],

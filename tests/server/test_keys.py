@@ -15,7 +15,7 @@ import pytest
 from embedded_server.app import create_app
 from embedded_server.config import Settings
 from tests.fakes.ollama_double import OllamaDouble, serve_in_thread
-from tests.server.conftest import TOKEN
+from tests.server.conftest import AUTH, TOKEN
 
 
 def server_cli(data_dir: Path, *args: str) -> subprocess.CompletedProcess[str]:
@@ -88,3 +88,36 @@ def test_a_made_up_key_and_a_bad_name_are_refused(server: str, data_dir: Path) -
     assert bad.returncode == 1 and "not a key name" in bad.stderr
     assert server_cli(data_dir, "keys", "revoke", "nobody").returncode == 1
     assert server_cli(data_dir, "migrate").returncode == 0
+
+
+def test_each_key_sees_only_its_own_conversations_and_the_admin_sees_all(
+    server: str, data_dir: Path
+) -> None:
+    alice, bob = (
+        {"Authorization": f"Bearer {server_cli(data_dir, 'keys', 'create', n).stdout.strip()}"}
+        for n in ("alice", "bob")
+    )
+    body = {"model": "llama3.2", "messages": [{"role": "user", "content": "Alice's question"}]}
+    asked = httpx.post(f"{server}/v1/chat/completions", json=body, headers=alice)
+    assert asked.status_code == 200, asked.text
+
+    mine = httpx.get(f"{server}/api/conversations", headers=alice).json()["conversations"]
+    assert [c["title"] for c in mine] == ["Alice's question"]
+    conversation = mine[0]["id"]
+    assert httpx.get(f"{server}/api/conversations", headers=bob).json()["conversations"] == []
+    for method in ("GET", "DELETE"):
+        refused = httpx.request(method, f"{server}/api/conversations/{conversation}", headers=bob)
+        assert refused.status_code == 404, method
+    renamed = httpx.patch(
+        f"{server}/api/conversations/{conversation}", json={"title": "mine"}, headers=bob
+    )
+    assert renamed.status_code == 404
+    continued = httpx.post(
+        f"{server}/api/chat",
+        json={**body, "conversation_id": conversation},
+        headers=bob,
+    )
+    assert continued.status_code == 404
+
+    everything = httpx.get(f"{server}/api/conversations", headers=AUTH).json()["conversations"]
+    assert [(c["title"], c["owner"]) for c in everything] == [("Alice's question", "alice")]
