@@ -60,6 +60,7 @@ class Settings(BaseSettings):
     max_body_bytes: int = Field(default=1024 * 1024, ge=1024)
     default_model: str = ""
     system_prompt: str = DEFAULT_SYSTEM_PROMPT
+    record_openai: bool = True  # keep /v1/chat/completions answers as conversations
     cors_origins: list[str] = Field(default_factory=list)
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = Field(
         default="INFO", validation_alias=AliasChoices("LOG_LEVEL")

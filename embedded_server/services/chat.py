@@ -116,26 +116,29 @@ class ChatService:
         system: str | None,
         options: dict[str, Any],
         default_system: bool = True,
+        record: bool = True,
     ) -> Relay:
         """``messages`` are (role, content) pairs; a system message among them is the
         system prompt unless ``system`` is given. Without either, the server's default
         system prompt is used when ``default_system`` (not for the OpenAI API: a client
-        that sends no system prompt gets none)."""
+        that sends no system prompt gets none). Without ``record`` nothing is stored: the
+        answer is only relayed (``ASSISTANT_RECORD_OPENAI=false``)."""
         new = [(role, text) for role, text in messages if role != "system"]
         system = system or next((text for role, text in messages if role == "system"), None)
         history: list[Message] = []
         if conversation_id:
             history = await self.store.history(conversation_id)
         first = next((text for role, text in new if role == "user"), "")
-        conversation_id = await self.store.add_turn(
-            conversation_id, title_from(first), [MessageDraft(r, t) for r, t in new]
-        )
-        answer = Answer(message_id=new_id(), conversation_id=conversation_id)
+        if record:
+            conversation_id = await self.store.add_turn(
+                conversation_id, title_from(first), [MessageDraft(r, t) for r, t in new]
+            )
+        answer = Answer(message_id=new_id(), conversation_id=conversation_id or "")
         system = system or (self.settings.system_prompt if default_system else None)
         prompt = [{"role": "system", "content": system}] if system else []
         prompt += [{"role": m.role, "content": m.content} for m in history if m.content]
         prompt += [{"role": role, "content": text} for role, text in new]
-        relay = Relay(self.backend, self.store, self.metrics, answer)
+        relay = Relay(self.backend, self.store if record else None, self.metrics, answer)
         try:
             answer.model = (
                 model

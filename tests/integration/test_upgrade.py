@@ -14,6 +14,7 @@ import subprocess
 import sys
 import threading
 
+import httpx
 import psutil
 import pytest
 
@@ -103,3 +104,29 @@ def test_an_older_version_refuses_a_home_a_newer_one_used(home: Home) -> None:
     assert (paths.state / "version").read_text().strip() == "99.0.0"
     status = home.cli("stack", "status")
     assert "ready" not in status.stdout
+
+
+def test_a_supervisor_writing_an_answer_is_not_replaced(home: Home) -> None:
+    start_old_supervisor(home)
+    url = f"http://127.0.0.1:{home.assistant_port}"
+
+    def streams() -> int:
+        text = httpx.get(f"{url}/metrics", timeout=5).text
+        line = next(ln for ln in text.splitlines() if ln.startswith("assistant_active_streams "))
+        return int(float(line.split()[1]))
+
+    answer = subprocess.Popen(
+        [sys.executable, "-m", "elite_panel", "chat", "Count from 1 to 500, one number a line."],
+        env=home.env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        wait_for(lambda: streams() > 0, 30, "the answer to start streaming")
+        up = home.cli("stack", "up")
+        assert up.returncode == 1 and "is writing an answer now" in up.stderr
+    finally:
+        answer.kill()
+        answer.wait()
+    wait_for(lambda: streams() == 0, 30, "the cut answer to be stored")
+    assert home.cli("stack", "up").returncode == 0  # nothing in flight: replaced now

@@ -1,5 +1,5 @@
 """Every artifact of ``bash packaging/build.sh``, installed as a user would and used: the
-wheels in a fresh virtual environment, the tarball's install.sh into a temporary HOME, the
+wheel with pipx, the tarball's install.sh into a temporary HOME, the
 .deb with apt-get (CI runs as root); each one starts the stack on the built-in runner,
 answers a chat and stops it. ``ELITE_REQUIRE_ARTIFACTS=1`` (CI, after the build) makes a
 missing artifact a failure instead of a skip."""
@@ -64,32 +64,35 @@ def user_env(home: Home, tmp_path: Path) -> dict[str, str]:
 
 
 @pytest.mark.timeout(900)  # pip resolves and installs every dependency (from its cache)
-def test_wheels_install_in_a_fresh_venv_and_answer(
-    tmp_path: Path, user_env: dict[str, str]
-) -> None:
+def test_pipx_installs_the_wheel_and_it_answers(tmp_path: Path, user_env: dict[str, str]) -> None:
     panel = artifact(f"elite_coding_assistant-{__version__}-py3-none-any.whl")
     artifact(f"elite_assistant_server-{__version__}-py3-none-any.whl")
-    venv = tmp_path / "venv"
-    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
-    # This machine's pip cache (the test's HOME is new), and a pip as new as the one that
-    # filled it: the built-in runner's compiled wheel is found there instead of compiling
-    # llama.cpp again (minutes).
-    pip_env = {**user_env, "PIP_CACHE_DIR": str(Path.home() / ".cache" / "pip")}
-    run(venv / "bin" / "python", "-m", "pip", "install", "-q", "--upgrade", "pip", env=pip_env)
-    # The server distribution comes from dist/ (--find-links), the rest from the index.
+    # pipx, as the README says, into folders of the test's own; with this machine's pip
+    # cache (the test's HOME is new), so that the built-in runner's compiled wheel is found
+    # there instead of compiling llama.cpp again (minutes). The server's wheel comes from
+    # dist/ (--find-links), the rest from the index.
+    pipx_env = {
+        **user_env,
+        "PIP_CACHE_DIR": str(Path.home() / ".cache" / "pip"),
+        "PIPX_HOME": str(tmp_path / "pipx"),
+        "PIPX_BIN_DIR": str(tmp_path / "bin"),
+        "PIPX_MAN_DIR": str(tmp_path / "man"),
+    }
     run(
-        venv / "bin" / "pip",
+        sys.executable,
+        "-m",
+        "pipx",
         "install",
-        "-q",
-        "--find-links",
-        DIST,
+        f"--pip-args=--find-links {DIST}",
         f"{panel}[local]",
-        env=pip_env,
+        env=pipx_env,
         timeout=900,
     )
-    exe = venv / "bin" / "elite-panel"
+    exe = tmp_path / "bin" / "elite-panel"
     assert run(exe, "--version", env=user_env).strip() == f"elite-panel {__version__}"
-    server = venv / "bin" / "elite-assistant-server"
+    server = (
+        tmp_path / "pipx" / "venvs" / "elite-coding-assistant" / "bin" / "elite-assistant-server"
+    )
     assert __version__ in run(server, "--version", env=user_env)
     stack_chat_and_down(exe, user_env)
 

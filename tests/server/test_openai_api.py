@@ -163,3 +163,19 @@ def test_a_fill_in_the_middle_completion_as_an_editor_asks_it(
 
     with pytest.raises(openai.NotFoundError):
         client.completions.create(model="no-such-model", prompt=prefix)
+
+
+def test_record_openai_false_relays_without_storing(double: OllamaDouble, tmp_path: Path) -> None:
+    settings = Settings(
+        api_token=TOKEN,
+        backend_url=double.url,
+        data_dir=tmp_path / "srv",
+        rate_limit="off",
+        record_openai=False,
+    )
+    for server in serve_in_thread(create_app(settings)):
+        client = openai.OpenAI(base_url=f"{server}/v1", api_key=TOKEN, max_retries=0)
+        answer = client.chat.completions.create(model="llama3.2", messages=PROMPT)  # type: ignore[arg-type]
+        assert answer.choices[0].message.content == double.answer
+        listed = httpx.get(f"{server}/api/conversations", headers=AUTH).json()
+        assert listed["conversations"] == []

@@ -53,6 +53,7 @@ async def chat_completions(body: ChatCompletionRequest, service: ChatDep) -> Res
         None,
         body.options(body.max_completion_tokens or body.max_tokens),
         default_system=False,
+        record=service.settings.record_openai,
     )
     return await _respond(relay, body, chat=True)
 

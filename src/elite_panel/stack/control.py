@@ -196,6 +196,13 @@ async def _replace(
     it has let go of the home."""
     before = await client.call("status")
     active = [s.name for s in before if s.state.is_active]
+    assistant = next((s for s in before if s.name == "assistant" and s.url), None)
+    if assistant is not None and await _answers_in_flight(str(assistant.url)):
+        raise StackError(
+            f"the stack (version {running or 'older than 0.1.0'}) is writing an answer now: "
+            "run `elite-panel stack up` again when it ends (nothing is lost then), or "
+            "`elite-panel stack down` to stop it at once"
+        )
     pid = _lock_pid(paths)
     with contextlib.suppress(DaemonUnavailable):
         await client.call("down")
@@ -210,6 +217,22 @@ async def _replace(
             f"restarted the supervisor: it ran version {running or 'older than 0.1.0'}, "
             f"this is {__version__}; {restarted} with this version"
         )
+
+
+async def _answers_in_flight(url: str) -> int:
+    """How many answers the assistant at ``url`` is streaming (its ``/metrics``, open to
+    loopback clients); 0 when it does not say."""
+    import httpx
+
+    try:
+        async with httpx.AsyncClient(timeout=2.0) as http:
+            text = (await http.get(f"{url}/metrics")).text
+    except httpx.HTTPError:
+        return 0
+    for line in text.splitlines():
+        if line.startswith("assistant_active_streams "):
+            return int(float(line.split()[1]))
+    return 0
 
 
 def _lock_pid(paths: AppPaths) -> int | None:
