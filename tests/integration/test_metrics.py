@@ -81,6 +81,9 @@ def test_metrics_without_a_stack(home: Home) -> None:
         env=home.env,
         stdout=subprocess.PIPE,
         text=True,
+        # Ctrl+C as in a terminal: a test run started in the background inherits SIGINT
+        # ignored, and a process that starts with it ignored never sees it.
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
     assert watch.stdout is not None
     times = [json.loads(watch.stdout.readline())["time"] for _ in range(3)]
