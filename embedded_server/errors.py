@@ -70,7 +70,11 @@ def openai_error(
     status: int, message: str, code: str | None = None, headers: dict[str, str] | None = None
 ) -> JSONResponse:
     """An error in OpenAI's shape, for the ``/v1`` API (its clients read ``error.message``)."""
-    body = {
+    return JSONResponse(openai_body(status, message, code), status_code=status, headers=headers)
+
+
+def openai_body(status: int, message: str, code: str | None = None) -> dict[str, Any]:
+    return {
         "error": {
             "message": message,
             "type": OPENAI_TYPES.get(status, "server_error"),
@@ -78,7 +82,6 @@ def openai_error(
             "code": code or code_for(status),
         }
     }
-    return JSONResponse(body, status_code=status, headers=headers)
 
 
 def _respond(

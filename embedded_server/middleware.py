@@ -14,7 +14,7 @@ from typing import Any
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from embedded_server.errors import code_for
+from embedded_server.errors import code_for, openai_body
 from embedded_server.metrics import ServerMetrics
 from embedded_server.ratelimit import RateLimiter
 
@@ -65,12 +65,12 @@ class ProtectionMiddleware:
         try:
             early = await self._refuse(scope)
             if early is not None:
-                await _send_json(send_wrapper, *early)
+                await _send_json(send_wrapper, scope, *early)
                 return
             await self.app(scope, self._limited(receive), send_wrapper)
         except _BodyTooLarge:
             if not state["sent"]:
-                await _send_json(send_wrapper, 413, self._too_large())
+                await _send_json(send_wrapper, scope, 413, self._too_large())
 
     async def _refuse(self, scope: Scope) -> tuple[int, dict[str, Any], dict[str, str]] | None:
         headers = dict(scope.get("headers") or [])
@@ -117,9 +117,17 @@ class ProtectionMiddleware:
 
 
 async def _send_json(
-    send: Send, status: int, body: dict[str, Any], headers: dict[str, str] | None = None
+    send: Send,
+    scope: Scope,
+    status: int,
+    body: dict[str, Any],
+    headers: dict[str, str] | None = None,
 ) -> None:
-    payload = json.dumps({**body, "code": code_for(status)}).encode()
+    """Our error shape, or OpenAI's under ``/v1``."""
+    if scope["path"].startswith("/v1/"):
+        payload = json.dumps(openai_body(status, str(body["error"]))).encode()
+    else:
+        payload = json.dumps({**body, "code": code_for(status)}).encode()
     raw_headers = [
         (b"content-type", b"application/json"),
         (b"content-length", str(len(payload)).encode()),

@@ -30,6 +30,12 @@ from embedded_server.services.chat import Relay
 
 router = APIRouter(prefix="/v1", tags=["openai"], responses=OPENAI_ERROR_RESPONSES)
 STATUS_OF_CODE = {"model_not_found": 404, "invalid_request": 400}
+ANSWER: dict[int | str, dict[str, Any]] = {
+    200: {
+        "content": {"application/json": {}, "text/event-stream": {}},
+        "description": "The whole answer, or (``stream``) server-sent chunks then [DONE]",
+    }
+}
 CUT_SHORT = {"type": "error", "message": "the answer ended early", "code": "internal"}
 
 
@@ -44,7 +50,7 @@ async def list_models(backend: BackendDep) -> dict[str, Any]:
     }
 
 
-@router.post("/chat/completions", response_model=None)
+@router.post("/chat/completions", response_model=None, responses=ANSWER)
 async def chat_completions(body: ChatCompletionRequest, service: ChatDep) -> Response:
     relay = await service.start(
         [(m.plain_role(), m.text()) for m in body.messages],
@@ -58,7 +64,7 @@ async def chat_completions(body: ChatCompletionRequest, service: ChatDep) -> Res
     return await _respond(relay, body, chat=True)
 
 
-@router.post("/completions", response_model=None)
+@router.post("/completions", response_model=None, responses=ANSWER)
 async def completions(body: CompletionRequest, service: ChatDep) -> Response:
     relay = service.complete(
         body.prompt_text(), body.suffix, body.model, body.options(body.max_tokens)
