@@ -107,9 +107,7 @@ def build_app(double: OllamaDouble) -> FastAPI:
             return FIXTURES["generate-unload"]["response"]["body"]
         double.requests.append(body)
         if body.get("model") not in double.model_names():
-            error = copy.deepcopy(FIXTURES["chat-model-not-found"]["response"])
-            error["body"]["error"] = f"model '{body.get('model')}' not found"
-            return JSONResponse(error["body"], status_code=error["status"])
+            return _model_not_found(body.get("model"))
         return StreamingResponse(
             _generate_stream(double, body["model"]), media_type="application/x-ndjson"
         )
@@ -131,14 +129,19 @@ def build_app(double: OllamaDouble) -> FastAPI:
         body = await request.json()
         double.requests.append(body)
         if body.get("model") not in double.model_names():
-            error = copy.deepcopy(FIXTURES["chat-model-not-found"]["response"])
-            error["body"]["error"] = f"model '{body.get('model')}' not found"
-            return JSONResponse(error["body"], status_code=error["status"])
+            return _model_not_found(body.get("model"))
         return StreamingResponse(
             _chat_stream(double, body["model"]), media_type="application/x-ndjson"
         )
 
     return app
+
+
+def _model_not_found(model: object) -> JSONResponse:
+    """Ollama's 404 for a chat or generate naming a model it does not have."""
+    error = copy.deepcopy(FIXTURES["chat-model-not-found"]["response"])
+    error["body"]["error"] = f"model '{model}' not found"
+    return JSONResponse(error["body"], status_code=error["status"])
 
 
 async def _pull_stream(double: OllamaDouble, name: str) -> AsyncIterator[bytes]:
