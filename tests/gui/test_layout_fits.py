@@ -7,6 +7,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -70,16 +71,22 @@ def layout_problems(root: QWidget) -> list[str]:
     return found
 
 
-@pytest.mark.parametrize("size", [(1280, 720), (MINIMUM.width(), MINIMUM.height())])
-def test_every_page_fits(qtbot: QtBot, panel: Panel, size: tuple[int, int]) -> None:
-    panel.window.setMinimumSize(MINIMUM)  # the offscreen screen would allow less
-    panel.show("chat")
-    panel.window.resize(*size)
+def each_page(qtbot: QtBot, panel: Panel) -> Iterator[tuple[str, QWidget]]:
+    """Show every page in turn (built if it is built on first show); its name and widget."""
     for name in PAGES:
         panel.show(name)
         page = panel.window.pages[name]
         qtbot.waitUntil(lambda page=page: page.isVisible())
         QApplication.processEvents()  # the layout requests the page's showing posted
+        yield name, page
+
+
+@pytest.mark.parametrize("size", [(1280, 720), (MINIMUM.width(), MINIMUM.height())])
+def test_every_page_fits(qtbot: QtBot, panel: Panel, size: tuple[int, int]) -> None:
+    panel.window.setMinimumSize(MINIMUM)  # the offscreen screen would allow less
+    panel.show("chat")
+    panel.window.resize(*size)
+    for name, _page in each_page(qtbot, panel):
         assert panel.window.size().toTuple() == size, f"{name} forces a larger window"
         assert layout_problems(panel.window) == [], name
 
@@ -134,10 +141,7 @@ def test_every_control_has_an_accessible_name(qtbot: QtBot, panel: Panel) -> Non
 
     panel.show("chat")
     unnamed = []
-    for name in PAGES:
-        panel.show(name)
-        page = panel.window.pages[name]
-        qtbot.waitUntil(lambda page=page: page.isVisible())
+    for name, page in each_page(qtbot, panel):
         unnamed += [f"{name}: {w!r}" for w in controls(page) if not w.accessibleName()]
         # each page says what it is, in a title and one line
         assert panel.window.page_title.text() == getattr(page, "title", name.title())
@@ -217,11 +221,7 @@ def test_tab_reaches_every_control_of_every_page(qtbot: QtBot, panel: Panel) -> 
 
     panel.show("chat")
     unreachable = []
-    for name in PAGES:
-        panel.show(name)
-        page = panel.window.pages[name]
-        qtbot.waitUntil(lambda page=page: page.isVisible())
-        QApplication.processEvents()
+    for name, page in each_page(qtbot, panel):
         chain = tab_chain(panel.window)
         unreachable += [
             f"{name}: {w!r} {w.accessibleName()!r}"

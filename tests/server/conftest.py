@@ -10,6 +10,8 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import subprocess
+import sys
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -27,6 +29,18 @@ from tests.fakes import ollama_double, openai_double
 
 TOKEN = "test-token-123"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
+
+
+def run_server(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    """``python -m embedded_server ARGS`` (the ``elite-assistant-server`` command) in
+    ``env``; it is expected to end by itself (a refusal, or a command that is not serve)."""
+    return subprocess.run(
+        [sys.executable, "-m", "embedded_server", *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
 
 
 def require_service(variable: str, what: str) -> str:

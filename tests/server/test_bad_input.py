@@ -4,15 +4,13 @@ damaged database file at start. Each gets a clear answer and nothing is lost."""
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from tests.fakes.ollama_double import free_port
 from tests.fakes.openai_double import OpenAIDouble
-from tests.server.conftest import AUTH, MakeClient
+from tests.server.conftest import AUTH, MakeClient, run_server
 
 ESCAPES = ["../outside", "../../etc/passwd", "a/b", "/abs/path", "..", ".hidden", "x/../../y"]
 
@@ -54,13 +52,7 @@ def test_a_damaged_database_is_one_clear_line_and_kept(tmp_path: Path) -> None:
         "ASSISTANT_PORT": str(free_port()),
         "ASSISTANT_BACKEND_URL": f"http://127.0.0.1:{free_port()}",
     }
-    run = subprocess.run(
-        [sys.executable, "-m", "embedded_server"],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    run = run_server(env)
     assert run.returncode == 2
     assert "Traceback" not in run.stderr
     assert f"the database {data / 'assistant.db'} cannot be used" in run.stderr

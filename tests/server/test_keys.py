@@ -15,19 +15,13 @@ import pytest
 from embedded_server.app import create_app
 from embedded_server.config import Settings
 from tests.fakes.ollama_double import OllamaDouble, serve_in_thread
-from tests.server.conftest import AUTH, TOKEN
+from tests.server.conftest import AUTH, TOKEN, run_server
 
 
 def server_cli(data_dir: Path, *args: str) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "ASSISTANT_DATA_DIR": str(data_dir)}
     env.pop("ASSISTANT_DATABASE_URL", None)
-    return subprocess.run(
-        [sys.executable, "-m", "embedded_server", *args],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    return run_server(env, *args)
 
 
 def stored_anywhere(data_dir: Path, secret: str) -> bool:

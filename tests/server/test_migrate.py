@@ -7,14 +7,13 @@ import asyncio
 import hashlib
 import os
 import sqlite3
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from embedded_server.db.engine import Database
 from embedded_server.db.migrate import DatabaseUnusable, upgrade
+from tests.server.conftest import run_server
 
 
 def migrate(url: str) -> None:
@@ -42,12 +41,6 @@ def test_a_database_of_a_newer_version_is_refused_and_left_as_it_is(tmp_path: Pa
     assert hashlib.sha256(path.read_bytes()).hexdigest() == before
 
     env = {**os.environ, "ASSISTANT_DATABASE_URL": url, "ASSISTANT_DATA_DIR": str(tmp_path)}
-    server = subprocess.run(
-        [sys.executable, "-m", "embedded_server"],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    server = run_server(env)
     assert server.returncode == 2
     assert "written by a newer version" in server.stderr and "Traceback" not in server.stderr
