@@ -172,7 +172,13 @@ def _active_profile(paths: AppPaths) -> str:
 
 
 async def _stack(args: argparse.Namespace, paths: AppPaths, profile: Profile) -> int:
-    from elite_panel.stack.control import ControlClient, ensure_daemon, version_note
+    from elite_panel.stack.control import (
+        ControlClient,
+        ensure_daemon,
+        reply_services,
+        reply_version,
+        version_note,
+    )
 
     client = ControlClient(paths)
     wire_profile = profile.model_dump(mode="json")
@@ -180,8 +186,8 @@ async def _stack(args: argparse.Namespace, paths: AppPaths, profile: Profile) ->
     if action == "status":
         running: str | None = __version__
         try:
-            services = await client.call("status")
-            running = await client.version()
+            reply = await client.request("status")  # the services and the version at once
+            services, running = reply_services(reply), reply_version(reply)
         except DaemonUnavailable:
             services = stopped_statuses()
         if args.json:

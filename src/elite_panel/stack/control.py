@@ -64,7 +64,7 @@ class ControlClient:
         reply = await self.request(cmd, **args)
         if not reply.get("ok"):
             raise StackError(str(reply.get("error", "the supervisor refused the command")))
-        return [ServiceStatus.from_json(s) for s in reply.get("services", [])]
+        return reply_services(reply)
 
     async def stop_running(self, names: list[str]) -> list[str]:
         """Stop those of ``names`` that run (a restore needs them off its files); returns
@@ -122,24 +122,38 @@ class ControlClient:
         Raises:
             DaemonUnavailable: no supervisor runs.
         """
-        version = (await self.request("status")).get("version")
-        return str(version) if version else None
+        return reply_version(await self.request("status"))
 
-    async def is_running(self) -> bool:
-        """Whether a supervisor answers; one that accepts but does not answer is stuck.
+    async def status_reply(self) -> dict[str, Any] | None:
+        """The running supervisor's answer to ``status`` (its services, its version), or
+        ``None`` when none answers; one that accepts but does not answer is stuck.
 
         Raises:
             StackError: it did not answer within :data:`STATUS_TIMEOUT_S`.
         """
         try:
             async with asyncio.timeout(STATUS_TIMEOUT_S):
-                await self.request("status")
+                return await self.request("status")
         except DaemonUnavailable:
-            return False
+            return None
         except TimeoutError:
             what = f"did not answer within {STATUS_TIMEOUT_S:.0f} s"
             raise StackError(_stuck(self.paths, what)) from None
-        return True
+
+    async def is_running(self) -> bool:
+        """Whether a supervisor answers (see :meth:`status_reply`)."""
+        return await self.status_reply() is not None
+
+
+def reply_services(reply: dict[str, Any]) -> list[ServiceStatus]:
+    """The services' statuses of a supervisor's reply."""
+    return [ServiceStatus.from_json(s) for s in reply.get("services", [])]
+
+
+def reply_version(reply: dict[str, Any]) -> str | None:
+    """The version a supervisor's reply names (``None`` from one too old to say it)."""
+    version = reply.get("version")
+    return str(version) if version else None
 
 
 def version_note(running: str | None) -> str:
@@ -154,11 +168,12 @@ async def ensure_daemon(paths: AppPaths, say: Callable[[str], None] | None = Non
     """Return a client of a running supervisor of this version, starting one detached if
     needed; one of another version is stopped first (``say`` tells what restarted)."""
     client = ControlClient(paths)
-    if await client.is_running():
-        running = await client.version()
+    reply = await client.status_reply()
+    if reply is not None:
+        running = reply_version(reply)
         if running == __version__:
             return client
-        await _replace(client, paths, running, say)
+        await _replace(client, paths, running, reply_services(reply), say)
     paths.ensure()
     out = open(paths.logs / "supervisor.out", "ab")  # noqa: SIM115 - handed to the child
     try:
@@ -190,11 +205,14 @@ async def ensure_daemon(paths: AppPaths, say: Callable[[str], None] | None = Non
 
 
 async def _replace(
-    client: ControlClient, paths: AppPaths, running: str | None, say: Callable[[str], None] | None
+    client: ControlClient,
+    paths: AppPaths,
+    running: str | None,
+    before: list[ServiceStatus],
+    say: Callable[[str], None] | None,
 ) -> None:
-    """Stop a supervisor of another version (its services stop gracefully) and wait until
-    it has let go of the home."""
-    before = await client.call("status")
+    """Stop a supervisor of another version (its services, ``before``, stop gracefully)
+    and wait until it has let go of the home."""
     active = [s.name for s in before if s.state.is_active]
     assistant = next((s for s in before if s.name == "assistant" and s.url), None)
     if assistant is not None and await _answers_in_flight(str(assistant.url)):
