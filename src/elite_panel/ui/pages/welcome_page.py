@@ -35,7 +35,7 @@ from elite_panel.core.runner_choice import (
     coding_model,
     runner_options,
 )
-from elite_panel.core.services import ServiceState
+from elite_panel.core.services import ServiceState, ServiceStatus
 from elite_panel.ui.icons import icon
 from elite_panel.ui.style import badge_css
 
@@ -247,7 +247,7 @@ class WelcomePage(QWidget):
         self.start_state.setText(f"Starting the stack with {self.chosen.title}…")
         self.welcome.choose(self.chosen)
 
-    def _on_status(self, statuses: list[Any]) -> None:
+    def _on_status(self, statuses: list[ServiceStatus]) -> None:
         if self.start_progress.isVisible():
             parts = ", ".join(f"{s.name} {s.state.value}" for s in statuses)
             self.start_state.setText(f"Starting: {parts}")
