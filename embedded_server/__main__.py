@@ -1,7 +1,8 @@
 """``python -m embedded_server`` and ``elite-assistant-server``: validate the settings
 (environment variables), migrate the database, then serve with uvicorn (``serve``, the
-default); or only ``migrate``; or manage the API keys (``keys create NAME``, ``keys
-list``, ``keys revoke NAME``) in the database the settings name."""
+default); or only ``migrate``; or manage the API keys (``keys create NAME [--rate-limit
+SPEC]``, ``keys list``, ``keys limit NAME SPEC``, ``keys revoke NAME``) in the database the
+settings name."""
 
 from __future__ import annotations
 
@@ -30,8 +31,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     commands.add_parser("migrate", help="bring the database to the newest schema, then exit")
     keys = commands.add_parser("keys", help="API keys: create (shown once), list, revoke")
     key_actions = keys.add_subparsers(dest="action", metavar="ACTION", required=True)
-    key_actions.add_parser("create", help="a new key; prints it once").add_argument("name")
-    key_actions.add_parser("list", help="name, prefix, created, last used, requests")
+    create = key_actions.add_parser("create", help="a new key; prints it once")
+    create.add_argument("name")
+    create.add_argument(
+        "--rate-limit",
+        metavar="SPEC",
+        help="its own limit, e.g. 600/minute (default: the server's)",
+    )
+    key_actions.add_parser("list", help="name, prefix, created, last used, requests, limit")
+    limit = key_actions.add_parser("limit", help="set a key's rate limit (or 'default', 'off')")
+    limit.add_argument("name")
+    limit.add_argument("spec", metavar="SPEC")
     key_actions.add_parser("revoke", help="refused at once on every replica").add_argument("name")
     args = parser.parse_args(argv)
 
@@ -67,6 +77,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         port=settings.port,
         log_config=logging_config(settings.log_level, settings.log_format),
         access_log=False,
+        proxy_headers=False,  # X-Forwarded-For only from ASSISTANT_TRUSTED_PROXIES (the app's)
     )
     return 0
 
@@ -79,20 +90,24 @@ async def _keys(settings: Settings, args: argparse.Namespace) -> int:
     store = KeyStore(database)
     try:
         if args.action == "create":
-            key = await store.create(args.name)
+            key = await store.create(args.name, args.rate_limit)
             sys.stdout.write(f"{key}\n")
             sys.stderr.write(f"key {args.name!r} created: it is shown this once, keep it\n")
         elif args.action == "revoke":
             await store.revoke(args.name)
             sys.stdout.write(f"key {args.name!r} revoked\n")
+        elif args.action == "limit":
+            await store.set_limit(args.name, args.spec)
+            sys.stdout.write(f"key {args.name!r}: rate limit {args.spec}\n")
         else:
-            rows = [("NAME", "PREFIX", "CREATED", "LAST USED", "REQUESTS", "STATE")]
+            rows = [("NAME", "PREFIX", "CREATED", "LAST USED", "REQUESTS", "LIMIT", "STATE")]
             for info in await store.list():
                 used = info.last_used_at.isoformat(timespec="seconds") if info.last_used_at else "-"
                 created = info.created_at.isoformat(timespec="seconds")
                 state = "revoked" if info.revoked else "active"
+                limit = "default" if info.rate_limit is None else info.rate_limit or "off"
                 rows.append(
-                    (info.name, info.prefix + "…", created, used, str(info.requests), state)
+                    (info.name, info.prefix + "…", created, used, str(info.requests), limit, state)
                 )
             widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
             for row in rows:

@@ -1,24 +1,31 @@
-"""Application factory: settings and backend are injected, so tests pass their own.
+"""Application factory: the one place the server's parts are built from its settings.
 
 At start the database is migrated (Alembic) and answers a dead server left ``streaming``
-are marked ``incomplete``; a background probe keeps ``assistant_backend_up`` current.
+are marked ``incomplete``; the runner pool's health checks start (and keep
+``assistant_backend_up`` and the per-runner series current).
 """
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import Depends, FastAPI
 from fastapi.middleware.cors import CORSMiddleware
+from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from embedded_server import __version__
 from embedded_server.api.deps import require_token
-from embedded_server.api.routes import chat, conversations, health, models, openai_compat
-from embedded_server.backends import BackendError, ChatBackend, make_backend
+from embedded_server.api.routes import (
+    chat,
+    conversations,
+    health,
+    models,
+    openai_compat,
+    runners,
+)
+from embedded_server.backends import make_pool
 from embedded_server.config import Settings
 from embedded_server.db.engine import Database
 from embedded_server.db.keys import KeyStore
@@ -31,13 +38,12 @@ from embedded_server.ratelimit import RateLimiter
 from embedded_server.services.chat import ChatService
 
 log = logging.getLogger(__name__)
-BACKEND_PROBE_S = 15.0
 
 
-def create_app(settings: Settings | None = None, backend: ChatBackend | None = None) -> FastAPI:
+def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings()
-    backend = backend or make_backend(settings)
     metrics = ServerMetrics()
+    pool = make_pool(settings, metrics)
     limiter = RateLimiter(settings.rate_limit, settings.redis_url.get_secret_value())
 
     @asynccontextmanager
@@ -50,15 +56,12 @@ def create_app(settings: Settings | None = None, backend: ChatBackend | None = N
             log.info("%d answer(s) cut short by a previous stop marked incomplete", interrupted)
         app.state.store = store
         app.state.keys = KeyStore(database)
-        app.state.chat = ChatService(backend, store, metrics, settings)
-        probe = asyncio.create_task(_probe_backend(backend, metrics), name="backend-probe")
+        app.state.chat = ChatService(pool, store, metrics, settings)
+        pool.start()
         try:
             yield
         finally:
-            probe.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await probe
-            await backend.aclose()
+            await pool.aclose()
             await database.dispose()
 
     app = FastAPI(
@@ -69,13 +72,14 @@ def create_app(settings: Settings | None = None, backend: ChatBackend | None = N
         redoc_url=None,
     )
     app.state.settings = settings
-    app.state.backend = backend
+    app.state.backend = pool
     app.state.metrics = metrics
     app.state.limiter = limiter
     install_error_handlers(app)
     app.include_router(health.router)
     protected = [Depends(require_token)]
-    for router in (chat.router, models.router, conversations.router, openai_compat.router):
+    routers = (chat, models, conversations, openai_compat, runners)
+    for router in (module.router for module in routers):
         app.include_router(router, dependencies=protected)
     if settings.cors_origins:
         app.add_middleware(
@@ -85,22 +89,8 @@ def create_app(settings: Settings | None = None, backend: ChatBackend | None = N
             allow_headers=["Authorization", "Content-Type"],
         )
     app.add_middleware(
-        ProtectionMiddleware,
-        metrics=metrics,
-        limiter=limiter,
-        max_body_bytes=settings.max_body_bytes,
+        ProtectionMiddleware, metrics=metrics, max_body_bytes=settings.max_body_bytes
     )
+    if settings.trusted_proxies:  # outermost: every part sees the client's own address
+        app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=settings.trusted_proxies)
     return app
-
-
-async def _probe_backend(backend: ChatBackend, metrics: ServerMetrics) -> None:
-    while True:
-        try:
-            await backend.list_models()
-            metrics.backend_up.set(1)
-        except BackendError:
-            metrics.backend_up.set(0)
-        except Exception:
-            log.exception("backend probe failed")
-            metrics.backend_up.set(0)
-        await asyncio.sleep(BACKEND_PROBE_S)

@@ -10,11 +10,18 @@ from __future__ import annotations
 
 import ipaddress
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
 import limits
-from pydantic import AliasChoices, Field, SecretStr, field_validator, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import (
+    AliasChoices,
+    BaseModel,
+    Field,
+    SecretStr,
+    field_validator,
+    model_validator,
+)
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from embedded_server.db.engine import driver_url
 
@@ -24,6 +31,34 @@ DEFAULT_SYSTEM_PROMPT = (
 )
 # The deployment guide's limits: 60 requests a minute and 1000 an hour per client.
 DEFAULT_RATE_LIMIT = "60/minute;1000/hour"
+
+
+RunnerKind = Literal["ollama", "openai"]
+
+
+class RunnerSpec(BaseModel):
+    """One runner of the pool (an item of ``ASSISTANT_RUNNERS``)."""
+
+    url: str
+    kind: RunnerKind = "ollama"
+    api_key: SecretStr = SecretStr("")
+    weight: float = Field(default=1.0, gt=0)
+    name: str = ""  # how /api/runners and /metrics call it; default the URL's host:port
+
+    @field_validator("url")
+    @classmethod
+    def _http_url(cls, value: str) -> str:
+        if not value.startswith(("http://", "https://")):
+            raise ValueError("must be a URL such as http://gpu-1:11434")
+        if "@" in value.split("://", 1)[1].split("/", 1)[0]:
+            raise ValueError("put the runner's credentials in api_key, not in its URL")
+        return value.rstrip("/")
+
+    @model_validator(mode="after")
+    def _default_name(self) -> RunnerSpec:
+        if not self.name:
+            self.name = self.url.split("://", 1)[1].split("/", 1)[0]
+        return self
 
 
 class Settings(BaseSettings):
@@ -36,7 +71,7 @@ class Settings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=1, le=65535)
     api_token: SecretStr = SecretStr("")
-    backend: Literal["ollama", "openai"] = "ollama"
+    backend: RunnerKind = "ollama"
     backend_url: str = Field(
         default="http://127.0.0.1:11434",
         validation_alias=AliasChoices("ASSISTANT_BACKEND_URL", "OLLAMA_BASE_URL"),
@@ -44,6 +79,13 @@ class Settings(BaseSettings):
     openai_api_key: SecretStr = Field(
         default=SecretStr(""), validation_alias=AliasChoices("OPENAI_API_KEY")
     )
+    # The pool: a JSON list of runners; empty = the one runner above (the local stack's).
+    runners: list[RunnerSpec] = Field(default_factory=list)
+    runner_check_interval_s: float = Field(default=5.0, gt=0)
+    runner_failures: int = Field(default=2, ge=1)  # consecutive failures that take one out
+    runner_cooldown_s: float = Field(default=10.0, ge=0)  # out at least this long
+    # Peers whose X-Forwarded-For is believed (addresses or networks, comma-separated).
+    trusted_proxies: Annotated[list[str], NoDecode] = Field(default_factory=list)
     data_dir: Path = Path("data")
     # The built-in runner's GGUF folder (imports go there) and its bundled model (never
     # deleted); set by the supervisor when the runner is the built-in one.
@@ -74,16 +116,37 @@ class Settings(BaseSettings):
     def _upper(cls, value: object) -> object:
         return value.upper() if isinstance(value, str) else value
 
+    @field_validator("trusted_proxies", mode="before")
+    @classmethod
+    def _proxy_list(cls, value: object) -> object:
+        if isinstance(value, str):
+            value = [part.strip() for part in value.split(",") if part.strip()]
+        if isinstance(value, list):
+            for item in value:
+                try:
+                    ipaddress.ip_network(item, strict=False)
+                except ValueError as exc:
+                    raise ValueError(f"{item!r} is not an address or network") from exc
+        return value
+
+    @model_validator(mode="after")
+    def _unique_runner_names(self) -> Settings:
+        names = [runner.name for runner in self.runners]
+        if len(names) != len(set(names)):
+            raise ValueError("ASSISTANT_RUNNERS: two runners have the same name")
+        return self
+
+    def runner_specs(self) -> list[RunnerSpec]:
+        """The pool's runners: ``ASSISTANT_RUNNERS``, or the one runner of
+        ``ASSISTANT_BACKEND``/``ASSISTANT_BACKEND_URL``."""
+        if self.runners:
+            return self.runners
+        return [RunnerSpec(url=self.backend_url, kind=self.backend, api_key=self.openai_api_key)]
+
     @field_validator("rate_limit")
     @classmethod
     def _parse_rate_limit(cls, value: str) -> str:
-        if value.strip().lower() in ("", "off", "none"):
-            return ""
-        try:
-            limits.parse_many(value)
-        except ValueError as exc:
-            raise ValueError(f"not a rate limit like {DEFAULT_RATE_LIMIT!r}") from exc
-        return value
+        return checked_rate_limit(value)
 
     @field_validator("database_url")
     @classmethod
@@ -116,6 +179,18 @@ class Settings(BaseSettings):
         """The database URL, defaulting to SQLite in the data folder."""
         url = self.database_url.get_secret_value()
         return url or f"sqlite:///{self.data_dir.resolve() / 'assistant.db'}"
+
+
+def checked_rate_limit(value: str) -> str:
+    """``value`` if it is a rate limit such as ``"60/minute;1000/hour"``; ``""`` for
+    off/none/empty. Raises ValueError otherwise."""
+    if value.strip().lower() in ("", "off", "none"):
+        return ""
+    try:
+        limits.parse_many(value)
+    except ValueError as exc:
+        raise ValueError(f"not a rate limit like {DEFAULT_RATE_LIMIT!r}") from exc
+    return value
 
 
 def is_loopback(host: str) -> bool:

@@ -22,6 +22,7 @@ log = logging.getLogger(__name__)
 CODES = {
     400: "bad_request",
     401: "unauthorized",
+    403: "forbidden",
     404: "not_found",
     409: "unsupported",
     413: "too_large",
@@ -30,6 +31,10 @@ CODES = {
     500: "internal",
     503: "unavailable",
 }
+
+
+# The message of an HTTPException whose detail is data (the error says what, detail how).
+MESSAGES = {429: "rate limit exceeded"}
 
 
 def code_for(status: int) -> str:
@@ -60,6 +65,7 @@ def error_response(
 OPENAI_TYPES = {
     400: "invalid_request_error",
     401: "authentication_error",
+    403: "permission_error",
     404: "not_found_error",
     422: "invalid_request_error",
     429: "rate_limit_error",
@@ -103,6 +109,7 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
     for code, text in (
         (400, "Malformed request"),
         (401, "Missing or wrong bearer token"),
+        (403, "Needs the admin token"),
         (404, "Not found"),
         (409, "Not possible with this runner, or a name already taken"),
         (413, "Request body too large"),
@@ -144,7 +151,8 @@ OPENAI_ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
-        message = exc.detail if isinstance(exc.detail, str) else "request failed"
+        fallback = MESSAGES.get(exc.status_code, "request failed")
+        message = exc.detail if isinstance(exc.detail, str) else fallback
         detail = None if isinstance(exc.detail, str) else exc.detail
         headers = getattr(exc, "headers", None)
         return _respond(request, exc.status_code, message, detail, headers)

@@ -45,7 +45,52 @@ class ServerMetrics:
         )
         self.backend_up = Gauge(
             "assistant_backend_up",
-            "1 when the model runner answered the last check, else 0.",
+            "1 when at least one model runner answered its last check, else 0.",
+            registry=self.registry,
+        )
+        # The pool, by runner name (ASSISTANT_RUNNERS' name, default host:port).
+        self.runner_up = Gauge(
+            "assistant_runner_up",
+            "1 while the runner takes requests, 0 while it cools down after failures.",
+            ["runner"],
+            registry=self.registry,
+        )
+        self.runner_in_flight = Gauge(
+            "assistant_runner_in_flight",
+            "Requests being answered by the runner now.",
+            ["runner"],
+            registry=self.registry,
+        )
+        self.runner_requests = Counter(
+            "assistant_runner_requests_total",
+            "Requests sent to the runner (a retry on another runner counts on both).",
+            ["runner"],
+            registry=self.registry,
+        )
+        self.runner_errors = Counter(
+            "assistant_runner_errors_total",
+            "Requests and health checks the runner failed.",
+            ["runner"],
+            registry=self.registry,
+        )
+        self.runner_ttft = Histogram(
+            "assistant_runner_time_to_first_token_seconds",
+            "Time from sending a request to the runner to its first token.",
+            ["runner"],
+            buckets=TTFT_BUCKETS,
+            registry=self.registry,
+        )
+        # API keys, by key name ("(admin)": the admin token, a name no key can have).
+        self.key_requests = Counter(
+            "assistant_key_requests_total",
+            "Authenticated API requests, by key name.",
+            ["key"],
+            registry=self.registry,
+        )
+        self.key_tokens = Counter(
+            "assistant_key_tokens_total",
+            "Completion tokens generated for each key.",
+            ["key"],
             registry=self.registry,
         )
 

@@ -1,5 +1,5 @@
 """One pure-ASGI middleware for what every request needs: security headers, the body size
-limit, the rate limit on ``/api/*`` and the HTTP metrics.
+limit and the HTTP metrics (the rate limit needs to know who asks: see ``api/deps.py``).
 
 Pure ASGI (not ``BaseHTTPMiddleware``) so that streamed answers pass through untouched.
 """
@@ -7,7 +7,6 @@ Pure ASGI (not ``BaseHTTPMiddleware``) so that streamed answers pass through unt
 from __future__ import annotations
 
 import json
-import math
 import time
 from typing import Any
 
@@ -16,7 +15,6 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from embedded_server.errors import code_for, openai_body
 from embedded_server.metrics import ServerMetrics
-from embedded_server.ratelimit import RateLimiter
 
 SECURITY_HEADERS = [
     (b"x-content-type-options", b"nosniff"),
@@ -33,18 +31,11 @@ class _BodyTooLarge(HTTPException):
 
 
 class ProtectionMiddleware:
-    """Body-size limit, rate limit and request metrics, before any route."""
+    """Body-size limit and request metrics, before any route."""
 
-    def __init__(
-        self,
-        app: ASGIApp,
-        metrics: ServerMetrics,
-        limiter: RateLimiter,
-        max_body_bytes: int,
-    ) -> None:
+    def __init__(self, app: ASGIApp, metrics: ServerMetrics, max_body_bytes: int) -> None:
         self.app = app
         self.metrics = metrics
-        self.limiter = limiter
         self.max_body = max_body_bytes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -63,7 +54,7 @@ class ProtectionMiddleware:
             await send(message)
 
         try:
-            early = await self._refuse(scope)
+            early = self._refuse(scope)
             if early is not None:
                 await _send_json(send_wrapper, scope, *early)
                 return
@@ -72,23 +63,16 @@ class ProtectionMiddleware:
             if not state["sent"]:
                 await _send_json(send_wrapper, scope, 413, self._too_large())
 
-    async def _refuse(self, scope: Scope) -> tuple[int, dict[str, Any], dict[str, str]] | None:
+    def _refuse(self, scope: Scope) -> tuple[int, dict[str, Any]] | None:
         headers = dict(scope.get("headers") or [])
         length = headers.get(b"content-length")
         if length is not None:
             try:
                 too_big = int(length) > self.max_body
             except ValueError:
-                return 400, {"error": "invalid Content-Length"}, {}
+                return 400, {"error": "invalid Content-Length"}
             if too_big:
-                return 413, self._too_large(), {}
-        if scope["path"].startswith(("/api/", "/v1/")) and self.limiter.items:
-            client = (scope.get("client") or ("unknown", 0))[0]
-            wait = await self.limiter.retry_after(client)
-            if wait is not None:
-                seconds = str(math.ceil(wait))
-                body = {"error": "rate limit exceeded", "detail": {"retry_after_s": int(seconds)}}
-                return 429, body, {"retry-after": seconds}
+                return 413, self._too_large()
         return None
 
     def _too_large(self) -> dict[str, Any]:
@@ -116,13 +100,7 @@ class ProtectionMiddleware:
         self.metrics.duration.labels(method, endpoint).observe(time.perf_counter() - started)
 
 
-async def _send_json(
-    send: Send,
-    scope: Scope,
-    status: int,
-    body: dict[str, Any],
-    headers: dict[str, str] | None = None,
-) -> None:
+async def _send_json(send: Send, scope: Scope, status: int, body: dict[str, Any]) -> None:
     """Our error shape, or OpenAI's under ``/v1``."""
     if scope["path"].startswith("/v1/"):
         payload = json.dumps(openai_body(status, str(body["error"]))).encode()
@@ -132,6 +110,5 @@ async def _send_json(
         (b"content-type", b"application/json"),
         (b"content-length", str(len(payload)).encode()),
     ]
-    raw_headers += [(k.encode(), v.encode()) for k, v in (headers or {}).items()]
     await send({"type": "http.response.start", "status": status, "headers": raw_headers})
     await send({"type": "http.response.body", "body": payload})

@@ -1,8 +1,10 @@
-"""Per-client rate limits (``limits``): in memory, or in Redis so that several server
-instances share their counters."""
+"""Rate limits per caller (``limits``): in memory, or in Redis so that several server
+replicas share their counters. A caller is an API key (its own limit, or the default), or
+for the admin token and refused requests, the client's address."""
 
 from __future__ import annotations
 
+import functools
 import logging
 import time
 
@@ -16,15 +18,15 @@ NAMESPACE = "elite-assistant"
 
 
 class RateLimiter:
-    """Per-client request limits, in memory or shared through Redis.
+    """Request limits per caller, in memory or shared through Redis.
 
     Args:
-    spec: ``"60/minute;1000/hour"``.
+    spec: the default limit, ``"60/minute;1000/hour"``; empty: none.
     redis_url: a ``redis://`` URL, or empty for in-memory counters.
     """
 
     def __init__(self, spec: str, redis_url: str = "") -> None:
-        self.items = limits.parse_many(spec) if spec else []
+        self.default = spec
         self.storage: Storage = (
             storage_from_string(f"async+{redis_url}")  # type: ignore[assignment]
             if redis_url
@@ -33,16 +35,17 @@ class RateLimiter:
         self._strategy = MovingWindowRateLimiter(self.storage)
         self.shared = bool(redis_url)
 
-    async def retry_after(self, client: str) -> float | None:
-        """Count one request of ``client``; ``None`` if allowed, else seconds to wait.
+    async def retry_after(self, caller: str, spec: str | None = None) -> float | None:
+        """Count one request of ``caller`` against ``spec`` (default: the server's
+        limit; ``""``: none); ``None`` if allowed, else seconds to wait.
 
         Should the shared store fail, the request is let through (and logged): a Redis
         outage must not take the assistant down with it.
         """
         try:
-            for item in self.items:
-                if not await self._strategy.hit(item, NAMESPACE, client):
-                    stats = await self._strategy.get_window_stats(item, NAMESPACE, client)
+            for item in _parsed(self.default if spec is None else spec):
+                if not await self._strategy.hit(item, NAMESPACE, caller):
+                    stats = await self._strategy.get_window_stats(item, NAMESPACE, caller)
                     return max(1.0, stats.reset_time - time.time())
         except Exception as exc:  # storage errors come in many types (redis, network)
             log.warning("rate limit store unavailable, request allowed: %s", exc)
@@ -50,3 +53,8 @@ class RateLimiter:
 
     async def check(self) -> bool:
         return bool(await self.storage.check())
+
+
+@functools.lru_cache(maxsize=256)
+def _parsed(spec: str) -> list[limits.RateLimitItem]:
+    return limits.parse_many(spec) if spec else []

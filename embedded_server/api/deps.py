@@ -6,6 +6,7 @@ All ``async def``: FastAPI runs plain ``def`` dependencies in a thread pool.
 
 from __future__ import annotations
 
+import math
 import secrets
 from typing import Annotated
 
@@ -16,10 +17,11 @@ from embedded_server.api.schemas import NAME
 from embedded_server.backends import ChatBackend
 from embedded_server.backends.base import ModelAdmin
 from embedded_server.config import Settings
-from embedded_server.db.keys import KeyStore
+from embedded_server.db.keys import Caller, KeyStore
 from embedded_server.db.store import ConversationStore
 from embedded_server.metrics import ServerMetrics
-from embedded_server.services.chat import ChatService
+from embedded_server.ratelimit import RateLimiter
+from embedded_server.services.chat import ADMIN_LABEL, ChatService
 
 _bearer = HTTPBearer(auto_error=False)
 
@@ -79,21 +81,54 @@ async def require_token(
     settings: SettingsDep,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> None:
-    """The admin token (compared in constant time) or a valid API key (checked in the
-    database, so a revoked key is refused at once by every replica). No token configured =
-    loopback-only dev mode."""
+    """Who asks, and whether they may now.
+
+    The admin token (compared in constant time) or a valid API key (checked in the
+    database, so a revoked key is refused at once by every replica); no token configured =
+    loopback-only dev mode. Then the rate limit: a key's own counter (its limit, or the
+    default), the client address's for the admin token and for refused tokens.
+    """
     expected = settings.api_token.get_secret_value()
-    if not expected:
-        return
     given = credentials.credentials if credentials else ""
-    if secrets.compare_digest(given.encode(), expected.encode()):
-        return
-    keys: KeyStore | None = getattr(request.app.state, "keys", None)
-    name = await keys.check(given) if keys is not None else None
-    request.state.key_name = name
-    if name is None:
+    caller: Caller | None = None
+    if expected and not secrets.compare_digest(given.encode(), expected.encode()):
+        keys: KeyStore | None = getattr(request.app.state, "keys", None)
+        caller = await keys.check(given) if keys is not None else None
+        if caller is None:
+            await _rate_limit(request, f"addr:{_address(request)}", None)
+            raise HTTPException(
+                status.HTTP_401_UNAUTHORIZED,
+                detail="missing or wrong bearer token",
+                headers={"WWW-Authenticate": "Bearer"},
+            )
+        request.state.key_name = caller.name
+    metrics: ServerMetrics = request.app.state.metrics
+    metrics.key_requests.labels(caller.name if caller else ADMIN_LABEL).inc()
+    if caller is not None:
+        await _rate_limit(request, f"key:{caller.name}", caller.rate_limit)
+    else:
+        await _rate_limit(request, f"addr:{_address(request)}", None)
+
+
+def _address(request: Request) -> str:
+    """The client's address (the proxy's X-Forwarded-For when it is a trusted one, see
+    ``ASSISTANT_TRUSTED_PROXIES``)."""
+    return request.client.host if request.client else "unknown"
+
+
+async def _rate_limit(request: Request, caller: str, spec: str | None) -> None:
+    limiter: RateLimiter = request.app.state.limiter
+    wait = await limiter.retry_after(caller, spec)
+    if wait is not None:
+        seconds = math.ceil(wait)
         raise HTTPException(
-            status.HTTP_401_UNAUTHORIZED,
-            detail="missing or wrong bearer token",
-            headers={"WWW-Authenticate": "Bearer"},
+            status.HTTP_429_TOO_MANY_REQUESTS,
+            detail={"retry_after_s": seconds},
+            headers={"Retry-After": str(seconds)},
         )
+
+
+async def require_admin(request: Request) -> None:
+    """Only the admin token (``ASSISTANT_API_TOKEN``) passes, not an API key."""
+    if _owner(request) is not None:
+        raise HTTPException(status.HTTP_403_FORBIDDEN, detail="this needs the admin token")

@@ -200,3 +200,24 @@ class Readiness(BaseModel):
 
     status: str
     checks: dict[str, Any]
+
+
+class RunnerPublic(BaseModel):
+    """A runner of the pool as ``GET /api/runners`` shows it (never its key)."""
+
+    name: str
+    url: str
+    kind: str
+    weight: float
+    state: str  # starting (not checked yet), up, down (cooling down after failures)
+    models: list[str]
+    in_flight: int
+    requests: int
+    failures: int  # consecutive
+    last_error: str | None
+
+
+class RunnerList(BaseModel):
+    """The pool's runners."""
+
+    runners: list[RunnerPublic]

@@ -1,25 +1,45 @@
-"""Adapters from the server's chat contract to the model runners' APIs."""
+"""Adapters from the server's chat contract to the model runners' APIs, and the pool that
+routes between several runners."""
 
-from embedded_server.backends.base import BackendError, ChatBackend, ChatChunk, ModelInfo
-from embedded_server.config import Settings
+from embedded_server.backends.base import (
+    BackendError,
+    ChatBackend,
+    ChatChunk,
+    ModelInfo,
+    RunnerBackend,
+)
+from embedded_server.backends.pool import HealthPolicy, Runner, RunnerPool
+from embedded_server.config import RunnerSpec, Settings
+from embedded_server.metrics import ServerMetrics
 
 
-def make_backend(settings: Settings) -> ChatBackend:
-    """The adapter for ``ASSISTANT_BACKEND``, built on the runner's official client."""
-    if settings.backend == "openai":
+def make_runner(spec: RunnerSpec, settings: Settings) -> RunnerBackend:
+    """The adapter for one runner, built on the runner's official client. The built-in
+    runner (the one-runner shorthand with ``ASSISTANT_MODELS_DIR``) manages its folder."""
+    key = spec.api_key.get_secret_value()
+    if spec.kind == "openai":
         from embedded_server.backends.gguf_folder import GgufFolder
         from embedded_server.backends.openai_backend import OpenAIBackend
 
+        folder = settings.models_dir if not settings.runners else None
         return OpenAIBackend(
-            settings.backend_url,
-            settings.openai_api_key.get_secret_value(),
-            GgufFolder(settings.models_dir, settings.bundled_model)
-            if settings.models_dir
-            else None,
+            spec.url, key, GgufFolder(folder, settings.bundled_model) if folder else None
         )
     from embedded_server.backends.ollama_backend import OllamaBackend
 
-    return OllamaBackend(settings.backend_url)
+    return OllamaBackend(spec.url, key)
 
 
-__all__ = ["BackendError", "ChatBackend", "ChatChunk", "ModelInfo", "make_backend"]
+def make_pool(settings: Settings, metrics: ServerMetrics) -> RunnerPool:
+    """The pool of ``ASSISTANT_RUNNERS`` (or of the one runner), with its health policy."""
+    runners = [
+        Runner(spec.name, spec.url, make_runner(spec, settings), spec.kind, spec.weight)
+        for spec in settings.runner_specs()
+    ]
+    policy = HealthPolicy(
+        settings.runner_check_interval_s, settings.runner_failures, settings.runner_cooldown_s
+    )
+    return RunnerPool(runners, metrics, policy)
+
+
+__all__ = ["BackendError", "ChatBackend", "ChatChunk", "ModelInfo", "make_pool", "make_runner"]

@@ -108,3 +108,7 @@ class ModelAdmin(Protocol):
     def import_file(self, path: str, name: str | None) -> AsyncGenerator[dict[str, Any], None]:
         """Copy a GGUF file into the runner's models: progress events, then success."""
         ...
+
+
+class RunnerBackend(ChatBackend, ModelAdmin, Protocol):
+    """One runner's adapter: answers and model management."""

@@ -25,9 +25,11 @@ _OPTION_NAMES = {"max_tokens": "num_predict"}
 class OllamaBackend:
     """An Ollama runner through the official ``ollama`` client."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, api_key: str = "") -> None:
         self.url = url
-        self._client = ollama.AsyncClient(host=url)
+        # A key for an Ollama behind an authenticating proxy (ASSISTANT_RUNNERS' api_key).
+        headers = {"Authorization": f"Bearer {api_key}"} if api_key else None
+        self._client = ollama.AsyncClient(host=url, headers=headers)
 
     async def list_models(self) -> list[ModelInfo]:
         try:

@@ -17,6 +17,7 @@ from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from embedded_server.config import checked_rate_limit
 from embedded_server.db.engine import Database
 from embedded_server.db.models import ApiKey, utcnow
 
@@ -38,6 +39,15 @@ class KeyInfo:
     last_used_at: datetime | None
     requests: int
     revoked: bool
+    rate_limit: str | None  # None: the server's default
+
+
+@dataclass(frozen=True)
+class Caller:
+    """Who a valid key is: its name, and its own rate limit (``None``: the default)."""
+
+    name: str
+    rate_limit: str | None
 
 
 def digest(key: str) -> str:
@@ -52,7 +62,18 @@ def _info(row: ApiKey) -> KeyInfo:
         row.last_used_at,
         row.requests,
         row.revoked_at is not None,
+        row.rate_limit,
     )
+
+
+def _limit(spec: str | None) -> str | None:
+    """A key's limit as stored: ``None`` for the default, ``""`` for none."""
+    if spec is None or spec.strip().lower() == "default":
+        return None
+    try:
+        return checked_rate_limit(spec)
+    except ValueError as exc:
+        raise KeyRefused(f"{spec!r}: {exc}; or 'default', or 'off'") from None
 
 
 class KeyStore:
@@ -61,14 +82,18 @@ class KeyStore:
     def __init__(self, database: Database) -> None:
         self.db = database
 
-    async def create(self, name: str) -> str:
-        """A new key called ``name``; returns the key (the only time it is seen)."""
+    async def create(self, name: str, rate_limit: str | None = None) -> str:
+        """A new key called ``name`` (with its own ``rate_limit``, else the default);
+        returns the key (the only time it is seen)."""
         if not KEY_NAME.match(name):
             raise KeyRefused(f"{name!r} is not a key name: letters, digits and . _ @ -, at most 64")
         key = KEY_PREFIX + secrets.token_urlsafe(32)
+        limit = _limit(rate_limit)
 
         def work(session: Session) -> None:
-            session.add(ApiKey(name=name, prefix=key[:12], hash=digest(key), created_at=utcnow()))
+            row = ApiKey(name=name, prefix=key[:12], hash=digest(key), created_at=utcnow())
+            row.rate_limit = limit
+            session.add(row)
 
         try:
             await self.db.run(work)
@@ -95,13 +120,26 @@ class KeyStore:
         if not await self.db.run(work):
             raise KeyRefused(f"no key called {name!r} (or it is revoked already)")
 
-    async def check(self, key: str) -> str | None:
-        """The name of a valid key (its use counted), or ``None``."""
+    async def set_limit(self, name: str, rate_limit: str) -> None:
+        """Give key ``name`` its own limit (``"default"``: the server's; ``"off"``: none)."""
+        limit = _limit(rate_limit)
+
+        def work(session: Session) -> int:
+            done = session.execute(
+                update(ApiKey).where(ApiKey.name == name).values(rate_limit=limit)
+            )
+            return int(done.rowcount)  # type: ignore[attr-defined]
+
+        if not await self.db.run(work):
+            raise KeyRefused(f"no key called {name!r}")
+
+    async def check(self, key: str) -> Caller | None:
+        """Who a valid key is (its use counted), or ``None``."""
         if not key.startswith(KEY_PREFIX):
             return None
         hashed = digest(key)
 
-        def work(session: Session) -> str | None:
+        def work(session: Session) -> Caller | None:
             row = session.execute(
                 select(ApiKey).where(ApiKey.hash == hashed, ApiKey.revoked_at.is_(None))
             ).scalar_one_or_none()
@@ -109,6 +147,6 @@ class KeyStore:
                 return None
             row.requests += 1
             row.last_used_at = utcnow()
-            return row.name
+            return Caller(row.name, row.rate_limit)
 
         return await self.db.run(work)

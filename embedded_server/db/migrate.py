@@ -1,4 +1,8 @@
-"""Bring a database to the newest schema with Alembic, at server start."""
+"""Bring a database to the newest schema with Alembic, at server start.
+
+On PostgreSQL the migrations hold a transaction-level advisory lock: replicas started
+together on an empty database run them once (the others wait, then find it done).
+"""
 
 from __future__ import annotations
 
@@ -8,6 +12,7 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
+from sqlalchemy import text
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import DBAPIError
 
@@ -15,6 +20,7 @@ from embedded_server import __version__
 from embedded_server.db.engine import Database
 
 MIGRATIONS = Path(__file__).with_name("migrations")
+MIGRATION_LOCK = 0x454C495445  # any constant the replicas agree on ("ELITE")
 
 
 def alembic_config() -> Config:
@@ -36,6 +42,8 @@ async def upgrade(database: Database) -> None:
     """
 
     def run(connection: Connection) -> None:
+        if connection.dialect.name == "postgresql":  # released when the transaction ends
+            connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK})
         config = alembic_config()
         current = MigrationContext.configure(connection).get_current_revision()
         known = {script.revision for script in ScriptDirectory.from_config(config).walk_revisions()}

@@ -109,4 +109,5 @@ class ApiKey(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     requests: Mapped[int] = mapped_column(Integer, default=0)
+    rate_limit: Mapped[str | None] = mapped_column(String(64), nullable=True)  # None: default
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)

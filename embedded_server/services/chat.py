@@ -33,6 +33,7 @@ from embedded_server.metrics import ServerMetrics
 log = logging.getLogger(__name__)
 
 FLUSH_INTERVAL_S = 0.5
+ADMIN_LABEL = "(admin)"  # the admin token in the per-key series: no key can have that name
 
 
 @dataclass(frozen=True)
@@ -50,6 +51,7 @@ class Answer:
     message_id: str  # public id
     conversation_id: str
     model: str = ""
+    owner: str | None = None  # the API key's name; None: the admin
     parts: list[str] = field(default_factory=list)
     started: float = field(default_factory=time.perf_counter)
     first_token: float | None = None
@@ -133,7 +135,7 @@ class ChatService:
             conversation_id = await self.store.add_turn(
                 conversation_id, title_from(first), [MessageDraft(r, t) for r, t in new]
             )
-        answer = Answer(message_id=new_id(), conversation_id=conversation_id or "")
+        answer = Answer(new_id(), conversation_id or "", owner=self.store.owner)
         system = system or (self.settings.system_prompt if default_system else None)
         prompt = [{"role": "system", "content": system}] if system else []
         prompt += [{"role": m.role, "content": m.content} for m in history if m.content]
@@ -157,7 +159,7 @@ class ChatService:
     ) -> Relay:
         """A plain completion (``/v1/completions``; with ``suffix``, fill-in-the-middle).
         Not recorded as a conversation: an editor asks one at every pause in typing."""
-        answer = Answer(message_id=new_id(), conversation_id="", model=model)
+        answer = Answer(new_id(), "", model=model, owner=self.store.owner)
         relay = Relay(self.backend, None, self.metrics, answer)
         relay.read(self.backend.complete_stream(model, prompt, suffix, options))
         return relay
@@ -284,7 +286,9 @@ async def _read(
 
 def _count_tokens(metrics: ServerMetrics, answer: Answer) -> None:
     if answer.done and answer.model:
-        metrics.tokens.labels(answer.model).inc(answer.done.completion_tokens or 0)
+        tokens = answer.done.completion_tokens or 0
+        metrics.tokens.labels(answer.model).inc(tokens)
+        metrics.key_tokens.labels(answer.owner or ADMIN_LABEL).inc(tokens)
 
 
 async def _store_final(store: ConversationStore, answer: Answer) -> None:

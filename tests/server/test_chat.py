@@ -14,7 +14,7 @@ from starlette.requests import ClientDisconnect
 
 from embedded_server.api.routes.chat import RelayResponse
 from embedded_server.app import create_app
-from embedded_server.backends import make_backend
+from embedded_server.backends import make_runner
 from embedded_server.config import Settings
 from embedded_server.db.engine import Database
 from embedded_server.db.migrate import upgrade
@@ -197,7 +197,8 @@ def test_a_response_that_never_streamed_still_ends_its_answer(
         database = Database(f"sqlite:///{tmp_path / 'gone.db'}")
         await upgrade(database)
         store = ConversationStore(database)
-        backend = make_backend(Settings(backend_url=double.url, data_dir=tmp_path))
+        settings = Settings(backend_url=double.url, data_dir=tmp_path)
+        backend = make_runner(settings.runner_specs()[0], settings)
         metrics = ServerMetrics()
         conversation = await store.add_turn(None, "gone", [MessageDraft("user", "long")])
         answer = Answer(message_id=new_id(), conversation_id=conversation, model="llama3.2")

@@ -1,0 +1,285 @@
+"""The pool of model runners the server answers with.
+
+Routing: a request goes only to the runners that list its model, and among them to the
+one with the fewest requests in flight per unit of weight (a faster runner finishes
+sooner, so it gets more); a tie goes to the heavier runner, then at random. A runner no
+one lists the model of is asked anyway by the least busy runner, whose refusal names
+the model (a one-runner pool behaves exactly as that runner).
+
+Health: every ``check_interval_s`` each runner lists its models (which also refreshes
+what it serves). ``failures`` consecutive failures, of checks or of requests, take it out;
+it stays out at least ``cooldown_s`` and comes back on its next good check. While every
+runner is out, requests still go to them, so the error says what is wrong.
+
+A request that fails before its first token is sent to another runner without the client
+noticing; once a token is out, a failure ends the answer (the relay keeps what came).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import random
+import time
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from embedded_server.backends.base import (
+    BackendError,
+    ChatChunk,
+    LoadedModel,
+    ModelInfo,
+    ModelNotFound,
+    RunnerBackend,
+    Unsupported,
+)
+from embedded_server.metrics import ServerMetrics
+
+log = logging.getLogger(__name__)
+
+State = Literal["starting", "up", "down"]
+
+
+@dataclass
+class Runner:
+    """One runner of the pool and what the pool knows of it."""
+
+    name: str
+    url: str
+    backend: RunnerBackend
+    kind: str = "ollama"
+    weight: float = 1.0
+    state: State = "starting"  # until its first check: taken as up
+    models: frozenset[str] = frozenset()
+    in_flight: int = 0
+    failures: int = 0  # consecutive
+    down_since: float = 0.0
+    last_error: str | None = None
+    requests: int = 0
+
+    def has(self, model: str) -> bool:
+        return model in self.models or f"{model}:latest" in self.models
+
+
+def least_busy(runners: Sequence[Runner]) -> Runner:
+    """The runner with the fewest requests in flight per unit of weight; ties to the
+    heavier one, then at random."""
+    return min(runners, key=lambda r: (r.in_flight / r.weight, -r.weight, random.random()))
+
+
+Pick = Callable[[Sequence[Runner]], Runner]
+
+
+@dataclass
+class HealthPolicy:
+    """When runners are checked, taken out and let back in."""
+
+    check_interval_s: float = 5.0
+    failures: int = 2
+    cooldown_s: float = 10.0
+
+
+@dataclass
+class RunnerPool:
+    """Runners behind one :class:`RunnerBackend` (what the chat service and routes use)."""
+
+    runners: list[Runner]
+    metrics: ServerMetrics
+    policy: HealthPolicy = field(default_factory=HealthPolicy)
+    pick: Pick = least_busy
+    _checks: asyncio.Task[None] | None = None
+
+    def __post_init__(self) -> None:
+        for runner in self.runners:
+            self.metrics.runner_up.labels(runner.name).set(1)
+            self.metrics.runner_in_flight.labels(runner.name).set(0)
+
+    # -- health -------------------------------------------------------------------------
+
+    def start(self) -> None:
+        """Start the background health checks (the app's lifespan)."""
+        self._checks = asyncio.create_task(self._check_forever(), name="runner-checks")
+
+    async def _check_forever(self) -> None:
+        while True:
+            await self.check()
+            await asyncio.sleep(self.policy.check_interval_s)
+
+    async def check(self) -> None:
+        """Check every runner that is not cooling down, at once."""
+        now = time.monotonic()
+        due = [
+            r
+            for r in self.runners
+            if r.state != "down" or now - r.down_since >= self.policy.cooldown_s
+        ]
+        await asyncio.gather(*(self._check(r) for r in due))
+        self.metrics.backend_up.set(int(any(r.state != "down" for r in self.runners)))
+
+    async def _check(self, runner: Runner) -> None:
+        try:
+            async with asyncio.timeout(max(self.policy.check_interval_s, 2.0)):
+                models = await runner.backend.list_models()
+        except TimeoutError:
+            self._failed(runner, "did not answer its health check in time")
+        except BackendError as exc:
+            self._failed(runner, str(exc))
+        except Exception as exc:  # a bug in an adapter must not stop the checks
+            log.exception("health check of runner %s failed", runner.name)
+            self._failed(runner, f"internal error: {exc}")
+        else:
+            runner.models = frozenset(m.name for m in models)
+            self._succeeded(runner)
+
+    def _succeeded(self, runner: Runner) -> None:
+        runner.failures = 0
+        if runner.state != "up":
+            if runner.state == "down":
+                log.info("runner %s is back", runner.name)
+            runner.state = "up"
+            self.metrics.runner_up.labels(runner.name).set(1)
+
+    def _failed(self, runner: Runner, error: str) -> None:
+        runner.failures += 1
+        runner.last_error = error
+        self.metrics.runner_errors.labels(runner.name).inc()
+        if runner.state == "down":
+            runner.down_since = time.monotonic()  # a failed check while out: out longer
+        elif runner.failures >= self.policy.failures:
+            log.warning("runner %s taken out of the pool: %s", runner.name, error)
+            runner.state = "down"
+            runner.down_since = time.monotonic()
+            self.metrics.runner_up.labels(runner.name).set(0)
+            self.metrics.backend_up.set(int(any(r.state != "down" for r in self.runners)))
+
+    # -- routing ------------------------------------------------------------------------
+
+    def candidates(self, model: str, tried: frozenset[str] = frozenset()) -> list[Runner]:
+        """The runners a request for ``model`` may go to next (see the module's
+        docstring); empty once every runner that lists it was tried."""
+        untried = [r for r in self.runners if r.name not in tried]
+        having = [r for r in untried if r.has(model)]
+        listed = any(r.has(model) for r in self.runners)
+        choices = having or ([] if listed else untried)
+        return [r for r in choices if r.state != "down"] or choices
+
+    async def _route(
+        self, model: str, ask: Callable[[RunnerBackend], AsyncIterator[ChatChunk]]
+    ) -> AsyncIterator[ChatChunk]:
+        tried: frozenset[str] = frozenset()
+        while choices := self.candidates(model, tried):
+            runner = self.pick(choices)
+            tried |= {runner.name}
+            first_token = False
+            self._count_in(runner, 1)
+            sent = time.perf_counter()
+            try:
+                async with contextlib.aclosing(ask(runner.backend)) as stream:  # type: ignore[type-var]
+                    async for chunk in stream:
+                        if not first_token:
+                            first_token = True
+                            elapsed = time.perf_counter() - sent
+                            self.metrics.runner_ttft.labels(runner.name).observe(elapsed)
+                            self._succeeded(runner)
+                        yield chunk
+                return
+            except ModelNotFound:
+                raise  # the runner is well; the request is wrong
+            except BackendError as exc:
+                self._failed(runner, str(exc))
+                if first_token or not self.candidates(model, tried):
+                    raise
+                log.info("runner %s failed before answering, asking another: %s", runner.name, exc)
+            finally:
+                self._count_in(runner, -1)
+
+    def _count_in(self, runner: Runner, change: int) -> None:
+        runner.in_flight += change
+        self.metrics.runner_in_flight.labels(runner.name).inc(change)
+        if change > 0:
+            runner.requests += 1
+            self.metrics.runner_requests.labels(runner.name).inc()
+
+    def chat_stream(
+        self, model: str, messages: Sequence[Mapping[str, str]], options: Mapping[str, Any]
+    ) -> AsyncIterator[ChatChunk]:
+        return self._route(model, lambda b: b.chat_stream(model, messages, options))
+
+    def complete_stream(
+        self, model: str, prompt: str, suffix: str | None, options: Mapping[str, Any]
+    ) -> AsyncIterator[ChatChunk]:
+        return self._route(model, lambda b: b.complete_stream(model, prompt, suffix, options))
+
+    # -- models -------------------------------------------------------------------------
+
+    async def list_models(self) -> list[ModelInfo]:
+        """The union of the models of the runners that answer (each name once); raises
+        when none does."""
+        asked = [r for r in self.runners if r.state != "down"] or self.runners
+        results = await asyncio.gather(
+            *(r.backend.list_models() for r in asked), return_exceptions=True
+        )
+        union: dict[str, ModelInfo] = {}
+        errors: list[str] = []
+        for runner, result in zip(asked, results, strict=True):
+            if isinstance(result, BaseException):
+                if not isinstance(result, BackendError):
+                    raise result
+                errors.append(str(result))
+                continue
+            runner.models = frozenset(m.name for m in result)
+            for model in result:
+                union.setdefault(model.name, model)
+        if errors and not union and len(errors) == len(asked):
+            raise BackendError("; ".join(errors))
+        return list(union.values())
+
+    def _only(self, what: str) -> RunnerBackend:
+        if len(self.runners) == 1:
+            return self.runners[0].backend
+        raise Unsupported(
+            f"the pool has {len(self.runners)} runners: {what} on the runner itself; the pool "
+            "lists its models at the next check"
+        )
+
+    def _holder(self, name: str) -> RunnerBackend:
+        if len(self.runners) == 1:
+            return self.runners[0].backend
+        holders = [r for r in self.runners if r.has(name)]
+        if not holders:
+            raise ModelNotFound(f"no runner of the pool has the model {name!r}")
+        return holders[0].backend
+
+    async def loaded(self) -> list[LoadedModel]:
+        if len(self.runners) == 1:
+            return await self.runners[0].backend.loaded()
+        found: list[LoadedModel] = []
+        for runner in self.runners:
+            with contextlib.suppress(BackendError):  # out, or cannot say: not counted
+                found += await runner.backend.loaded()
+        return found
+
+    async def show(self, name: str) -> dict[str, Any]:
+        return await self._holder(name).show(name)
+
+    def pull(self, name: str) -> AsyncGenerator[dict[str, Any], None]:
+        return self._only("pull models").pull(name)
+
+    async def delete(self, name: str) -> None:
+        await self._holder(name).delete(name)
+
+    async def unload(self, name: str) -> None:
+        await self._holder(name).unload(name)
+
+    def import_file(self, path: str, name: str | None) -> AsyncGenerator[dict[str, Any], None]:
+        return self._only("import models").import_file(path, name)
+
+    async def aclose(self) -> None:
+        if self._checks is not None:
+            self._checks.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._checks
+        for runner in self.runners:
+            await runner.backend.aclose()
