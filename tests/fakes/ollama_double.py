@@ -217,9 +217,9 @@ def free_port() -> int:
         return port
 
 
-def serve_in_thread(app: FastAPI) -> Iterator[str]:
-    """Run ``app`` with uvicorn on a free loopback port; yields its URL."""
-    port = free_port()
+def serve_in_thread(app: FastAPI, port: int = 0) -> Iterator[str]:
+    """Run ``app`` with uvicorn on loopback (``port``, or a free one); yields its URL."""
+    port = port or free_port()
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()

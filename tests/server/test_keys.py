@@ -115,3 +115,50 @@ def test_each_key_sees_only_its_own_conversations_and_the_admin_sees_all(
 
     everything = httpx.get(f"{server}/api/conversations", headers=AUTH).json()["conversations"]
     assert [(c["title"], c["owner"]) for c in everything] == [("Alice's question", "alice")]
+
+
+def test_each_key_has_its_own_rate_limit_and_series(double: OllamaDouble, data_dir: Path) -> None:
+    """A key's own limit, the default for another, the admin counted by address; requests
+    and tokens in /metrics by key name; the pool's state is the admin's only."""
+    settings = Settings(
+        api_token=TOKEN, backend_url=double.url, data_dir=data_dir, rate_limit="4/minute"
+    )
+    for server in serve_in_thread(create_app(settings)):
+        alice = server_cli(data_dir, "keys", "create", "alice", "--rate-limit", "2/minute")
+        bob = server_cli(data_dir, "keys", "create", "bob")
+        assert alice.returncode == 0 and bob.returncode == 0, alice.stderr + bob.stderr
+        as_alice = {"Authorization": f"Bearer {alice.stdout.strip()}"}
+        as_bob = {"Authorization": f"Bearer {bob.stdout.strip()}"}
+
+        chat = {"model": "llama3.2", "messages": [{"role": "user", "content": "hi"}]}
+        answer = httpx.post(f"{server}/v1/chat/completions", headers=as_alice, json=chat)
+        assert answer.status_code == 200, answer.text
+        assert httpx.get(f"{server}/v1/models", headers=as_alice).status_code == 200
+        refused = httpx.get(f"{server}/v1/models", headers=as_alice)
+        assert refused.status_code == 429 and int(refused.headers["retry-after"]) >= 1
+        assert refused.json()["error"]["type"] == "rate_limit_error"
+        # Bob's counter is his own (the default, 4), the admin's is the address's.
+        assert [httpx.get(f"{server}/v1/models", headers=as_bob).status_code for _ in range(4)] == [
+            200
+        ] * 4
+        assert httpx.get(f"{server}/v1/models", headers=as_bob).status_code == 429
+        assert httpx.get(f"{server}/api/runners", headers=AUTH).status_code == 200
+        forbidden = httpx.get(f"{server}/api/runners", headers=as_alice)
+        assert forbidden.status_code == 429  # over her limit before anything else
+        assert server_cli(data_dir, "keys", "limit", "alice", "off").returncode == 0
+        forbidden = httpx.get(f"{server}/api/runners", headers=as_alice)
+        assert forbidden.status_code == 403 and forbidden.json()["code"] == "forbidden"
+
+        text = httpx.get(f"{server}/metrics").text
+        words = len(OllamaDouble.answer.split(" "))
+        assert 'assistant_key_requests_total{key="alice"} 5.0' in text
+        assert 'assistant_key_requests_total{key="bob"} 5.0' in text
+        assert 'assistant_key_requests_total{key="(admin)"} 1.0' in text
+        assert f'assistant_key_tokens_total{{key="alice"}} {words}.0' in text
+        listed = server_cli(data_dir, "keys", "list").stdout
+        assert (
+            next(line for line in listed.splitlines() if line.startswith("alice")).split()[-2]
+            == "off"
+        )
+    bad = server_cli(data_dir, "keys", "limit", "bob", "lots")
+    assert bad.returncode == 1 and "not a rate limit" in bad.stderr

@@ -98,3 +98,20 @@ def _pings(port: int) -> bool:
         return bool(redis.Redis(port=port, socket_timeout=0.5).ping())
     except redis.RedisError:
         return False
+
+
+@pytest.mark.parametrize("trusted", [True, False])
+def test_forwarded_for_counts_only_from_a_trusted_proxy(
+    make_client: MakeClient, trusted: bool
+) -> None:
+    """Behind a trusted proxy each client has its own counter (and /metrics is not served to
+    them); from any other peer X-Forwarded-For is ignored: it cannot dodge the limit."""
+    client = make_client(rate_limit="2/minute", trusted_proxies="127.0.0.1" if trusted else "")
+
+    def get(path: str, address: str) -> int:
+        headers = {**AUTH, "X-Forwarded-For": f"{address}, 127.0.0.1"}
+        return int(client.get(path, headers=headers).status_code)
+
+    assert [get("/api/models", "203.0.113.1") for _ in range(3)] == [200, 200, 429]
+    assert get("/api/models", "203.0.113.2") == (200 if trusted else 429)
+    assert get("/metrics", "203.0.113.2") == (403 if trusted else 200)
