@@ -1,12 +1,16 @@
 """Application factory: the one place the server's parts are built from its settings.
 
 At start the database is migrated (Alembic) and answers a dead server left ``streaming``
-are marked ``incomplete``; the runner pool's health checks start (and keep
+are marked ``incomplete`` (on a shared database, where other replicas may be streaming,
+those left unwritten for :data:`SILENT_ANSWER_S`, then every minute); the runner pool's
+health checks start (and keep
 ``assistant_backend_up`` and the per-runner series current).
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -38,6 +42,8 @@ from embedded_server.ratelimit import RateLimiter
 from embedded_server.services.chat import ChatService
 
 log = logging.getLogger(__name__)
+SILENT_ANSWER_S = 120.0  # a streaming answer is written every FLUSH_INTERVAL_S while tokens come
+SWEEP_INTERVAL_S = 60.0
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -51,9 +57,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         database = Database(settings.sqlalchemy_url())
         await upgrade(database)
         store = ConversationStore(database)
-        interrupted = await store.mark_interrupted()
-        if interrupted:
-            log.info("%d answer(s) cut short by a previous stop marked incomplete", interrupted)
+        # On a shared database other replicas may be streaming: only silent answers.
+        silent_for = SILENT_ANSWER_S if database.dialect != "sqlite" else None
+        await _mark_interrupted(store, silent_for)
+        sweep = asyncio.create_task(_sweep(store, silent_for), name="interrupted-answers")
         app.state.store = store
         app.state.keys = KeyStore(database)
         app.state.chat = ChatService(pool, store, metrics, settings)
@@ -61,6 +68,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         try:
             yield
         finally:
+            sweep.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await sweep
             await pool.aclose()
             await database.dispose()
 
@@ -94,3 +104,20 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     if settings.trusted_proxies:  # outermost: every part sees the client's own address
         app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=settings.trusted_proxies)
     return app
+
+
+async def _mark_interrupted(store: ConversationStore, silent_for: float | None) -> None:
+    try:
+        count = await store.mark_interrupted(silent_for)
+    except Exception:  # a database hiccup: the next sweep tries again
+        log.exception("could not mark interrupted answers")
+    else:
+        if count:
+            log.info("%d answer(s) cut short by a stopped server marked incomplete", count)
+
+
+async def _sweep(store: ConversationStore, silent_for: float | None) -> None:
+    """Every minute, on a shared database (a replica may die at any time)."""
+    while silent_for is not None:
+        await asyncio.sleep(SWEEP_INTERVAL_S)
+        await _mark_interrupted(store, silent_for)

@@ -47,7 +47,8 @@ TEST_PG_PORT=${TEST_PG_PORT:-5432}
 TEST_REDIS_PORT=${TEST_REDIS_PORT:-6391}
 start_test_services() {
     # gnome-keyring + dbus: the real Secret Service for the secrets tests.
-    want postgresql redis-server wrk gnome-keyring dbus-daemon dbus libsecret-tools
+    # nginx: the load balancer of the cluster tests (tests/cluster).
+    want postgresql redis-server wrk gnome-keyring dbus-daemon dbus libsecret-tools nginx-light
     system_packages_install
     local cluster
     cluster=$(pg_lsclusters --no-header 2>/dev/null | awk 'NR==1 {print $1" "$2}')

@@ -92,6 +92,7 @@ class Message(Base):
     ttft_ms: Mapped[float | None] = mapped_column(Float, nullable=True)
     tokens_per_second: Mapped[float | None] = mapped_column(Float, nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
 
     conversation: Mapped[Conversation] = relationship(back_populates="messages")
 

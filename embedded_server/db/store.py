@@ -8,6 +8,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 from sqlalchemy import (
@@ -299,7 +300,7 @@ class ConversationStore:
             session.execute(
                 update(Message)
                 .where(Message.public_id == public_id)
-                .values(content=content, **fields)
+                .values(content=content, updated_at=utcnow(), **fields)
             )
             if fields.get("model"):
                 owner = select(Message.conversation_id).where(Message.public_id == public_id)
@@ -311,13 +312,19 @@ class ConversationStore:
 
         await self.db.run(work)
 
-    async def mark_interrupted(self) -> int:
-        """Answers left ``streaming`` by a server that died become ``incomplete``."""
+    async def mark_interrupted(self, silent_for_s: float | None = None) -> int:
+        """Answers left ``streaming`` by a server that died become ``incomplete``: all of
+        them (a server alone on its database, at start), or those not written for
+        ``silent_for_s`` (replicas: a live one writes its answers while they stream)."""
+        stale = Message.status == MessageStatus.STREAMING.value
+        if silent_for_s is not None:
+            before = utcnow() - timedelta(seconds=silent_for_s)
+            stale &= func.coalesce(Message.updated_at, Message.created_at) < before
 
         def work(session: Session) -> int:
             result = session.execute(
                 update(Message)
-                .where(Message.status == MessageStatus.STREAMING.value)
+                .where(stale)
                 .values(status=MessageStatus.INCOMPLETE.value, error="the server stopped")
             )
             return int(result.rowcount)  # type: ignore[attr-defined]

@@ -9,11 +9,14 @@ text; the unload idiom ``keep_alive: 0`` too), streaming
 ``/api/chat`` (NDJSON, a final chunk with ``done`` and nanosecond durations, 404 for an
 unknown model).
 ``drop_final`` imitates ``ollama serve`` stopped mid-answer: the stream ends without ``done``.
+``slots`` imitates ``OLLAMA_NUM_PARALLEL``: answers beyond it wait for a free slot before
+their first token (what makes a busy runner slow to answer, for the pool's benchmark).
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import copy
 import json
 import socket
@@ -42,6 +45,7 @@ class OllamaDouble:
     completion: str = "return a + b"  # /api/generate's text (fill-in-the-middle)
     drop_final: bool = False
     delay_s: float = 0.0  # between chunks, to leave time for a client to go away
+    slots: int = 0  # answers generated at once (0: no limit); the others queue
     requests: list[dict[str, Any]] = field(default_factory=list)
     streams_cancelled: int = 0  # streams whose client closed the connection early
     streams_finished: int = 0
@@ -52,6 +56,16 @@ class OllamaDouble:
     pull_steps: int = 5  # progress events of a pull's layer
     pulls_cancelled: int = 0  # pulls whose client closed the connection before the end
     unloaded: list[str] = field(default_factory=list)
+
+    _slots: asyncio.Semaphore | None = None
+
+    def slot(self) -> asyncio.Semaphore | contextlib.nullcontext[None]:
+        """What an answer holds while it is generated."""
+        if not self.slots:
+            return contextlib.nullcontext()
+        if self._slots is None:
+            self._slots = asyncio.Semaphore(self.slots)
+        return self._slots
 
     def model_names(self) -> set[str]:
         names = set()
@@ -175,12 +189,14 @@ async def _chat_stream(double: OllamaDouble, model: str) -> AsyncIterator[bytes]
     words = double.answer.split(" ")
     finished = False
     try:
-        for index, word in enumerate(words):
-            chunk = copy.deepcopy(first)
-            chunk["model"] = model
-            chunk["message"] = {"role": "assistant", "content": word if index == 0 else " " + word}
-            yield json.dumps(chunk).encode() + b"\n"
-            await asyncio.sleep(double.delay_s)
+        async with double.slot():
+            for index, word in enumerate(words):
+                chunk = copy.deepcopy(first)
+                chunk["model"] = model
+                text = word if index == 0 else " " + word
+                chunk["message"] = {"role": "assistant", "content": text}
+                yield json.dumps(chunk).encode() + b"\n"
+                await asyncio.sleep(double.delay_s)
         finished = True
         if double.drop_final:
             return
@@ -235,13 +251,19 @@ def serve_in_thread(app: FastAPI, port: int = 0) -> Iterator[str]:
 
 
 def main() -> None:
-    """``ollama serve`` as the double: listen on ``$OLLAMA_HOST`` (host:port)."""
+    """``ollama serve`` as the double: listen on ``$OLLAMA_HOST`` (host:port); answers of
+    ``$ELITE_DOUBLE_WORDS`` words, ``$ELITE_DOUBLE_DELAY_S`` apart, ``$ELITE_DOUBLE_SLOTS``
+    at once (the cluster tests' runners)."""
     import os
 
     host, _, port = os.environ.get("OLLAMA_HOST", "127.0.0.1:11434").rpartition(":")
-    uvicorn.run(
-        build_app(OllamaDouble()), host=host or "127.0.0.1", port=int(port), log_level="info"
+    double = OllamaDouble(
+        delay_s=float(os.environ.get("ELITE_DOUBLE_DELAY_S", "0")),
+        slots=int(os.environ.get("ELITE_DOUBLE_SLOTS", "0")),
     )
+    if words := int(os.environ.get("ELITE_DOUBLE_WORDS", "0")):
+        double.answer = " ".join(f"w{i}" for i in range(words))
+    uvicorn.run(build_app(double), host=host or "127.0.0.1", port=int(port), log_level="warning")
 
 
 if __name__ == "__main__":

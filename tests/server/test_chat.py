@@ -252,3 +252,28 @@ def test_concurrent_writes_to_one_conversation(live_server: str) -> None:
             assert sum(m["status"] == "complete" for m in detail["messages"]) == 20
 
     asyncio.run(scenario(live_server))
+
+
+def test_on_a_shared_database_only_silent_answers_are_marked_interrupted(
+    database_url: str,
+) -> None:
+    """Replicas share the database: an answer another replica is writing stays streaming;
+    one nobody wrote for the given time (its replica died) becomes incomplete."""
+    from embedded_server.db.models import MessageStatus
+
+    async def scenario() -> tuple[int, int, str]:
+        database = Database(database_url)
+        await upgrade(database)
+        store = ConversationStore(database)
+        conversation = await store.add_turn(None, "q", [MessageDraft("user", "q")])
+        streaming = MessageDraft("assistant", "", "m", MessageStatus.STREAMING)
+        answer = new_id()
+        await store.add_turn(conversation, "", [streaming], [answer])
+        await store.save_answer(answer, "partial")
+        live = await store.mark_interrupted(silent_for_s=120)
+        silent = await store.mark_interrupted(silent_for_s=0)
+        status = (await store.history(conversation))[-1].status
+        await database.dispose()
+        return live, silent, status
+
+    assert asyncio.run(scenario()) == (0, 1, "incomplete")
