@@ -2,7 +2,8 @@
 
 Routing: a request goes only to the runners that list its model, and among them to the
 one with the fewest requests in flight per unit of weight (a faster runner finishes
-sooner, so it gets more); a tie goes to the heavier runner, then at random. A runner no
+sooner, so it gets more); a tie goes to the heavier runner, then to the one that has been
+generating faster lately (its recent seconds per token), then at random. A runner no
 one lists the model of is asked anyway by the least busy runner, whose refusal names
 the model (a one-runner pool behaves exactly as that runner).
 
@@ -58,6 +59,13 @@ class Runner:
     down_since: float = 0.0
     last_error: str | None = None
     requests: int = 0
+    pace: float = 0.0  # recent seconds per streamed chunk (moving average); 0: not known
+
+    def timed(self, seconds: float, chunks: int) -> None:
+        """Fold one answer's pace into :attr:`pace`."""
+        if chunks > 1:
+            sample = seconds / (chunks - 1)
+            self.pace = sample if not self.pace else 0.8 * self.pace + 0.2 * sample
 
     def has(self, model: str) -> bool:
         return model in self.models or f"{model}:latest" in self.models
@@ -65,8 +73,8 @@ class Runner:
 
 def least_busy(runners: Sequence[Runner]) -> Runner:
     """The runner with the fewest requests in flight per unit of weight; ties to the
-    heavier one, then at random."""
-    return min(runners, key=lambda r: (r.in_flight / r.weight, -r.weight, random.random()))
+    heavier one, then to the faster one lately, then at random."""
+    return min(runners, key=lambda r: (r.in_flight / r.weight, -r.weight, r.pace, random.random()))
 
 
 Pick = Callable[[Sequence[Runner]], Runner]
@@ -173,17 +181,20 @@ class RunnerPool:
             runner = self.pick(choices)
             tried |= {runner.name}
             first_token = False
+            chunks = 0
             self._count_in(runner, 1)
-            sent = time.perf_counter()
+            sent = started = time.perf_counter()
             try:
                 async with contextlib.aclosing(ask(runner.backend)) as stream:  # type: ignore[type-var]
                     async for chunk in stream:
+                        chunks += 1
                         if not first_token:
                             first_token = True
-                            elapsed = time.perf_counter() - sent
-                            self.metrics.runner_ttft.labels(runner.name).observe(elapsed)
+                            started = time.perf_counter()
+                            self.metrics.runner_ttft.labels(runner.name).observe(started - sent)
                             self._succeeded(runner)
                         yield chunk
+                runner.timed(time.perf_counter() - started, chunks)
                 return
             except ModelNotFound:
                 raise  # the runner is well; the request is wrong

@@ -13,7 +13,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.cluster.conftest import AUTH, BUILTIN_MODEL, Cluster
+from tests.cluster.topology import AUTH, BUILTIN_MODEL, Cluster
 from tests.conftest import wait_for
 
 pytestmark = pytest.mark.model  # the pool has the built-in runner with its bundled model
@@ -21,8 +21,8 @@ ASK = {"messages": [{"role": "user", "content": "hi"}]}
 
 
 def chat(url: str, headers: dict[str, str] = AUTH, **body: Any) -> list[dict[str, Any]]:
-    """One answer, its NDJSON events (the model of the Ollama doubles by default)."""
-    request = {"model": "llama3.2", **ASK, **body}
+    """One short answer, its NDJSON events (the model of the Ollama doubles by default)."""
+    request = {"model": "llama3.2", **ASK, "options": {"max_tokens": 4}, **body}
     response = httpx.post(f"{url}/api/chat", json=request, headers=headers, timeout=60)
     assert response.status_code == 200, response.text
     return [json.loads(line) for line in response.text.splitlines()]

@@ -144,8 +144,9 @@ def build_app(double: OllamaDouble) -> FastAPI:
         double.requests.append(body)
         if body.get("model") not in double.model_names():
             return _model_not_found(body.get("model"))
+        limit = (body.get("options") or {}).get("num_predict")
         return StreamingResponse(
-            _chat_stream(double, body["model"]), media_type="application/x-ndjson"
+            _chat_stream(double, body["model"], limit), media_type="application/x-ndjson"
         )
 
     return app
@@ -184,9 +185,14 @@ async def _pull_stream(double: OllamaDouble, name: str) -> AsyncIterator[bytes]:
     double.installed.append(model)
 
 
-async def _chat_stream(double: OllamaDouble, model: str) -> AsyncIterator[bytes]:
+async def _chat_stream(
+    double: OllamaDouble, model: str, limit: int | None = None
+) -> AsyncIterator[bytes]:
+    """The answer, word by word; with ``limit`` (``num_predict``), that many words."""
     first, final = FIXTURES["chat-stream"]["response"]["stream"]
     words = double.answer.split(" ")
+    if limit:
+        words = (words * (limit // len(words) + 1))[:limit]
     finished = False
     try:
         async with double.slot():

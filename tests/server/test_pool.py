@@ -178,3 +178,19 @@ def test_runner_settings_are_checked_at_start() -> None:
             Settings(runners=runners_value)
     with pytest.raises(ValueError, match="not an address"):
         Settings(trusted_proxies="10.0.0.0/8, nonsense")
+
+
+def test_ties_go_to_the_heavier_then_to_the_faster_runner() -> None:
+    from embedded_server.backends.pool import Runner, least_busy
+
+    def runner(name: str, in_flight: int, weight: float = 1.0, pace: float = 0.0) -> Runner:
+        made = Runner(name, f"http://{name}", backend=None, weight=weight)  # type: ignore[arg-type]
+        made.in_flight, made.pace = in_flight, pace
+        return made
+
+    assert least_busy([runner("busy", 2), runner("idle", 1)]).name == "idle"
+    assert least_busy([runner("a", 2, weight=2), runner("b", 1)]).name == "a"  # 1 per weight
+    assert least_busy([runner("slow", 1, pace=0.02), runner("fast", 1, pace=0.005)]).name == "fast"
+    fast = runner("fast", 0)
+    fast.timed(1.0, 101)  # 100 gaps in a second
+    assert fast.pace == pytest.approx(0.01)
