@@ -353,7 +353,10 @@ def format_conversations(conversations: Sequence[dict[str, Any]]) -> str:
     lines = []
     for c in conversations:
         pin = "*" if c["pinned"] else " "
-        lines.append(f"{c['id']}  {pin} {c['updated_at'][:16].replace('T', ' ')}  {c['title']}")
+        owner = f"  [{c['owner']}]" if c.get("owner") else ""  # the API key that asked
+        lines.append(
+            f"{c['id']}  {pin} {c['updated_at'][:16].replace('T', ' ')}  {c['title']}{owner}"
+        )
     return "\n".join(lines) + "\n"
 
 

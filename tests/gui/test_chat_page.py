@@ -352,3 +352,30 @@ def test_rename_pin_and_show_earlier_messages(
     # Listed under headers: pinned first, then by day (the first of each group names it).
     assert page.conversations.item(0).data(GROUP_ROLE) == "Pinned"
     assert page.conversations.item(1).data(GROUP_ROLE) == "Today"
+
+
+def test_an_editors_conversation_shows_its_keys_name(
+    qtbot: QtBot, page: ChatPage, server: str, tmp_path: Path
+) -> None:
+    """What a coding tool asked with an API key is listed with the key's name."""
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "ASSISTANT_DATA_DIR": str(tmp_path / "srv")}
+    created = subprocess.run(
+        [sys.executable, "-m", "embedded_server", "keys", "create", "editor-alice"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert created.returncode == 0, created.stderr
+    key = {"Authorization": f"Bearer {created.stdout.strip()}"}
+    body = {"model": "llama3.2", "messages": [{"role": "user", "content": "fix my loop"}]}
+    assert httpx.post(f"{server}/v1/chat/completions", json=body, headers=key).status_code == 200
+    page.chat.refresh()
+    qtbot.waitUntil(lambda: page.conversations.count() == 1, timeout=10_000)
+    item = page.conversations.item(0)
+    assert item.text() == "fix my loop · editor-alice"
+    assert "editor-alice" in item.toolTip()

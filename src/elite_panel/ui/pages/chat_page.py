@@ -390,8 +390,10 @@ class ChatPage(QWidget):
         for conversation in conversations:
             if conversation["id"] == self._pending_delete:
                 continue
-            item = QListWidgetItem(str(conversation["title"]))  # pinned: under "Pinned"
-            item.setToolTip(str(conversation["title"]))
+            title, owner = str(conversation["title"]), conversation.get("owner")
+            # An API key's conversation (an editor's, on a team server): its name shown.
+            item = QListWidgetItem(f"{title} · {owner}" if owner else title)
+            item.setToolTip(f"{title}\nasked with the API key {owner!r}" if owner else title)
             item.setData(Qt.ItemDataRole.UserRole, conversation["id"])
             item.setData(Qt.ItemDataRole.UserRole + 1, conversation)
             updated = datetime.fromisoformat(str(conversation["updated_at"]))
