@@ -157,6 +157,8 @@ case "$action" in
         "$VENV/bin/python" -m tests.benchmarks.bench_stack
         "$VENV/bin/python" -m tests.benchmarks.bench_server
         "$VENV/bin/python" -m tests.benchmarks.bench_backup
+        start_test_services   # PostgreSQL, Redis, nginx: the cluster's replicas behind nginx
+        "$VENV/bin/python" -m tests.benchmarks.bench_cluster
         QT_QPA_PLATFORM=offscreen "$VENV/bin/python" -m tests.benchmarks.bench_chat_render
         QT_QPA_PLATFORM=offscreen exec "$VENV/bin/python" -m tests.benchmarks.bench_monitor
         ;;
