@@ -25,6 +25,7 @@ from embedded_server.api.routes import (
     chat,
     conversations,
     health,
+    keys,
     models,
     openai_compat,
     runners,
@@ -88,7 +89,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     install_error_handlers(app)
     app.include_router(health.router)
     protected = [Depends(require_token)]
-    routers = (chat, models, conversations, openai_compat, runners)
+    routers = (chat, models, conversations, openai_compat, runners, keys)
     for router in (module.router for module in routers):
         app.include_router(router, dependencies=protected)
     if settings.cors_origins:

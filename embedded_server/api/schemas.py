@@ -7,6 +7,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from embedded_server.db.keys import KEY_NAME
+
 # Text a request may carry: anything but NUL, which PostgreSQL cannot store (and a path
 # cannot hold), so a NUL is refused with 422 on every database alike. Names and ids carry
 # no control character at all.
@@ -221,3 +223,47 @@ class RunnerList(BaseModel):
     """The pool's runners."""
 
     runners: list[RunnerPublic]
+
+
+# A rate limit as ``limits`` reads it ("600/minute", "10 per 2 hours;1000/day"), or a word.
+_ONE_LIMIT = r"\d+ *(/|per) *(\d+ *)?(second|minute|hour|day|month|year)s?"
+RATE_LIMIT = rf"^(default|off|{_ONE_LIMIT}( *[;,] *{_ONE_LIMIT})*)$"
+
+
+class KeyCreate(BaseModel):
+    """A new API key: its name, and its own rate limit (default: the server's)."""
+
+    name: str = Field(pattern=KEY_NAME.pattern)
+    rate_limit: str | None = Field(default=None, max_length=64, pattern=RATE_LIMIT)
+
+
+class KeyUpdate(BaseModel):
+    """A key's new rate limit (``default``: the server's; ``off``: none)."""
+
+    rate_limit: str = Field(max_length=64, pattern=RATE_LIMIT)
+
+
+class KeyPublic(BaseModel):
+    """An API key as listed: never the key itself."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    name: str
+    prefix: str
+    created_at: datetime
+    last_used_at: datetime | None
+    requests: int
+    revoked: bool
+    rate_limit: str | None  # None: the server's default; "": none
+
+
+class KeyCreated(KeyPublic):
+    """A key just made: ``key`` is shown this once."""
+
+    key: str
+
+
+class KeyList(BaseModel):
+    """The server's API keys."""
+
+    keys: list[KeyPublic]

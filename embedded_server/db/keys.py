@@ -26,7 +26,12 @@ KEY_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.@-]{0,63}$")
 
 
 class KeyRefused(Exception):
-    """A key operation that cannot be done (a taken or unknown name); the message says why."""
+    """A key operation that cannot be done; the message says why, ``status`` is its HTTP
+    status (400 an invalid name or limit, 404 an unknown key, 409 a taken name)."""
+
+    def __init__(self, message: str, status: int = 409) -> None:
+        super().__init__(message)
+        self.status = status
 
 
 @dataclass(frozen=True)
@@ -73,7 +78,7 @@ def _limit(spec: str | None) -> str | None:
     try:
         return checked_rate_limit(spec)
     except ValueError as exc:
-        raise KeyRefused(f"{spec!r}: {exc}; or 'default', or 'off'") from None
+        raise KeyRefused(f"{spec!r}: {exc}; or 'default', or 'off'", 400) from None
 
 
 class KeyStore:
@@ -86,7 +91,9 @@ class KeyStore:
         """A new key called ``name`` (with its own ``rate_limit``, else the default);
         returns the key (the only time it is seen)."""
         if not KEY_NAME.match(name):
-            raise KeyRefused(f"{name!r} is not a key name: letters, digits and . _ @ -, at most 64")
+            raise KeyRefused(
+                f"{name!r} is not a key name: letters, digits and . _ @ -, at most 64", 400
+            )
         key = KEY_PREFIX + secrets.token_urlsafe(32)
         limit = _limit(rate_limit)
 
@@ -118,7 +125,7 @@ class KeyStore:
             return int(done.rowcount)  # type: ignore[attr-defined]
 
         if not await self.db.run(work):
-            raise KeyRefused(f"no key called {name!r} (or it is revoked already)")
+            raise KeyRefused(f"no key called {name!r} (or it is revoked already)", 404)
 
     async def set_limit(self, name: str, rate_limit: str) -> None:
         """Give key ``name`` its own limit (``"default"``: the server's; ``"off"``: none)."""
@@ -131,7 +138,7 @@ class KeyStore:
             return int(done.rowcount)  # type: ignore[attr-defined]
 
         if not await self.db.run(work):
-            raise KeyRefused(f"no key called {name!r}")
+            raise KeyRefused(f"no key called {name!r}", 404)
 
     async def check(self, key: str) -> Caller | None:
         """Who a valid key is (its use counted), or ``None``."""

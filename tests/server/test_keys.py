@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -162,3 +163,32 @@ def test_each_key_has_its_own_rate_limit_and_series(double: OllamaDouble, data_d
         )
     bad = server_cli(data_dir, "keys", "limit", "bob", "lots")
     assert bad.returncode == 1 and "not a rate limit" in bad.stderr
+
+
+def test_the_admin_token_manages_keys_over_http(server: str) -> None:
+    created = httpx.post(
+        f"{server}/api/keys", json={"name": "ci-bot", "rate_limit": "5/minute"}, headers=AUTH
+    )
+    assert created.status_code == 201, created.text
+    body = created.json()
+    assert body["key"].startswith(body["prefix"]) and body["rate_limit"] == "5/minute"
+    as_bot = {"Authorization": f"Bearer {body['key']}"}
+    assert httpx.get(f"{server}/v1/models", headers=as_bot).status_code == 200
+    assert httpx.get(f"{server}/api/keys", headers=as_bot).status_code == 403  # admin only
+
+    listed = httpx.get(f"{server}/api/keys", headers=AUTH).json()["keys"]
+    assert [(k["name"], k["requests"]) for k in listed] == [("ci-bot", 2)]
+    assert "key" not in listed[0] and body["key"] not in json.dumps(listed)
+    changed = httpx.patch(f"{server}/api/keys/ci-bot", json={"rate_limit": "off"}, headers=AUTH)
+    assert changed.status_code == 200 and changed.json()["rate_limit"] == ""
+
+    for refused, status in (
+        (httpx.post(f"{server}/api/keys", json={"name": "ci-bot"}, headers=AUTH), 409),
+        (httpx.post(f"{server}/api/keys", json={"name": "no spaces"}, headers=AUTH), 422),
+        (httpx.patch(f"{server}/api/keys/ci-bot", json={"rate_limit": "x"}, headers=AUTH), 422),
+        (httpx.delete(f"{server}/api/keys/nobody", headers=AUTH), 404),
+    ):
+        assert refused.status_code == status, refused.text
+    assert httpx.delete(f"{server}/api/keys/ci-bot", headers=AUTH).status_code == 204
+    assert httpx.get(f"{server}/v1/models", headers=as_bot).status_code == 401
+    assert httpx.get(f"{server}/api/keys", headers=AUTH).json()["keys"][0]["revoked"] is True
