@@ -86,6 +86,11 @@ class Settings(BaseSettings):
     runner_cooldown_s: float = Field(default=10.0, ge=0)  # out at least this long
     # Peers whose X-Forwarded-For is believed (addresses or networks, comma-separated).
     trusted_proxies: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    # Clients that may read /metrics (addresses or networks): Prometheus in a container
+    # network scrapes from one; the default is this machine only.
+    metrics_clients: Annotated[list[str], NoDecode] = Field(
+        default_factory=lambda: ["127.0.0.0/8", "::1"]
+    )
     data_dir: Path = Path("data")
     # The built-in runner's GGUF folder (imports go there) and its bundled model (never
     # deleted); set by the supervisor when the runner is the built-in one.
@@ -116,7 +121,7 @@ class Settings(BaseSettings):
     def _upper(cls, value: object) -> object:
         return value.upper() if isinstance(value, str) else value
 
-    @field_validator("trusted_proxies", mode="before")
+    @field_validator("trusted_proxies", "metrics_clients", mode="before")
     @classmethod
     def _proxy_list(cls, value: object) -> object:
         if isinstance(value, str):
@@ -191,6 +196,15 @@ def checked_rate_limit(value: str) -> str:
     except ValueError as exc:
         raise ValueError(f"not a rate limit like {DEFAULT_RATE_LIMIT!r}") from exc
     return value
+
+
+def in_networks(host: str, networks: list[str]) -> bool:
+    """Whether address ``host`` is in one of ``networks`` (addresses or CIDR networks)."""
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return any(address in ipaddress.ip_network(n, strict=False) for n in networks)
 
 
 def is_loopback(host: str) -> bool:

@@ -106,6 +106,16 @@ def build_parser() -> argparse.ArgumentParser:
         "--interval", type=float, default=1.0, help="seconds between samples (1.0)"
     )
 
+    exporter = commands.add_parser(
+        "exporter", help="serve this machine's metrics to Prometheus (host, GPUs as DCGM names)"
+    )
+    exporter.add_argument(
+        "--listen", default="127.0.0.1:9401", help="HOST:PORT (127.0.0.1:9401; :9401 = all)"
+    )
+    exporter.add_argument(
+        "--interval", type=float, default=5.0, help="seconds between samples (5.0)"
+    )
+
     cli_settings.add_parsers(commands)
     cli_backup.add_parsers(commands)
     cli_models.add_parsers(commands)
@@ -157,6 +167,8 @@ def main(argv: Sequence[str] | None = None, open_window: OpenWindow | None = Non
             return asyncio.run(_conversations(args, paths))
         if args.command == "metrics":
             return asyncio.run(_metrics(args, paths))
+        if args.command == "exporter":
+            return asyncio.run(_exporter(args, paths))
     except EliteError as exc:
         err(f"error: {redaction.known(str(exc))}")
         return 1
@@ -254,6 +266,34 @@ async def _metrics(args: argparse.Namespace, paths: AppPaths) -> int:
             if not args.json:
                 out("\n")
     finally:
+        await collector.aclose()
+
+
+async def _exporter(args: argparse.Namespace, paths: AppPaths) -> int:
+    """Sample every ``--interval`` seconds (the supervised services too, when a stack runs);
+    each scrape gets the latest sample."""
+    from elite_panel.monitor import exporter
+    from elite_panel.monitor.collector import Collector
+    from elite_panel.monitor.sample import Sample
+    from elite_panel.stack.control import ControlClient
+
+    if args.interval <= 0:
+        raise EliteError("--interval must be more than 0 seconds")
+    client = ControlClient(paths)
+    collector = Collector(paths.data)
+    latest: list[Sample] = []
+    try:
+        server = exporter.serve(args.listen, lambda: latest[-1] if latest else None)
+    except (OSError, ValueError) as exc:
+        raise EliteError(f"cannot serve metrics on {args.listen}: {exc}") from exc
+    err(f"serving this machine's metrics on http://{args.listen}/metrics (Ctrl+C stops)\n")
+    try:
+        while True:
+            latest[:] = [await collector.sample(await _running_statuses(client))]
+            await asyncio.sleep(args.interval)
+    finally:
+        server.shutdown()
+        server.server_close()
         await collector.aclose()
 
 

@@ -115,3 +115,15 @@ def test_forwarded_for_counts_only_from_a_trusted_proxy(
     assert [get("/api/models", "203.0.113.1") for _ in range(3)] == [200, 200, 429]
     assert get("/api/models", "203.0.113.2") == (200 if trusted else 429)
     assert get("/metrics", "203.0.113.2") == (403 if trusted else 200)
+
+
+def test_metrics_go_to_the_configured_clients_only(make_client: MakeClient) -> None:
+    """Prometheus in a container network: its network may read /metrics, no one else."""
+    client = make_client(trusted_proxies="127.0.0.1", metrics_clients="10.0.0.0/8")
+
+    def scrape(address: str) -> int:
+        return int(client.get("/metrics", headers={"X-Forwarded-For": address}).status_code)
+
+    assert scrape("10.1.2.3") == 200
+    assert scrape("203.0.113.9") == 403
+    assert scrape("127.0.0.1") == 403  # not listed: not even this machine

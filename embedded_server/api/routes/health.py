@@ -8,7 +8,7 @@ from prometheus_client import CONTENT_TYPE_LATEST
 
 from embedded_server.api.deps import BackendDep, MetricsDep, StoreDep
 from embedded_server.api.schemas import Health, Readiness
-from embedded_server.config import is_loopback
+from embedded_server.config import in_networks
 from embedded_server.errors import ERROR_RESPONSES, error_response
 
 router = APIRouter(tags=["health"])
@@ -53,8 +53,9 @@ async def ready(
     responses={200: {"content": {CONTENT_TYPE_LATEST: {}}}, 403: ERROR_RESPONSES[401]},
 )
 async def metrics_text(request: Request, metrics: MetricsDep) -> Response:
-    """Prometheus text format; answered to loopback clients only."""
+    """Prometheus text format; answered to ``ASSISTANT_METRICS_CLIENTS`` only (default:
+    this machine)."""
     host = request.client.host if request.client else ""
-    if not is_loopback(host):
-        return error_response(403, "metrics are served to loopback clients only")
+    if not in_networks(host, request.app.state.settings.metrics_clients):
+        return error_response(403, "metrics are not served to this address")
     return Response(metrics.render(), media_type=CONTENT_TYPE_LATEST)

@@ -133,6 +133,12 @@ class DashboardSettings(_Section):
     gpu_for_s: float = Field(
         default=60.0, ge=0, description="how long a GPU must stay hot or full before an alert"
     )
+    exporter_listen: str = Field(
+        default="",
+        pattern=r"^(|\[?[A-Za-z0-9.:-]*\]?:\d{1,5})$",
+        description="serve this machine's metrics to Prometheus on HOST:PORT while the stack "
+        "is up (empty = off; elite-panel exporter does it alone)",
+    )
 
 
 class BackupSettings(_Section):

@@ -89,6 +89,7 @@ async def _main(paths: AppPaths) -> int:
         await server.serve()
     finally:
         await supervisor.close()  # the services first: nothing may outlive the supervisor
+        server.stop_exporter()
         _watchdog(SHUTDOWN_LIMIT_S)
         for task in tasks:
             task.cancel()

@@ -15,6 +15,7 @@ import socket
 import struct
 from collections.abc import Callable
 from typing import Any, TypeVar
+from wsgiref.simple_server import WSGIServer
 
 import elite_panel
 from elite_panel.backup.upgrade_guard import before_start
@@ -22,6 +23,7 @@ from elite_panel.core.errors import EliteError
 from elite_panel.core.kinds import RunnerKind
 from elite_panel.core.paths import AppPaths
 from elite_panel.core.profiles import Profile
+from elite_panel.monitor import exporter
 from elite_panel.monitor.sampling import SamplingLoop, history_messages, thresholds_from
 from elite_panel.stack.protocol import encode, read_message
 from elite_panel.stack.supervisor import Supervisor
@@ -42,6 +44,7 @@ class ControlServer:
         self.stopped = asyncio.Event()
         self._idle_timer: asyncio.TimerHandle | None = None
         self._sampler: asyncio.Task[None] | None = None
+        self._exporter: tuple[str, WSGIServer] | None = None  # (listen, server)
         supervisor.on_idle = self._on_idle
 
     async def sample_while_up(self) -> None:
@@ -66,6 +69,27 @@ class ControlServer:
     def _configure_sampling(self, profile: Profile) -> None:
         dashboard = profile.dashboard
         self.sampling.configure(dashboard.sample_interval_s, thresholds_from(dashboard))
+        self._configure_exporter(dashboard.exporter_listen)
+
+    def _configure_exporter(self, listen: str) -> None:
+        """Serve the samples to Prometheus on ``listen`` (the profile's switch), or stop."""
+        if self._exporter is not None and self._exporter[0] == listen:
+            return
+        self.stop_exporter()
+        if not listen:
+            return
+        try:
+            self._exporter = (listen, exporter.serve(listen, lambda: self.sampling.latest))
+        except (OSError, ValueError) as exc:  # a taken port must not stop the supervisor
+            log.warning("metrics exporter not started on %s: %s", listen, exc)
+        else:
+            log.info("metrics exporter on http://%s/metrics", listen)
+
+    def stop_exporter(self) -> None:
+        if self._exporter is not None:
+            self._exporter[1].shutdown()
+            self._exporter[1].server_close()
+            self._exporter = None
 
     async def serve(self) -> None:
         path = self.paths.control_socket

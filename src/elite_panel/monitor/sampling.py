@@ -20,7 +20,7 @@ from elite_panel.core.services import ServiceStatus
 from elite_panel.monitor.alerts import AlertEvaluator, AlertThresholds
 from elite_panel.monitor.collector import Collector
 from elite_panel.monitor.history import History
-from elite_panel.monitor.sample import flatten
+from elite_panel.monitor.sample import Sample, flatten
 
 log = logging.getLogger(__name__)
 
@@ -53,6 +53,7 @@ class SamplingLoop:
         self.interval_s = interval_s
         self.history = history or History(interval_s)
         self.alerts = AlertEvaluator(thresholds)
+        self.latest: Sample | None = None  # what the Prometheus exporter serves
         self._watchers: set[asyncio.Queue[dict[str, Any]]] = set()
 
     def configure(self, interval_s: float, thresholds: AlertThresholds) -> None:
@@ -64,7 +65,7 @@ class SamplingLoop:
         self.alerts.thresholds = thresholds
 
     async def tick(self) -> dict[str, Any]:
-        sample = await self.collector.sample(self.statuses())
+        sample = self.latest = await self.collector.sample(self.statuses())
         flat = flatten(sample)
         self.history.add(sample.time, flat)
         changes = self.alerts.update(sample)
