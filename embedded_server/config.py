@@ -9,6 +9,7 @@ start with a message naming the variable.
 from __future__ import annotations
 
 import ipaddress
+import json
 from pathlib import Path
 from typing import Annotated, Literal
 
@@ -80,7 +81,7 @@ class Settings(BaseSettings):
         default=SecretStr(""), validation_alias=AliasChoices("OPENAI_API_KEY")
     )
     # The pool: a JSON list of runners; empty = the one runner above (the local stack's).
-    runners: list[RunnerSpec] = Field(default_factory=list)
+    runners: Annotated[list[RunnerSpec], NoDecode] = Field(default_factory=list)
     runner_check_interval_s: float = Field(default=5.0, gt=0)
     runner_failures: int = Field(default=2, ge=1)  # consecutive failures that take one out
     runner_cooldown_s: float = Field(default=10.0, ge=0)  # out at least this long
@@ -132,6 +133,19 @@ class Settings(BaseSettings):
                     ipaddress.ip_network(item, strict=False)
                 except ValueError as exc:
                     raise ValueError(f"{item!r} is not an address or network") from exc
+        return value
+
+    @field_validator("runners", mode="before")
+    @classmethod
+    def _runner_list(cls, value: object) -> object:
+        """A JSON list (empty: none, as Compose passes an unset variable)."""
+        if isinstance(value, str):
+            if not value.strip():
+                return []
+            try:
+                return json.loads(value)
+            except ValueError as exc:
+                raise ValueError(f"not a JSON list of runners: {exc}") from exc
         return value
 
     @model_validator(mode="after")

@@ -16,6 +16,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from embedded_server.errors import code_for, openai_body
 from embedded_server.metrics import ServerMetrics
 
+STREAMED = (b"text/event-stream", b"application/x-ndjson")
 SECURITY_HEADERS = [
     (b"x-content-type-options", b"nosniff"),
     (b"x-frame-options", b"DENY"),
@@ -49,7 +50,10 @@ class ProtectionMiddleware:
             if message["type"] == "http.response.start":
                 state["status"] = message["status"]
                 state["sent"] = True
-                message["headers"] = [*message.get("headers", []), *SECURITY_HEADERS]
+                headers = [*message.get("headers", []), *SECURITY_HEADERS]
+                if dict(headers).get(b"content-type", b"").startswith(STREAMED):
+                    headers.append((b"x-accel-buffering", b"no"))  # nginx: pass tokens at once
+                message["headers"] = headers
                 self._observe(scope, state["status"], started)
             await send(message)
 

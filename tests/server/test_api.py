@@ -77,6 +77,10 @@ def test_security_headers_on_every_response(client: TestClient) -> None:
         "access-control-allow-origin"
         not in client.get("/health", headers={"Origin": "http://evil.example"}).headers
     )
+    # Streams tell nginx not to buffer them (the guide's nginx buffers /api/); others do not.
+    body = {"messages": [{"role": "user", "content": "hi"}]}
+    assert client.post("/api/chat", json=body, headers=AUTH).headers["x-accel-buffering"] == "no"
+    assert "x-accel-buffering" not in client.get("/api/models", headers=AUTH).headers
 
 
 def test_cors_only_when_configured(make_client: MakeClient) -> None:

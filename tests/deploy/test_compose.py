@@ -1,0 +1,183 @@
+"""The Compose deployment: ``compose.yaml`` against Compose's schema (Debian's
+docker-compose), and its nginx configuration checked by ``nginx -t`` and run for real in
+front of the server (TLS, the guide's request limits, answers streamed through it).
+
+Needs nginx (``nginx-light``), docker-compose and openssl; CI installs them.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+import yaml
+
+from embedded_server.app import create_app
+from embedded_server.config import Settings
+from tests.conftest import wait_for
+from tests.deploy.test_monitoring import need
+from tests.fakes.ollama_double import OllamaDouble, build_app, free_port, serve_in_thread
+
+COMPOSE = Path(__file__).resolve().parents[2] / "packaging" / "compose"
+TOKEN = "compose-test-token"
+AUTH = {"Authorization": f"Bearer {TOKEN}"}
+
+
+def filled_env(tmp_path: Path) -> Path:
+    """``.env.example`` with the three secrets it asks for filled in."""
+    text = (COMPOSE / ".env.example").read_text()
+    for name in ("ASSISTANT_API_TOKEN", "POSTGRES_PASSWORD", "GRAFANA_ADMIN_PASSWORD"):
+        text = re.sub(rf"^{name}=$", f"{name}=secret-{name.lower()}", text, flags=re.M)
+    env = tmp_path / ".env"
+    env.write_text(text)
+    return env
+
+
+def compose_config(env: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [need("docker-compose"), "--env-file", str(env), "-f", "compose.yaml", "config"],
+        cwd=COMPOSE,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+def test_compose_file_passes_composes_schema_and_names_what_is_missing(tmp_path: Path) -> None:
+    done = compose_config(filled_env(tmp_path))
+    assert done.returncode == 0, done.stderr
+    config = yaml.safe_load(done.stdout)
+    services = config["services"]
+    assert set(services) == {"app", "postgres", "redis", "ollama", "nginx", "prometheus", "grafana"}
+    assert services["app"]["deploy"]["replicas"] == 2
+    assert services["app"]["read_only"] is True
+    gpu = services["ollama"]["deploy"]["resources"]["reservations"]["devices"][0]
+    assert gpu["driver"] == "nvidia" and gpu["capabilities"] == ["gpu"]
+    for name, service in services.items():  # pinned images, never latest
+        assert not service["image"].endswith(":latest") and ":" in service["image"], name
+    example = (COMPOSE / ".env.example").read_text()
+    for variable in set(re.findall(r"\$\{([A-Z_]+)", (COMPOSE / "compose.yaml").read_text())):
+        assert re.search(rf"^{variable}=", example, re.M), f"{variable} is not in .env.example"
+
+    empty = tmp_path / "empty.env"
+    empty.write_text("")
+    refused = compose_config(empty)
+    assert refused.returncode != 0 and "set ASSISTANT_API_TOKEN in .env" in refused.stderr
+
+
+def _certificate(where: Path) -> None:
+    subprocess.run(
+        [
+            *("openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1"),
+            *("-subj", "/CN=localhost", "-keyout", str(where / "tls.key")),
+            *("-out", str(where / "tls.crt")),
+        ],
+        check=True,
+        capture_output=True,
+    )
+
+
+@pytest.fixture
+def behind_nginx(tmp_path: Path) -> Iterator[tuple[str, str, OllamaDouble]]:
+    """(nginx's https URL, the server's own URL, the runner double): the shipped
+    configuration with the replicas' name and the certificate paths made local."""
+    nginx = need("nginx")
+    need("openssl")
+    double = OllamaDouble()
+    double.answer = " ".join(f"w{i}" for i in range(20))
+    for runner_url in serve_in_thread(build_app(double)):
+        double.url = runner_url
+        settings = Settings(
+            api_token=TOKEN,
+            backend_url=runner_url,
+            data_dir=tmp_path / "srv",
+            rate_limit="off",
+            trusted_proxies="127.0.0.1",
+        )
+        for server in serve_in_thread(create_app(settings)):
+            prefix = tmp_path / "nginx"
+            (prefix / "certs").mkdir(parents=True)
+            _certificate(prefix / "certs")
+            https, http = free_port(), free_port()
+            site = (
+                (COMPOSE / "nginx" / "assistant.conf")
+                .read_text()
+                .replace("server app:8000", f"server {server.removeprefix('http://')}")
+                .replace("/etc/nginx/certs", str(prefix / "certs"))
+                .replace("listen 443 ssl", f"listen 127.0.0.1:{https} ssl")
+                .replace("listen 80;", f"listen 127.0.0.1:{http};")
+            )
+            (prefix / "site.conf").write_text(site)
+            (prefix / "nginx.conf").write_text(
+                f"pid {prefix}/nginx.pid;\nerror_log {prefix}/error.log warn;\n"
+                "events { worker_connections 256; }\n"
+                f"http {{ access_log off; client_body_temp_path {prefix}/body; "
+                f"proxy_temp_path {prefix}/proxy; include {prefix}/site.conf; }}\n"
+            )
+            argv = [nginx, "-c", str(prefix / "nginx.conf"), "-p", str(prefix)]
+            checked = subprocess.run([*argv, "-t"], capture_output=True, text=True)
+            assert checked.returncode == 0, checked.stderr
+            proc = subprocess.Popen([*argv, "-g", "daemon off;"])
+            url = f"https://127.0.0.1:{https}"
+            try:
+                wait_for(lambda u=url: _answers(f"{u}/health"), 20, "nginx")
+                yield url, server, double
+            finally:
+                proc.terminate()
+                proc.wait(timeout=10)
+
+
+def _answers(url: str) -> bool:
+    try:
+        return httpx.get(url, verify=False, timeout=2).status_code == 200
+    except httpx.HTTPError:
+        return False
+
+
+def test_answers_stream_through_nginx_token_by_token(
+    behind_nginx: tuple[str, str, OllamaDouble],
+) -> None:
+    """nginx buffers /api/ as the guide says, yet the first token comes through while the
+    runner is still writing the answer (the server's X-Accel-Buffering: no)."""
+    url, _server, double = behind_nginx
+    double.delay_s = 0.1  # 2 s answers
+    body = {"model": "llama3.2", "messages": [{"role": "user", "content": "hi"}]}
+    with (
+        httpx.Client(verify=False, timeout=30) as client,
+        client.stream("POST", f"{url}/api/chat", json=body, headers=AUTH) as response,
+    ):
+        assert response.status_code == 200
+        lines = response.iter_lines()
+        while json.loads(next(lines))["type"] != "token":
+            pass
+        finished_when_first_token_came = double.streams_finished
+        assert json.loads(list(lines)[-1])["type"] == "done"
+    assert finished_when_first_token_came == 0
+
+
+def test_nginx_terminates_tls_limits_requests_and_hides_metrics(
+    behind_nginx: tuple[str, str, OllamaDouble],
+) -> None:
+    url, server, _double = behind_nginx
+    assert httpx.get(f"{url}/metrics", verify=False).status_code == 404
+    assert "http_requests_total" in httpx.get(f"{server}/metrics").text  # direct: loopback
+    with httpx.Client(verify=False) as client:
+        codes = [client.get(f"{url}/api/models", headers=AUTH).status_code for _ in range(40)]
+    assert codes[:20] == [200] * 20 and 429 in codes  # 10/s with bursts of 20
+    assert "strict-transport-security" in httpx.get(f"{url}/health", verify=False).headers
+
+
+def test_env_example_explains_every_variable() -> None:
+    """Each variable (or group of variables) of .env.example comes under a comment."""
+    lines = (COMPOSE / ".env.example").read_text().splitlines()
+    for index, line in enumerate(lines):
+        if re.match(r"^[A-Z_]+=", line):
+            above = next(
+                (ln for ln in reversed(lines[:index]) if not re.match(r"^[A-Z_]+=", ln)), ""
+            )
+            assert above.startswith("#"), f"{line.split('=')[0]} has no explanation"
