@@ -19,11 +19,10 @@ import yaml
 
 from embedded_server.app import create_app
 from embedded_server.config import Settings
-from tests.conftest import wait_for
+from tests.deploy.compose_nginx import COMPOSE, compose_nginx
 from tests.deploy.test_monitoring import need
-from tests.fakes.ollama_double import OllamaDouble, build_app, free_port, serve_in_thread
+from tests.fakes.ollama_double import OllamaDouble, build_app, serve_in_thread
 
-COMPOSE = Path(__file__).resolve().parents[2] / "packaging" / "compose"
 TOKEN = "compose-test-token"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
 
@@ -70,23 +69,10 @@ def test_compose_file_passes_composes_schema_and_names_what_is_missing(tmp_path:
     assert refused.returncode != 0 and "set ASSISTANT_API_TOKEN in .env" in refused.stderr
 
 
-def _certificate(where: Path) -> None:
-    subprocess.run(
-        [
-            *("openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1"),
-            *("-subj", "/CN=localhost", "-keyout", str(where / "tls.key")),
-            *("-out", str(where / "tls.crt")),
-        ],
-        check=True,
-        capture_output=True,
-    )
-
-
 @pytest.fixture
 def behind_nginx(tmp_path: Path) -> Iterator[tuple[str, str, OllamaDouble]]:
-    """(nginx's https URL, the server's own URL, the runner double): the shipped
-    configuration with the replicas' name and the certificate paths made local."""
-    nginx = need("nginx")
+    """(nginx's https URL, the server's own URL, the runner double)."""
+    need("nginx")
     need("openssl")
     double = OllamaDouble()
     double.answer = " ".join(f"w{i}" for i in range(20))
@@ -100,43 +86,8 @@ def behind_nginx(tmp_path: Path) -> Iterator[tuple[str, str, OllamaDouble]]:
             trusted_proxies="127.0.0.1",
         )
         for server in serve_in_thread(create_app(settings)):
-            prefix = tmp_path / "nginx"
-            (prefix / "certs").mkdir(parents=True)
-            _certificate(prefix / "certs")
-            https, http = free_port(), free_port()
-            site = (
-                (COMPOSE / "nginx" / "assistant.conf")
-                .read_text()
-                .replace("server app:8000", f"server {server.removeprefix('http://')}")
-                .replace("/etc/nginx/certs", str(prefix / "certs"))
-                .replace("listen 443 ssl", f"listen 127.0.0.1:{https} ssl")
-                .replace("listen 80;", f"listen 127.0.0.1:{http};")
-            )
-            (prefix / "site.conf").write_text(site)
-            (prefix / "nginx.conf").write_text(
-                f"pid {prefix}/nginx.pid;\nerror_log {prefix}/error.log warn;\n"
-                "events { worker_connections 256; }\n"
-                f"http {{ access_log off; client_body_temp_path {prefix}/body; "
-                f"proxy_temp_path {prefix}/proxy; include {prefix}/site.conf; }}\n"
-            )
-            argv = [nginx, "-c", str(prefix / "nginx.conf"), "-p", str(prefix)]
-            checked = subprocess.run([*argv, "-t"], capture_output=True, text=True)
-            assert checked.returncode == 0, checked.stderr
-            proc = subprocess.Popen([*argv, "-g", "daemon off;"])
-            url = f"https://127.0.0.1:{https}"
-            try:
-                wait_for(lambda u=url: _answers(f"{u}/health"), 20, "nginx")
+            with compose_nginx(tmp_path / "nginx", server) as url:
                 yield url, server, double
-            finally:
-                proc.terminate()
-                proc.wait(timeout=10)
-
-
-def _answers(url: str) -> bool:
-    try:
-        return httpx.get(url, verify=False, timeout=2).status_code == 200
-    except httpx.HTTPError:
-        return False
 
 
 def test_answers_stream_through_nginx_token_by_token(
