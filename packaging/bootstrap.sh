@@ -88,7 +88,7 @@ start_test_services() {
 # iptables, its own socket), started when none answers there.
 TEST_DOCKER_SOCK=${TEST_DOCKER_SOCK:-/run/elite-test-docker.sock}
 start_test_docker() {
-    want docker.io busybox-static
+    want docker.io busybox-static debootstrap
     system_packages_install
     export DOCKER_HOST="unix://$TEST_DOCKER_SOCK"
     if ! docker version >/dev/null 2>&1; then

@@ -30,7 +30,7 @@ from elite_panel.monitor.sample import Sample
 from embedded_server.app import create_app
 from embedded_server.config import Settings
 from embedded_server.metrics import ServerMetrics
-from tests.conftest import wait_for
+from tests.conftest import Home, wait_for
 from tests.fakes.nvml_double import ReplayNvml
 from tests.fakes.ollama_double import OllamaDouble, build_app, free_port, serve_in_thread
 
@@ -252,3 +252,27 @@ def test_the_exporter_command_serves_until_stopped(tmp_path: Path) -> None:
         timeout=30,
     )
     assert taken.returncode != 0 and "HOST:PORT" in taken.stderr
+
+
+@pytest.mark.model
+def test_the_supervisor_serves_the_exporter_while_the_stack_is_up(home: Home) -> None:
+    """The profile's switch: the supervisor serves its latest sample, services included."""
+    port = free_port()
+    switched = home.cli("config", "set", "dashboard.exporter_listen", f"127.0.0.1:{port}")
+    assert switched.returncode == 0, switched.stderr
+    up = home.cli("stack", "up")
+    assert up.returncode == 0, up.stdout + up.stderr
+    url = f"http://127.0.0.1:{port}/metrics"
+
+    def scraped() -> str:
+        try:
+            return httpx.get(url, timeout=2).text
+        except httpx.HTTPError:
+            return ""
+
+    try:
+        wait_for(lambda: 'elite_service_up{service="assistant"} 1.0' in scraped(), 30, "services")
+        assert 'elite_service_memory_bytes{service="runner"}' in scraped()
+    finally:
+        assert home.cli("stack", "down").returncode == 0
+    wait_for(lambda: not scraped(), 30, "the exporter to stop with the supervisor")
