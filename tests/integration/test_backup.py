@@ -21,12 +21,12 @@ import httpx
 import pytest
 import zstandard
 
-from elite_panel.backup.archive import read_archive
-from elite_panel.backup.manifest import ArchiveInvalid
-from elite_panel.backup.retention import to_forget
-from elite_panel.backup.service import PREFIX, STAMP, SUFFIX, BackupError, BackupService
+from elite_panel.backup.service import BackupError, BackupService
 from elite_panel.core.paths import AppPaths
 from elite_panel.core.profile_store import ProfileStore
+from embedded_server.backups.archive import read_archive
+from embedded_server.backups.folder import PREFIX, STAMP, SUFFIX
+from embedded_server.backups.retention import to_forget
 from tests.conftest import Home, wait_for
 from tests.fakes import openai_double
 from tests.fakes.ollama_double import free_port, serve_in_thread
@@ -231,12 +231,12 @@ def test_damaged_archives_are_refused_and_nothing_changes(
     }
     before = tree_digest(paths.config, paths.data)
     for what, archive in cases.items():
-        with pytest.raises(ArchiveInvalid):
+        with pytest.raises(BackupError):
             service(paths, home).verify(archive)
         result = home.cli("backup", "verify", str(archive))
         assert result.returncode == 1, what
         reasons = {
-            "newer format": "newer than this panel reads",
+            "newer format": "newer than this version reads",
             "duplicate name": "appears twice",
             "hard link": "is not a plain file",
             "device": "is not a plain file",
@@ -302,7 +302,7 @@ def test_restore_brings_back_and_a_failed_one_puts_everything_back(
     # A restore that fails after the swap (the archive's database is damaged although its
     # checksums match): everything is put back.
     def garbage_db(members: list[tuple[tarfile.TarInfo, bytes]]) -> None:
-        from elite_panel.backup.manifest import Manifest, Member
+        from embedded_server.backups.manifest import Manifest, Member
 
         fake = b"not a database" * 100
         for i, (info, _data) in enumerate(members):
@@ -336,7 +336,7 @@ def test_retention_and_the_lock(paths: AppPaths, home: Home) -> None:
     assert to_forget(times, 0, 0) == set()
 
     backups = service(paths, home)
-    with backups._lock(backups.folder), pytest.raises(BackupError, match="already running"):
+    with backups.archives._lock(), pytest.raises(BackupError, match="already running"):
         backups.create()
 
 

@@ -23,12 +23,12 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from elite_panel.backup.archive import Progress, read_archive
-from elite_panel.backup.manifest import Manifest
-from elite_panel.backup.service import BackupError, BackupInfo, BackupService
-from elite_panel.backup.snapshot import check_sqlite, counts, pg_restore
+from elite_panel.backup.service import BackupError, BackupInfo, BackupService, as_backup_error
 from elite_panel.core.profile_store import ProfileStore, diff, services_to_restart
 from elite_panel.core.profiles import load_profile
+from embedded_server.backups.archive import Progress, read_archive
+from embedded_server.backups.manifest import Manifest
+from embedded_server.backups.snapshot import check_sqlite, counts, pg_restore
 
 StopServices = Callable[[list[str]], list[str]]  # stops them; returns those that ran
 StartServices = Callable[[list[str]], None]
@@ -75,10 +75,11 @@ class Restorer:
         self.paths = service.paths
 
     def plan(self, archive: Path, progress: Progress | None = None) -> RestorePlan:
-        """Verify and stage ``archive``; raises ArchiveInvalid with nothing changed."""
+        """Verify and stage ``archive``; raises BackupError with nothing changed."""
         staging = Path(tempfile.mkdtemp(prefix=".restore-", dir=self.paths.data))
         try:
-            manifest = read_archive(archive, extract_to=staging, progress=progress)
+            with as_backup_error():
+                manifest = read_archive(archive, extract_to=staging, progress=progress)
             return RestorePlan(
                 archive,
                 manifest,

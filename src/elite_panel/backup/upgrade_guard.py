@@ -13,10 +13,10 @@ import logging
 import re
 
 from elite_panel import __version__
-from elite_panel.core.atomic import write_atomic
 from elite_panel.core.errors import StackError
 from elite_panel.core.paths import AppPaths
 from elite_panel.core.profiles import Profile
+from embedded_server.files import write_atomic
 
 log = logging.getLogger(__name__)
 

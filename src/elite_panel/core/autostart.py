@@ -15,8 +15,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from elite_panel import APP_NAME
-from elite_panel.core.atomic import write_atomic
 from elite_panel.core.launch import frozen
+from embedded_server.files import write_atomic
 
 HIDDEN = "--hidden"
 START_STACK = "--start-stack"

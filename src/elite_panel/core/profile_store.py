@@ -21,7 +21,6 @@ import tomlkit
 import tomlkit.exceptions
 from pydantic import BaseModel, ValidationError
 
-from elite_panel.core.atomic import write_atomic
 from elite_panel.core.errors import ConfigConflict, ConfigError
 from elite_panel.core.paths import AppPaths
 from elite_panel.core.profiles import (
@@ -34,6 +33,7 @@ from elite_panel.core.profiles import (
     profile_path,
     validate_text,
 )
+from embedded_server.files import write_atomic
 
 DEFAULT = "default"
 # Which services a change of each section needs restarted (the runner's address is also

@@ -17,10 +17,10 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from elite_panel.core.atomic import write_atomic
 from elite_panel.core.errors import ConfigError
 from elite_panel.core.kinds import RunnerKind
 from elite_panel.core.paths import AppPaths
+from embedded_server.files import write_atomic
 
 ENV_PREFIX = "ELITE_"
 ENV_NESTED = "__"

@@ -23,7 +23,6 @@ from elite_panel.core.errors import EliteError
 from elite_panel.core.kinds import RunnerKind
 from elite_panel.core.paths import AppPaths
 from elite_panel.core.profiles import Profile
-from elite_panel.monitor import exporter
 from elite_panel.monitor.sampling import SamplingLoop, history_messages, thresholds_from
 from elite_panel.stack.protocol import encode, read_message
 from elite_panel.stack.supervisor import Supervisor
@@ -78,6 +77,8 @@ class ControlServer:
         self.stop_exporter()
         if not listen:
             return
+        from elite_panel.monitor import exporter  # only when switched on: not at rest
+
         try:
             self._exporter = (listen, exporter.serve(listen, lambda: self.sampling.latest))
         except (OSError, ValueError) as exc:  # a taken port must not stop the supervisor

@@ -17,7 +17,6 @@ from pathlib import Path
 
 import httpx
 
-from elite_panel.core.atomic import write_atomic
 from elite_panel.core.builtin_runner import builtin_runner_installed, bundled_model_path
 from elite_panel.core.errors import StackError
 from elite_panel.core.kinds import RunnerKind
@@ -25,6 +24,7 @@ from elite_panel.core.launch import module_argv
 from elite_panel.core.paths import AppPaths
 from elite_panel.core.profiles import Profile
 from elite_panel.stack.specs import ServiceSpec
+from embedded_server.files import write_atomic
 
 LOOPBACK = "127.0.0.1"
 BUILTIN_CONTEXT = 2048

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from elite_panel.core.errors import EliteError
+from embedded_server.backups import BackupFailed
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import URL
@@ -49,7 +49,7 @@ def snapshot(database: Database, target: Path) -> dict[str, int | str | None]:
         return _sqlite_snapshot(database.sqlite_path, target)
     if database.kind == "postgresql":
         return _pg_dump(database.url, target)
-    raise EliteError(f"cannot back up a {database.kind} database")
+    raise BackupFailed(f"cannot back up a {database.kind} database")
 
 
 def _sqlite_snapshot(source: Path, target: Path) -> dict[str, int | str | None]:
@@ -95,7 +95,9 @@ def check_sqlite(path: Path) -> str | None:
 def _pg_tool(name: str) -> str:
     tool = shutil.which(name)
     if tool is None:
-        raise EliteError(f"`{name}` is needed for a PostgreSQL database: install postgresql-client")
+        raise BackupFailed(
+            f"`{name}` is needed for a PostgreSQL database: install postgresql-client"
+        )
     return tool
 
 
@@ -110,7 +112,7 @@ def _pg_dump(url: str, target: Path) -> dict[str, int | str | None]:
         text=True,
     )
     if result.returncode != 0:
-        raise EliteError(f"pg_dump failed: {result.stderr.strip()}")
+        raise BackupFailed(f"pg_dump failed: {result.stderr.strip()}")
     figures: dict[str, int | str | None] = {"kind": "postgresql", "size": target.stat().st_size}
     for name, sql in (
         ("conversations", "SELECT count(*) FROM conversations"),
@@ -145,7 +147,7 @@ def pg_restore(url: str, dump: Path) -> None:
         text=True,
     )
     if result.returncode != 0:
-        raise EliteError(f"pg_restore failed: {result.stderr.strip()}")
+        raise BackupFailed(f"pg_restore failed: {result.stderr.strip()}")
 
 
 def _parsed(url: str) -> URL:

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import IO, BinaryIO
 
-from elite_panel.backup.manifest import MANIFEST_NAME, ArchiveInvalid, Manifest, Member
+from embedded_server.backups.manifest import MANIFEST_NAME, ArchiveInvalid, Manifest, Member
 
 CHUNK = 1024 * 1024
 ZSTD_LEVEL = 3  # measured: as small as gzip -6 and several times faster (bench_backup)

@@ -13,7 +13,7 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from elite_panel.core.errors import EliteError
+from embedded_server.backups import BackupFailed
 
 FORMAT_VERSION = 1
 MANIFEST_NAME = "manifest.json"
@@ -21,7 +21,7 @@ MANIFEST_NAME = "manifest.json"
 MIGRATIONS: dict[int, Callable[[dict[str, Any]], dict[str, Any]]] = {}
 
 
-class ArchiveInvalid(EliteError):
+class ArchiveInvalid(BackupFailed):
     """An archive that fails verification; the message says which check failed."""
 
 
@@ -62,7 +62,7 @@ class Manifest:
             raise ArchiveInvalid(f"{MANIFEST_NAME} is not a readable manifest ({exc})") from exc
         if version > FORMAT_VERSION:
             raise ArchiveInvalid(
-                f"this archive has format version {version}, newer than this panel reads "
+                f"this archive has format version {version}, newer than this version reads "
                 f"({FORMAT_VERSION}): restore it with a newer Elite Coding Assistant"
             )
         while version < FORMAT_VERSION:
