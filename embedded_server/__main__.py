@@ -2,7 +2,7 @@
 (environment variables), migrate the database, then serve with uvicorn (``serve``, the
 default); or only ``migrate``; or manage the API keys (``keys create NAME [--rate-limit
 SPEC]``, ``keys list``, ``keys limit NAME SPEC``, ``keys revoke NAME``) in the database the
-settings name."""
+settings name; or back that database up (``backup create|list|verify|restore|prune``)."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ import argparse
 import asyncio
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from pydantic import ValidationError
@@ -43,6 +44,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     limit.add_argument("name")
     limit.add_argument("spec", metavar="SPEC")
     key_actions.add_parser("revoke", help="refused at once on every replica").add_argument("name")
+    backup = commands.add_parser("backup", help="verified backups of the server's database")
+    backup_actions = backup.add_subparsers(dest="action", metavar="ACTION", required=True)
+    backup_actions.add_parser("create", help="a new archive in ASSISTANT_BACKUP_DIR")
+    backup_actions.add_parser("list", help="the archives, newest first")
+    backup_actions.add_parser("verify", help="check every member").add_argument("archive")
+    restore = backup_actions.add_parser(
+        "restore", help="replace the database by an archive's (a backup of it is made first)"
+    )
+    restore.add_argument("archive")
+    restore.add_argument("--yes", action="store_true", help="do it (the database is replaced)")
+    prune = backup_actions.add_parser("prune", help="delete what the retention does not keep")
+    prune.add_argument("--keep-last", type=int, help="default ASSISTANT_BACKUP_KEEP_LAST (10)")
+    prune.add_argument("--keep-daily", type=int, help="default ASSISTANT_BACKUP_KEEP_DAILY (7)")
     args = parser.parse_args(argv)
 
     import uvicorn
@@ -71,6 +85,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     if args.command == "keys":
         return asyncio.run(_keys(settings, args))
+    if args.command == "backup":
+        return _backup(settings, args)
     uvicorn.run(
         create_app(settings),
         host=settings.host,
@@ -118,6 +134,55 @@ async def _keys(settings: Settings, args: argparse.Namespace) -> int:
         return 1
     finally:
         await database.dispose()
+    return 0
+
+
+def _backup(settings: Settings, args: argparse.Namespace) -> int:
+    from embedded_server.backups import BackupFailed
+    from embedded_server.backups.server import ServerBackups
+
+    folder = settings.backup_dir or settings.data_dir / "backups"
+    backups = ServerBackups(settings.sqlalchemy_url(), folder)
+    out = sys.stdout.write
+    try:
+        if args.action == "create":
+            made = backups.create()
+            facts = made.summary
+            out(
+                f"{made.path}  {made.size} bytes  {facts.get('conversations')} conversations, "
+                f"{facts.get('messages')} messages\n"
+            )
+        elif args.action == "list":
+            for info in backups.archives.backups():
+                facts = info.summary
+                verified = "verified" if facts.get("verified") else facts.get("error") or "-"
+                out(
+                    f"{info.name}  {info.size:>10}  {facts.get('conversations')} conversations"
+                    f"  {facts.get('reason', '-')}  {verified}\n"
+                )
+        elif args.action == "verify":
+            manifest = backups.archives.verify(Path(args.archive))
+            out(f"ok: {len(manifest.members)} member(s) match the manifest of {args.archive}\n")
+        elif args.action == "restore":
+            manifest = backups.archives.verify(Path(args.archive))
+            if not args.yes:
+                sys.stderr.write(
+                    f"{args.archive} is intact ({manifest.database.get('conversations')} "
+                    f"conversations, made {manifest.created}); restoring replaces the database "
+                    "(a backup of it is made first): run again with --yes. Stop the server "
+                    "(every replica) first.\n"
+                )
+                return 1
+            safety = backups.restore(Path(args.archive))
+            out(f"restored {args.archive}; the database before it: {safety.path}\n")
+        else:
+            last = settings.backup_keep_last if args.keep_last is None else args.keep_last
+            daily = settings.backup_keep_daily if args.keep_daily is None else args.keep_daily
+            for path in backups.archives.prune(last, daily):
+                out(f"removed {path.name}\n")
+    except (BackupFailed, OSError) as exc:
+        sys.stderr.write(f"elite-assistant-server: {exc}\n")
+        return 1
     return 0
 
 

@@ -104,6 +104,11 @@ class Settings(BaseSettings):
     redis_url: SecretStr = Field(
         default=SecretStr(""), validation_alias=AliasChoices("ASSISTANT_REDIS_URL", "REDIS_URL")
     )
+    # `elite-assistant-server backup`: where archives go (default <data_dir>/backups) and
+    # what `backup prune` keeps (restic's --keep-last and --keep-daily).
+    backup_dir: Path | None = None
+    backup_keep_last: int = Field(default=10, ge=0)
+    backup_keep_daily: int = Field(default=7, ge=0)
     rate_limit: str = DEFAULT_RATE_LIMIT
     max_body_bytes: int = Field(default=1024 * 1024, ge=1024)
     default_model: str = ""

@@ -52,7 +52,10 @@ def test_compose_file_passes_composes_schema_and_names_what_is_missing(tmp_path:
     assert done.returncode == 0, done.stderr
     config = yaml.safe_load(done.stdout)
     services = config["services"]
-    assert set(services) == {"app", "postgres", "redis", "ollama", "nginx", "prometheus", "grafana"}
+    assert set(services) == {
+        *("app", "backup", "postgres", "redis", "ollama", "nginx", "prometheus", "grafana"),
+    }
+    assert "backup create" in services["backup"]["command"][0]
     assert services["app"]["deploy"]["replicas"] == 2
     assert services["app"]["read_only"] is True
     gpu = services["ollama"]["deploy"]["resources"]["reservations"]["devices"][0]

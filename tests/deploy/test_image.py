@@ -145,6 +145,13 @@ def test_the_image_serves_keys_chats_and_keeps_its_data(image: str, runner: str)
             answer = httpx.post(f"{url}/v1/chat/completions", json=body, headers=key, timeout=30)
             assert answer.status_code == 200, answer.text
             assert docker("exec", name, "id", "-u").stdout.strip() == "10001"
+            # Backups of its PostgreSQL (the image's pg_dump) into the /data volume.
+            backup = ["exec", "-e", "ASSISTANT_BACKUP_DIR=/data/backups", name]
+            made = docker(*backup, "elite-assistant-server", "backup", "create", timeout=120)
+            archive = made.stdout.split()[0]
+            assert "1 conversations" in made.stdout
+            verified = docker(*backup, "elite-assistant-server", "backup", "verify", archive)
+            assert "match the manifest" in verified.stdout
 
             docker("restart", name, timeout=120)
             wait_for(lambda: _ready(url), 60, "/ready after the restart")

@@ -1,0 +1,99 @@
+"""``elite-assistant-server backup``: the server's database (SQLite and the test
+PostgreSQL) into a verified archive, a damaged one refused, restored, pruned."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+from pathlib import Path
+
+from embedded_server.db.engine import Database
+from embedded_server.db.migrate import upgrade
+from embedded_server.db.store import ConversationStore, MessageDraft
+from tests.server.conftest import run_server
+
+
+def conversations(url: str) -> list[str]:
+    async def titles() -> list[str]:
+        database = Database(url)
+        try:
+            found, _total = await ConversationStore(database).search("", 50, 0)
+            return sorted(c.title for c in found)
+        finally:
+            await database.dispose()
+
+    return asyncio.run(titles())
+
+
+def add_conversation(url: str, title: str) -> str:
+    async def add() -> str:
+        database = Database(url)
+        try:
+            await upgrade(database)
+            store = ConversationStore(database)
+            return await store.add_turn(None, title, [MessageDraft("user", title)])
+        finally:
+            await database.dispose()
+
+    return asyncio.run(add())
+
+
+def delete_conversation(url: str, conversation: str) -> None:
+    async def delete() -> None:
+        database = Database(url)
+        try:
+            await ConversationStore(database).delete(conversation)
+        finally:
+            await database.dispose()
+
+    asyncio.run(delete())
+
+
+def test_backup_verify_refuse_damage_restore_prune(database_url: str, tmp_path: Path) -> None:
+    env = {
+        **os.environ,
+        "ASSISTANT_DATABASE_URL": database_url,
+        "ASSISTANT_BACKUP_DIR": str(tmp_path / "backups"),
+    }
+    kept = add_conversation(database_url, "refactor the parser")
+
+    def server(*args: str) -> tuple[int, str, str]:
+        done = run_server(env, "backup", *args)
+        return done.returncode, done.stdout, done.stderr
+
+    code, out, err = server("create")
+    assert code == 0, err
+    archive = Path(out.split()[0])
+    assert archive.is_file() and "1 conversations" in out
+    code, out, _ = server("list")
+    assert archive.name in out and "verified" in out
+    code, out, err = server("verify", str(archive))
+    assert code == 0 and "match the manifest" in out, err
+
+    damaged = tmp_path / "backups" / "damaged.tar.zst"
+    shutil.copy(archive, damaged)
+    data = bytearray(damaged.read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    damaged.write_bytes(bytes(data))
+    code, _, err = server("verify", str(damaged))
+    reasons = ("damaged", "differs", "not a readable manifest", "truncated")
+    assert code == 1 and any(r in err for r in reasons), err  # which check sees it varies
+
+    delete_conversation(database_url, kept)
+    add_conversation(database_url, "made after the backup")
+    code, _, err = server("restore", str(archive))  # without --yes: nothing changes
+    assert code == 1 and "--yes" in err
+    assert conversations(database_url) == ["made after the backup"]
+    code, _, err = server("restore", str(damaged), "--yes")
+    assert code == 1 and conversations(database_url) == ["made after the backup"]
+    code, out, err = server("restore", str(archive), "--yes")
+    assert code == 0, err
+    assert conversations(database_url) == ["refactor the parser"]
+    safety = Path(out.rsplit(": ", 1)[1].strip())
+    assert safety.is_file() and safety != archive  # the database as it was before
+
+    code, out, _ = server("prune", "--keep-last", "1", "--keep-daily", "0")
+    assert code == 0 and out.count("removed") == 1
+    code, out, _ = server("list")
+    assert out.startswith(safety.name) and not archive.exists()
