@@ -65,3 +65,14 @@ def test_the_server_alone_installs_and_serves(tmp_path: Path) -> None:
     finally:
         server.terminate()
         server.wait(timeout=15)
+    # Its backups work from the installed distribution (every subpackage in the wheel).
+    backup = subprocess.run(
+        [python, "-m", "embedded_server", "backup", "create"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert backup.returncode == 0, backup.stderr
+    assert "elite-backup-" in backup.stdout
