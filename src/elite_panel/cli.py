@@ -162,9 +162,9 @@ def main(argv: Sequence[str] | None = None, open_window: OpenWindow | None = Non
         if args.command == "models":
             return asyncio.run(_models(args, paths, profile))
         if args.command == "chat":
-            return asyncio.run(_chat(args, paths))
+            return asyncio.run(_chat(args, paths, profile))
         if args.command == "conversations":
-            return asyncio.run(_conversations(args, paths))
+            return asyncio.run(_conversations(args, paths, profile))
         if args.command == "metrics":
             return asyncio.run(_metrics(args, paths))
         if args.command == "exporter":
@@ -192,6 +192,8 @@ async def _stack(args: argparse.Namespace, paths: AppPaths, profile: Profile) ->
         version_note,
     )
 
+    if profile.stack.mode == "remote":
+        return await _remote_stack(args, paths, profile)
     client = ControlClient(paths)
     wire_profile = profile.model_dump(mode="json")
     action = args.action
@@ -235,6 +237,27 @@ async def _stack(args: argparse.Namespace, paths: AppPaths, profile: Profile) ->
         services = await client.call(action, profile=wire_profile, service=args.service)
     out(format_table(services))
     return 0
+
+
+async def _remote_stack(args: argparse.Namespace, paths: AppPaths, profile: Profile) -> int:
+    """``stack`` on a remote profile: status asks the server; nothing starts or stops here."""
+    url = profile.remote.url
+    if args.action != "status":
+        raise EliteError(
+            f"this profile uses the remote server {url}: nothing runs on this machine to "
+            f"{args.action}; it is managed where it runs"
+        )
+    client = await _assistant(paths, profile)
+    try:
+        ready = await client.readiness()
+    finally:
+        await client.aclose()
+    if args.json:
+        out_json({"mode": "remote", "url": url, **ready})
+    else:
+        checks = ", ".join(f"{k} {v}" for k, v in ready.get("checks", {}).items())
+        out(f"remote {url}: {ready.get('status')} ({checks})\n")
+    return 0 if ready.get("status") == "ready" else 1
 
 
 async def _pull_progress(client: ControlClient) -> None:
@@ -311,15 +334,21 @@ async def _models(args: argparse.Namespace, paths: AppPaths, profile: Profile) -
         wire = profile.model_dump(mode="json")
         await ControlClient(paths).call("restart", service="runner", profile=wire)
 
-    client = await _assistant(paths)
+    client = await _assistant(paths, profile)
     try:
         return await cli_models.run_models(args, client, restart_runner)
     finally:
         await client.aclose()
 
 
-async def _assistant(paths: AppPaths) -> AssistantClient:
-    """A client of the running stack's assistant server (its URL and token)."""
+async def _assistant(paths: AppPaths, profile: Profile) -> AssistantClient:
+    """A client of the running stack's assistant server (its URL and token), or of the
+    profile's remote server (its URL and API key)."""
+    if profile.stack.mode == "remote":
+        from elite_panel.client.remote import remote_client
+        from elite_panel.core.secret_store import SecretStore
+
+        return remote_client(profile, SecretStore(paths))
     from elite_panel.client.assistant import AssistantClient
     from elite_panel.stack.control import ControlClient
 
@@ -338,11 +367,11 @@ async def _assistant(paths: AppPaths) -> AssistantClient:
     return AssistantClient(assistant.url, token)
 
 
-async def _chat(args: argparse.Namespace, paths: AppPaths) -> int:
+async def _chat(args: argparse.Namespace, paths: AppPaths, profile: Profile) -> int:
     prompt = args.prompt if args.prompt is not None else sys.stdin.read()
     if not prompt.strip():
         raise EliteError("empty prompt: pass it as an argument or on standard input")
-    client = await _assistant(paths)
+    client = await _assistant(paths, profile)
     try:
         async for event in client.chat([{"role": "user", "content": prompt}], model=args.model):
             kind = event.get("type")
@@ -362,8 +391,8 @@ async def _chat(args: argparse.Namespace, paths: AppPaths) -> int:
     return 0
 
 
-async def _conversations(args: argparse.Namespace, paths: AppPaths) -> int:
-    client = await _assistant(paths)
+async def _conversations(args: argparse.Namespace, paths: AppPaths, profile: Profile) -> int:
+    client = await _assistant(paths, profile)
     try:
         if args.action == "list":
             page = await client.conversations(args.query, args.limit)

@@ -1,5 +1,6 @@
 """The Compose deployment's nginx configuration run on loopback: the replicas' name and
-the certificate paths made local, a self-signed certificate made for it."""
+the certificate paths made local, a self-signed certificate made for it (``certs/tls.crt``,
+for 127.0.0.1 and localhost: it is its own CA, what a client's ``ca_file`` names)."""
 
 from __future__ import annotations
 
@@ -22,6 +23,7 @@ def _certificate(where: Path) -> None:
         [
             *("openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1"),
             *("-subj", "/CN=localhost", "-keyout", str(where / "tls.key")),
+            *("-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1"),
             *("-out", str(where / "tls.crt")),
         ],
         check=True,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import ssl
 from collections.abc import AsyncGenerator, AsyncIterator, Sequence
 from typing import Any, cast
 from urllib.parse import quote
@@ -18,13 +19,21 @@ __all__ = ["AssistantClient", "AssistantError"]
 class AssistantClient:
     """One ``httpx.AsyncClient`` for the assistant server, for the owner's lifetime."""
 
-    def __init__(self, base_url: str, token: str, timeout_s: float = 300.0) -> None:
+    def __init__(
+        self,
+        base_url: str,
+        token: str,
+        timeout_s: float = 300.0,
+        verify: bool | ssl.SSLContext = True,
+    ) -> None:
+        """``verify``: check the server's certificate (a context with a CA of its own)."""
         self.base_url = base_url
         self._http = httpx.AsyncClient(
             base_url=base_url,
             headers={"Authorization": f"Bearer {token}"},
             timeout=httpx.Timeout(timeout_s, connect=5.0),
             trust_env=False,
+            verify=verify,
         )
 
     async def chat(
@@ -63,6 +72,18 @@ class AssistantClient:
                             yield json.loads(line)
         except httpx.HTTPError as exc:
             raise self._unreachable(exc) from exc
+
+    async def readiness(self) -> dict[str, Any]:
+        """``/ready``'s answer (ready or not: a 503 is an answer too)."""
+        try:
+            response = await self._http.get("/ready")
+        except httpx.HTTPError as exc:
+            raise self._unreachable(exc) from exc
+        try:
+            body: dict[str, Any] = response.json()
+        except ValueError as exc:
+            raise _refusal(response) from exc
+        return body
 
     async def models(self) -> list[dict[str, Any]]:
         models: list[dict[str, Any]] = (await self._request("GET", "/api/models")).json()["models"]
@@ -131,12 +152,32 @@ class AssistantClient:
         return response
 
     def _unreachable(self, exc: httpx.HTTPError) -> AssistantError:
+        reason = str(exc)
+        if "CERTIFICATE_VERIFY_FAILED" in reason:
+            return AssistantError(
+                f"the certificate of {self.base_url} does not verify ({_tls_reason(reason)}): "
+                "give the CA that signed it as [remote] ca_file",
+                code="certificate",
+            )
+        if isinstance(exc, httpx.ConnectError) and "Name or service not known" in reason:
+            host = httpx.URL(self.base_url).host
+            return AssistantError(
+                f"{host} is not a known host name: check [remote] url and the network",
+                code="unreachable",
+            )
         return AssistantError(
             f"the assistant server at {self.base_url} failed: {exc}", code="unreachable"
         )
 
     async def aclose(self) -> None:
         await self._http.aclose()
+
+
+def _tls_reason(message: str) -> str:
+    """OpenSSL's reason from an error such as "[SSL: CERTIFICATE_VERIFY_FAILED] certificate
+    verify failed: self-signed certificate (_ssl.c:992)"."""
+    reason = message.split("certificate verify failed:", 1)[-1]
+    return reason.split("(_ssl", 1)[0].strip() or "not trusted"
 
 
 def _refusal(response: httpx.Response) -> AssistantError:
@@ -149,4 +190,11 @@ def _refusal(response: httpx.Response) -> AssistantError:
         body = {"error": response.text}
     message = body.get("error", response.text)
     code = str(body.get("code") or "error")
+    if response.status_code == 401:
+        return AssistantError(
+            "the server refused the key (revoked, or not this server's): set a valid one", code
+        )
+    if response.status_code == 429:
+        wait = response.headers.get("retry-after", "a few")
+        return AssistantError(f"rate limited by the server: try again in {wait} s", code)
     return AssistantError(f"the assistant server answered {response.status_code}: {message}", code)

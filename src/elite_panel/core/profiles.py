@@ -15,7 +15,14 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from elite_panel.core.errors import ConfigError
 from elite_panel.core.kinds import RunnerKind
@@ -101,11 +108,37 @@ class AssistantSettings(_Section):
 
 
 class StackSettings(_Section):
-    """The ``[stack]`` section: start and stop limits, and quitting behaviour."""
+    """The ``[stack]`` section: local or remote, start and stop limits, quitting behaviour."""
 
+    mode: Literal["local", "remote"] = Field(
+        default="local",
+        description="local: run the stack here; remote: use the server of [remote]",
+    )
     stop_on_quit: bool = Field(default=True, description="stop the stack when the panel quits")
     start_timeout_s: float = Field(
         default=120.0, gt=0, le=3600, description="seconds a service may take to become ready"
+    )
+
+
+class RemoteSettings(_Section):
+    """The ``[remote]`` section: a team's assistant server (``[stack] mode = "remote"``)."""
+
+    url: str = Field(
+        default="",
+        pattern=r"^(|https?://\S+)$",
+        description="the server, or the nginx in front of it: https://assistant.example.com",
+    )
+    api_key_secret: str = Field(
+        default="ASSISTANT_API_KEY",
+        pattern=r"^[A-Z][A-Z0-9_]*$",
+        description="the secret (keyring or environment) that holds the API key",
+    )
+    verify_tls: bool = Field(default=True, description="check the server's certificate")
+    ca_file: str = Field(
+        default="", description="the CA that signed the server's certificate (PEM file)"
+    )
+    prometheus_url: str = Field(
+        default="", pattern=r"^(|https?://\S+)$", description="the cluster's Prometheus"
     )
 
 
@@ -184,10 +217,17 @@ class Profile(_Section):
     runner: RunnerSettings = Field(default_factory=RunnerSettings)
     assistant: AssistantSettings = Field(default_factory=AssistantSettings)
     stack: StackSettings = Field(default_factory=StackSettings)
+    remote: RemoteSettings = Field(default_factory=RemoteSettings)
     dashboard: DashboardSettings = Field(default_factory=DashboardSettings)
     backups: BackupSettings = Field(default_factory=BackupSettings)
     logging: LoggingSettings = Field(default_factory=LoggingSettings)
     window: WindowSettings = Field(default_factory=WindowSettings)
+
+    @model_validator(mode="after")
+    def _remote_needs_its_url(self) -> Profile:
+        if self.stack.mode == "remote" and not self.remote.url:
+            raise ValueError('stack.mode = "remote" needs remote.url, the server\'s address')
+        return self
 
 
 DEFAULT_PROFILE_TOML = """\
@@ -216,7 +256,15 @@ enabled = false         # may kind = "auto" choose Docker?
 port = 8000
 
 [stack]
+# mode = "local"        # local: run the stack here; remote: use the server of [remote]
 stop_on_quit = true
+
+[remote]                # a team's server (mode = "remote"); nothing is started here
+# url = "https://assistant.example.com"
+# api_key_secret = "ASSISTANT_API_KEY"   # elite-panel secrets set ASSISTANT_API_KEY
+# verify_tls = true
+# ca_file = ""          # the CA of a certificate your system does not trust
+# prometheus_url = ""
 
 [dashboard]
 sample_interval_s = 1.0
