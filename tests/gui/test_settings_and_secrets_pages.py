@@ -50,6 +50,7 @@ def test_settings_form_apply_and_refusals(qtbot: QtBot, panel: Panel) -> None:
     titles = [box.title() for box in page.form.findChildren(QGroupBox)]
     assert titles == [
         "Stack",
+        "Remote server",
         "Runner",
         "Assistant server",
         "Dashboard & alerts",

@@ -169,8 +169,8 @@ class DashboardSettings(_Section):
     exporter_listen: str = Field(
         default="",
         pattern=r"^(|\[?[A-Za-z0-9.:-]*\]?:\d{1,5})$",
-        description="serve this machine's metrics to Prometheus on HOST:PORT while the stack "
-        "is up (empty = off; elite-panel exporter does it alone)",
+        description="HOST:PORT: serve these figures to Prometheus while the stack is up "
+        "(empty = off)",
     )
 
 

@@ -29,6 +29,7 @@ from elite_panel.core.profile_store import (
 
 SECTION_TITLES = {
     "stack": "Stack",
+    "remote": "Remote server",
     "runner": "Runner",
     "assistant": "Assistant server",
     "models": "Models",
@@ -65,6 +66,7 @@ class _Field:
         small = self.note.font()
         small.setPointSizeF(small.pointSizeF() * 0.85)
         self.note.setFont(small)
+        self.note.setWordWrap(True)  # a long description wraps, never widens the form
         self.error = QLabel()
         self.error.setObjectName(f"error:{doc.path}")
         self.error.setStyleSheet("color:#c0392b; font-size:11px;")
