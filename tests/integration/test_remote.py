@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import os
 import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -17,19 +16,13 @@ from tests.conftest import Home
 from tests.deploy.compose_nginx import compose_nginx
 from tests.deploy.test_monitoring import need
 from tests.fakes.ollama_double import OllamaDouble, build_app, serve_in_thread
+from tests.server.conftest import run_server
 
 ADMIN = "remote-admin-token"
 
 
 def server_command(data: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "ASSISTANT_DATA_DIR": str(data)}
-    return subprocess.run(
-        [sys.executable, "-m", "embedded_server", *args],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    return run_server({**os.environ, "ASSISTANT_DATA_DIR": str(data)}, *args)
 
 
 @pytest.fixture
@@ -75,6 +68,10 @@ def test_the_commands_work_against_a_remote_server(
     assert "print('hi')" in answer.stdout  # the runner double's answer, through nginx
     listed = home.cli("conversations", "list")
     assert "write a loop" in listed.stdout
+    models = home.cli("models", "list")
+    assert models.returncode == 0 and "llama3.2" in models.stdout
+    pull = home.cli("models", "pull", "qwen2.5-coder:7b")  # the admin's, not a key's
+    assert pull.returncode == 1 and "needs the admin token" in pull.stderr
     status = home.cli("stack", "status")
     assert status.returncode == 0 and f"remote {url}: ready" in status.stdout
     up = home.cli("stack", "up")

@@ -192,3 +192,19 @@ def test_the_admin_token_manages_keys_over_http(server: str) -> None:
     assert httpx.delete(f"{server}/api/keys/ci-bot", headers=AUTH).status_code == 204
     assert httpx.get(f"{server}/v1/models", headers=as_bot).status_code == 401
     assert httpx.get(f"{server}/api/keys", headers=AUTH).json()["keys"][0]["revoked"] is True
+
+
+def test_a_key_lists_models_but_only_the_admin_changes_them(server: str) -> None:
+    created = httpx.post(f"{server}/api/keys", json={"name": "ci-models"}, headers=AUTH)
+    key = {"Authorization": f"Bearer {created.json()['key']}"}
+    assert httpx.get(f"{server}/api/models", headers=key).status_code == 200
+    for method, path, body in (
+        ("POST", "/api/models/pull", {"name": "llama3.2"}),
+        ("POST", "/api/models/import", {"path": "/tmp/x.gguf"}),
+        ("POST", "/api/models/llama3.2/unload", None),
+        ("DELETE", "/api/models/llama3.2", None),
+    ):
+        refused = httpx.request(method, f"{server}{path}", json=body, headers=key)
+        assert refused.status_code == 403, path
+        assert refused.json()["error"] == "this needs the admin token"
+    assert httpx.post(f"{server}/api/models/llama3.2/unload", headers=AUTH).status_code == 204

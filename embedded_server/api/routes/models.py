@@ -3,8 +3,9 @@
 A runner's refusal is a JSON error with its status (the app's handler of
 :class:`BackendError`): 404 for an unknown model or file, 409 for what this runner cannot
 do (pulling into the built-in runner, importing into Ollama), 503 for a runner that does
-not answer. Pull and import answer NDJSON progress events; a failure once the stream has
-begun arrives as an ``{"error": ...}`` event, as Ollama's own pull does.
+not answer. Pull, import, unload and delete need the admin token (403 for an API key).
+Pull and import answer NDJSON progress events; a failure once the stream has begun
+arrives as an ``{"error": ...}`` event, as Ollama's own pull does.
 """
 
 from __future__ import annotations
@@ -14,10 +15,17 @@ import json
 from collections.abc import AsyncGenerator, AsyncIterator
 from typing import Any
 
-from fastapi import APIRouter, Response
+from fastapi import APIRouter, Depends, Response
 from fastapi.responses import StreamingResponse
 
-from embedded_server.api.deps import AdminDep, BackendDep, MetricsDep, ModelName, StoreDep
+from embedded_server.api.deps import (
+    AdminDep,
+    BackendDep,
+    MetricsDep,
+    ModelName,
+    StoreDep,
+    require_admin,
+)
 from embedded_server.api.schemas import (
     ImportRequest,
     LoadedModelList,
@@ -30,6 +38,8 @@ from embedded_server.backends import BackendError
 from embedded_server.errors import ERROR_RESPONSES
 
 router = APIRouter(prefix="/api", tags=["models"], responses=ERROR_RESPONSES)
+# Changing the runners' models is the admin token's: an API key lists and uses them.
+ADMIN_ONLY = [Depends(require_admin)]
 NDJSON: dict[int | str, dict[str, Any]] = {
     200: {"content": {"application/x-ndjson": {}}, "description": "progress events"}
 }
@@ -83,17 +93,21 @@ async def _stream(stream: AsyncGenerator[dict[str, Any], None]) -> StreamingResp
     return StreamingResponse(events(), media_type="application/x-ndjson")
 
 
-@router.post("/models/pull", response_class=StreamingResponse, responses=NDJSON)
+@router.post(
+    "/models/pull", response_class=StreamingResponse, responses=NDJSON, dependencies=ADMIN_ONLY
+)
 async def pull_model(body: PullRequest, admin: AdminDep) -> StreamingResponse:
     return await _stream(admin.pull(body.name))
 
 
-@router.post("/models/import", response_class=StreamingResponse, responses=NDJSON)
+@router.post(
+    "/models/import", response_class=StreamingResponse, responses=NDJSON, dependencies=ADMIN_ONLY
+)
 async def import_model(body: ImportRequest, admin: AdminDep) -> StreamingResponse:
     return await _stream(admin.import_file(body.path, body.name))
 
 
-@router.post("/models/{name:path}/unload", status_code=204)
+@router.post("/models/{name:path}/unload", status_code=204, dependencies=ADMIN_ONLY)
 async def unload_model(name: ModelName, admin: AdminDep) -> Response:
     await admin.unload(name)
     return Response(status_code=204)
@@ -104,7 +118,7 @@ async def show_model(name: ModelName, admin: AdminDep) -> dict[str, Any]:
     return await admin.show(name)
 
 
-@router.delete("/models/{name:path}", status_code=204)
+@router.delete("/models/{name:path}", status_code=204, dependencies=ADMIN_ONLY)
 async def delete_model(name: ModelName, admin: AdminDep) -> Response:
     await admin.delete(name)
     return Response(status_code=204)
