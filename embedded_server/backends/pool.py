@@ -13,7 +13,9 @@ it stays out at least ``cooldown_s`` and comes back on its next good check. Whil
 runner is out, requests still go to them, so the error says what is wrong.
 
 A request that fails before its first token is sent to another runner without the client
-noticing; once a token is out, a failure ends the answer (the relay keeps what came).
+noticing (and, once no other is left, to the last one once more: a kept-alive connection the
+runner had just closed fails that way); once a token is out, a failure ends the answer (the
+relay keeps what came).
 """
 
 from __future__ import annotations
@@ -177,6 +179,7 @@ class RunnerPool:
         self, model: str, ask: Callable[[RunnerBackend], AsyncIterator[ChatChunk]]
     ) -> AsyncIterator[ChatChunk]:
         tried: frozenset[str] = frozenset()
+        again = True  # one more try of a runner when none is left (a dropped idle connection)
         while choices := self.candidates(model, tried):
             runner = self.pick(choices)
             tried |= {runner.name}
@@ -200,8 +203,12 @@ class RunnerPool:
                 raise  # the runner is well; the request is wrong
             except BackendError as exc:
                 self._failed(runner, str(exc))
-                if first_token or not self.candidates(model, tried):
+                if first_token:
                     raise
+                if not self.candidates(model, tried):
+                    if not again:
+                        raise
+                    again, tried = False, tried - {runner.name}
                 log.info("runner %s failed before answering, asking another: %s", runner.name, exc)
             finally:
                 self._count_in(runner, -1)

@@ -194,3 +194,36 @@ def test_ties_go_to_the_heavier_then_to_the_faster_runner() -> None:
     fast = runner("fast", 0)
     fast.timed(1.0, 101)  # 100 gaps in a second
     assert fast.pace == pytest.approx(0.01)
+
+
+def test_the_only_runner_is_asked_once_more_after_a_failure_before_any_token() -> None:
+    """A runner that drops a kept-alive connection fails a request before it begins: the
+    pool asks it once more (there is no other); a second failure is the client's error."""
+    import asyncio
+    from collections.abc import AsyncIterator
+
+    from embedded_server.backends.base import BackendError, ChatChunk
+    from embedded_server.backends.pool import Runner, RunnerPool
+    from embedded_server.metrics import ServerMetrics
+
+    class Flaky:
+        def __init__(self, failures: int) -> None:
+            self.failures, self.calls = failures, 0
+
+        async def chat_stream(self, *_args: object) -> AsyncIterator[ChatChunk]:
+            self.calls += 1
+            if self.calls <= self.failures:
+                raise BackendError("connection dropped")
+            yield ChatChunk(content="hi")
+            yield ChatChunk(done=True, completion_tokens=1)
+
+    async def ask(runner: Flaky) -> list[ChatChunk]:
+        pool = RunnerPool([Runner("only", "http://only", runner)], ServerMetrics())  # type: ignore[arg-type]
+        return [c async for c in pool.chat_stream("m", [], {})]
+
+    once = Flaky(failures=1)
+    assert [c.content for c in asyncio.run(ask(once))] == ["hi", ""] and once.calls == 2
+    twice = Flaky(failures=2)
+    with pytest.raises(BackendError, match="connection dropped"):
+        asyncio.run(ask(twice))
+    assert twice.calls == 2
