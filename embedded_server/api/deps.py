@@ -95,7 +95,7 @@ async def require_token(
         keys: KeyStore | None = getattr(request.app.state, "keys", None)
         caller = await keys.check(given) if keys is not None else None
         if caller is None:
-            await _rate_limit(request, f"addr:{_address(request)}", None)
+            await _rate_limit(request, None)
             raise HTTPException(
                 status.HTTP_401_UNAUTHORIZED,
                 detail="missing or wrong bearer token",
@@ -104,21 +104,19 @@ async def require_token(
         request.state.key_name = caller.name
     metrics: ServerMetrics = request.app.state.metrics
     metrics.key_requests.labels(caller.name if caller else ADMIN_LABEL).inc()
+    await _rate_limit(request, caller)
+
+
+async def _rate_limit(request: Request, caller: Caller | None) -> None:
+    """Count the request against its key's limit, or (admin token, refused token) its
+    client address's: the proxy's X-Forwarded-For when it is a trusted one."""
     if caller is not None:
-        await _rate_limit(request, f"key:{caller.name}", caller.rate_limit)
+        counter, spec = f"key:{caller.name}", caller.rate_limit
     else:
-        await _rate_limit(request, f"addr:{_address(request)}", None)
-
-
-def _address(request: Request) -> str:
-    """The client's address (the proxy's X-Forwarded-For when it is a trusted one, see
-    ``ASSISTANT_TRUSTED_PROXIES``)."""
-    return request.client.host if request.client else "unknown"
-
-
-async def _rate_limit(request: Request, caller: str, spec: str | None) -> None:
+        address = request.client.host if request.client else "unknown"
+        counter, spec = f"addr:{address}", None
     limiter: RateLimiter = request.app.state.limiter
-    wait = await limiter.retry_after(caller, spec)
+    wait = await limiter.retry_after(counter, spec)
     if wait is not None:
         seconds = math.ceil(wait)
         raise HTTPException(

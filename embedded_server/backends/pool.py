@@ -126,6 +126,10 @@ class RunnerPool:
             if r.state != "down" or now - r.down_since >= self.policy.cooldown_s
         ]
         await asyncio.gather(*(self._check(r) for r in due))
+        self._publish_up()
+
+    def _publish_up(self) -> None:
+        """``assistant_backend_up``: 1 while at least one runner is not out."""
         self.metrics.backend_up.set(int(any(r.state != "down" for r in self.runners)))
 
     async def _check(self, runner: Runner) -> None:
@@ -162,7 +166,7 @@ class RunnerPool:
             runner.state = "down"
             runner.down_since = time.monotonic()
             self.metrics.runner_up.labels(runner.name).set(0)
-            self.metrics.backend_up.set(int(any(r.state != "down" for r in self.runners)))
+            self._publish_up()
 
     # -- routing ------------------------------------------------------------------------
 

@@ -359,17 +359,11 @@ def test_an_editors_conversation_shows_its_keys_name(
 ) -> None:
     """What a coding tool asked with an API key is listed with the key's name."""
     import os
-    import subprocess
-    import sys
+
+    from tests.server.conftest import run_server
 
     env = {**os.environ, "ASSISTANT_DATA_DIR": str(tmp_path / "srv")}
-    created = subprocess.run(
-        [sys.executable, "-m", "embedded_server", "keys", "create", "editor-alice"],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    created = run_server(env, "keys", "create", "editor-alice")
     assert created.returncode == 0, created.stderr
     key = {"Authorization": f"Bearer {created.stdout.strip()}"}
     body = {"model": "llama3.2", "messages": [{"role": "user", "content": "fix my loop"}]}

@@ -6,48 +6,46 @@ from __future__ import annotations
 import asyncio
 import os
 import shutil
+from collections.abc import Awaitable, Callable
 from pathlib import Path
+from typing import TypeVar
 
 from embedded_server.db.engine import Database
 from embedded_server.db.migrate import upgrade
 from embedded_server.db.store import ConversationStore, MessageDraft
 from tests.server.conftest import run_server
 
-
-def conversations(url: str) -> list[str]:
-    async def titles() -> list[str]:
-        database = Database(url)
-        try:
-            found, _total = await ConversationStore(database).search("", 50, 0)
-            return sorted(c.title for c in found)
-        finally:
-            await database.dispose()
-
-    return asyncio.run(titles())
+T = TypeVar("T")
 
 
-def add_conversation(url: str, title: str) -> str:
-    async def add() -> str:
+def on_store(url: str, work: Callable[[ConversationStore], Awaitable[T]]) -> T:
+    """``work`` on the conversations of the database at ``url`` (migrated first)."""
+
+    async def run() -> T:
         database = Database(url)
         try:
             await upgrade(database)
-            store = ConversationStore(database)
-            return await store.add_turn(None, title, [MessageDraft("user", title)])
+            return await work(ConversationStore(database))
         finally:
             await database.dispose()
 
-    return asyncio.run(add())
+    return asyncio.run(run())
+
+
+def conversations(url: str) -> list[str]:
+    async def titles(store: ConversationStore) -> list[str]:
+        found, _total = await store.search("", 50, 0)
+        return sorted(c.title for c in found)
+
+    return on_store(url, titles)
+
+
+def add_conversation(url: str, title: str) -> str:
+    return on_store(url, lambda store: store.add_turn(None, title, [MessageDraft("user", title)]))
 
 
 def delete_conversation(url: str, conversation: str) -> None:
-    async def delete() -> None:
-        database = Database(url)
-        try:
-            await ConversationStore(database).delete(conversation)
-        finally:
-            await database.dispose()
-
-    asyncio.run(delete())
+    on_store(url, lambda store: store.delete(conversation))
 
 
 def test_backup_verify_refuse_damage_restore_prune(database_url: str, tmp_path: Path) -> None:
