@@ -164,8 +164,8 @@ def _backup(settings: Settings, args: argparse.Namespace) -> int:
             manifest = backups.archives.verify(Path(args.archive))
             out(f"ok: {len(manifest.members)} member(s) match the manifest of {args.archive}\n")
         elif args.action == "restore":
-            manifest = backups.archives.verify(Path(args.archive))
             if not args.yes:
+                manifest = backups.archives.verify(Path(args.archive))
                 sys.stderr.write(
                     f"{args.archive} is intact ({manifest.database.get('conversations')} "
                     f"conversations, made {manifest.created}); restoring replaces the database "

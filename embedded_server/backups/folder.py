@@ -124,11 +124,14 @@ class ArchiveFolder:
     def info(self, path: Path) -> BackupInfo:
         return _info(path, ArchiveFolder(path.parent)._index())
 
-    def verify(self, path: Path, progress: Progress | None = None) -> Manifest:
-        """Read every member of ``path`` against its manifest; raises ArchiveInvalid."""
+    def verify(
+        self, path: Path, progress: Progress | None = None, extract_to: Path | None = None
+    ) -> Manifest:
+        """Read every member of ``path`` against its manifest (writing them under
+        ``extract_to`` when given, in the same read); raises ArchiveInvalid."""
         at = ArchiveFolder(path.parent)
         try:
-            manifest = read_archive(path, progress=progress)
+            manifest = read_archive(path, extract_to=extract_to, progress=progress)
         except ArchiveInvalid as exc:
             at._remember(path.name, {"verified": None, "error": str(exc)})
             raise

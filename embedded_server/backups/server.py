@@ -12,7 +12,7 @@ from pathlib import Path
 
 from embedded_server import __version__
 from embedded_server.backups import BackupFailed
-from embedded_server.backups.archive import Source, read_archive
+from embedded_server.backups.archive import Source
 from embedded_server.backups.folder import ArchiveFolder, BackupInfo
 from embedded_server.backups.manifest import Manifest
 from embedded_server.backups.snapshot import Database, check_sqlite, pg_restore, snapshot
@@ -47,19 +47,19 @@ class ServerBackups:
         return self.archives.create(contents)
 
     def restore(self, archive: Path) -> BackupInfo:
-        """Verify ``archive``, back up the database as it is now, then put the archive's in
-        its place; returns that safety backup. A failure leaves the database as it was."""
-        manifest = self.archives.verify(archive)
-        member = manifest.database.get("file")
-        if member != self.database.member:
-            raise BackupFailed(
-                f"{archive.name} holds a {manifest.database.get('kind')} database; this server "
-                f"uses {self.database.kind}: restore it where it was made"
-            )
-        safety = self.create(reason=f"before restoring {archive.name}")
-        with tempfile.TemporaryDirectory(prefix=".restore-", dir=self.archives.folder) as tmp:
+        """Verify ``archive`` (staging its members in the same read), back up the database
+        as it is now, then put the archive's in its place; returns that safety backup. A
+        failure leaves the database as it was."""
+        with tempfile.TemporaryDirectory(prefix=".restore-", dir=archive.parent) as tmp:
             staged = Path(tmp)
-            read_archive(archive, extract_to=staged)
+            manifest = self.archives.verify(archive, extract_to=staged)
+            member = manifest.database.get("file")
+            if member != self.database.member:
+                raise BackupFailed(
+                    f"{archive.name} holds a {manifest.database.get('kind')} database; this "
+                    f"server uses {self.database.kind}: restore it where it was made"
+                )
+            safety = self.create(reason=f"before restoring {archive.name}")
             if self.database.kind == "postgresql":
                 pg_restore(self.database.url, staged / member)  # one transaction
             else:
