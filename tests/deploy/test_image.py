@@ -25,6 +25,10 @@ from tests.conftest import wait_for
 from tests.fakes.ollama_double import OllamaDouble, build_app, free_port, serve_in_thread
 from tests.server.conftest import postgres_database, require_service
 
+# The first test builds the base image (debootstrap, about a minute on a new machine) and
+# the server's image (several minutes when the server's code changed): more than the
+# suite's default per-test limit.
+pytestmark = pytest.mark.timeout(1200)
 REPO = Path(__file__).resolve().parents[2]
 BASE = "elite-test/python-base:bookworm"
 IMAGE = "elite-assistant-server:test"
