@@ -41,16 +41,16 @@ async def get_admin(request: Request) -> ModelAdmin:
     return admin
 
 
-def _owner(request: Request) -> str | None:
+def owner(request: Request) -> str | None:
     """The API key's name the request came with (``None``: the admin token)."""
-    owner: str | None = getattr(request.state, "key_name", None)
-    return owner
+    name: str | None = getattr(request.state, "key_name", None)
+    return name
 
 
 async def get_store(request: Request) -> ConversationStore:
     """The conversations this request may see: its key's own, or (admin) all."""
     store: ConversationStore = request.app.state.store
-    return store.scoped(_owner(request))
+    return store.scoped(owner(request))
 
 
 async def get_metrics(request: Request) -> ServerMetrics:
@@ -61,7 +61,7 @@ async def get_metrics(request: Request) -> ServerMetrics:
 async def get_chat(request: Request) -> ChatService:
     """The chat service, storing into this request's key's conversations."""
     chat: ChatService = request.app.state.chat
-    return chat.scoped(_owner(request))
+    return chat.scoped(owner(request))
 
 
 SettingsDep = Annotated[Settings, Depends(get_settings)]
@@ -128,5 +128,5 @@ async def _rate_limit(request: Request, caller: Caller | None) -> None:
 
 async def require_admin(request: Request) -> None:
     """Only the admin token (``ASSISTANT_API_TOKEN``) passes, not an API key."""
-    if _owner(request) is not None:
+    if owner(request) is not None:
         raise HTTPException(status.HTTP_403_FORBIDDEN, detail="this needs the admin token")

@@ -204,11 +204,20 @@ class Readiness(BaseModel):
     checks: dict[str, Any]
 
 
+class ServerInfo(BaseModel):
+    """``GET /api/info``: the server's version and who asks."""
+
+    version: str
+    key: str | None  # the API key's name; None for the admin token
+    admin: bool
+
+
 class RunnerPublic(BaseModel):
-    """A runner of the pool as ``GET /api/runners`` shows it (never its key)."""
+    """A runner of the pool as ``GET /api/runners`` shows it (never its key; its URL to
+    the admin only)."""
 
     name: str
-    url: str
+    url: str | None = None
     kind: str
     weight: float
     state: str  # starting (not checked yet), up, down (cooling down after failures)

@@ -27,6 +27,7 @@ from elite_panel.adapters.backup_adapter import BackupAdapter
 from elite_panel.adapters.chat_adapter import ChatAdapter
 from elite_panel.adapters.error_reporter import ErrorReporter
 from elite_panel.adapters.monitor_adapter import MonitorAdapter
+from elite_panel.adapters.remote_adapter import RemoteAdapter
 from elite_panel.adapters.stack_adapter import StackAdapter
 from elite_panel.adapters.tasks import TaskGroup
 from elite_panel.core.errors import ConfigError, EliteError
@@ -46,6 +47,7 @@ if TYPE_CHECKING:
     from elite_panel.adapters.settings_adapter import SettingsAdapter
     from elite_panel.adapters.welcome_adapter import WelcomeAdapter
     from elite_panel.core.profile_store import ProfileStore
+    from elite_panel.core.profiles import Profile
     from elite_panel.core.secret_store import SecretStore
 
 log = logging.getLogger(__name__)
@@ -75,6 +77,10 @@ class Panel(QObject):
         self.chat = ChatAdapter(paths, self)
         self.monitor = monitor or MonitorAdapter(paths, self.profile, control, self)
         self.stack.statusChanged.connect(self.chat.on_stack_status)
+        self.remote = RemoteAdapter(lambda: self.secret_store, self)
+        self.remote.credentials.connect(self.chat.connect_to)
+        self.remote.unavailable.connect(self.chat.set_remote)
+        self._followed: str | None = None  # the remote section followed (None: local)
         chat_page = ChatPage(self.chat)
         chat_page.startStackRequested.connect(self.stack.start_stack)
         self.window = MainWindow(
@@ -150,7 +156,7 @@ class Panel(QObject):
     def _stack_page(self) -> QWidget:
         from elite_panel.ui.pages.stack_page import StackPage
 
-        return StackPage(self.stack)
+        return StackPage(self.stack, self.remote)
 
     def _settings_page(self) -> QWidget:
         from elite_panel.adapters.settings_adapter import SettingsAdapter
@@ -187,7 +193,7 @@ class Panel(QObject):
         from elite_panel.adapters.models_adapter import ModelsAdapter
 
         if self.models is None:
-            self.models = ModelsAdapter(self.chat, self.stack, self)
+            self.models = ModelsAdapter(self.chat, self.stack, self.remote, self)
         return self.models
 
     def _welcome_page(self) -> QWidget:
@@ -218,7 +224,7 @@ class Panel(QObject):
     def _backups_page(self) -> QWidget:
         from elite_panel.ui.pages.backups_page import BackupsPage
 
-        return BackupsPage(self.backups)
+        return BackupsPage(self.backups, self.remote)
 
     def _on_profile_changed(self, name: str) -> None:
         """Another profile became the active one: the next start of the stack uses it (and
@@ -250,7 +256,7 @@ class Panel(QObject):
         self._tasks.start("check-profile", self._check_profile())
         self.monitor.start()
 
-    async def _check_profile(self) -> None:
+    async def _check_profile(self, theme: bool = True) -> None:
         from elite_panel.core.profiles import load_profile
 
         try:
@@ -259,7 +265,25 @@ class Panel(QObject):
             self.stack.actionFailed.emit("stack", str(exc))
             self.window.statusBar().showMessage(f"Profile error: {exc}")
             return
-        self.apply_theme(profile.window.theme)
+        if theme:
+            self.apply_theme(profile.window.theme)
+        self._follow(profile)
+
+    def _follow(self, profile: Profile) -> None:
+        """The profile's server: the local stack, or a team's (``[stack] mode = "remote"``),
+        followed from now on; the other one is left as it is."""
+        remote = profile.remote.model_dump_json() if profile.stack.mode == "remote" else None
+        if remote == self._followed:
+            return
+        self._followed = remote
+        url = profile.remote.url if remote else ""
+        self.stack.set_remote(url)
+        if remote:
+            self.chat.set_remote(True, f"Connecting to the team server {url}…")
+            self.remote.follow(profile)
+        else:
+            self.remote.stop()
+            self.chat.set_remote(False)
 
     def apply_theme(self, choice: str) -> None:
         """Light or dark (``auto``: the desktop's scheme, followed when it changes)."""
@@ -273,10 +297,12 @@ class Panel(QObject):
             self.apply_theme("auto")
 
     def _on_settings_view(self, view: dict[str, object]) -> None:
-        """A profile read again (after Apply): the active one's theme takes effect now."""
+        """A profile read again (after Apply): the active one's theme takes effect now, and
+        its server (local or remote) is followed."""
         values = view.get("values")
         if view.get("name") == self.profile.name and isinstance(values, dict):
             self.apply_theme(str(values["window"]["theme"]))
+            self._tasks.start("check-profile", self._check_profile(theme=False))
 
     def quit(self) -> None:
         self._tasks.start("quit", self._quit())
@@ -300,6 +326,7 @@ class Panel(QObject):
         self.window.save_layout(self.layout_settings())
         self.errors.uninstall()
         self.stack.close()
+        self.remote.close()
         self.chat.close()
         self.monitor.close()
         for adapter in (self.secrets, self.models, self.settings, self.welcome):

@@ -39,7 +39,7 @@ def redis_test_url(db: int) -> str:
     return url
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="package")  # one topology for the package's tests
 def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
     _need_nginx()
     admin_url = require_service("ELITE_TEST_POSTGRES_URL", "PostgreSQL server")

@@ -5,6 +5,7 @@ a pull to the end, Delete with its confirmation."""
 from __future__ import annotations
 
 import asyncio
+import functools
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -15,8 +16,10 @@ from pytestqt.qtbot import QtBot
 from elite_panel.adapters.active_profile import ActiveProfile
 from elite_panel.adapters.chat_adapter import ChatAdapter
 from elite_panel.adapters.models_adapter import ModelsAdapter
+from elite_panel.adapters.remote_adapter import RemoteAdapter
 from elite_panel.adapters.stack_adapter import StackAdapter
 from elite_panel.core.paths import AppPaths
+from elite_panel.core.secret_store import SecretStore
 from elite_panel.stack.control import ControlClient
 from elite_panel.ui.pages.models_page import ModelsPage
 from embedded_server.app import create_app
@@ -52,7 +55,7 @@ def page(
         chat = ChatAdapter(paths)
         chat.connect_to(url, TOKEN)
         stack = StackAdapter(paths, ActiveProfile("default"), ControlClient(paths))
-        models = ModelsAdapter(chat, stack)
+        models = ModelsAdapter(chat, stack, RemoteAdapter(functools.partial(SecretStore, paths)))
         widget = ModelsPage(models)
         qtbot.addWidget(widget)
         widget.show()

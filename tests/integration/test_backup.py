@@ -327,6 +327,28 @@ def test_restore_brings_back_and_a_failed_one_puts_everything_back(
         assert [r[0] for r in connection.execute("SELECT id FROM conversations")] == [first]
 
 
+def test_a_remote_profile_backs_up_profiles_and_secret_names_only(
+    paths: AppPaths, home: Home, server: str
+) -> None:
+    chat(server, "a local conversation")
+    store = ProfileStore(paths, home.env)
+    store.set_value("default", "remote.url", "https://assistant.example.org")
+    store.set_value("default", "stack.mode", "remote")
+    archive = service(paths, home).create().path
+    manifest = read_archive(archive)
+    assert manifest.database == {"kind": "remote", "server": "https://assistant.example.org"}
+    assert not any(name.startswith("database/") for name in manifest.members)
+    assert "config/profiles/default.toml" in manifest.members
+
+    database = paths.server_data / "assistant.db"
+    before = tree_digest(paths.server_data)
+    dry = home.cli("backup", "restore", str(archive), "--dry-run")
+    assert dry.returncode == 0 and "database: kept as it is" in dry.stdout, dry.stdout
+    done = home.cli("backup", "restore", str(archive), "--yes")
+    assert done.returncode == 0, done.stderr
+    assert database.exists() and tree_digest(paths.server_data) == before
+
+
 def test_retention_and_the_lock(paths: AppPaths, home: Home) -> None:
     now = datetime(2026, 11, 26, 12, 0).astimezone()
     times = [now - timedelta(hours=6 * i) for i in range(12)]  # 4 a day over 3 days

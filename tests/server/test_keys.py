@@ -13,6 +13,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from embedded_server import __version__
 from embedded_server.app import create_app
 from embedded_server.config import Settings
 from tests.fakes.ollama_double import OllamaDouble, serve_in_thread
@@ -143,18 +144,25 @@ def test_each_key_has_its_own_rate_limit_and_series(double: OllamaDouble, data_d
             200
         ] * 4
         assert httpx.get(f"{server}/v1/models", headers=as_bob).status_code == 429
-        assert httpx.get(f"{server}/api/runners", headers=AUTH).status_code == 200
-        forbidden = httpx.get(f"{server}/api/runners", headers=as_alice)
+        assert httpx.get(f"{server}/api/keys", headers=AUTH).status_code == 200
+        forbidden = httpx.get(f"{server}/api/keys", headers=as_alice)
         assert forbidden.status_code == 429  # over her limit before anything else
         assert server_cli(data_dir, "keys", "limit", "alice", "off").returncode == 0
-        forbidden = httpx.get(f"{server}/api/runners", headers=as_alice)
+        forbidden = httpx.get(f"{server}/api/keys", headers=as_alice)
         assert forbidden.status_code == 403 and forbidden.json()["code"] == "forbidden"
+        # The pool's state is any key's to read, its runners' addresses the admin's only.
+        runners = httpx.get(f"{server}/api/runners", headers=as_alice).json()["runners"]
+        assert runners and all("url" not in r for r in runners)
+        assert "url" in httpx.get(f"{server}/api/runners", headers=AUTH).json()["runners"][0]
+        info = httpx.get(f"{server}/api/info", headers=as_alice).json()
+        assert info == {"version": __version__, "key": "alice", "admin": False}
+        assert httpx.get(f"{server}/api/info", headers=AUTH).json()["admin"] is True
 
         text = httpx.get(f"{server}/metrics").text
         words = len(OllamaDouble.answer.split(" "))
-        assert 'assistant_key_requests_total{key="alice"} 5.0' in text
+        assert 'assistant_key_requests_total{key="alice"} 7.0' in text
         assert 'assistant_key_requests_total{key="bob"} 5.0' in text
-        assert 'assistant_key_requests_total{key="(admin)"} 1.0' in text
+        assert 'assistant_key_requests_total{key="(admin)"} 3.0' in text
         assert f'assistant_key_tokens_total{{key="alice"}} {words}.0' in text
         listed = server_cli(data_dir, "keys", "list").stdout
         assert (

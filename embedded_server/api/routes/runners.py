@@ -1,26 +1,39 @@
-"""The runner pool's state, for the admin (``GET /api/runners``)."""
+"""The server and its runner pool as a caller sees them (``/api/info``, ``/api/runners``).
+
+Any valid key may read both: a developer's panel shows which runner is down. A runner's
+URL (the cluster's inside) is shown to the admin token only.
+"""
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Request
 
-from embedded_server.api.deps import require_admin
-from embedded_server.api.schemas import RunnerList, RunnerPublic
+from embedded_server import __version__
+from embedded_server.api.deps import owner
+from embedded_server.api.schemas import RunnerList, RunnerPublic, ServerInfo
 from embedded_server.backends.pool import RunnerPool
 from embedded_server.errors import ERROR_RESPONSES
 
 router = APIRouter(prefix="/api", tags=["runners"], responses=ERROR_RESPONSES)
 
 
-@router.get("/runners", dependencies=[Depends(require_admin)])
+@router.get("/info")
+async def server_info(request: Request) -> ServerInfo:
+    """The server's version and who the caller is (an API key's name, or the admin)."""
+    key = owner(request)
+    return ServerInfo(version=__version__, key=key, admin=key is None)
+
+
+@router.get("/runners", response_model_exclude_none=True)
 async def list_runners(request: Request) -> RunnerList:
     """Each runner: its state, models, requests in flight and last error."""
     pool: RunnerPool = request.app.state.backend
+    admin = owner(request) is None
     return RunnerList(
         runners=[
             RunnerPublic(
                 name=r.name,
-                url=r.url,
+                url=r.url if admin else None,
                 kind=r.kind,
                 weight=r.weight,
                 state=r.state,

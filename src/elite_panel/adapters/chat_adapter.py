@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import ssl
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -71,10 +72,16 @@ class ChatAdapter(QObject):
         self._tasks = TaskGroup("chat")
         self._last_prompt: tuple[str, str | None, str | None] | None = None
         self._attachments = 0
+        self.remote = False  # a remote profile: the local stack's states are not followed
+        self.unavailable_reason = STACK_DOWN
 
     # -- connection ---------------------------------------------------------------------
 
     def on_stack_status(self, statuses: list[ServiceStatus]) -> None:
+        """The local stack's states: connect to its server when it is ready (not while a
+        remote profile is the active one)."""
+        if self.remote:
+            return
         assistant = next((s for s in statuses if s.name == "assistant"), None)
         url = assistant.url if assistant and assistant.state is ServiceState.READY else None
         if url and (self.client is None or self.client.base_url != url):
@@ -87,15 +94,26 @@ class ChatAdapter(QObject):
             self._close_client()
             self.availableChanged.emit(False)
 
-    def connect_to(self, url: str, token: str) -> None:
+    def connect_to(self, url: str, token: str, verify: bool | ssl.SSLContext = True) -> None:
         # httpx is imported on first connection, not at panel start.
         from elite_panel.client.assistant import AssistantClient
 
         self._close_client()
-        self.client = AssistantClient(url, token)
+        self.client = AssistantClient(url, token, verify=verify)
         self.availableChanged.emit(True)
         self.refresh()
         self._tasks.start("models", self._models())
+
+    def set_remote(self, remote: bool, reason: str = STACK_DOWN) -> None:
+        """Follow a team's server (``connect_to`` is then called with its key) or the local
+        stack again; either way the current connection ends, and ``reason`` says why there
+        is none until the next one."""
+        self.remote = remote
+        self.unavailable_reason = reason
+        self.stop()
+        if self.client is not None:
+            self._close_client()
+            self.availableChanged.emit(False)
 
     def close(self) -> None:
         self._tasks.cancel_all()
@@ -158,7 +176,7 @@ class ChatAdapter(QObject):
             return
         self._last_prompt = (prompt, model, system)
         if self.client is None:
-            self.streamFailed.emit(STACK_DOWN, "start")
+            self.streamFailed.emit(self.unavailable_reason, "" if self.remote else "start")
             return
         self.streaming = True
         self._tasks.start("stream", self._stream(self.client, prompt, model, system))
@@ -182,7 +200,7 @@ class ChatAdapter(QObject):
     def _run(self, key: str, coro: Any) -> None:
         if self.client is None:
             coro.close()
-            self.failed.emit(STACK_DOWN)
+            self.failed.emit(self.unavailable_reason)
             return
         self._tasks.start(key, coro)
 
@@ -274,13 +292,14 @@ class ChatAdapter(QObject):
                 elif kind == "done":
                     outcome = (self.streamFinished, event)
                 elif kind == "error":
-                    advice = _advice(str(event.get("message")), str(event.get("code")))
+                    message, code = str(event.get("message")), str(event.get("code"))
+                    advice = _advice(message, code, self.remote)
                     outcome = (self.streamFailed, advice, "retry")
         except asyncio.CancelledError:
             outcome = (self.streamFailed, "Stopped. The partial answer is kept.", "")
             raise
         except AssistantError as exc:
-            outcome = (self.streamFailed, _advice(str(exc), exc.code), "retry")
+            outcome = (self.streamFailed, _advice(str(exc), exc.code, self.remote), "retry")
         finally:
             # Not streaming any more before anyone hears of the end (a Retry may follow).
             self.streaming = False
@@ -302,7 +321,17 @@ ADVICE = {
 }
 
 
-def _advice(message: str, code: str) -> str:
+# The same codes from a team's server: nothing to start here, a key of one's own.
+REMOTE_ADVICE = {
+    **ADVICE,
+    "runner_failed": "The partial answer is kept; the Stack page shows the server's runners.",
+    "unavailable": "The partial answer is kept; the Stack page shows the server's runners.",
+    "unreachable": "The partial answer is kept; check the network and [remote] url, then Retry.",
+    "unauthorized": "Set a valid key on the Secrets page (ask the server's admin for one).",
+}
+
+
+def _advice(message: str, code: str, remote: bool = False) -> str:
     """The error, with what to do about it (by its code, never by its words)."""
-    advice = ADVICE.get(code)
+    advice = (REMOTE_ADVICE if remote else ADVICE).get(code)
     return f"{message}. {advice}" if advice else message

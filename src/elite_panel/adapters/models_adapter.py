@@ -10,7 +10,8 @@ from typing import Any
 
 from PySide6.QtCore import QObject, Signal
 
-from elite_panel.adapters.chat_adapter import STACK_DOWN, ChatAdapter
+from elite_panel.adapters.chat_adapter import ChatAdapter
+from elite_panel.adapters.remote_adapter import RemoteAdapter
 from elite_panel.adapters.stack_adapter import StackAdapter
 from elite_panel.adapters.tasks import TaskGroup
 from elite_panel.core.errors import EliteError
@@ -26,6 +27,8 @@ class ModelsAdapter(QObject):
     progress(str, dict): a pull or import event (name, event).
     finished(str): an operation ended well (its message).
     failed(str): an operation failed (its message).
+    accessChanged(bool, str): whether models may be pulled, imported, unloaded and deleted
+        (not with a team server's key), and why not.
     """
 
     installed = Signal(list)
@@ -34,14 +37,35 @@ class ModelsAdapter(QObject):
     progress = Signal(str, dict)
     finished = Signal(str)
     failed = Signal(str)
+    accessChanged = Signal(bool, str)
 
     def __init__(
-        self, chat: ChatAdapter, stack: StackAdapter, parent: QObject | None = None
+        self,
+        chat: ChatAdapter,
+        stack: StackAdapter,
+        remote: RemoteAdapter,
+        parent: QObject | None = None,
     ) -> None:
         super().__init__(parent)
         self.chat = chat
         self.stack = stack
+        self.may_change = (True, "")
         self._tasks = TaskGroup("models")
+        remote.stateChanged.connect(self._on_remote_state)
+        self._on_remote_state(remote.state)
+
+    def _on_remote_state(self, state: dict[str, Any]) -> None:
+        """A key (not the admin token) lists and uses a team server's models, no more."""
+        if state and "admin" not in state:
+            return  # not known yet
+        may_change = (
+            (True, "")
+            if not state or state["admin"]
+            else (False, "Only the server's admin token changes its models.")
+        )
+        if may_change != self.may_change:
+            self.may_change = may_change
+            self.accessChanged.emit(*may_change)
 
     def refresh(self) -> None:
         self._run("list", self._list())
@@ -74,7 +98,7 @@ class ModelsAdapter(QObject):
     def _run(self, key: str, coro: Coroutine[Any, Any, None]) -> None:
         if self.chat.client is None:
             coro.close()
-            self.failed.emit(STACK_DOWN)
+            self.failed.emit(self.chat.unavailable_reason)
             return
         self._tasks.start(key, coro)
 

@@ -55,13 +55,26 @@ class StackAdapter(QObject):
         self.last_failure: tuple[str, str] | None = None  # for a Stack page built later
         self.actionFailed.connect(lambda target, message: self._keep_failure((target, message)))
         self.connected = False
+        self.remote_url = ""  # a remote profile's server: nothing to run here
         self._tasks = TaskGroup("stack")
         self.client = client
 
     # -- lifecycle ----------------------------------------------------------------------
 
     def start_watching(self) -> None:
-        self._tasks.start("watch", self._watch_forever())
+        if not self.remote_url:
+            self._tasks.start("watch", self._watch_forever())
+
+    def set_remote(self, url: str) -> None:
+        """A remote profile (``url``) is the active one: the local supervisor is neither
+        followed nor started (it is left as it is); ``""``: the local stack again."""
+        self.remote_url = url
+        if url:
+            self._tasks.cancel("watch")
+            self._set_connected(False)
+            self._publish(stopped_statuses())
+        else:
+            self.start_watching()
 
     def close(self) -> None:
         self._tasks.cancel_all()
@@ -107,6 +120,12 @@ class StackAdapter(QObject):
     def _run_action(self, target: str, cmd: str, **args: object) -> None:
         # A stop is never swallowed by a start still waiting for its answer.
         key = f"action:{target}:{'stop' if cmd in ('down', 'stop') else 'start'}"
+        if self.remote_url:
+            self.notice.emit(
+                f"This profile uses the team server {self.remote_url}: nothing runs on this "
+                "machine to start or stop (it is managed where it runs)."
+            )
+            return
         if self._tasks.running(key):
             return
         self._tasks.start(key, self._action(target, cmd, args))

@@ -122,7 +122,7 @@ class Restorer:
             (config / "secret_names.json", plan.staging / "config" / "secret_names.json"),
         ]
         database = self.service.database
-        if database.kind == "sqlite":
+        if database.kind == "sqlite" and _has_database(plan.manifest):
             live = database.sqlite_path
             items.append((live, plan.staging / database.member))
             for suffix in ("-wal", "-shm"):  # they belong to the database being replaced
@@ -148,14 +148,14 @@ class Restorer:
                 done.append((live, aside))
                 if incoming is not None:
                     os.replace(incoming, live)
-            step = "checking the restored database"
             database = self.service.database
-            if database.kind == "sqlite":
-                if database.sqlite_path.exists():
-                    problem = check_sqlite(database.sqlite_path)
-                    if problem:
-                        raise BackupError(problem)
-            else:
+            restored = _has_database(plan.manifest)  # (a remote profile's archive has none)
+            if restored and database.kind == "sqlite":
+                step = "checking the restored database"
+                problem = database.sqlite_path.exists() and check_sqlite(database.sqlite_path)
+                if problem:
+                    raise BackupError(problem)
+            elif restored:
                 step = "loading the database dump"
                 pg_restore(database.url, plan.staging / database.member)
         except BaseException as exc:
@@ -174,6 +174,11 @@ class Restorer:
 
     def _database_change(self, manifest: Manifest, staging: Path) -> str:
         new = manifest.database
+        if not _has_database(manifest):
+            return (
+                f"kept as it is (made with the team server {new.get('server')}, whose "
+                "conversations are backed up where it runs)"
+            )
         theirs = f"{new.get('conversations', 0)} conversations, {new.get('messages', 0)} messages"
         database = self.service.database
         if database.kind != "sqlite":
@@ -234,3 +239,8 @@ def _remove(path: Path) -> None:
         shutil.rmtree(path)
     else:
         path.unlink(missing_ok=True)
+
+
+def _has_database(manifest: Manifest) -> bool:
+    """Whether the archive holds a database (not one made with a remote profile)."""
+    return manifest.database.get("kind") != "remote"

@@ -86,8 +86,13 @@ class BackupService:
         self, staging: Path, created: datetime, include_logs: bool, reason: str
     ) -> tuple[list[Source], Manifest]:
         db_copy = staging / "database"
-        figures = snapshot(self.database, db_copy)
-        models = self._models()
+        remote = self.profile.stack.mode == "remote"  # the team's server keeps its own data
+        figures = (
+            {"kind": "remote", "server": self.profile.remote.url}
+            if remote
+            else snapshot(self.database, db_copy)
+        )
+        models = [] if remote else self._models()
         (staging / "models.json").write_text(json.dumps(models, indent=2) + "\n")
         sources = [Source("models.json", staging / "models.json")]
         if db_copy.exists():
@@ -101,7 +106,7 @@ class BackupService:
             schema_version=str(figures.get("schema")) if figures.get("schema") else None,
             host=platform.node(),
             created=created.isoformat(),
-            database={"file": self.database.member, **figures},
+            database=figures if remote else {"file": self.database.member, **figures},
             include_logs=include_logs,
             secret_names=self._secret_names(),
             models=len(models),

@@ -85,6 +85,18 @@ class AssistantClient:
             raise _refusal(response) from exc
         return body
 
+    async def info(self) -> dict[str, Any]:
+        """The server's version and who the key is (``key``, ``admin``)."""
+        info: dict[str, Any] = (await self._request("GET", "/api/info")).json()
+        return info
+
+    async def runners(self) -> list[dict[str, Any]]:
+        """The server's pool: each runner's state, models, requests in flight, last error."""
+        runners: list[dict[str, Any]] = (await self._request("GET", "/api/runners")).json()[
+            "runners"
+        ]
+        return runners
+
     async def models(self) -> list[dict[str, Any]]:
         models: list[dict[str, Any]] = (await self._request("GET", "/api/models")).json()["models"]
         return models

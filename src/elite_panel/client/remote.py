@@ -29,8 +29,11 @@ def tls_verify(profile: Profile) -> bool | ssl.SSLContext:
         ) from exc
 
 
-def remote_client(profile: Profile, secrets: SecretStore) -> AssistantClient:
-    """A client of ``profile``'s remote server; raises EliteError without a key."""
+def remote_credentials(
+    profile: Profile, secrets: SecretStore
+) -> tuple[str, str, bool | ssl.SSLContext]:
+    """``profile``'s server: its URL, the API key from the secrets and what its certificate
+    is checked against; raises EliteError without a key."""
     name = profile.remote.api_key_secret
     key, _source = secrets.lookup(name)
     if not key:
@@ -38,4 +41,10 @@ def remote_client(profile: Profile, secrets: SecretStore) -> AssistantClient:
             f"no API key for {profile.remote.url}: `elite-panel secrets set {name}` (or set "
             f"{name} in the environment)"
         )
-    return AssistantClient(profile.remote.url.rstrip("/"), key, verify=tls_verify(profile))
+    return profile.remote.url.rstrip("/"), key, tls_verify(profile)
+
+
+def remote_client(profile: Profile, secrets: SecretStore) -> AssistantClient:
+    """A client of ``profile``'s remote server; raises EliteError without a key."""
+    url, key, verify = remote_credentials(profile, secrets)
+    return AssistantClient(url, key, verify=verify)

@@ -26,6 +26,7 @@ from PySide6.QtWidgets import (
 )
 
 from elite_panel.adapters.backup_adapter import BackupAdapter
+from elite_panel.adapters.remote_adapter import RemoteAdapter
 from elite_panel.ui.icons import icon
 from elite_panel.ui.widgets import dialogs
 from elite_panel.ui.widgets.actions import add_buttons, fill, record_table
@@ -64,7 +65,9 @@ class BackupsPage(QWidget):
 
     title = "Backups"
 
-    def __init__(self, backups: BackupAdapter, parent: QWidget | None = None) -> None:
+    def __init__(
+        self, backups: BackupAdapter, remote: RemoteAdapter, parent: QWidget | None = None
+    ) -> None:
         super().__init__(parent)
         self.backups = backups
         self.confirm = dialogs.confirm
@@ -130,8 +133,12 @@ class BackupsPage(QWidget):
         form.addRow("And one a day for (days)", self.keep_daily)
         form.addRow(save)
 
+        self.remote_note = QLabel()
+        self.remote_note.setObjectName("backupsRemoteNote")
+        self.remote_note.setWordWrap(True)
         layout = QVBoxLayout(self)
         layout.addLayout(top)
+        layout.addWidget(self.remote_note)
         layout.addWidget(self.table, 1)
         layout.addWidget(self.empty, 1)
         layout.addLayout(row)
@@ -145,8 +152,19 @@ class BackupsPage(QWidget):
         backups.failed.connect(lambda text: self._done(text, error=True))
         backups.planned.connect(self._on_planned)
         backups.settingsLoaded.connect(self._on_settings_loaded)
+        remote.stateChanged.connect(self._on_remote_state)
+        self._on_remote_state(remote.state)
         self.load_settings()
         backups.refresh()
+
+    def _on_remote_state(self, state: dict[str, Any]) -> None:
+        """A remote profile: these backups hold no conversations, and the page says so."""
+        self.remote_note.setVisible(bool(state))
+        self.remote_note.setText(
+            f"This profile uses the team server {state.get('url', '')}: a backup here holds "
+            "your profiles and the names of your secrets. The server's conversations are "
+            "backed up where it runs (`elite-assistant-server backup create`, or pg_dump)."
+        )
 
     # -- actions ------------------------------------------------------------------------
 

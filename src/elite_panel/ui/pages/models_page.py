@@ -27,6 +27,7 @@ from elite_panel.ui.widgets.empty_state import EmptyState
 
 INSTALLED = ("Name", "Size", "Parameters", "Quantization", "Family", "Modified", "Chats")
 LOADED = ("Name", "Size", "On GPU", "Context", "Until")
+CHANGING = ("Unload", "Delete", "Import GGUF")  # the admin's, on a team's server
 
 
 class ModelsPage(QWidget):
@@ -57,6 +58,7 @@ class ModelsPage(QWidget):
             ),
         )
 
+        self._tips = [self.buttons[name].toolTip() for name in CHANGING]
         self.pull_name = QLineEdit()
         self.pull_name.setPlaceholderText("a model to pull, e.g. qwen2.5-coder:7b")
         self.pull_name.returnPressed.connect(self.pull)
@@ -110,8 +112,23 @@ class ModelsPage(QWidget):
         models.finished.connect(lambda text: self._end(text, error=False))
         models.failed.connect(lambda text: self._end(text, error=True))
         models.details.connect(self._on_details)
+        models.accessChanged.connect(self._on_access)
+        self._on_access(*models.may_change)
         self._started = 0.0
         self._shown = False
+
+    def _on_access(self, allowed: bool, reason: str) -> None:
+        """Greyed out, with the reason as their tooltip, where the key may not change the
+        server's models."""
+        changing = [self.buttons[name] for name in CHANGING]
+        for widget in (*changing, self.pull_button, self.pull_name):
+            widget.setEnabled(allowed)
+        for button, tip in zip(changing, self._tips, strict=True):
+            button.setToolTip(tip if allowed else reason)
+        self.pull_button.setToolTip("" if allowed else reason)
+        self.pull_name.setPlaceholderText(
+            "a model to pull, e.g. qwen2.5-coder:7b" if allowed else reason
+        )
 
     def showEvent(self, event: Any) -> None:
         if not self._shown:

@@ -1,4 +1,5 @@
-"""The Stack page: the whole stack's controls, one card per service, and their live logs."""
+"""The Stack page: the whole stack's controls, one card per service, and their live logs;
+for a remote profile, the team's server and its runners instead."""
 
 from __future__ import annotations
 
@@ -8,15 +9,18 @@ from PySide6.QtWidgets import (
     QLabel,
     QPushButton,
     QSplitter,
+    QStackedWidget,
     QTabWidget,
     QVBoxLayout,
     QWidget,
 )
 
+from elite_panel.adapters.remote_adapter import RemoteAdapter
 from elite_panel.adapters.stack_adapter import StackAdapter
 from elite_panel.core.services import SERVICE_NAMES, ServiceState, ServiceStatus
 from elite_panel.ui.icons import icon
 from elite_panel.ui.widgets.log_view import LogView
+from elite_panel.ui.widgets.remote_server_view import RemoteServerView
 from elite_panel.ui.widgets.service_card import TITLES, ServiceCard
 
 
@@ -25,11 +29,14 @@ class StackPage(QWidget):
 
     Args:
     stack: the adapter that talks to the supervisor (from the composition root).
+    remote: the adapter that follows a remote profile's server.
     """
 
     title = "Stack"
 
-    def __init__(self, stack: StackAdapter, parent: QWidget | None = None) -> None:
+    def __init__(
+        self, stack: StackAdapter, remote: RemoteAdapter, parent: QWidget | None = None
+    ) -> None:
         super().__init__(parent)
         self.stack = stack
         self.start_button = QPushButton("Start stack")
@@ -76,10 +83,19 @@ class StackPage(QWidget):
         splitter.addWidget(self.log_tabs)
         splitter.setStretchFactor(1, 1)
 
-        layout = QVBoxLayout(self)
+        local = QWidget()
+        layout = QVBoxLayout(local)
+        layout.setContentsMargins(0, 0, 0, 0)
         layout.addLayout(top)
         layout.addWidget(self.error)
         layout.addWidget(splitter, 1)
+        self.remote = RemoteServerView()
+        self.views = QStackedWidget()
+        self.views.addWidget(local)
+        self.views.addWidget(self.remote)
+        QVBoxLayout(self).addWidget(self.views)
+        remote.stateChanged.connect(self._on_remote_state)
+        self._on_remote_state(remote.state)
 
         stack.statusChanged.connect(self._on_status_changed)
         stack.busyChanged.connect(self._on_busy_changed)
@@ -95,6 +111,12 @@ class StackPage(QWidget):
             self._on_action_failed(*stack.last_failure)
         for name in SERVICE_NAMES:
             stack.follow_logs(name)
+
+    def _on_remote_state(self, state: dict[str, object]) -> None:
+        """A remote profile's server (an empty state: the local stack again)."""
+        if state:
+            self.remote.show_state(state)
+        self.views.setCurrentIndex(1 if state else 0)
 
     def _on_start_clicked(self) -> None:
         self.error.hide()

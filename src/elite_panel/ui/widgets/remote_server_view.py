@@ -1,0 +1,78 @@
+"""A team's server on the Stack page: where it is, whether it is ready, its version, who the
+key is, and its pool's runners, live. Nothing to start or stop: that is done where it runs."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
+
+from elite_panel.ui.widgets.actions import fill, record_table
+
+RUNNERS = ("Runner", "Kind", "State", "Models", "In flight", "Requests", "Last error")
+
+
+class RemoteServerView(QWidget):
+    """The remote server's state (from :class:`RemoteAdapter`'s ``stateChanged``)."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.heading = QLabel()
+        self.heading.setObjectName("remoteHeading")
+        self.heading.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.status = QLabel()
+        self.status.setObjectName("remoteStatus")
+        self.status.setWordWrap(True)
+        self.status.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.identity = QLabel()
+        self.identity.setWordWrap(True)
+        self.runners = record_table(RUNNERS, stretch=len(RUNNERS) - 1)
+        self.runners.setAccessibleName("The server's runners")
+        note = QLabel(
+            "This profile uses a team's server: nothing runs on this machine, and the "
+            "server is started, stopped and backed up where it runs (Compose, Kubernetes)."
+        )
+        note.setWordWrap(True)
+        note.setObjectName("remoteNote")
+        layout = QVBoxLayout(self)
+        layout.addWidget(self.heading)
+        layout.addWidget(self.status)
+        layout.addWidget(self.identity)
+        layout.addWidget(QLabel("Runners"))
+        layout.addWidget(self.runners, 1)
+        layout.addWidget(note)
+
+    def show_state(self, state: dict[str, Any]) -> None:
+        self.heading.setText(f"<b>Team server</b> {state.get('url', '')}")
+        error = state.get("error", "")
+        if error:
+            self.status.setText(error)
+            self.status.setStyleSheet("color:#c0392b;")
+        else:
+            failing = {k: v for k, v in state.get("checks", {}).items() if v != "ok"}
+            text = "Ready" if state.get("ready") else "Not ready"
+            if failing:
+                text += ": " + "; ".join(f"{k} {v}" for k, v in failing.items())
+            self.status.setText(text)
+            self.status.setStyleSheet("" if state.get("ready") else "color:#c0392b;")
+        if "version" in state:
+            who = (
+                "the admin token"
+                if state.get("admin")
+                else f"the key “{state.get('key')}” (models are the admin's to change)"
+            )
+            self.identity.setText(f"Version {state['version']} · connected with {who}")
+        fill(self.runners, [_row(runner) for runner in state.get("runners", [])])
+
+
+def _row(runner: dict[str, Any]) -> list[str]:
+    return [
+        str(runner.get("name", "")),
+        str(runner.get("kind", "")),
+        str(runner.get("state", "")),
+        ", ".join(runner.get("models", [])),
+        str(runner.get("in_flight", 0)),
+        str(runner.get("requests", 0)),
+        str(runner.get("last_error") or ""),
+    ]
