@@ -79,7 +79,8 @@ class Panel(QObject):
         self.stack.statusChanged.connect(self.chat.on_stack_status)
         self.remote = RemoteAdapter(lambda: self.secret_store, self)
         self.remote.credentials.connect(self.chat.connect_to)
-        self.remote.unavailable.connect(self.chat.set_remote)
+        self.remote.unavailable.connect(lambda reason: self.chat.set_remote(True, reason))
+        self.remote.stateChanged.connect(self.monitor.on_remote_state)
         self._followed: str | None = None  # the remote section followed (None: local)
         chat_page = ChatPage(self.chat)
         chat_page.startStackRequested.connect(self.stack.start_stack)
@@ -281,9 +282,11 @@ class Panel(QObject):
         if remote:
             self.chat.set_remote(True, f"Connecting to the team server {url}…")
             self.remote.follow(profile)
+            self.monitor.follow_remote(profile)
         else:
             self.remote.stop()
             self.chat.set_remote(False)
+            self.monitor.follow_local()
 
     def apply_theme(self, choice: str) -> None:
         """Light or dark (``auto``: the desktop's scheme, followed when it changes)."""

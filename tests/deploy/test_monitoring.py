@@ -17,7 +17,6 @@ import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import httpx
 import pytest
@@ -31,10 +30,10 @@ from embedded_server.app import create_app
 from embedded_server.config import Settings
 from embedded_server.metrics import ServerMetrics
 from tests.conftest import Home, wait_for
+from tests.deploy.prometheus_run import MONITORING, query, quietly, running_prometheus
 from tests.fakes.nvml_double import ReplayNvml
 from tests.fakes.ollama_double import OllamaDouble, build_app, free_port, serve_in_thread
 
-MONITORING = Path(__file__).resolve().parents[2] / "packaging" / "monitoring"
 # PromQL's own words: functions, aggregations, keywords (what is not a metric name).
 PROMQL = {
     "sum", "min", "max", "avg", "count", "by", "without", "rate", "irate", "increase",
@@ -153,13 +152,6 @@ def server_url(tmp_path: Path) -> Iterator[str]:
         yield from serve_in_thread(create_app(settings))
 
 
-def query(prometheus: str, promql: str) -> list[dict[str, Any]]:
-    answer = httpx.get(f"{prometheus}/api/v1/query", params={"query": promql}, timeout=5)
-    answer.raise_for_status()
-    result: list[dict[str, Any]] = answer.json()["data"]["result"]
-    return result
-
-
 def test_a_real_prometheus_scrapes_the_server_and_the_exporter(
     tmp_path: Path, server_url: str
 ) -> None:
@@ -169,55 +161,25 @@ def test_a_real_prometheus_scrapes_the_server_and_the_exporter(
     sample = a_sample()
     listen = f"127.0.0.1:{free_port()}"
     metrics_server = exporter.serve(listen, lambda: sample)
-    config = yaml.safe_load((MONITORING / "prometheus.yml").read_text())
-    config["global"] = {"scrape_interval": "1s", "evaluation_interval": "1s"}
     server_target = server_url.removeprefix("http://")
-    config["scrape_configs"][0]["static_configs"] = [{"targets": [server_target]}]
-    config["scrape_configs"][0]["scrape_interval"] = "1s"
-    config["scrape_configs"][1]["static_configs"] = [{"targets": [listen]}]
-    for rules in ("alert_rules.yml", "recording_rules.yml"):
-        shutil.copy(MONITORING / rules, tmp_path)
-    (tmp_path / "prometheus.yml").write_text(yaml.safe_dump(config))
-    port = free_port()
-    proc = subprocess.Popen(
-        [
-            binary,
-            f"--config.file={tmp_path / 'prometheus.yml'}",
-            f"--storage.tsdb.path={tmp_path / 'tsdb'}",
-            f"--web.listen-address=127.0.0.1:{port}",
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=(tmp_path / "prometheus.log").open("wb"),
-    )
-    prometheus = f"http://127.0.0.1:{port}"
     try:
-        up = 'up{job=~"elite-coding-assistant|elite-gpu-host"} == 1'
-        wait_for(lambda: len(_quietly(prometheus, up)) == 2, 60, "both targets scraped")
-        temps = query(prometheus, "DCGM_FI_DEV_GPU_TEMP")
-        assert temps and float(temps[0]["value"][1]) == sample.gpus[0].temperature_c
-        assert temps[0]["metric"]["job"] == "elite-gpu-host"
-        assert query(prometheus, "cpu_usage_percent")
-        httpx.get(f"{server_url}/health")
-        requests = 'http_requests_total{job="elite-coding-assistant", endpoint="/health"}'
-        wait_for(lambda: _quietly(prometheus, requests), 30, "the server's request counted")
-        assert query(prometheus, "assistant_backend_up == 1")
-        rules = httpx.get(f"{prometheus}/api/v1/rules", timeout=5).json()["data"]["groups"]
-        assert {g["name"] for g in rules} == {
-            "elite-coding-assistant",
-            "elite-coding-assistant-recording",
-        }
+        with running_prometheus(binary, tmp_path, server_target, listen) as prometheus:
+            temps = query(prometheus, "DCGM_FI_DEV_GPU_TEMP")
+            assert temps and float(temps[0]["value"][1]) == sample.gpus[0].temperature_c
+            assert temps[0]["metric"]["job"] == "elite-gpu-host"
+            assert query(prometheus, "cpu_usage_percent")
+            httpx.get(f"{server_url}/health")
+            requests = 'http_requests_total{job="elite-coding-assistant", endpoint="/health"}'
+            wait_for(lambda: quietly(prometheus, requests), 30, "the server's request counted")
+            assert query(prometheus, "assistant_backend_up == 1")
+            rules = httpx.get(f"{prometheus}/api/v1/rules", timeout=5).json()["data"]["groups"]
+            assert {g["name"] for g in rules} == {
+                "elite-coding-assistant",
+                "elite-coding-assistant-recording",
+            }
     finally:
-        proc.terminate()
-        proc.wait(timeout=20)
         metrics_server.shutdown()
         metrics_server.server_close()
-
-
-def _quietly(prometheus: str, promql: str) -> list[dict[str, Any]]:
-    try:
-        return query(prometheus, promql)
-    except httpx.HTTPError:
-        return []
 
 
 def test_the_exporter_command_serves_until_stopped(tmp_path: Path) -> None:

@@ -1,5 +1,6 @@
 """The dashboard's data for the panel: the supervisor's history and live samples, or the
-panel's own sampling when no supervisor runs.
+panel's own sampling when no supervisor runs; for a remote profile, the cluster from its
+Prometheus, or without one the server's runners as the Stack page polls them.
 
 Alerts come with each sample; a newly fired one is emitted once (the tray shows it).
 The monitor package (psutil, NVML, numpy) is imported when sampling starts, after the
@@ -10,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -17,12 +19,14 @@ from typing import TYPE_CHECKING, Any
 from PySide6.QtCore import QObject, Signal
 
 from elite_panel.adapters.active_profile import ActiveProfile
+from elite_panel.adapters.remote_adapter import POLL_INTERVAL_S
 from elite_panel.adapters.tasks import TaskGroup
 from elite_panel.core.errors import ConfigError, DaemonUnavailable, EliteError
 from elite_panel.core.paths import AppPaths
 from elite_panel.stack.control import ControlClient
 
 if TYPE_CHECKING:
+    from elite_panel.core.profiles import Profile
     from elite_panel.monitor.collector import Collector
     from elite_panel.monitor.history import History
     from elite_panel.monitor.sampling import SamplingLoop
@@ -40,7 +44,9 @@ class MonitorAdapter(QObject):
     sampleArrived(dict, dict): the sample as JSON and its flat series (already in history).
     alertsChanged(list[dict]): the alerts firing now.
     alertFired(dict): an alert that just fired (once per firing).
-    sourceChanged(str): ``supervisor`` or ``panel``: who samples.
+    sourceChanged(str): who samples: ``supervisor``, ``panel``, ``prometheus`` or
+        ``server`` (a remote profile without a Prometheus URL).
+    figuresChanged(dict): the figures at a glance as text, for the remote sources.
     """
 
     historyReset = Signal(object)
@@ -48,6 +54,7 @@ class MonitorAdapter(QObject):
     alertsChanged = Signal(object)
     alertFired = Signal(object)
     sourceChanged = Signal(str)
+    figuresChanged = Signal(object)
 
     def __init__(
         self,
@@ -67,11 +74,49 @@ class MonitorAdapter(QObject):
         self._client = client
         self._collector_factory = collector_factory
         self._local: SamplingLoop | None = None
+        self.remote = False  # a remote profile: nothing sampled on this machine
+        self.prometheus_url = ""
         self._tasks = TaskGroup("monitor")
 
     def start(self) -> None:
-        if not self._tasks.running("monitor"):
+        if not self.remote and not self._tasks.running("monitor"):
             self._tasks.start("monitor", self._run())
+
+    def follow_remote(self, profile: Profile) -> None:
+        """A remote profile: the cluster from its Prometheus (without one, the runners'
+        figures from :meth:`on_remote_state` only)."""
+        self.remote = True
+        self.prometheus_url = profile.remote.prometheus_url
+        self._tasks.cancel("monitor")
+        self.alerts = []
+        self.alertsChanged.emit(self.alerts)
+        if self.prometheus_url:
+            self._tasks.start("monitor", self._follow_prometheus(profile))
+        else:
+            from elite_panel.monitor.history import History
+
+            self.latest = None
+            self.load_history(History(POLL_INTERVAL_S))
+            self._set_source("server")
+
+    def follow_local(self) -> None:
+        """The local stack's figures again (a local profile is the active one)."""
+        if self.remote:
+            self.remote = False
+            self._tasks.cancel("monitor")
+            self.history = None
+            self.start()
+
+    def on_remote_state(self, state: dict[str, Any]) -> None:
+        """A look at the remote server (without Prometheus): its runners' requests in
+        flight join the history."""
+        if self.source != "server" or self.history is None or not state.get("runners"):
+            return
+        now = time.time()
+        flat = {f"runner.{r['name']}.in_flight": float(r["in_flight"]) for r in state["runners"]}
+        self.history.add(now, flat)
+        self.latest = {"time": now}
+        self.figuresChanged.emit({})
 
     def close(self) -> None:
         self._tasks.cancel_all()
@@ -117,6 +162,41 @@ class MonitorAdapter(QObject):
             elif "sample" in message and self.history is not None:
                 self.history.add(message["sample"]["time"], message["flat"])
                 self._deliver(message)
+
+    async def _follow_prometheus(self, profile: Profile) -> None:
+        """24 h of history at once, then the new points and the firing alerts every step."""
+        from elite_panel.client.remote import tls_verify
+        from elite_panel.monitor.prometheus import STEP_S, PrometheusFeed, glance
+
+        self._set_source("prometheus")
+        try:  # the certificate is checked as the server's is (the profile's CA file)
+            feed = PrometheusFeed(self.prometheus_url, tls_verify(profile))
+        except EliteError as exc:
+            self.figuresChanged.emit({"error": str(exc)})
+            return
+        loaded = False
+        try:
+            while True:
+                now = time.time()
+                try:
+                    if not loaded:
+                        await feed.load(now)
+                        self.load_history(feed.history)
+                        loaded = True
+                    else:
+                        await feed.update(now)
+                    alerts = await feed.alerts()
+                except EliteError as exc:
+                    self.figuresChanged.emit({"error": str(exc)})
+                else:
+                    self.latest = {"time": now}
+                    self.figuresChanged.emit(glance(feed.latest))
+                    if alerts != self.alerts:
+                        self.alerts = alerts
+                        self.alertsChanged.emit(alerts)
+                await asyncio.sleep(STEP_S)
+        finally:
+            await feed.aclose()
 
     async def _sample_locally(self) -> None:
         """Sample here until a supervisor answers (checked every few ticks)."""

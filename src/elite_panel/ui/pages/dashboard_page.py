@@ -71,8 +71,58 @@ GRAPHS: tuple[tuple[str, str, str, Any, Any, bool], ...] = (
     ("svc_rss", "Services: memory", r"svc\.[^.]+\.rss", _tail, human_bytes, False),
     ("traffic", "Requests/s and tokens/s", r"server\.(rps|tps)", _tail, _plain, False),
 )
+
+
+def _at(name: str) -> str:
+    """The host or GPU a cluster's series is of: ``host.cpu@H`` → ``H``;
+    ``gpu0@H.util`` and ``gpu0@H.vram.used`` → ``gpu0@H``."""
+    if name.startswith("host."):
+        return name.split("@", 1)[1]
+    for suffix in (".vram.used", ".util"):
+        name = name.removesuffix(suffix)
+    return name
+
+
+# A team's cluster from Prometheus: one line per host, GPU and runner, the server's figures
+# summed over its replicas.
+CLUSTER_GRAPHS: tuple[tuple[str, str, str, Any, Any, bool], ...] = (
+    ("cpu", "CPU (%) by host", r"host\.cpu@.+", _at, _percent, False),
+    ("memory", "RAM (%) by host", r"host\.memory@.+", _at, _percent, False),
+    ("gpu_util", "GPU utilisation (%)", r"gpu\d+@.+\.util", _at, _percent, False),
+    ("vram", "VRAM used", r"gpu\d+@.+\.vram\.used", _at, human_bytes, False),
+    ("gpu_heat", "GPU °C and W", r"gpu\d+@.+\.(temp|power)", lambda n: n, _plain, False),
+    ("traffic", "Requests/s and tokens/s", r"server\.(rps|tps)", _tail, _plain, False),
+    ("latency", "p95 (s): request, first token", r"server\.(p95|ttft)", _tail, _plain, False),
+    (
+        "runners",
+        "Runners: requests in flight",
+        r"runner\..+\.in_flight",
+        lambda n: n[len("runner.") : -len(".in_flight")],
+        _plain,
+        False,
+    ),
+)
 PERCENT_GRAPHS = frozenset({"cpu", "memory", "gpu_util"})
 GPU_GRAPHS = frozenset({"gpu_util", "vram", "gpu_heat"})
+SOURCES = {
+    "supervisor": "sampled by the supervisor",
+    "panel": "sampled by the panel",
+    "prometheus": "the cluster, from Prometheus",
+    "server": "the team server's runners",
+}
+REMOTE_NOTES = {
+    "server": (
+        "No Prometheus: the server's runners only",
+        "Add the team's Prometheus ([remote] prometheus_url, on the Settings page) to see "
+        "every host and GPU of the cluster, the server's requests, latency and tokens/s "
+        "over 24 h, and Prometheus's alerts. Shown now: the server's runners.",
+    ),
+    "prometheus": (
+        "No GPU in Prometheus",
+        "Prometheus at {url} knows no GPU yet: run `elite-panel exporter` or NVIDIA's DCGM "
+        "exporter on the GPU hosts and add them to its scrape targets.",
+    ),
+}
 
 
 class DashboardPage(QWidget):
@@ -171,6 +221,10 @@ class DashboardPage(QWidget):
         monitor.sampleArrived.connect(self._on_sample)
         monitor.alertsChanged.connect(self._on_alerts_changed)
         monitor.sourceChanged.connect(self._on_source_changed)
+        monitor.figuresChanged.connect(self._on_figures)
+        self.built_for = ""
+        if monitor.source:
+            self._on_source_changed(monitor.source)
 
     # -- public ---------------------------------------------------------------------------
 
@@ -207,10 +261,25 @@ class DashboardPage(QWidget):
         self.monitor.start()
         self.redraw()
 
+    def _graphs(self) -> tuple[tuple[str, str, str, Any, Any, bool], ...]:
+        """The graphs of the current source: this machine's, a cluster's from Prometheus,
+        or only the runners of a remote server without Prometheus."""
+        source = self.monitor.source
+        if source == "prometheus":
+            return CLUSTER_GRAPHS
+        if source == "server":
+            return tuple(g for g in CLUSTER_GRAPHS if g[0] == "runners")
+        return GRAPHS
+
     def _build_plots(self) -> None:
         from elite_panel.ui.widgets.metric_plot import MetricPlot
 
-        for key, title, pattern, label, fmt, stacked in GRAPHS:
+        for plot in self.plots.values():
+            self.grid.removeWidget(plot)
+            plot.deleteLater()
+        self.plots.clear()
+        self.built_for = self.monitor.source
+        for key, title, pattern, label, fmt, stacked in self._graphs():
             plot = MetricPlot(title, pattern, label, fmt, stacked)
             if key in PERCENT_GRAPHS:
                 plot.setYRange(0, 100, padding=0.02)
@@ -227,7 +296,7 @@ class DashboardPage(QWidget):
         reason shows above instead)."""
         for plot in self.plots.values():
             self.grid.removeWidget(plot)
-        shown = [key for key, *_ in GRAPHS if self.has_gpu or key not in GPU_GRAPHS]
+        shown = [key for key in self.plots if self.has_gpu or key not in GPU_GRAPHS]
         for index, key in enumerate(shown):
             plot = self.plots[key]
             # One time axis per column, under the last row.
@@ -290,9 +359,33 @@ class DashboardPage(QWidget):
             self.alert_list.addItem("No alerts")
 
     def _on_source_changed(self, source: str) -> None:
-        self.source.setText(
-            "sampled by the supervisor" if source == "supervisor" else "sampled by the panel"
-        )
+        self.source.setText(SOURCES.get(source, ""))
+        title, text = REMOTE_NOTES.get(source, ("No GPU figures", ""))
+        self.gpu_reason.title.setText(f"<b>{title}</b>")
+        if source in REMOTE_NOTES:
+            self.has_gpu = False  # until Prometheus shows one
+            self.gpu_reason.set_text(text.format(url=self.monitor.prometheus_url))
+            self.gpu_reason.show()
+        if self.plots and self.built_for != source:
+            self._build_plots()
+            self.redraw()
+
+    def _on_figures(self, figures: dict[str, str]) -> None:
+        """A remote source's figures at a glance (an ``error``: Prometheus failed)."""
+        error = figures.get("error", "")
+        self.message.setText(error)
+        if error:
+            return
+        for key, label in self.glance.items():
+            label.setText(f"{key}\n{figures.get(key, '-')}")
+        has_gpu = figures.get("GPU", "-") != "-"
+        if has_gpu != self.has_gpu:
+            self.has_gpu = has_gpu
+            self.gpu_reason.setVisible(not has_gpu)
+            if self.plots:
+                self._place_plots()
+        if self.isVisible():
+            self.redraw()
 
     def _on_export_csv(self) -> None:
         path, _ = QFileDialog.getSaveFileName(self, "Export CSV", "dashboard.csv", "CSV (*.csv)")
