@@ -87,15 +87,17 @@ async def _sse(double: OpenAIDouble) -> AsyncIterator[bytes]:
 
 
 def main() -> None:
-    """``python -m tests.fakes.openai_double PORT [TOKENS]``: serve the double (benchmarks)."""
+    """``python -m tests.fakes.openai_double PORT [TOKENS [DELAY_S]]``: serve the double
+    (benchmarks)."""
     import sys
 
     import uvicorn
 
     port = int(sys.argv[1])
     tokens = int(sys.argv[2]) if len(sys.argv) > 2 else 100
+    delay_s = float(sys.argv[3]) if len(sys.argv) > 3 else 0.0
     uvicorn.run(
-        build_app(OpenAIDouble(tokens=tokens)),
+        build_app(OpenAIDouble(tokens=tokens, delay_s=delay_s)),
         host="127.0.0.1",
         port=port,
         log_level="warning",

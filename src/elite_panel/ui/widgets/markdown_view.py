@@ -49,7 +49,7 @@ class MarkdownView(QTextBrowser):
         self._frame = QTimer(self)
         self._frame.setSingleShot(True)
         self._frame.setInterval(FRAME_MS)
-        self._frame.timeout.connect(self.flush)
+        self._frame.timeout.connect(self._on_frame)
 
     def _code_theme(self) -> CodeTheme:
         """Code blocks as light or dark as the window around them."""
@@ -71,10 +71,18 @@ class MarkdownView(QTextBrowser):
         self._tail_start = self.document().characterCount() - 1
 
     def stream_text(self, text: str) -> None:
-        """The answer so far; rendered at the next frame (updates in between coalesce)."""
+        """The answer so far: rendered now when no frame has been drawn lately (the first
+        token shows at once), else at the end of the frame (updates in between coalesce)."""
         self.markdown = text
         self._pending = text
         if not self._frame.isActive():
+            self.flush()
+            self._frame.start()
+
+    def _on_frame(self) -> None:
+        """A frame ended: draw what came during it, and keep pacing while text comes."""
+        if self._pending is not None:
+            self.flush()
             self._frame.start()
 
     def flush(self) -> None:
