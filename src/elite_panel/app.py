@@ -81,6 +81,7 @@ class Panel(QObject):
         self.remote.credentials.connect(self.chat.connect_to)
         self.remote.unavailable.connect(lambda reason: self.chat.set_remote(True, reason))
         self.remote.stateChanged.connect(self.monitor.on_remote_state)
+        self.remote.stateChanged.connect(self._on_remote_state)
         self._followed: str | None = None  # the remote section followed (None: local)
         chat_page = ChatPage(self.chat)
         chat_page.startStackRequested.connect(self.stack.start_stack)
@@ -363,7 +364,18 @@ class Panel(QObject):
         if self.tray:
             self.tray.notify(f"Alert: {alert['rule']}", str(alert["message"]))
 
+    def _on_remote_state(self, state: dict[str, object]) -> None:
+        """A remote profile's server in the status bar and the tray (nothing: the local
+        stack's state again)."""
+        self.window.show_remote_state(state)
+        if not state:
+            self._on_status_changed(self.stack.statuses)
+        elif self.tray:
+            self.tray.show_remote_state(state)
+
     def _on_status_changed(self, statuses: list[ServiceStatus]) -> None:
+        if self.remote.state:
+            return  # the status line is the remote server's
         connected = self.stack.connected
         self.window.show_stack_state(statuses, connected)
         if self.tray:

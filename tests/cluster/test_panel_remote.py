@@ -5,16 +5,19 @@ local profile to a remote one and back."""
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from PySide6.QtWidgets import QLabel, QLineEdit
 from pytestqt.qtbot import QtBot
 
 from elite_panel.app import Panel
 from elite_panel.ui.pages.backups_page import BackupsPage
 from elite_panel.ui.pages.chat_page import ChatPage
 from elite_panel.ui.pages.models_page import ModelsPage
+from elite_panel.ui.pages.settings_page import SettingsPage
 from elite_panel.ui.pages.stack_page import StackPage
 from elite_panel.ui.widgets.lazy_page import LazyPage
 from tests.cluster.topology import Cluster
@@ -50,10 +53,13 @@ def test_the_panel_follows_a_team_server(
     cluster: Cluster,
     tls_cluster: tuple[str, Path],
     monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
+    caplog.set_level(logging.DEBUG)
     url, ca = tls_cluster
     key = cluster.server_command("keys", "create", "panel-dev").stdout.strip()
     monkeypatch.setenv("ASSISTANT_API_KEY", key)
+    home.env["ASSISTANT_API_KEY"] = key
     profiles = home.root / "config" / "profiles"
     profiles.mkdir(parents=True, exist_ok=True)
     for name, ca_file in (("team", str(ca)), ("team-no-ca", "")):
@@ -66,10 +72,16 @@ def test_the_panel_follows_a_team_server(
     assert isinstance(stack, StackPage)
     assert stack.views.currentIndex() == 0  # the local profile: the local stack's cards
 
-    panel.profile.set("team")  # switched in the running panel
+    settings = page(panel, "settings")
+    assert isinstance(settings, SettingsPage)
+    qtbot.waitUntil(lambda: settings.profiles.count() == 3, timeout=10_000)
+    settings._select("team")
+    settings._use()  # "Use" on the Settings page: switched in the running panel
+    page(panel, "stack")
     qtbot.waitUntil(lambda: stack.remote.runners.rowCount() == 3, timeout=20_000)
     assert stack.views.currentIndex() == 1
-    assert stack.remote.status.text() == "Ready"
+    assert stack.remote.badge.text() == "ready" and stack.remote.status.isHidden()
+    assert panel.window.stack_state.text() == f"Team server {url}: ready"
     assert "panel-dev" in stack.remote.identity.text()
     states = {
         stack.remote.runners.item(r, 0).text(): stack.remote.runners.item(r, 2).text()
@@ -105,6 +117,20 @@ def test_the_panel_follows_a_team_server(
     assert not models.pull_button.isEnabled()
     assert "admin token" in models.pull_button.toolTip()
 
+    page(panel, "settings")
+
+    def shown() -> list[str]:
+        return [w.text() for w in settings.findChildren(QLabel) + settings.findChildren(QLineEdit)]
+
+    qtbot.waitUntil(lambda: url in shown(), timeout=10_000)  # the active profile, loaded
+    assert "ASSISTANT_API_KEY" in shown() and not any(key in text for text in shown())
+
+    # The commands against the same cluster, with the same key.
+    answer = home.cli("--profile", "team", "chat", "--model", "llama3.2", "hi")
+    assert answer.returncode == 0 and answer.stdout.strip(), answer.stderr
+    loaded = home.cli("--profile", "team", "models", "ps")
+    assert loaded.returncode == 0, loaded.stderr
+
     assert cluster.server_command("keys", "revoke", "panel-dev").returncode == 0
     qtbot.waitUntil(lambda: "refused the key" in stack.remote.status.text(), timeout=20_000)
 
@@ -114,7 +140,11 @@ def test_the_panel_follows_a_team_server(
     assert "ca_file" in stack.remote.status.text()
     assert key not in stack.remote.status.text()
 
-    panel.profile.set("default")  # back to the local stack
+    page(panel, "settings")
+    settings._select("default")
+    settings._use()  # back to the local stack
     qtbot.waitUntil(lambda: stack.views.currentIndex() == 0, timeout=10_000)
+    assert panel.window.stack_state.text() == "Stack: stopped"
     assert backups.remote_note.isHidden()
     assert not home.processes()  # nothing was started on this machine
+    assert key not in caplog.text

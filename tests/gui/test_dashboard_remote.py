@@ -113,6 +113,8 @@ def test_the_cluster_from_prometheus_with_a_day_of_history(
             qtbot.waitUntil(day_shown, timeout=30_000)  # at once, not sampled since
             qtbot.waitUntil(lambda: page.glance["GPU °C"].text().endswith("90 °C"), timeout=15_000)
             assert page.source.text() == "the cluster, from Prometheus"
+            # The server's requests (the panel's own polls), summed over its replicas.
+            qtbot.waitUntil(lambda: page.glance["Req/s"].text() != "Req/s\n-", timeout=20_000)
             assert {"cpu", "gpu_util", "gpu_heat", "traffic", "latency", "runners"} <= set(
                 page.plots
             )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+from typing import Any
 
 from PySide6.QtCore import QByteArray, QEvent, QObject, QSettings, QSize, Qt, Signal
 from PySide6.QtGui import QCloseEvent, QKeySequence, QPalette, QShortcut
@@ -35,6 +36,13 @@ DESCRIPTIONS = {
     "backups": "Verified backups of your conversations and profiles, and their schedule.",
     "welcome": "What this machine can run, the runner to use, a coding model, a first answer.",
 }
+# A remote profile's pages say what they show of the team's server.
+REMOTE_DESCRIPTIONS = {
+    "dashboard": "The team's cluster: hosts, GPUs, the server and its runners, from Prometheus.",
+    "stack": "The team's server: readiness, version, who you are on it, and its runners.",
+    "models": "The team server's models: listed for any key, changed with the admin token.",
+    "backups": "Verified backups of your profiles and secret names; the server backs up its own.",
+}
 PREFERRED = QSize(1280, 800)
 SCREEN_SHARE = 0.9  # the first window takes at most this much of the available screen
 
@@ -46,6 +54,15 @@ def stack_summary(statuses: list[ServiceStatus], connected: bool) -> str:
     parts = ", ".join(f"{s.name} {s.state.value}" for s in statuses)
     ready = all(s.state is ServiceState.READY for s in statuses)
     return f"Stack: {'ready' if ready else 'partial'} ({parts})"
+
+
+def remote_summary(state: dict[str, Any]) -> tuple[str, ServiceState]:
+    """A remote profile's server in one line (status bar, tray), and its state's colour."""
+    if state.get("error"):
+        return f"Team server {state.get('url', '')}: unreachable", ServiceState.FAILED
+    if state.get("ready"):
+        return f"Team server {state.get('url', '')}: ready", ServiceState.READY
+    return f"Team server {state.get('url', '')}: not ready", ServiceState.UNHEALTHY
 
 
 class MainWindow(QMainWindow):
@@ -72,6 +89,7 @@ class MainWindow(QMainWindow):
         self.pages = pages
         self.sidebar = QListWidget()
         self.sidebar.setFixedWidth(150)
+        self.remote = False  # a remote profile's server: its own descriptions and status
         self.stack = QStackedWidget()
         self.sidebar.setIconSize(QSize(18, 18))
         for name, page in pages.items():
@@ -127,7 +145,8 @@ class MainWindow(QMainWindow):
         name = list(self.pages)[index]
         page = self.pages[name]
         self.page_title.setText(getattr(page, "title", name.title()))
-        self.page_description.setText(DESCRIPTIONS.get(name, ""))
+        descriptions = REMOTE_DESCRIPTIONS if self.remote else {}
+        self.page_description.setText(descriptions.get(name) or DESCRIPTIONS.get(name, ""))
 
     def fit_to_screen(self) -> None:
         """Size the window for its screen: the preferred size, but at most 90 % of the
@@ -193,6 +212,14 @@ class MainWindow(QMainWindow):
 
     def show_stack_state(self, statuses: list[ServiceStatus], connected: bool) -> None:
         self.stack_state.setText(stack_summary(statuses, connected))
+
+    def show_remote_state(self, state: dict[str, Any]) -> None:
+        """A remote profile's server (an empty state: the local stack again, whose next
+        status fills the line)."""
+        self.remote = bool(state)
+        if state:
+            self.stack_state.setText(remote_summary(state)[0])
+        self._on_page_changed(self.stack.currentIndex())
 
     def eventFilter(self, watched: QObject, event: QEvent) -> bool:
         if not self._painted and event.type() == QEvent.Type.Paint:

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from PySide6.QtCore import QObject, Qt, Signal
 from PySide6.QtGui import QAction, QColor, QIcon, QPainter, QPixmap
 from PySide6.QtWidgets import QMenu, QSystemTrayIcon
 
 from elite_panel.core.services import ServiceState, ServiceStatus
-from elite_panel.ui.main_window import stack_summary
+from elite_panel.ui.main_window import remote_summary, stack_summary
 from elite_panel.ui.style import STATE_COLORS
 
 
@@ -81,6 +83,12 @@ class Tray(QObject):
         state = overall_state(statuses) if connected else ServiceState.STOPPED
         self.icon.setIcon(state_icon(STATE_COLORS[state]))
         self.icon.setToolTip(f"Elite Coding Assistant: {stack_summary(statuses, connected)}")
+
+    def show_remote_state(self, state: dict[str, Any]) -> None:
+        """A remote profile's server: its line and colour."""
+        summary, color = remote_summary(state)
+        self.icon.setIcon(state_icon(STATE_COLORS[color]))
+        self.icon.setToolTip(f"Elite Coding Assistant: {summary}")
 
     def notify(self, title: str, message: str) -> None:
         """A desktop notification (an alert that just fired)."""

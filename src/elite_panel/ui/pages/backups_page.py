@@ -162,8 +162,9 @@ class BackupsPage(QWidget):
         self.remote_note.setVisible(bool(state))
         self.remote_note.setText(
             f"This profile uses the team server {state.get('url', '')}: a backup here holds "
-            "your profiles and the names of your secrets. The server's conversations are "
-            "backed up where it runs (`elite-assistant-server backup create`, or pg_dump)."
+            "your profiles and the names of your secrets (the schedule runs only while a "
+            "local stack is up). The server's conversations are backed up where it runs, "
+            "with elite-assistant-server backup create or pg_dump."
         )
 
     # -- actions ------------------------------------------------------------------------

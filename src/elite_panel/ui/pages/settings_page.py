@@ -183,7 +183,8 @@ class SettingsPage(QWidget):
     def _use(self) -> None:
         if self.current and self._guard(self.settings.use, self.current):
             self._say(
-                f"{self.current} is the active profile; the stack uses it from its next start."
+                f"{self.current} is the active profile (a local stack already running takes "
+                "it at its next start; a team server is followed at once)."
             )
 
     def _new(self) -> None:

@@ -6,8 +6,10 @@ from __future__ import annotations
 from typing import Any
 
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QHBoxLayout, QLabel, QVBoxLayout, QWidget
 
+from elite_panel.ui.main_window import remote_summary
+from elite_panel.ui.style import badge_css
 from elite_panel.ui.widgets.actions import fill, record_table
 
 RUNNERS = ("Runner", "Kind", "State", "Models", "In flight", "Requests", "Last error")
@@ -23,6 +25,7 @@ class RemoteServerView(QWidget):
         self.heading.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.status = QLabel()
         self.status.setObjectName("remoteStatus")
+        self.status.setStyleSheet("color:#c0392b;")
         self.status.setWordWrap(True)
         self.status.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.identity = QLabel()
@@ -35,8 +38,15 @@ class RemoteServerView(QWidget):
         )
         note.setWordWrap(True)
         note.setObjectName("remoteNote")
+        self.badge = QLabel()
+        self.badge.setObjectName("remoteBadge")
+        top = QHBoxLayout()
+        top.addWidget(self.heading)
+        top.addWidget(self.badge)
+        top.addStretch(1)
         layout = QVBoxLayout(self)
-        layout.addWidget(self.heading)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addLayout(top)
         layout.addWidget(self.status)
         layout.addWidget(self.identity)
         layout.addWidget(QLabel("Runners"))
@@ -46,16 +56,15 @@ class RemoteServerView(QWidget):
     def show_state(self, state: dict[str, Any]) -> None:
         self.heading.setText(f"<b>Team server</b> {state.get('url', '')}")
         error = state.get("error", "")
+        summary, color = remote_summary(state)
+        self.badge.setText(summary.rsplit(": ", 1)[-1])
+        self.badge.setStyleSheet(badge_css(color))
+        failing = {k: v for k, v in state.get("checks", {}).items() if v != "ok"}
         if error:
             self.status.setText(error)
-            self.status.setStyleSheet("color:#c0392b;")
-        else:
-            failing = {k: v for k, v in state.get("checks", {}).items() if v != "ok"}
-            text = "Ready" if state.get("ready") else "Not ready"
-            if failing:
-                text += ": " + "; ".join(f"{k} {v}" for k, v in failing.items())
-            self.status.setText(text)
-            self.status.setStyleSheet("" if state.get("ready") else "color:#c0392b;")
+        elif failing:
+            self.status.setText("; ".join(f"{k} {v}" for k, v in failing.items()))
+        self.status.setVisible(bool(error or failing))
         if "version" in state:
             who = (
                 "the admin token"
@@ -64,6 +73,10 @@ class RemoteServerView(QWidget):
             )
             self.identity.setText(f"Version {state['version']} · connected with {who}")
         fill(self.runners, [_row(runner) for runner in state.get("runners", [])])
+        for row in range(self.runners.rowCount()):  # the whole text where a cell elides it
+            for column in (RUNNERS.index("Models"), RUNNERS.index("Last error")):
+                item = self.runners.item(row, column)
+                item.setToolTip(item.text())
 
 
 def _row(runner: dict[str, Any]) -> list[str]:
