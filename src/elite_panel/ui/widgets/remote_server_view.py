@@ -76,7 +76,8 @@ class RemoteServerView(QWidget):
         for row in range(self.runners.rowCount()):  # the whole text where a cell elides it
             for column in (RUNNERS.index("Models"), RUNNERS.index("Last error")):
                 item = self.runners.item(row, column)
-                item.setToolTip(item.text())
+                if item is not None:
+                    item.setToolTip(item.text())
 
 
 def _row(runner: dict[str, Any]) -> list[str]:
