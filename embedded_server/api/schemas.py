@@ -217,7 +217,7 @@ class RunnerPublic(BaseModel):
     the admin only)."""
 
     name: str
-    url: str | None = None
+    url: str | None  # None for an API key: the cluster's inside is the admin's
     kind: str
     weight: float
     state: str  # starting (not checked yet), up, down (cooling down after failures)

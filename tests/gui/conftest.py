@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 
@@ -32,8 +33,13 @@ def qloop(qapp: QApplication) -> Iterator[asyncio.AbstractEventLoop]:
     try:
         yield loop
     finally:
-        for task in asyncio.all_tasks(loop):
+        tasks = asyncio.all_tasks(loop)
+        for task in tasks:
             task.cancel()
+        # Let them end (leaving their timeouts' scopes), or their timers fire in later tests.
+        deadline = time.monotonic() + 5
+        while not all(task.done() for task in tasks) and time.monotonic() < deadline:
+            qapp.processEvents()
         asyncio.events._set_running_loop(None)
         asyncio.set_event_loop(None)
         executor.shutdown(wait=True)

@@ -152,8 +152,8 @@ def test_each_key_has_its_own_rate_limit_and_series(double: OllamaDouble, data_d
         assert forbidden.status_code == 403 and forbidden.json()["code"] == "forbidden"
         # The pool's state is any key's to read, its runners' addresses the admin's only.
         runners = httpx.get(f"{server}/api/runners", headers=as_alice).json()["runners"]
-        assert runners and all("url" not in r for r in runners)
-        assert "url" in httpx.get(f"{server}/api/runners", headers=AUTH).json()["runners"][0]
+        assert runners and all(r["url"] is None for r in runners)
+        assert httpx.get(f"{server}/api/runners", headers=AUTH).json()["runners"][0]["url"]
         info = httpx.get(f"{server}/api/info", headers=as_alice).json()
         assert info == {"version": __version__, "key": "alice", "admin": False}
         assert httpx.get(f"{server}/api/info", headers=AUTH).json()["admin"] is True

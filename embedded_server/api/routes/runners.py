@@ -1,7 +1,7 @@
 """The server and its runner pool as a caller sees them (``/api/info``, ``/api/runners``).
 
 Any valid key may read both: a developer's panel shows which runner is down. A runner's
-URL (the cluster's inside) is shown to the admin token only.
+URL (the cluster's inside) is shown to the admin token only (null for a key).
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ async def server_info(request: Request) -> ServerInfo:
     return ServerInfo(version=__version__, key=key, admin=key is None)
 
 
-@router.get("/runners", response_model_exclude_none=True)
+@router.get("/runners")
 async def list_runners(request: Request) -> RunnerList:
     """Each runner: its state, models, requests in flight and last error."""
     pool: RunnerPool = request.app.state.backend
