@@ -171,10 +171,21 @@ class AssistantClient:
                 "give the CA that signed it as [remote] ca_file",
                 code="certificate",
             )
-        if isinstance(exc, httpx.ConnectError) and "Name or service not known" in reason:
+        if isinstance(exc, httpx.ConnectError) and any(n in reason for n in NAME_ERRORS):
             host = httpx.URL(self.base_url).host
             return AssistantError(
                 f"{host} is not a known host name: check [remote] url and the network",
+                code="unreachable",
+            )
+        if isinstance(exc, httpx.ConnectError):
+            return AssistantError(
+                f"cannot connect to {self.base_url} ({reason}): check that the server is "
+                "running and that the address is right",
+                code="unreachable",
+            )
+        if isinstance(exc, httpx.TimeoutException):
+            return AssistantError(
+                f"{self.base_url} did not answer in time: check the server and the network",
                 code="unreachable",
             )
         return AssistantError(
@@ -183,6 +194,14 @@ class AssistantClient:
 
     async def aclose(self) -> None:
         await self._http.aclose()
+
+
+# How the resolver says a host name is unknown (glibc, glibc without DNS, macOS).
+NAME_ERRORS = (
+    "Name or service not known",
+    "Temporary failure in name resolution",
+    "nodename nor servname",
+)
 
 
 def _tls_reason(message: str) -> str:
