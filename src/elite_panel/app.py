@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import gc
 import logging
 import os
 import sys
@@ -382,6 +383,13 @@ class Panel(QObject):
             self.tray.show_stack_state(statuses, connected)
 
 
+def settle_startup() -> None:
+    """Take what start-up made (modules, classes, Qt's wrappers) out of the garbage
+    collector's view: a full collection then walks only what came later, about 1 ms instead
+    of 100 (a hitch users saw when one fell while a long conversation loaded)."""
+    gc.freeze()
+
+
 def _check_display() -> None:
     """Fail with advice instead of Qt's abort when there is no screen to open a window on."""
     if not sys.platform.startswith("linux") or os.environ.get("QT_QPA_PLATFORM"):
@@ -422,6 +430,7 @@ def run_gui(
     async def main() -> None:
         panel = Panel(paths, profile_name)
         panel.window.firstPainted.connect(lambda: log.info("the window is painted"))
+        panel.window.firstPainted.connect(settle_startup)
         panel.show(page, hidden=hidden)
         panel.check_profile()
         if start_stack:
