@@ -12,7 +12,6 @@ from __future__ import annotations
 import asyncio
 import math
 import ssl
-from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
@@ -20,7 +19,7 @@ import httpx
 
 from elite_panel.core.errors import EliteError
 from elite_panel.monitor.history import FINE_SPAN_S, History
-from elite_panel.monitor.report import human_bytes
+from elite_panel.monitor.report import figure, human_bytes
 
 STEP_S = 5.0  # the live step (and the fine tier's interval)
 COARSE_STEP_S = 60.0  # the step of the 24 h history
@@ -157,38 +156,27 @@ def glance(latest: dict[str, float]) -> dict[str, str]:
     """The dashboard's figures at a glance for the whole cluster, from the newest values:
     hosts' CPU and RAM averaged, GPUs' use averaged, VRAM and power summed, the hottest."""
 
-    def values(prefix: str, suffix: str) -> list[float]:
+    def values(prefix: str, suffix: str = "") -> list[float]:
         return [
             v
             for k, v in latest.items()
             if k.startswith(prefix) and k.endswith(suffix) and not math.isnan(v)
         ]
 
-    def mean(found: Iterable[float]) -> float | None:
-        items = list(found)
-        return sum(items) / len(items) if items else None
+    def mean(found: list[float]) -> float | None:
+        return sum(found) / len(found) if found else None
 
-    cpu, memory = mean(values("host.cpu@", "")), mean(values("host.memory@", ""))
-    util = mean(values("gpu", ".util"))
     used, total = values("gpu", ".vram.used"), values("gpu", ".vram.total")
-    temps, power = values("gpu", ".temp"), values("gpu", ".power")
-    figures = {
-        "CPU": None if cpu is None else f"{cpu:.0f} %",
-        "RAM": None if memory is None else f"{memory:.0f} %",
-        "GPU": None if util is None else f"{util:.0f} %",
-        "VRAM": f"{human_bytes(sum(used))} / {human_bytes(sum(total))}" if used else None,
-        "GPU °C": f"{max(temps):.0f} °C" if temps else None,
-        "Power": f"{sum(power):.0f} W" if power else None,
-        "Req/s": _figure(latest.get("server.rps"), "{:.1f}"),
-        "Tok/s": _figure(latest.get("server.tps"), "{:.0f}"),
-        "p95": _figure(_ms(latest.get("server.p95")), "{:.0f} ms"),
+    power = values("gpu", ".power")
+    p95 = latest.get("server.p95")
+    return {
+        "CPU": figure(mean(values("host.cpu@")), "{:.0f} %"),
+        "RAM": figure(mean(values("host.memory@")), "{:.0f} %"),
+        "GPU": figure(mean(values("gpu", ".util")), "{:.0f} %"),
+        "VRAM": f"{human_bytes(sum(used))} / {human_bytes(sum(total))}" if used else "-",
+        "GPU °C": figure(max(values("gpu", ".temp"), default=None), "{:.0f} °C"),
+        "Power": figure(sum(power) if power else None, "{:.0f} W"),
+        "Req/s": figure(latest.get("server.rps"), "{:.1f}"),
+        "Tok/s": figure(latest.get("server.tps"), "{:.0f}"),
+        "p95": figure(None if p95 is None else p95 * 1000, "{:.0f} ms"),
     }
-    return {key: text or "-" for key, text in figures.items()}
-
-
-def _ms(seconds: float | None) -> float | None:
-    return None if seconds is None else seconds * 1000
-
-
-def _figure(value: float | None, pattern: str) -> str | None:
-    return None if value is None or math.isnan(value) else pattern.format(value)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 _UNITS = ("B", "KB", "MB", "GB", "TB")
@@ -29,6 +30,11 @@ def gpu_placement(share: float) -> str:
     """Where a loaded model sits, from the share of it in GPU memory (``models ps``, the
     Models page)."""
     return "100% GPU" if share >= 1 else f"{share:.0%} GPU / {1 - share:.0%} CPU"
+
+
+def figure(value: float | None, pattern: str) -> str:
+    """A figure at a glance: ``value`` in ``pattern``, or "-" when there is none (or NaN)."""
+    return "-" if value is None or math.isnan(value) else pattern.format(value)
 
 
 def _num(value: float | None, unit: str = "", digits: int = 1) -> str:

@@ -29,7 +29,7 @@ from PySide6.QtWidgets import (
 
 from elite_panel.adapters.monitor_adapter import MonitorAdapter
 from elite_panel.core.errors import EliteError
-from elite_panel.monitor.report import human_bytes
+from elite_panel.monitor.report import figure, human_bytes
 from elite_panel.ui.widgets.empty_state import EmptyState
 
 if TYPE_CHECKING:
@@ -329,11 +329,11 @@ class DashboardPage(QWidget):
                 self._place_plots()
         if gpus:
             gpu = gpus[0]
-            values["GPU"] = _opt(gpu["utilization_percent"], "{:.0f} %")
+            values["GPU"] = figure(gpu["utilization_percent"], "{:.0f} %")
             used, total = gpu["memory_used_bytes"], gpu["memory_total_bytes"]
             values["VRAM"] = f"{human_bytes(used)} / {human_bytes(total)}"
-            values["GPU °C"] = _opt(gpu["temperature_c"], "{:.0f} °C")
-            values["Power"] = _opt(gpu["power_w"], "{:.0f} W")
+            values["GPU °C"] = figure(gpu["temperature_c"], "{:.0f} °C")
+            values["Power"] = figure(gpu["power_w"], "{:.0f} W")
             self.gpu_reason.hide()
         else:
             reason = str(sample["gpu_unavailable_reason"])
@@ -343,10 +343,10 @@ class DashboardPage(QWidget):
             )
             self.gpu_reason.show()
         server = sample["server"] or {}
-        values["Req/s"] = _opt(server.get("requests_per_s"), "{:.1f}")
-        values["Tok/s"] = _opt(server.get("tokens_per_s"), "{:.0f}")
+        values["Req/s"] = figure(server.get("requests_per_s"), "{:.1f}")
+        values["Tok/s"] = figure(server.get("tokens_per_s"), "{:.0f}")
         p95 = server.get("latency_p95_s")
-        values["p95"] = _opt(p95 * 1000 if p95 is not None else None, "{:.0f} ms")
+        values["p95"] = figure(p95 * 1000 if p95 is not None else None, "{:.0f} ms")
         for key, label in self.glance.items():
             label.setText(f"{key}\n{values.get(key, '-')}")
 
@@ -410,7 +410,3 @@ class DashboardPage(QWidget):
             self.message.setText(f"Saved {path}")
         else:
             self.message.setText(f"Could not save {path}")
-
-
-def _opt(value: float | None, pattern: str) -> str:
-    return "-" if value is None else pattern.format(value)
