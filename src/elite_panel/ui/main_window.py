@@ -56,13 +56,18 @@ def stack_summary(statuses: list[ServiceStatus], connected: bool) -> str:
     return f"Stack: {'ready' if ready else 'partial'} ({parts})"
 
 
-def remote_summary(state: dict[str, Any]) -> tuple[str, ServiceState]:
-    """A remote profile's server in one line (status bar, tray), and its state's colour."""
+def remote_state(state: dict[str, Any]) -> tuple[str, ServiceState]:
+    """A remote profile's server in a word (unreachable, ready, not ready) and its colour."""
     if state.get("error"):
-        return f"Team server {state.get('url', '')}: unreachable", ServiceState.FAILED
+        return "unreachable", ServiceState.FAILED
     if state.get("ready"):
-        return f"Team server {state.get('url', '')}: ready", ServiceState.READY
-    return f"Team server {state.get('url', '')}: not ready", ServiceState.UNHEALTHY
+        return "ready", ServiceState.READY
+    return "not ready", ServiceState.UNHEALTHY
+
+
+def remote_summary(state: dict[str, Any]) -> str:
+    """A remote profile's server in one line (status bar, tray)."""
+    return f"Team server {state.get('url', '')}: {remote_state(state)[0]}"
 
 
 class MainWindow(QMainWindow):
@@ -218,7 +223,7 @@ class MainWindow(QMainWindow):
         status fills the line)."""
         self.remote = bool(state)
         if state:
-            self.stack_state.setText(remote_summary(state)[0])
+            self.stack_state.setText(remote_summary(state))
         self._on_page_changed(self.stack.currentIndex())
 
     def eventFilter(self, watched: QObject, event: QEvent) -> bool:

@@ -9,7 +9,7 @@ from PySide6.QtGui import QAction, QColor, QIcon, QPainter, QPixmap
 from PySide6.QtWidgets import QMenu, QSystemTrayIcon
 
 from elite_panel.core.services import ServiceState, ServiceStatus
-from elite_panel.ui.main_window import remote_summary, stack_summary
+from elite_panel.ui.main_window import remote_state, remote_summary, stack_summary
 from elite_panel.ui.style import STATE_COLORS
 
 
@@ -86,9 +86,8 @@ class Tray(QObject):
 
     def show_remote_state(self, state: dict[str, Any]) -> None:
         """A remote profile's server: its line and colour."""
-        summary, color = remote_summary(state)
-        self.icon.setIcon(state_icon(STATE_COLORS[color]))
-        self.icon.setToolTip(f"Elite Coding Assistant: {summary}")
+        self.icon.setIcon(state_icon(STATE_COLORS[remote_state(state)[1]]))
+        self.icon.setToolTip(f"Elite Coding Assistant: {remote_summary(state)}")
 
     def notify(self, title: str, message: str) -> None:
         """A desktop notification (an alert that just fired)."""

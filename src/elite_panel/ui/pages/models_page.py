@@ -61,6 +61,7 @@ class ModelsPage(QWidget):
         self._tips = [self.buttons[name].toolTip() for name in CHANGING]
         self.pull_name = QLineEdit()
         self.pull_name.setPlaceholderText("a model to pull, e.g. qwen2.5-coder:7b")
+        self._pull_hint = self.pull_name.placeholderText()  # (a key's reason replaces it)
         self.pull_name.returnPressed.connect(self.pull)
         self.pull_button = QPushButton(icon("export"), "Pull")
         self.pull_button.clicked.connect(self.pull)
@@ -126,9 +127,7 @@ class ModelsPage(QWidget):
         for button, tip in zip(changing, self._tips, strict=True):
             button.setToolTip(tip if allowed else reason)
         self.pull_button.setToolTip("" if allowed else reason)
-        self.pull_name.setPlaceholderText(
-            "a model to pull, e.g. qwen2.5-coder:7b" if allowed else reason
-        )
+        self.pull_name.setPlaceholderText(self._pull_hint if allowed else reason)
 
     def showEvent(self, event: Any) -> None:
         if not self._shown:

@@ -8,7 +8,7 @@ from typing import Any
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QVBoxLayout, QWidget
 
-from elite_panel.ui.main_window import remote_summary
+from elite_panel.ui.main_window import remote_state
 from elite_panel.ui.style import badge_css
 from elite_panel.ui.widgets.actions import fill, record_table
 
@@ -56,8 +56,8 @@ class RemoteServerView(QWidget):
     def show_state(self, state: dict[str, Any]) -> None:
         self.heading.setText(f"<b>Team server</b> {state.get('url', '')}")
         error = state.get("error", "")
-        summary, color = remote_summary(state)
-        self.badge.setText(summary.rsplit(": ", 1)[-1])
+        word, color = remote_state(state)
+        self.badge.setText(word)
         self.badge.setStyleSheet(badge_css(color))
         failing = {k: v for k, v in state.get("checks", {}).items() if v != "ok"}
         if error:
