@@ -17,6 +17,9 @@ import sys
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
+from elite_panel.ui import qt_import  # noqa: F401  (first: Qt without its import hook)
+
+# isort: split
 import qasync
 from PySide6.QtCore import QObject, QSettings
 from PySide6.QtGui import QGuiApplication, QKeySequence, QShortcut

@@ -24,3 +24,22 @@ def test_the_panel_starts_without_the_heavy_libraries() -> None:
     )
     assert "PySide6" in loaded
     assert not loaded & {"pydantic", "tomlkit", "keyring", "pyqtgraph", "numpy", "httpx"}
+
+
+def test_modules_imported_after_qt_are_not_read_by_its_import_hook() -> None:
+    """PySide's ``__feature__`` hook reads the source of each module imported after Qt;
+    the window's process puts Python's own import back (ui/qt_import.py)."""
+    code = (
+        "import builtins, sys, elite_panel.app\n"
+        "feature = sys.modules['shibokensupport.feature']\n"
+        "print(builtins.__import__ is builtins.__orig_import__,\n"
+        "      'elite_panel.ui.main_window' in feature.pyside_feature_dict)\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        check=True,
+        env={**os.environ, "QT_QPA_PLATFORM": "offscreen"},
+    ).stdout.split()
+    assert out == ["True", "False"]
