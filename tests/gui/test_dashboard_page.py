@@ -140,3 +140,25 @@ def test_without_a_gpu_the_reason_is_shown(
         assert page.plots[key].isHidden()
     assert not page.plots["cpu"].isHidden() and not page.plots["traffic"].isHidden()
     monitor.close()
+
+
+@pytest.mark.gui
+def test_a_steady_series_is_drawn_at_its_height_from_zero(qtbot: QtBot) -> None:
+    from elite_panel.ui.widgets.metric_plot import MetricPlot
+
+    times = np.arange(100.0)
+    vram = MetricPlot("VRAM", r"gpu0\.vram\..+", str, str, stacked=True)
+    rss = MetricPlot("memory", r"svc\..+", str, str)
+    cpu = MetricPlot("CPU (%)", r"host\.cpu", str, str, y_range=(0, 100))
+    for plot in (vram, rss, cpu):
+        qtbot.addWidget(plot)
+    vram.show_window(
+        times, {"gpu0.vram.ollama": np.full(100, 8e9), "gpu0.vram.other": np.full(100, 4e9)}
+    )
+    rss.show_window(
+        times, {"svc.runner.rss": np.full(100, 1e9), "svc.server.rss": np.full(100, np.nan)}
+    )
+    cpu.show_window(times, {"host.cpu": np.full(100, 30.0)})
+    for plot, top in ((vram, 12e9), (rss, 1e9), (cpu, 100)):
+        low, high = plot.getPlotItem().vb.viewRange()[1]
+        assert low <= 0 < top <= high <= 1.2 * top, (plot.title, low, high)

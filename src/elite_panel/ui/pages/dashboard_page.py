@@ -280,9 +280,8 @@ class DashboardPage(QWidget):
         self.plots.clear()
         self.built_for = self.monitor.source
         for key, title, pattern, label, fmt, stacked in self._graphs():
-            plot = MetricPlot(title, pattern, label, fmt, stacked)
-            if key in PERCENT_GRAPHS:
-                plot.setYRange(0, 100, padding=0.02)
+            fixed = (0.0, 100.0) if key in PERCENT_GRAPHS else None
+            plot = MetricPlot(title, pattern, label, fmt, stacked, y_range=fixed)
             if fmt is human_bytes:
                 plot.setLabel("left", units="B")  # SI prefixes on the axis
             plot.hovered.connect(self.readout.setText)

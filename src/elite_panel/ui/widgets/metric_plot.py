@@ -34,6 +34,9 @@ class MetricPlot(pg.PlotWidget):  # type: ignore[misc]  # pyqtgraph ships no typ
         label: turns a series name into its legend label (e.g. ``svc.runner.cpu`` → runner).
         fmt: formats a value for the read-out.
         stacked: draw the series as stacked areas (VRAM by owner).
+        y_range: a fixed value axis (percentages: 0 to 100); without one the axis runs
+            from zero to the window's largest value, so a steady series is a level line
+            at its height, not a hair-thin band zoomed around it.
 
     Signals:
         hovered(str): the read-out text for the point under the mouse.
@@ -48,6 +51,7 @@ class MetricPlot(pg.PlotWidget):  # type: ignore[misc]  # pyqtgraph ships no typ
         label: Callable[[str], str],
         fmt: Callable[[float], str],
         stacked: bool = False,
+        y_range: tuple[float, float] | None = None,
     ) -> None:
         super().__init__(axisItems={"bottom": pg.DateAxisItem()})
         self.title = title
@@ -70,6 +74,9 @@ class MetricPlot(pg.PlotWidget):  # type: ignore[misc]  # pyqtgraph ships no typ
         plot.setDownsampling(auto=True, mode="peak")
         self._times: FloatArray = np.empty(0)
         self._values: dict[str, FloatArray] = {}
+        self.y_range = y_range
+        if y_range:
+            self.setYRange(*y_range, padding=0.02)
         self.scene().sigMouseMoved.connect(self._on_mouse_moved)
         self.follow_palette()
 
@@ -100,14 +107,18 @@ class MetricPlot(pg.PlotWidget):  # type: ignore[misc]  # pyqtgraph ships no typ
         self._times = np.asarray(times, dtype=np.float64)
         self._values = {name: np.asarray(series[name], dtype=np.float64) for name in names}
         if self.stacked:
-            self._draw_stacked(self._times, names, self._values)
-            return
-        for name in names:
-            self._curve(name).setData(self._times, self._values[name], connect="finite")
+            top = self._draw_stacked(self._times, names, self._values)
+        else:
+            for name in names:
+                self._curve(name).setData(self._times, self._values[name], connect="finite")
+            top = max((_peak(values) for values in self._values.values()), default=0.0)
+        if self.y_range is None and top > 0:
+            self.setYRange(0, top * 1.05, padding=0.02)
 
     def _draw_stacked(
         self, times: FloatArray, names: list[str], series: Mapping[str, FloatArray]
-    ) -> None:
+    ) -> float:
+        """Draw the bands; returns the largest total."""
         # "other" goes on top; each curve is the running total, filled down to zero and
         # drawn in front of the larger totals, so each band shows one owner's share.
         names = sorted(names, key=lambda n: (n.endswith(".other"), n))
@@ -117,6 +128,7 @@ class MetricPlot(pg.PlotWidget):  # type: ignore[misc]  # pyqtgraph ships no typ
             curve = self._curve(name, fill=True)
             curve.setZValue(len(names) - z)
             curve.setData(times, total.copy())
+        return _peak(total)
 
     def _curve(self, name: str, fill: bool = False) -> pg.PlotDataItem:
         curve = self.curves.get(name)
@@ -148,3 +160,9 @@ class MetricPlot(pg.PlotWidget):  # type: ignore[misc]  # pyqtgraph ships no typ
         if self.sceneBoundingRect().contains(position):
             x = self.getPlotItem().vb.mapSceneToView(position).x()
             self.hovered.emit(self.readout(x))
+
+
+def _peak(values: FloatArray) -> float:
+    """The largest value of a series (0 when it has none)."""
+    finite = values[np.isfinite(values)]
+    return float(finite.max()) if finite.size else 0.0
