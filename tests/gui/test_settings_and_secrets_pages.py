@@ -20,6 +20,7 @@ from pytestqt.qtbot import QtBot
 from elite_panel import __version__
 from elite_panel.app import Panel
 from elite_panel.core.paths import AppPaths
+from elite_panel.core.profile_store import ProfileStore
 from elite_panel.ui.pages.secrets_page import HIDDEN, SecretsPage
 from elite_panel.ui.pages.settings_page import SettingsPage
 from elite_panel.ui.widgets.lazy_page import LazyPage
@@ -236,4 +237,26 @@ def test_hidden_starts_in_the_tray_but_shows_the_window_without_one(
         qtbot.addWidget(panel.window)
         panel.show("chat", hidden=True)
         assert panel.window.isVisible() is shown
+        panel.close()
+
+
+def test_the_list_marks_the_profile_this_window_works_with(
+    qtbot: QtBot, qloop: asyncio.AbstractEventLoop, home: Home
+) -> None:
+    """`elite-panel --profile work` while the stored active profile is another one: the page
+    marks and opens "work", and will not delete it from under the window."""
+    paths = AppPaths.from_env()
+    ProfileStore(paths).create("work")
+    panel = Panel(paths, "work", use_tray=False)
+    qtbot.addWidget(panel.window)
+    try:
+        page = open_settings(qtbot, panel)
+        assert page.settings.store.active() == "default"
+        marked = [page.profiles.item(i).text() for i in range(page.profiles.count())]
+        assert "work  (active)" in marked and "default" in marked
+        assert page.current == "work"
+        page.confirm = lambda *_a: True
+        page.buttons["Delete"].click()
+        assert "in use" in page.message.text() and "work" in page.settings.store.names()
+    finally:
         panel.close()

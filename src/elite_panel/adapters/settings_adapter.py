@@ -39,7 +39,8 @@ class SettingsAdapter(QObject):
     """The Settings page's Qt side of the profile store.
 
     Signals:
-    profilesChanged(list[str], str): the profile names and the active one.
+    profilesChanged(list[str], str): the profile names and the active one: the one this
+        panel works with (``elite-panel --profile NAME`` may differ from the stored one).
     activeChanged(str): another profile was made the active one.
     viewLoaded(dict): a profile read for the editor: ``name``, ``text``, and ``values``
         with their ``sources``, or ``error`` (an invalid file, shown in the TOML view).
@@ -92,7 +93,7 @@ class SettingsAdapter(QObject):
         self.viewLoaded.emit(await asyncio.to_thread(read))
 
     def refresh(self) -> None:
-        self.profilesChanged.emit(self.store.names(), self.store.active())
+        self.profilesChanged.emit(self.store.names(), self.stack.profile.name)
 
     def use(self, name: str) -> None:
         self.store.use(name)
@@ -110,6 +111,8 @@ class SettingsAdapter(QObject):
         self.refresh()
 
     def delete(self, name: str) -> None:
+        if name == self.stack.profile.name:
+            raise ConfigError(f"profile {name!r} is in use: switch to another one first")
         self.store.delete(name)
         self.refresh()
 

@@ -159,7 +159,8 @@ class SettingsPage(QWidget):
             self.profiles.addItem(f"{name}  (active)" if name == active else name)
             self.profiles.item(self.profiles.count() - 1).setData(Qt.ItemDataRole.UserRole, name)
         self.profiles.blockSignals(False)
-        row = names.index(keep) if keep in names else names.index(active)
+        fallback = active if active in names else names[0]  # (names has "default")
+        row = names.index(keep if keep in names else fallback)
         self.profiles.setCurrentRow(row)
         self._on_selected()
 
