@@ -116,9 +116,11 @@ class MessagePublic(BaseModel):
 
 
 class ConversationDetail(ConversationPublic):
-    """A conversation with its messages in order."""
+    """A conversation with its messages in order: all of them, or the newest page of them
+    (``?last=N``) with how many older ones remain in ``earlier``."""
 
     messages: list[MessagePublic]
+    earlier: int = 0
 
 
 class ConversationPage(BaseModel):

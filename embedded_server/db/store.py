@@ -126,6 +126,39 @@ class ConversationStore:
             raise NotFound(conversation_id)
         return conversation
 
+    async def recent_messages(
+        self, conversation_id: str, limit: int, before: str | None = None
+    ) -> tuple[Conversation, list[Message], int]:
+        """The conversation, its newest ``limit`` messages (before the message ``before``
+        when given) in order, and how many older ones remain.
+
+        Raises:
+            NotFound: no such conversation, or ``before`` is not one of its messages.
+        """
+
+        def work(session: Session) -> tuple[Conversation, list[Message], int]:
+            query = select(Conversation).where(self._owned(Conversation.id == conversation_id))
+            conversation = session.execute(query).scalar_one_or_none()
+            if conversation is None:
+                raise NotFound(conversation_id)
+            mine = Message.conversation_id == conversation_id
+            if before is not None:
+                cut = session.execute(
+                    select(Message.id).where(mine, Message.public_id == before)
+                ).scalar_one_or_none()
+                if cut is None:
+                    raise NotFound(conversation_id)
+                mine = and_(mine, Message.id < cut)
+            newest = select(Message).where(mine).order_by(Message.id.desc()).limit(limit)
+            messages = list(reversed(session.execute(newest).scalars().all()))
+            earlier = 0
+            if messages:
+                older = select(func.count()).where(mine, Message.id < messages[0].id)
+                earlier = int(session.execute(older).scalar_one())
+            return conversation, messages, earlier
+
+        return await self.db.run(work)
+
     async def search(
         self, query: str = "", limit: int = 50, offset: int = 0
     ) -> tuple[list[Conversation], int]:

@@ -159,3 +159,32 @@ def test_truncate_removes_a_message_and_what_follows(api: TestClient) -> None:
     )
     assert refused.status_code == 404
     assert len(api.get(f"/api/conversations/{other}", headers=AUTH).json()["messages"]) == 2
+
+
+def test_history_pages_back_from_the_newest(api: TestClient) -> None:
+    conversation = ask(api, "prompt 0")
+    for i in range(1, 5):
+        ask(api, f"prompt {i}", conversation)  # 10 messages: 5 prompts, 5 answers
+    url = f"/api/conversations/{conversation}"
+    everything = api.get(url, headers=AUTH).json()
+    assert len(everything["messages"]) == 10 and everything["earlier"] == 0
+    ids = [m["id"] for m in everything["messages"]]
+
+    newest = api.get(url, params={"last": 4}, headers=AUTH).json()
+    assert [m["id"] for m in newest["messages"]] == ids[6:]
+    assert newest["earlier"] == 6 and newest["title"] == everything["title"]
+    page = api.get(url, params={"last": 4, "before": ids[6]}, headers=AUTH).json()
+    assert [m["id"] for m in page["messages"]] == ids[2:6] and page["earlier"] == 2
+    first = api.get(url, params={"last": 4, "before": ids[2]}, headers=AUTH).json()
+    assert [m["id"] for m in first["messages"]] == ids[:2] and first["earlier"] == 0
+
+    unknown = api.get(url, params={"last": 4, "before": "nope"}, headers=AUTH)
+    assert unknown.status_code == 404 and "nope" in unknown.json()["error"]
+    other = create(api, "other")
+    elsewhere = api.get(
+        f"/api/conversations/{other}", params={"last": 4, "before": ids[3]}, headers=AUTH
+    )
+    assert elsewhere.status_code == 404  # a message of another conversation
+    assert api.get(url, params={"last": 0}, headers=AUTH).status_code == 422
+    alone = api.get(url, params={"before": ids[3]}, headers=AUTH).json()  # a page of 50
+    assert [m["id"] for m in alone["messages"]] == ids[:3] and alone["earlier"] == 0

@@ -15,11 +15,14 @@ from embedded_server.api.schemas import (
     ConversationPublic,
     ConversationTruncate,
     ConversationUpdate,
+    MessagePublic,
     Truncated,
 )
 from embedded_server.db.store import NotFound
 from embedded_server.errors import ERROR_RESPONSES
 from embedded_server.export import to_json, to_markdown
+
+HISTORY_PAGE = 50  # messages per page back when only ``before`` is given
 
 router = APIRouter(prefix="/api/conversations", tags=["conversations"], responses=ERROR_RESPONSES)
 
@@ -47,12 +50,34 @@ async def create_conversation(body: ConversationCreate, store: StoreDep) -> Conv
 
 
 @router.get("/{conversation_id}")
-async def get_conversation(conversation_id: ConversationId, store: StoreDep) -> ConversationDetail:
+async def get_conversation(
+    conversation_id: ConversationId,
+    store: StoreDep,
+    last: Annotated[int | None, Query(ge=1, le=1000)] = None,
+    before: Annotated[str | None, Query(min_length=1, max_length=64)] = None,
+) -> ConversationDetail:
+    """The conversation with all its messages, or with its newest ``last`` ones (before the
+    message ``before``, to page back; ``last`` is then 50 unless given); ``earlier`` says
+    how many older ones remain."""
+    if last is None and before is not None:
+        last = HISTORY_PAGE
+    if last is None:
+        try:
+            conversation = await store.get(conversation_id, with_messages=True)
+        except NotFound:
+            raise _not_found(conversation_id) from None
+        return ConversationDetail.model_validate(conversation)
     try:
-        conversation = await store.get(conversation_id, with_messages=True)
+        conversation, messages, earlier = await store.recent_messages(conversation_id, last, before)
     except NotFound:
-        raise _not_found(conversation_id) from None
-    return ConversationDetail.model_validate(conversation)
+        where = f"no message {before!r} in conversation " if before else "no conversation "
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"{where}{conversation_id!r}") from None
+    public = ConversationPublic.model_validate(conversation)
+    return ConversationDetail(
+        **public.model_dump(),
+        messages=[MessagePublic.model_validate(m) for m in messages],
+        earlier=earlier,
+    )
 
 
 @router.patch("/{conversation_id}")
