@@ -338,10 +338,16 @@ def test_rename_pin_and_show_earlier_messages(
     page.chat.open(first)
     qtbot.waitUntil(lambda: len(page.findChildren(MessageWidget)) == 20, timeout=10_000)
     assert page.earlier_button.isVisible()
+    page.earlier_button.click()  # the next page, from the server
+    qtbot.waitUntil(lambda: len(page.findChildren(MessageWidget)) == 40, timeout=10_000)
+    assert page.earlier_button.isVisible() and page.earlier_button.isEnabled()
     page.earlier_button.click()
-    assert len(page.findChildren(MessageWidget)) == 40
-    page.earlier_button.click()
-    assert len(page.findChildren(MessageWidget)) == 46 and not page.earlier_button.isVisible()
+    qtbot.waitUntil(lambda: len(page.findChildren(MessageWidget)) == 46, timeout=10_000)
+    assert not page.earlier_button.isVisible()
+    shown = [w.text() for w in page._message_widgets() if w.role == "user"]
+    assert shown == [f"question {turn}" for turn in range(23)]  # in order, oldest on top
+    page.chat.new_conversation()
+    assert not page.earlier_button.isVisible()
 
     monkeypatch.setattr(QInputDialog, "getText", lambda *_a, **_k: ("The long one", True))
     page.rename_button.click()

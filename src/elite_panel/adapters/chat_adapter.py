@@ -30,13 +30,18 @@ log = logging.getLogger(__name__)
 STACK_DOWN = "The assistant server is not running: start the stack (Stack page, or Ctrl+S)."
 
 
+HISTORY_PAGE = 20  # messages a conversation opens with, and per page back
+
+
 class ChatAdapter(QObject):
     """The Chat page's Qt side of the assistant client: conversations and streamed answers.
 
     Signals:
     availableChanged(bool): an assistant server is reachable.
     conversationsChanged(list): the list for the current search (dicts of the API).
-    conversationLoaded(dict): a conversation with its messages.
+    conversationLoaded(dict): a conversation with its newest :data:`HISTORY_PAGE` messages
+        and how many older ones remain (``earlier``).
+    earlierLoaded(dict): the page of older messages asked with :meth:`load_earlier`.
     modelsChanged(list): model names.
     streamStarted(dict): the ``start`` event of an answer.
     streamText(str): the answer so far (the view renders at its own pace).
@@ -52,6 +57,7 @@ class ChatAdapter(QObject):
     availableChanged = Signal(bool)
     conversationsChanged = Signal(list)
     conversationLoaded = Signal(dict)
+    earlierLoaded = Signal(dict)
     modelsChanged = Signal(list)
     streamStarted = Signal(dict)
     streamText = Signal(str)
@@ -135,6 +141,11 @@ class ChatAdapter(QObject):
         self.conversation_id = conversation_id
         self._run("open", self._open(conversation_id))
 
+    def load_earlier(self, before: str) -> None:
+        """The page of messages before the message ``before`` (``earlierLoaded``)."""
+        if self.conversation_id:
+            self._run("earlier", self._earlier(self.conversation_id, before))
+
     def new_conversation(self) -> None:
         self.stop()
         self.conversation_id = None
@@ -216,17 +227,27 @@ class ChatAdapter(QObject):
     async def _open(self, conversation_id: str) -> None:
         assert self.client is not None
         try:
-            detail = await self.client.conversation(conversation_id)
+            detail = await self.client.conversation(conversation_id, last=HISTORY_PAGE)
         except AssistantError as exc:
             self.failed.emit(str(exc))
             return
         if conversation_id == self.conversation_id:
             self.conversationLoaded.emit(detail)
 
+    async def _earlier(self, conversation_id: str, before: str) -> None:
+        assert self.client is not None
+        try:
+            page = await self.client.conversation(conversation_id, HISTORY_PAGE, before)
+        except AssistantError as exc:
+            self.failed.emit(str(exc))
+            return
+        if conversation_id == self.conversation_id:
+            self.earlierLoaded.emit(page)
+
     async def _rewind(self, conversation_id: str, resend: bool) -> None:
         assert self.client is not None
         try:
-            detail = await self.client.conversation(conversation_id)
+            detail = await self.client.conversation(conversation_id, last=HISTORY_PAGE)
             prompts = [m for m in detail["messages"] if m["role"] == "user"]
             if not prompts:
                 return

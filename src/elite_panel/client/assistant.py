@@ -132,10 +132,18 @@ class AssistantClient:
         ).json()
         return page
 
-    async def conversation(self, conversation_id: str) -> dict[str, Any]:
-        detail: dict[str, Any] = (
-            await self._request("GET", f"/api/conversations/{quote(conversation_id, safe='')}")
-        ).json()
+    async def conversation(
+        self, conversation_id: str, last: int | None = None, before: str | None = None
+    ) -> dict[str, Any]:
+        """A conversation with all its messages, or its newest ``last`` ones (before the
+        message ``before``); ``earlier`` says how many older ones remain."""
+        params: dict[str, str | int] = {}
+        if last is not None:
+            params["last"] = last
+        if before is not None:
+            params["before"] = before
+        path = f"/api/conversations/{quote(conversation_id, safe='')}"
+        detail: dict[str, Any] = (await self._request("GET", path, params=params)).json()
         return detail
 
     async def export(self, conversation_id: str, fmt: str) -> str:

@@ -1,7 +1,7 @@
 """The Chat page: conversations on the left, the conversation and the prompt on the right.
 
-Long conversations render lazily (the newest :data:`PAGE_MESSAGES` first, older ones on
-demand); a streaming answer updates only its tail once per frame; the view follows the
+Long conversations come a page at a time (the newest messages first, older pages from
+the server on demand); a streaming answer updates only its tail once per frame; the view follows the
 end unless the user scrolled up.
 """
 
@@ -43,7 +43,6 @@ from elite_panel.ui.widgets.group_headers import GROUP_ROLE, GroupHeaderDelegate
 from elite_panel.ui.widgets.message_widget import MessageWidget, answer_figures
 from elite_panel.ui.widgets.prompt_box import PromptBox
 
-PAGE_MESSAGES = 20
 SEARCH_DEBOUNCE_MS = 250
 UNDO_DELETE_MS = 6000
 FOLLOW_SLACK_PX = 24
@@ -63,8 +62,7 @@ class ChatPage(QWidget):
     def __init__(self, chat: ChatAdapter, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.chat = chat
-        self._messages: list[dict[str, Any]] = []
-        self._shown_from = 0
+        self._earliest: str | None = None  # the oldest message shown (to page back from)
         self._answer: MessageWidget | None = None
         self._answer_model = ""  # from the answer's start event
         self._follow = True
@@ -267,6 +265,7 @@ class ChatPage(QWidget):
         chat.availableChanged.connect(self._on_available)
         chat.conversationsChanged.connect(self._on_conversations)
         chat.conversationLoaded.connect(self._on_loaded)
+        chat.earlierLoaded.connect(self._on_earlier)
         chat.modelsChanged.connect(self._on_models)
         chat.streamStarted.connect(self._on_stream_started)
         chat.streamText.connect(self._on_stream_text)
@@ -415,12 +414,12 @@ class ChatPage(QWidget):
     def _on_loaded(self, detail: dict[str, Any]) -> None:
         self.heading.setText(f"<b>{html.escape(str(detail.get('title', '')))}</b>")
         self.error_bar.hide()
-        self._messages = list(detail.get("messages", []))
-        self._shown_from = max(0, len(self._messages) - PAGE_MESSAGES)
+        messages = list(detail.get("messages", []))
+        self._earliest = None
         self._clear_thread()
-        for message in self._messages[self._shown_from :]:
+        for message in messages:
             self._append_message(message)
-        self.earlier_button.setVisible(self._shown_from > 0)
+        self._earlier_shown(messages, detail)
         if detail.get("model"):
             index = self.model.findText(str(detail["model"]))
             if index >= 0:
@@ -428,11 +427,22 @@ class ChatPage(QWidget):
         self._follow = True
 
     def _show_earlier(self) -> None:
-        start = max(0, self._shown_from - PAGE_MESSAGES)
-        for offset, message in enumerate(self._messages[start : self._shown_from]):
+        if self._earliest:
+            self.earlier_button.setEnabled(False)  # until the page has come
+            self.chat.load_earlier(self._earliest)
+
+    def _on_earlier(self, page: dict[str, Any]) -> None:
+        messages = list(page.get("messages", []))
+        for offset, message in enumerate(messages):  # above the oldest shown
             self.messages_layout.insertWidget(3 + offset, self._message_widget(message))
-        self._shown_from = start
-        self.earlier_button.setVisible(start > 0)
+        self._earlier_shown(messages, page)
+
+    def _earlier_shown(self, messages: list[dict[str, Any]], page: dict[str, Any]) -> None:
+        """After a page: where the next one starts, and whether there is one."""
+        if messages:
+            self._earliest = str(messages[0].get("id") or "") or None
+        self.earlier_button.setEnabled(True)
+        self.earlier_button.setVisible(bool(page.get("earlier")) and self._earliest is not None)
 
     def _on_models(self, models: list[str]) -> None:
         current = self.model.currentText()
