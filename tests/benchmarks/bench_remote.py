@@ -11,8 +11,7 @@ measures how late the event loop serves it (stalls). Figures, direct and through
 - the conversation list's first page shown, from the page's request (a new connection:
   a panel just opened) to the list filled: aim <= 300 ms through the proxy;
 - event-loop stalls (p99, max) while the list and the 2,000-message conversation open (its
-  newest page): aim p99
-  <= 16 ms;
+  newest page): aim p99 <= 16 ms;
 - first token shown: from the moment the server's first token passes the proxy on its way
   to the panel to the moment it is in the answer's view: aim <= 60 ms through the proxy
   (50 of them the proxy's). "Direct" passes a proxy without delay, timed the same way.
