@@ -9,6 +9,7 @@ the container's log has lines to stream. Run: ``python -m tests.fakes.ollama_ima
 
 from __future__ import annotations
 
+import hashlib
 import io
 import json
 import shutil
@@ -18,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 IMAGE = "elite-test/ollama-double:latest"
+DIGEST_LABEL = "org.elite-test.rootfs-sha256"
 FIXTURES = Path(__file__).with_name("ollama_fixtures.json")
 # (method, path) → fixture id: the responses the handler serves.
 ROUTES = {
@@ -108,12 +110,23 @@ def rootfs() -> bytes:
 
 
 def build(client: Any) -> str:
-    """Import the image into the engine behind ``client`` (a docker SDK client)."""
+    """Import the image into the engine behind ``client`` (a docker SDK client), unless the
+    engine has it already with the same files (a label holds their digest): each run would
+    otherwise leave the previous one behind, untagged."""
+    import docker.errors
+
+    data = rootfs()
+    digest = hashlib.sha256(data).hexdigest()
+    try:
+        if client.images.get(IMAGE).labels.get(DIGEST_LABEL) == digest:
+            return IMAGE
+    except docker.errors.ImageNotFound:
+        pass
     client.api.import_image_from_data(
-        rootfs(),
+        data,
         repository=IMAGE.split(":")[0],
         tag="latest",
-        changes=['CMD ["/serve.sh"]', "ENV PATH=/bin"],
+        changes=['CMD ["/serve.sh"]', "ENV PATH=/bin", f"LABEL {DIGEST_LABEL}={digest}"],
     )
     return IMAGE
 
