@@ -144,6 +144,8 @@ class AssistantClient:
             params["before"] = before
         path = f"/api/conversations/{quote(conversation_id, safe='')}"
         detail: dict[str, Any] = (await self._request("GET", path, params=params)).json()
+        if last is not None and "earlier" not in detail:
+            return _page_of(detail, last, before)  # a server from before pages: all came
         return detail
 
     async def export(self, conversation_id: str, fmt: str) -> str:
@@ -237,3 +239,14 @@ def _refusal(response: httpx.Response) -> AssistantError:
         wait = response.headers.get("retry-after", "a few")
         return AssistantError(f"rate limited by the server: try again in {wait} s", code)
     return AssistantError(f"the assistant server answered {response.status_code}: {message}", code)
+
+
+def _page_of(detail: dict[str, Any], last: int, before: str | None) -> dict[str, Any]:
+    """The page a server with pages would give (the newest ``last`` messages before
+    ``before``, and ``earlier``) cut from a whole history."""
+    messages: list[dict[str, Any]] = list(detail.get("messages", []))
+    if before is not None:
+        ids = [m.get("id") for m in messages]
+        messages = messages[: ids.index(before)] if before in ids else []
+    earlier = max(0, len(messages) - last)
+    return {**detail, "messages": messages[earlier:], "earlier": earlier}
