@@ -338,6 +338,11 @@ def test_rename_pin_and_show_earlier_messages(
     page.chat.open(first)
     qtbot.waitUntil(lambda: len(page.findChildren(MessageWidget)) == 20, timeout=10_000)
     assert page.earlier_button.isVisible()
+    oldest, page._earliest = page._earliest, "gone"  # a message deleted meanwhile: refused
+    page.earlier_button.click()
+    qtbot.waitUntil(lambda: "gone" in page.notice.text(), timeout=10_000)
+    assert page.earlier_button.isEnabled() and len(page.findChildren(MessageWidget)) == 20
+    page._earliest = oldest
     page.earlier_button.click()  # the next page, from the server
     qtbot.waitUntil(lambda: len(page.findChildren(MessageWidget)) == 40, timeout=10_000)
     assert page.earlier_button.isVisible() and page.earlier_button.isEnabled()

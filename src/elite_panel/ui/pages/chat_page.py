@@ -1,8 +1,8 @@
 """The Chat page: conversations on the left, the conversation and the prompt on the right.
 
 Long conversations come a page at a time (the newest messages first, older pages from
-the server on demand); a streaming answer updates only its tail once per frame; the view follows the
-end unless the user scrolled up.
+the server on demand); a streaming answer updates only its tail once per frame; the view
+follows the end unless the user scrolled up.
 """
 
 from __future__ import annotations
@@ -272,6 +272,7 @@ class ChatPage(QWidget):
         chat.streamFinished.connect(self._on_stream_finished)
         chat.streamFailed.connect(self._on_stream_failed)
         chat.failed.connect(self._show_notice)
+        chat.failed.connect(lambda _m: self.earlier_button.setEnabled(True))  # (may retry)
         chat.attachmentRead.connect(self._on_attachment_read)
         chat.attachmentRefused.connect(self._show_notice)
         chat.promptRestored.connect(self._on_prompt_restored)
