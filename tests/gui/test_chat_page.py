@@ -338,6 +338,7 @@ def test_rename_pin_and_show_earlier_messages(
     page.chat.open(first)
     qtbot.waitUntil(lambda: len(page.findChildren(MessageWidget)) == 20, timeout=10_000)
     assert page.earlier_button.isVisible()
+    assert page.earlier_button.text() == "Show earlier messages (26 more)"
     oldest, page._earliest = page._earliest, "gone"  # a message deleted meanwhile: refused
     page.earlier_button.click()
     qtbot.waitUntil(lambda: "gone" in page.notice.text(), timeout=10_000)
@@ -346,6 +347,7 @@ def test_rename_pin_and_show_earlier_messages(
     page.earlier_button.click()  # the next page, from the server
     qtbot.waitUntil(lambda: len(page.findChildren(MessageWidget)) == 40, timeout=10_000)
     assert page.earlier_button.isVisible() and page.earlier_button.isEnabled()
+    assert page.earlier_button.text() == "Show earlier messages (6 more)"
     page.earlier_button.click()
     qtbot.waitUntil(lambda: len(page.findChildren(MessageWidget)) == 46, timeout=10_000)
     assert not page.earlier_button.isVisible()

@@ -439,11 +439,13 @@ class ChatPage(QWidget):
         self._earlier_shown(messages, page)
 
     def _earlier_shown(self, messages: list[dict[str, Any]], page: dict[str, Any]) -> None:
-        """After a page: where the next one starts, and whether there is one."""
+        """After a page: where the next one starts, and how many older ones remain."""
         if messages:
             self._earliest = str(messages[0].get("id") or "") or None
+        earlier = int(page.get("earlier") or 0)
+        self.earlier_button.setText(f"Show earlier messages ({earlier:,} more)")
         self.earlier_button.setEnabled(True)
-        self.earlier_button.setVisible(bool(page.get("earlier")) and self._earliest is not None)
+        self.earlier_button.setVisible(earlier > 0 and self._earliest is not None)
 
     def _on_models(self, models: list[str]) -> None:
         current = self.model.currentText()
