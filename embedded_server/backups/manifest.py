@@ -66,12 +66,14 @@ class Manifest:
                 f"({FORMAT_VERSION}): restore it with a newer Elite Coding Assistant"
             )
         while version < FORMAT_VERSION:
+            if version not in MIGRATIONS:
+                raise ArchiveInvalid(f"{MANIFEST_NAME} has an unknown format version {version}")
             data = MIGRATIONS[version](data)
             version = int(data["format_version"])
         try:
             members = {k: Member(**v) for k, v in data.pop("members").items()}
             return cls(members=members, **data)
-        except (TypeError, AttributeError) as exc:
+        except (KeyError, TypeError, AttributeError) as exc:
             raise ArchiveInvalid(
                 f"{MANIFEST_NAME} lacks a field or has a wrong one ({exc})"
             ) from exc

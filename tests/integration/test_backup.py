@@ -16,6 +16,7 @@ import threading
 from collections.abc import Callable, Iterator
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -182,14 +183,28 @@ def test_damaged_archives_are_refused_and_nothing_changes(
     ) -> Callable[[list[tuple[tarfile.TarInfo, bytes]]], None]:
         return lambda members: members.insert(0, extra)
 
-    def newer_format(members: list[tuple[tarfile.TarInfo, bytes]]) -> None:
-        for index, (info, data) in enumerate(members):
-            if info.name == "manifest.json":
-                manifest = json.loads(data)
-                manifest["format_version"] += 1
-                raw = json.dumps(manifest).encode()
-                info.size = len(raw)
-                members[index] = (info, raw)
+    def manifest_changed(
+        change: Callable[[dict[str, Any]], None],
+    ) -> Callable[[list[tuple[tarfile.TarInfo, bytes]]], None]:
+        def tampered(members: list[tuple[tarfile.TarInfo, bytes]]) -> None:
+            for index, (info, data) in enumerate(members):
+                if info.name == "manifest.json":
+                    manifest = json.loads(data)
+                    change(manifest)
+                    raw = json.dumps(manifest).encode()
+                    info.size = len(raw)
+                    members[index] = (info, raw)
+
+        return tampered
+
+    def newer_format(manifest: dict[str, Any]) -> None:
+        manifest["format_version"] += 1
+
+    def members_renamed(manifest: dict[str, Any]) -> None:  # a flipped byte, still JSON
+        manifest["mefbers"] = manifest.pop("members")
+
+    def unknown_format(manifest: dict[str, Any]) -> None:
+        manifest["format_version"] = 0
 
     def duplicate(members: list[tuple[tarfile.TarInfo, bytes]]) -> None:
         info, _ = next(m for m in members if m[0].name.startswith("config/profiles/"))
@@ -198,7 +213,11 @@ def test_damaged_archives_are_refused_and_nothing_changes(
         members.insert(0, (twin, b"[runner]\nkind = 'evil'\n"))  # first, then the real one
 
     cases = {
-        "newer format": tamper(good, folder / "newer.tar.zst", newer_format),
+        "newer format": tamper(good, folder / "newer.tar.zst", manifest_changed(newer_format)),
+        "manifest lacks a field": tamper(
+            good, folder / "renamed.tar.zst", manifest_changed(members_renamed)
+        ),
+        "unknown format": tamper(good, folder / "zero.tar.zst", manifest_changed(unknown_format)),
         "duplicate name": tamper(good, folder / "twice.tar.zst", duplicate),
         "hard link": tamper(
             good,
@@ -237,6 +256,8 @@ def test_damaged_archives_are_refused_and_nothing_changes(
         assert result.returncode == 1, what
         reasons = {
             "newer format": "newer than this version reads",
+            "manifest lacks a field": "lacks a field",
+            "unknown format": "unknown format version 0",
             "duplicate name": "appears twice",
             "hard link": "is not a plain file",
             "device": "is not a plain file",
