@@ -78,7 +78,8 @@ def write_archive(
 
     import zstandard  # only when archiving: the supervisor must not carry it at rest
 
-    compressor = zstandard.ZstdCompressor(level=ZSTD_LEVEL, threads=-1)
+    # The frame's checksum covers every byte, tar's padding and headers included.
+    compressor = zstandard.ZstdCompressor(level=ZSTD_LEVEL, threads=-1, write_checksum=True)
     with (
         compressor.stream_writer(target, closefd=False) as zstd_out,
         tarfile.open(fileobj=zstd_out, mode="w|", format=tarfile.PAX_FORMAT) as tar,
@@ -135,6 +136,8 @@ def read_archive(
                     seen[name] = _copy_member(name, stream, extract_to)
                     if progress:
                         progress(raw.tell(), total)
+            while reader.read(1 << 16):  # to the frame's end, where its checksum is checked
+                pass
     except (tarfile.TarError, zstandard.ZstdError, EOFError, OSError) as exc:
         if isinstance(exc, OSError) and exc.errno is not None:
             raise
