@@ -195,12 +195,14 @@ async def ensure_daemon(paths: AppPaths, say: Callable[[str], None] | None = Non
             threading.Thread(target=proc.wait, name="reap-supervisor", daemon=True).start()
             return client
         code = proc.poll()
-        if code == EXIT_LOCKED:
-            raise StackError(_stuck(paths, "holds this home's lock but does not answer"))
-        if code not in (None, 0):
+        # EXIT_LOCKED: another one holds the home (a second `stack up` at the same moment):
+        # it is waited for like ours, and called stuck only if it never answers.
+        if code not in (None, 0, EXIT_LOCKED):
             tail = "\n".join(read_log_file(paths.logs / "supervisor.out", 20))
             raise StackError(f"the supervisor exited with code {code}:\n{tail}")
         await asyncio.sleep(0.05)
+    if proc.poll() == EXIT_LOCKED:
+        raise StackError(_stuck(paths, "holds this home's lock but does not answer"))
     raise StackError(f"the supervisor did not answer within {DAEMON_START_TIMEOUT_S:.0f} s")
 
 
