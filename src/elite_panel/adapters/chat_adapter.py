@@ -144,7 +144,7 @@ class ChatAdapter(QObject):
     def load_earlier(self, before: str) -> None:
         """The page of messages before the message ``before`` (``earlierLoaded``)."""
         if self.conversation_id:
-            self._run("earlier", self._earlier(self.conversation_id, before))
+            self._run("earlier", self._open(self.conversation_id, before))
 
     def new_conversation(self) -> None:
         self.stop()
@@ -224,17 +224,9 @@ class ChatAdapter(QObject):
             return
         self.conversationsChanged.emit(page["conversations"])
 
-    async def _open(self, conversation_id: str) -> None:
-        assert self.client is not None
-        try:
-            detail = await self.client.conversation(conversation_id, last=HISTORY_PAGE)
-        except AssistantError as exc:
-            self.failed.emit(str(exc))
-            return
-        if conversation_id == self.conversation_id:
-            self.conversationLoaded.emit(detail)
-
-    async def _earlier(self, conversation_id: str, before: str) -> None:
+    async def _open(self, conversation_id: str, before: str | None = None) -> None:
+        """The newest page (``conversationLoaded``), or the one before the message
+        ``before`` (``earlierLoaded``), if the conversation is still the open one."""
         assert self.client is not None
         try:
             page = await self.client.conversation(conversation_id, HISTORY_PAGE, before)
@@ -242,7 +234,7 @@ class ChatAdapter(QObject):
             self.failed.emit(str(exc))
             return
         if conversation_id == self.conversation_id:
-            self.earlierLoaded.emit(page)
+            (self.conversationLoaded if before is None else self.earlierLoaded).emit(page)
 
     async def _rewind(self, conversation_id: str, resend: bool) -> None:
         assert self.client is not None

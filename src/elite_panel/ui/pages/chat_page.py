@@ -441,7 +441,7 @@ class ChatPage(QWidget):
     def _earlier_shown(self, messages: list[dict[str, Any]], page: dict[str, Any]) -> None:
         """After a page: where the next one starts, and how many older ones remain."""
         if messages:
-            self._earliest = str(messages[0].get("id") or "") or None
+            self._earliest = messages[0].get("id")
         earlier = int(page.get("earlier") or 0)
         self.earlier_button.setText(f"Show earlier messages ({earlier:,} more)")
         self.earlier_button.setEnabled(True)
