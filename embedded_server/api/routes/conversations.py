@@ -31,6 +31,12 @@ def _not_found(conversation_id: str) -> HTTPException:
     return HTTPException(status.HTTP_404_NOT_FOUND, f"no conversation {conversation_id!r}")
 
 
+def _no_message(conversation_id: str, message_id: str) -> HTTPException:
+    return HTTPException(
+        status.HTTP_404_NOT_FOUND, f"no message {message_id!r} in conversation {conversation_id!r}"
+    )
+
+
 @router.get("")
 async def list_conversations(
     store: StoreDep,
@@ -70,8 +76,9 @@ async def get_conversation(
     try:
         conversation, messages, earlier = await store.recent_messages(conversation_id, last, before)
     except NotFound:
-        where = f"no message {before!r} in conversation " if before else "no conversation "
-        raise HTTPException(status.HTTP_404_NOT_FOUND, f"{where}{conversation_id!r}") from None
+        raise (
+            _no_message(conversation_id, before) if before else _not_found(conversation_id)
+        ) from None
     public = ConversationPublic.model_validate(conversation)
     return ConversationDetail(
         **public.model_dump(),
@@ -108,10 +115,7 @@ async def truncate_conversation(
     try:
         deleted = await store.truncate(conversation_id, body.message_id)
     except NotFound:
-        raise HTTPException(
-            status.HTTP_404_NOT_FOUND,
-            f"no message {body.message_id!r} in conversation {conversation_id!r}",
-        ) from None
+        raise _no_message(conversation_id, body.message_id) from None
     return Truncated(deleted=deleted)
 
 
