@@ -71,8 +71,8 @@ async def shoot(out: Path, size: tuple[int, int] = SIZE) -> list[Path]:
         panel.window.resize(*size)  # (after show: not the size the previous one kept)
         panel.check_profile()
         await until(lambda panel=panel: panel.stack.connected and panel.chat.client is not None)
-        await until(lambda panel=panel: panel.window.pages["chat"].conversations.count() > 0)
-        chat = panel.window.pages["chat"]
+        await until(lambda panel=panel: panel.window.page("chat").conversations.count() > 0)
+        chat = panel.window.page("chat")
         chat.conversations.setCurrentRow(0)
         chat._on_item_activated(chat.conversations.item(0))
         await asyncio.sleep(1.5)  # the conversation, the models, a few dashboard samples

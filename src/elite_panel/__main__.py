@@ -15,7 +15,7 @@ from elite_panel.core.paths import AppPaths
 
 
 def _open_window(paths: AppPaths, profile: str, options: argparse.Namespace) -> int:
-    from elite_panel.app import run_gui  # Qt is imported only when the window opens
+    from elite_panel.gui import run_gui  # Qt is imported only when the window opens
 
     return int(
         run_gui(

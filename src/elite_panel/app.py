@@ -12,20 +12,16 @@ import asyncio
 import functools
 import gc
 import logging
-import os
-import sys
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from elite_panel.ui import qt_import  # noqa: F401  (first: Qt without its import hook)
 
 # isort: split
-import qasync
 from PySide6.QtCore import QObject, QSettings
 from PySide6.QtGui import QGuiApplication, QKeySequence, QShortcut
 from PySide6.QtWidgets import QApplication, QWidget
 
-from elite_panel import APP_NAME, DESKTOP_ID
 from elite_panel.adapters.active_profile import ActiveProfile
 from elite_panel.adapters.backup_adapter import BackupAdapter
 from elite_panel.adapters.chat_adapter import ChatAdapter
@@ -33,12 +29,12 @@ from elite_panel.adapters.error_reporter import ErrorReporter
 from elite_panel.adapters.monitor_adapter import MonitorAdapter
 from elite_panel.adapters.remote_adapter import RemoteAdapter
 from elite_panel.adapters.stack_adapter import StackAdapter
-from elite_panel.adapters.tasks import TaskGroup
-from elite_panel.core.errors import ConfigError, EliteError
+from elite_panel.adapters.tasks import TaskGroup, import_off_the_window
+from elite_panel.core.errors import ConfigError
 from elite_panel.core.paths import AppPaths
 from elite_panel.core.services import ServiceStatus
 from elite_panel.stack.control import ControlClient
-from elite_panel.ui import theme
+from elite_panel.ui import theme, window_state
 from elite_panel.ui.main_window import MainWindow
 from elite_panel.ui.pages.chat_page import ChatPage
 from elite_panel.ui.tray import Tray
@@ -70,6 +66,7 @@ class Panel(QObject):
         profile_name: str,
         use_tray: bool | None = None,
         monitor: MonitorAdapter | None = None,
+        window: MainWindow | None = None,
     ) -> None:
         super().__init__()
         self.paths = paths
@@ -87,21 +84,9 @@ class Panel(QObject):
         self.remote.stateChanged.connect(self.monitor.on_remote_state)
         self.remote.stateChanged.connect(self._on_remote_state)
         self._followed: str | None = None  # the remote section followed (None: local)
-        chat_page = ChatPage(self.chat)
-        chat_page.startStackRequested.connect(self.stack.start_stack)
-        self.window = MainWindow(
-            {
-                "chat": chat_page,
-                "dashboard": LazyPage("Dashboard", self._dashboard_page),
-                "stack": LazyPage("Stack", self._stack_page),
-                "settings": LazyPage("Settings", self._settings_page),
-                "secrets": LazyPage("Secrets", self._secrets_page),
-                "models": LazyPage("Models", self._models_page),
-                "backups": LazyPage("Backups", self._backups_page),
-                "welcome": LazyPage("Welcome", self._welcome_page),
-            },
-            unlisted={"welcome"},  # in the sidebar only while it shows
-        )
+        # The window may already be painted (the start shows it before the panel exists);
+        # its pages get their factories once the adapters are wired, below.
+        self.window = window or MainWindow.shell()
         self.secrets: SecretsAdapter | None = None
         self.settings: SettingsAdapter | None = None
         self.models: ModelsAdapter | None = None
@@ -138,6 +123,20 @@ class Panel(QObject):
             Command("Quit", "Ctrl+Q", self.quit),
         ]
         QShortcut(QKeySequence("Ctrl+S"), self.window, self.stack.start_stack)
+        factories: dict[str, Callable[[], QWidget]] = {
+            "chat": self._chat_page,
+            "dashboard": self._dashboard_page,
+            "stack": self._stack_page,
+            "settings": self._settings_page,
+            "secrets": self._secrets_page,
+            "models": self._models_page,
+            "backups": self._backups_page,
+            "welcome": self._welcome_page,
+        }
+        for name, factory in factories.items():
+            page = self.window.pages[name]
+            assert isinstance(page, LazyPage)
+            page.set_factory(factory)  # (the page showing is built now)
 
     # The stores are built on first use, once: the window opens without pydantic, tomlkit
     # or keyring (the pages that need them are built when first shown).
@@ -153,6 +152,11 @@ class Panel(QObject):
         from elite_panel.core.secret_store import SecretStore
 
         return SecretStore(self.paths)
+
+    def _chat_page(self) -> QWidget:
+        page = ChatPage(self.chat)
+        page.startStackRequested.connect(self.stack.start_stack)
+        return page
 
     def _dashboard_page(self) -> QWidget:
         from elite_panel.ui.pages.dashboard_page import DashboardPage
@@ -214,16 +218,15 @@ class Panel(QObject):
 
     def first_run(self) -> bool:
         """No profile yet and the welcome guide never left: the guide opens first."""
-        never_left = not self.layout_settings().value("welcome/done", False, type=bool)
-        return never_left and not (self.paths.profiles / f"{self.profile.name}.toml").exists()
+        return window_state.first_run(self.paths, self.profile.name)
 
     def _leave_welcome(self) -> None:
-        self.layout_settings().setValue("welcome/done", True)
+        window_state.leave_welcome(self.paths)
         self.window.show_page("chat")
 
     def _first_answer(self, prompt: str, model: str) -> None:
         self._leave_welcome()
-        chat = self.window.pages["chat"]
+        chat = self.window.page("chat")
         assert isinstance(chat, ChatPage)
         chat.ask(prompt, model)
 
@@ -240,17 +243,14 @@ class Panel(QObject):
 
     def layout_settings(self) -> QSettings:
         """Where the window's geometry and splitters are kept (in the config folder)."""
-        return QSettings(str(self.paths.config / "window.ini"), QSettings.Format.IniFormat)
+        return window_state.layout_settings(self.paths)
 
     def show(self, page: str | None = None, hidden: bool = False) -> None:
         """Show the window on ``page``; without one, the welcome guide at the first run.
         ``hidden``: only the tray (the window stays hidden where there is a tray)."""
         self.errors.install()
-        self.window.restore_layout(self.layout_settings())
-        if page or self.first_run():
-            self.window.show_page(page or "welcome")
-        if not (hidden and self.tray):
-            self.window.show()
+        start = window_state.start_page(self.paths, self.profile.name, page)
+        self.window.present(self.layout_settings(), start, show=not (hidden and self.tray))
         if self.tray:
             self.tray.show()
         self.stack.start_watching()
@@ -263,6 +263,7 @@ class Panel(QObject):
         self.monitor.start()
 
     async def _check_profile(self, theme: bool = True) -> None:
+        await import_off_the_window("elite_panel.core.profiles")
         from elite_panel.core.profiles import load_profile
 
         try:
@@ -391,57 +392,3 @@ def settle_startup() -> None:
     collector's view: a full collection then walks only what came later, about 1 ms instead
     of 100 (a hitch users saw when one fell while a long conversation loaded)."""
     gc.freeze()
-
-
-def _check_display() -> None:
-    """Fail with advice instead of Qt's abort when there is no screen to open a window on."""
-    if not sys.platform.startswith("linux") or os.environ.get("QT_QPA_PLATFORM"):
-        return
-    if not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")):
-        raise EliteError(
-            "no display to open the panel on (DISPLAY and WAYLAND_DISPLAY are unset); "
-            "the headless commands work without one: `elite-panel stack up`, "
-            "`elite-panel chat`, `elite-panel --help`"
-        )
-
-
-def run_gui(
-    paths: AppPaths,
-    profile_name: str,
-    page: str | None = None,
-    on_shown: Callable[[Panel], None] | None = None,
-    hidden: bool = False,
-    start_stack: bool = False,
-) -> int:
-    """Open the panel and run the Qt + asyncio loop until it quits.
-
-    ``hidden`` starts in the tray (at login), ``start_stack`` brings the stack up.
-    ``on_shown`` receives the panel once its window is shown (the start-up benchmark uses it).
-    """
-    paths.ensure()
-    _check_display()
-    app = QApplication.instance() or QApplication(sys.argv)
-    assert isinstance(app, QApplication)
-    app.setApplicationName(APP_NAME)
-    app.setApplicationDisplayName("Elite Coding Assistant")
-    app.setDesktopFileName(DESKTOP_ID)  # the dock and the task bar show our entry's icon
-    app.setQuitOnLastWindowClosed(False)
-    theme.apply(app)  # the desktop's scheme; the profile's choice once it is read
-    loop = qasync.QEventLoop(app)
-    asyncio.set_event_loop(loop)
-
-    async def main() -> None:
-        panel = Panel(paths, profile_name)
-        panel.window.firstPainted.connect(lambda: log.info("the window is painted"))
-        panel.window.firstPainted.connect(settle_startup)
-        panel.show(page, hidden=hidden)
-        panel.check_profile()
-        if start_stack:
-            panel.stack.start_stack()
-        if on_shown:
-            on_shown(panel)
-        await panel.finished.wait()
-
-    with loop:
-        loop.run_until_complete(main())
-    return 0

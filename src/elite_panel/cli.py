@@ -1,33 +1,23 @@
 """The ``elite-panel`` command: no arguments opens the panel; subcommands work headless.
 
-Heavy modules (Qt, the HTTP clients) are imported inside the commands that need them, so
-``elite-panel stack status`` stays quick.
+Heavy modules (Qt, asyncio, the HTTP clients) are imported inside the commands that need
+them, so ``elite-panel stack status`` stays quick and the window paints before asyncio.
 """
 
 from __future__ import annotations
 
 import argparse
-import asyncio
-import contextlib
-import json
 import logging
-import sys
+import os
 from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING, Any
 
 from elite_panel import __version__, cli_backup, cli_models, cli_settings
-from elite_panel.console import err, out, out_json
-from elite_panel.core import redaction
-from elite_panel.core.errors import DaemonUnavailable, EliteError
+from elite_panel.console import err, out
+from elite_panel.core import profile_names, redaction
+from elite_panel.core.errors import EliteError
 from elite_panel.core.kinds import RunnerKind
 from elite_panel.core.paths import AppPaths
-from elite_panel.core.services import SERVICE_NAMES, ServiceState, ServiceStatus, stopped_statuses
-from elite_panel.core.stack_token import read_token
-
-if TYPE_CHECKING:
-    from elite_panel.client.assistant import AssistantClient
-    from elite_panel.core.profiles import Profile
-    from elite_panel.stack.control import ControlClient
+from elite_panel.core.services import SERVICE_NAMES
 
 log = logging.getLogger("elite_panel")
 
@@ -35,34 +25,24 @@ RUNNER_CHOICES = [kind.value for kind in RunnerKind]
 PAGES = ("chat", "dashboard", "stack", "models", "settings", "secrets", "backups", "welcome")
 
 
+def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
+    """The command line. The commands' parsers are built only when something besides the
+    window's options is given (building them all takes about 15 ms of the window's start)."""
+    window = argparse.ArgumentParser(prog="elite-panel", add_help=False)
+    _add_options(window)
+    window.set_defaults(command=None)
+    options, rest = window.parse_known_args(argv)
+    return build_parser().parse_args(argv) if rest else options
+
+
 def build_parser() -> argparse.ArgumentParser:
+    """The whole command line: the window's options and every command."""
     parser = argparse.ArgumentParser(
         prog="elite-panel",
         description="Control panel for a local AI coding assistant. "
         "Without a command, opens the desktop panel.",
     )
-    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
-    parser.add_argument(
-        "--paths",
-        action="store_true",
-        help="print the folders of configuration, data, state and logs, then exit",
-    )
-    parser.add_argument(
-        "--profile",
-        help="configuration profile (default: $ELITE_PROFILE, else the one chosen with "
-        "`config use`, else 'default')",
-    )
-    parser.add_argument("--page", choices=PAGES, help="open the panel on this page")
-    parser.add_argument(
-        "--hidden",
-        action="store_true",
-        help="start in the tray without showing the window (at login; shown anyway "
-        "where the desktop has no tray)",
-    )
-    parser.add_argument(
-        "--start-stack", action="store_true", help="bring the stack up as the panel starts"
-    )
-    parser.add_argument("-v", "--verbose", action="store_true", help="log debug details")
+    _add_options(parser)
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     stack = commands.add_parser("stack", help="start, stop and watch the local stack")
@@ -126,13 +106,39 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _add_options(parser: argparse.ArgumentParser) -> None:
+    """The options outside the commands (those of the window, and --paths)."""
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    parser.add_argument(
+        "--paths",
+        action="store_true",
+        help="print the folders of configuration, data, state and logs, then exit",
+    )
+    parser.add_argument(
+        "--profile",
+        help="configuration profile (default: $ELITE_PROFILE, else the one chosen with "
+        "`config use`, else 'default')",
+    )
+    parser.add_argument("--page", choices=PAGES, help="open the panel on this page")
+    parser.add_argument(
+        "--hidden",
+        action="store_true",
+        help="start in the tray without showing the window (at login; shown anyway "
+        "where the desktop has no tray)",
+    )
+    parser.add_argument(
+        "--start-stack", action="store_true", help="bring the stack up as the panel starts"
+    )
+    parser.add_argument("-v", "--verbose", action="store_true", help="log debug details")
+
+
 OpenWindow = Callable[[AppPaths, str, argparse.Namespace], int]  # the window's options
 
 
 def main(argv: Sequence[str] | None = None, open_window: OpenWindow | None = None) -> int:
     """Run one command; without one, ``open_window`` (the window's composition root,
     handed in by :mod:`elite_panel.__main__`: the commands never import Qt)."""
-    args = build_parser().parse_args(argv)
+    args = parse_args(argv)
     logging.basicConfig(
         level=logging.DEBUG if args.verbose else logging.WARNING,
         format="%(levelname)s %(name)s: %(message)s",
@@ -155,306 +161,17 @@ def main(argv: Sequence[str] | None = None, open_window: OpenWindow | None = Non
         from elite_panel.core.profiles import load_profile
 
         profile = load_profile(paths.ensure(), profile_name)
-        if args.command == "stack":
-            return asyncio.run(_stack(args, paths, profile))
         if args.command == "backup":
             return cli_backup.run_backup(args, paths, profile)
-        if args.command == "models":
-            return asyncio.run(_models(args, paths, profile))
-        if args.command == "chat":
-            return asyncio.run(_chat(args, paths, profile))
-        if args.command == "conversations":
-            return asyncio.run(_conversations(args, paths, profile))
-        if args.command == "metrics":
-            return asyncio.run(_metrics(args, paths))
-        if args.command == "exporter":
-            return asyncio.run(_exporter(args, paths))
+        from elite_panel import cli_commands
+
+        return cli_commands.run(args, paths, profile)
     except EliteError as exc:
         err(f"error: {redaction.known(str(exc))}")
         return 1
     except KeyboardInterrupt:
         return 130
-    return 2
 
 
 def _active_profile(paths: AppPaths) -> str:
-    from elite_panel.core.profile_store import ProfileStore
-
-    return ProfileStore(paths).active()
-
-
-async def _stack(args: argparse.Namespace, paths: AppPaths, profile: Profile) -> int:
-    from elite_panel.stack.control import (
-        ControlClient,
-        ensure_daemon,
-        reply_services,
-        reply_version,
-        version_note,
-    )
-
-    if profile.stack.mode == "remote":
-        return await _remote_stack(args, paths, profile)
-    client = ControlClient(paths)
-    wire_profile = profile.model_dump(mode="json")
-    action = args.action
-    if action == "status":
-        running: str | None = __version__
-        try:
-            reply = await client.request("status")  # the services and the version at once
-            services, running = reply_services(reply), reply_version(reply)
-        except DaemonUnavailable:
-            services = stopped_statuses()
-        if args.json:
-            out_json({"services": [s.to_json() for s in services], "supervisor": running})
-        else:
-            out(format_table(services))
-        if running != __version__:
-            err(f"note: {version_note(running)}")
-        return 0
-    if action == "logs":
-        async for line in client.logs(args.service, args.lines, args.follow):
-            out(line + "\n")
-        return 0
-    if action == "down":
-        try:
-            services = await client.call("down")
-        except DaemonUnavailable:
-            out("the stack is not running\n")
-            return 0
-        out(format_table(services))
-        return 0
-    client = await ensure_daemon(paths, say=err)
-    if action == "up":
-        # An image pull can take minutes: show its progress while waiting.
-        progress = asyncio.create_task(_pull_progress(client))
-        try:
-            services = await client.call("up", profile=wire_profile, runner=args.runner)
-        finally:
-            progress.cancel()
-    elif action == "restart":
-        services = await client.call("restart", profile=wire_profile, service=args.service)
-    else:
-        services = await client.call(action, profile=wire_profile, service=args.service)
-    out(format_table(services))
-    return 0
-
-
-async def _remote_stack(args: argparse.Namespace, paths: AppPaths, profile: Profile) -> int:
-    """``stack`` on a remote profile: status asks the server; nothing starts or stops here."""
-    url = profile.remote.url
-    if args.action != "status":
-        raise EliteError(
-            f"this profile uses the remote server {url}: nothing runs on this machine to "
-            f"{args.action}; it is managed where it runs"
-        )
-    client = await _assistant(paths, profile)
-    try:
-        ready = await client.readiness()
-    finally:
-        await client.aclose()
-    if args.json:
-        out_json({"mode": "remote", "url": url, **ready})
-    else:
-        checks = ", ".join(f"{k} {v}" for k, v in ready.get("checks", {}).items())
-        out(f"remote {url}: {ready.get('status')} ({checks})\n")
-    return 0 if ready.get("status") == "ready" else 1
-
-
-async def _pull_progress(client: ControlClient) -> None:
-    """The runner's image-pull lines, on stderr, while ``stack up`` waits."""
-    with contextlib.suppress(EliteError):
-        async for line in client.logs("runner", 0, follow=True):
-            if line.startswith("pull"):
-                err(line)
-
-
-async def _metrics(args: argparse.Namespace, paths: AppPaths) -> int:
-    """Rates and CPU percentages need two readings: the first one only primes them."""
-    from elite_panel.monitor.collector import Collector
-    from elite_panel.monitor.report import format_sample
-    from elite_panel.stack.control import ControlClient
-
-    if args.interval <= 0:
-        raise EliteError("--interval must be more than 0 seconds")
-    client = ControlClient(paths)
-    collector = Collector(paths.data)
-    try:
-        await collector.sample(await _running_statuses(client))
-        while True:
-            await asyncio.sleep(args.interval)
-            sample = (await collector.sample(await _running_statuses(client))).to_json()
-            out(json.dumps(sample) + "\n" if args.json else format_sample(sample))
-            if not args.watch:
-                return 0
-            if not args.json:
-                out("\n")
-    finally:
-        await collector.aclose()
-
-
-async def _exporter(args: argparse.Namespace, paths: AppPaths) -> int:
-    """Sample every ``--interval`` seconds (the supervised services too, when a stack runs);
-    each scrape gets the latest sample."""
-    from elite_panel.monitor import exporter
-    from elite_panel.monitor.collector import Collector
-    from elite_panel.monitor.sample import Sample
-    from elite_panel.stack.control import ControlClient
-
-    if args.interval <= 0:
-        raise EliteError("--interval must be more than 0 seconds")
-    client = ControlClient(paths)
-    collector = Collector(paths.data)
-    latest: list[Sample] = []
-    try:
-        server = exporter.serve(args.listen, lambda: latest[-1] if latest else None)
-    except (OSError, ValueError) as exc:
-        raise EliteError(f"cannot serve metrics on {args.listen}: {exc}") from exc
-    err(f"serving this machine's metrics on http://{args.listen}/metrics (Ctrl+C stops)\n")
-    try:
-        while True:
-            latest[:] = [await collector.sample(await _running_statuses(client))]
-            await asyncio.sleep(args.interval)
-    finally:
-        server.shutdown()
-        server.server_close()
-        await collector.aclose()
-
-
-async def _running_statuses(client: ControlClient) -> list[ServiceStatus]:
-    try:
-        return list(await client.call("status"))
-    except DaemonUnavailable:
-        return []
-
-
-async def _models(args: argparse.Namespace, paths: AppPaths, profile: Profile) -> int:
-    from elite_panel.stack.control import ControlClient
-
-    async def restart_runner() -> None:
-        wire = profile.model_dump(mode="json")
-        await ControlClient(paths).call("restart", service="runner", profile=wire)
-
-    client = await _assistant(paths, profile)
-    try:
-        return await cli_models.run_models(args, client, restart_runner)
-    finally:
-        await client.aclose()
-
-
-async def _assistant(paths: AppPaths, profile: Profile) -> AssistantClient:
-    """A client of the running stack's assistant server (its URL and token), or of the
-    profile's remote server (its URL and API key)."""
-    if profile.stack.mode == "remote":
-        from elite_panel.client.remote import remote_client
-        from elite_panel.core.secret_store import SecretStore
-
-        return remote_client(profile, SecretStore(paths))
-    from elite_panel.client.assistant import AssistantClient
-    from elite_panel.stack.control import ControlClient
-
-    try:
-        services = {s.name: s for s in await ControlClient(paths).call("status")}
-    except DaemonUnavailable as exc:
-        raise EliteError("the stack is not up: run `elite-panel stack up` first") from exc
-    assistant = services["assistant"]
-    if assistant.state is not ServiceState.READY or not assistant.url:
-        raise EliteError(
-            f"the assistant server is {assistant.state.value}: run `elite-panel stack up`"
-        )
-    token = read_token(paths)
-    if token is None:
-        raise EliteError(f"cannot read the stack's token ({paths.token_file}): restart the stack")
-    return AssistantClient(assistant.url, token)
-
-
-async def _chat(args: argparse.Namespace, paths: AppPaths, profile: Profile) -> int:
-    prompt = args.prompt if args.prompt is not None else sys.stdin.read()
-    if not prompt.strip():
-        raise EliteError("empty prompt: pass it as an argument or on standard input")
-    client = await _assistant(paths, profile)
-    try:
-        async for event in client.chat([{"role": "user", "content": prompt}], model=args.model):
-            kind = event.get("type")
-            if kind == "token":
-                out(event["content"])
-            elif kind == "error":
-                out("\n")
-                raise EliteError(f"the answer failed: {event.get('message')}")
-            elif kind == "done":
-                out("\n")
-                err(
-                    f"[{event['usage']['completion_tokens']} tokens, "
-                    f"{event.get('tokens_per_second')} tok/s, first token {event['ttft_ms']} ms]"
-                )
-    finally:
-        await client.aclose()
-    return 0
-
-
-async def _conversations(args: argparse.Namespace, paths: AppPaths, profile: Profile) -> int:
-    client = await _assistant(paths, profile)
-    try:
-        if args.action == "list":
-            page = await client.conversations(args.query, args.limit)
-            if args.json:
-                out_json(page)
-            else:
-                out(format_conversations(page["conversations"]))
-        elif args.action == "show":
-            detail = await client.conversation(args.id)
-            if args.json:
-                out_json(detail)
-            else:
-                out(format_messages(detail))
-        elif args.action == "export":
-            out(await client.export(args.id, args.format))
-        elif args.action == "delete":
-            await client.delete_conversation(args.id)
-            err(f"deleted {args.id}")
-    finally:
-        await client.aclose()
-    return 0
-
-
-def format_conversations(conversations: Sequence[dict[str, Any]]) -> str:
-    if not conversations:
-        return "no conversations\n"
-    lines = []
-    for c in conversations:
-        pin = "*" if c["pinned"] else " "
-        owner = f"  [{c['owner']}]" if c.get("owner") else ""  # the API key that asked
-        lines.append(
-            f"{c['id']}  {pin} {c['updated_at'][:16].replace('T', ' ')}  {c['title']}{owner}"
-        )
-    return "\n".join(lines) + "\n"
-
-
-def format_messages(detail: dict[str, Any]) -> str:
-    out = [f"{detail['title']}  ({detail['id']})", ""]
-    for m in detail["messages"]:
-        facts = [m["model"]] if m.get("model") else []
-        if m["status"] != "complete":
-            facts.append(m["status"])
-        suffix = f" [{', '.join(facts)}]" if facts else ""
-        out += [f"--- {m['role']}{suffix}", m["content"], ""]
-    return "\n".join(out)
-
-
-def format_table(services: Sequence[ServiceStatus]) -> str:
-    header = ("SERVICE", "STATE", "KIND", "PID", "URL", "UPTIME", "RESTARTS", "LAST ERROR")
-    rows = [header] + [
-        (
-            s.name,
-            s.state.value,
-            s.kind or "-",
-            str(s.pid) if s.pid else "-",
-            s.url or "-",
-            f"{s.uptime_s:.0f}s" if s.uptime_s is not None else "-",
-            str(s.restarts),
-            (s.last_error or "-").splitlines()[0][:60],
-        )
-        for s in services
-    ]
-    widths = [max(len(row[i]) for row in rows) for i in range(len(header))]
-    lines = ["  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)) for row in rows]
-    return "\n".join(line.rstrip() for line in lines) + "\n"
+    return profile_names.active(paths, os.environ)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
 import sys
 import time
 from pathlib import Path
@@ -104,11 +103,15 @@ class _StackControl:
         self.paths = paths
 
     def stop(self, names: list[str]) -> list[str]:
+        import asyncio
+
         from elite_panel.stack.control import ControlClient
 
         return asyncio.run(ControlClient(self.paths).stop_running(names))
 
     def start(self, names: list[str]) -> None:
+        import asyncio
+
         from elite_panel.core.profile_store import ProfileStore
         from elite_panel.stack.control import ControlClient
 

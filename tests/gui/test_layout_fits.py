@@ -94,16 +94,24 @@ def test_every_page_fits(qtbot: QtBot, panel: Panel, size: tuple[int, int]) -> N
 def test_window_and_splitters_come_back_as_they_were(qtbot: QtBot, panel: Panel) -> None:
     panel.show("chat")
     panel.window.resize(720, 690)  # within 90 % of the offscreen screen (800 x 800)
-    chat = panel.window.pages["chat"]
+    chat = panel.window.page("chat")
     chat.splitter.setSizes([200, 900])  # type: ignore[attr-defined]
     kept = chat.splitter.sizes()  # type: ignore[attr-defined]
+    panel.show("dashboard")  # a page built later: its splitter comes back when it is built
+    graphs = panel.window.page("dashboard").splitter  # type: ignore[attr-defined]
+    graphs.setSizes([150, 400])
+    kept_graphs = graphs.sizes()
     panel.close()  # saved on quit (and when the window closes to the tray)
 
     again = Panel(panel.paths, "default", use_tray=False)
     qtbot.addWidget(again.window)
     again.show("chat")
     assert again.window.size().toTuple() == (720, 690)
-    assert again.window.pages["chat"].splitter.sizes() == kept  # type: ignore[attr-defined]
+    splitter = again.window.page("chat").splitter  # type: ignore[attr-defined]
+    qtbot.waitUntil(lambda: splitter.sizes() == kept)  # (once the page built at show is laid out)
+    again.show("dashboard")
+    graphs = again.window.page("dashboard").splitter  # type: ignore[attr-defined]
+    qtbot.waitUntil(lambda: graphs.sizes() == kept_graphs)
     again.close()
 
 
@@ -113,7 +121,7 @@ def test_ctrl_b_hides_and_shows_the_conversations(qtbot: QtBot, panel: Panel) ->
     panel.show("chat")
     panel.window.activateWindow()  # shortcuts act in the active window
     qtbot.waitUntil(panel.window.isActiveWindow)
-    chat = panel.window.pages["chat"]
+    chat = panel.window.page("chat")
     assert chat.conversation_list.isVisible()  # type: ignore[attr-defined]
     qtbot.keyClick(chat, Qt.Key.Key_B, Qt.KeyboardModifier.ControlModifier)
     assert not chat.conversation_list.isVisible()  # type: ignore[attr-defined]
@@ -147,8 +155,8 @@ def test_every_control_has_an_accessible_name(qtbot: QtBot, panel: Panel) -> Non
         assert panel.window.page_title.text() == getattr(page, "title", name.title())
         assert panel.window.page_description.text().endswith(".")
     assert unnamed == []
-    assert panel.window.pages["chat"].conversations.accessibleName() == "Conversations"  # type: ignore[attr-defined]
-    search = panel.window.pages["chat"].search  # type: ignore[attr-defined]
+    assert panel.window.page("chat").conversations.accessibleName() == "Conversations"  # type: ignore[attr-defined]
+    search = panel.window.page("chat").search  # type: ignore[attr-defined]
     assert search.accessibleName() == "Search conversations"
 
 

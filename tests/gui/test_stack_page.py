@@ -85,7 +85,7 @@ def test_start_error_is_shown_on_the_page(
 @pytest.mark.slow
 def test_chat_end_to_end_with_the_bundled_model(qtbot: QtBot, panel: Panel, home: Home) -> None:
     panel.show("chat")
-    chat = panel.window.pages["chat"]
+    chat = panel.window.page("chat")
     assert chat.stopped_state.isVisible()  # type: ignore[attr-defined]  # not started yet
     qtbot.mouseClick(chat.stopped_state.button, Qt.MouseButton.LeftButton)  # type: ignore[attr-defined]
     qtbot.waitUntil(lambda: panel.chat.client is not None, timeout=60_000)

@@ -69,7 +69,7 @@ def test_first_run_detects_the_builtin_runner_starts_it_and_answers(
 
     qtbot.mouseClick(page.ask_button, Qt.MouseButton.LeftButton)
     assert panel.window.current_page() == "chat"
-    chat = panel.window.pages["chat"]
+    chat = panel.window.page("chat")
     assert isinstance(chat, ChatPage)
     qtbot.waitUntil(
         lambda: chat.chat.conversation_id is not None and not chat.chat.streaming,

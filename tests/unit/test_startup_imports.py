@@ -1,21 +1,24 @@
 """The window opens without what only its later pages need (pydantic, tomlkit, keyring,
-pyqtgraph, numpy, httpx): each costs start-up time (the figure: bench_stack.py)."""
+pyqtgraph, numpy, httpx), and paints before asyncio and the adapters: each costs start-up
+time (the figures: bench_stack.py)."""
 
 from __future__ import annotations
 
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 
-def printed(code: str) -> list[str]:
+def printed(code: str, env: dict[str, str] | None = None) -> list[str]:
     """The words ``code`` prints in a new interpreter (a fresh set of imported modules)."""
     return subprocess.run(
         [sys.executable, "-c", code],
         capture_output=True,
         text=True,
         check=True,
-        env={**os.environ, "QT_QPA_PLATFORM": "offscreen"},
+        env={**os.environ, "QT_QPA_PLATFORM": "offscreen", **(env or {})},
+        timeout=60,
     ).stdout.split()
 
 
@@ -39,3 +42,37 @@ def test_modules_imported_after_qt_are_not_read_by_its_import_hook() -> None:
         "      'elite_panel.ui.main_window' in feature.pyside_feature_dict)\n"
     )
     assert printed(code) == ["True", "False"]
+
+
+WATCH_THE_START = """
+import functools, os, sys
+import elite_panel.__main__, elite_panel.gui
+from PySide6.QtWidgets import QApplication
+from elite_panel.ui.main_window import MainWindow
+HEAVY = ("asyncio", "qasync", "elite_panel.adapters", "elite_panel.core.profile_store")
+shell = MainWindow.shell
+def watched_shell():
+    window = shell()
+    def painted():
+        print(",".join(m for m in HEAVY if m in sys.modules) or "none", flush=True)
+    window.firstPainted.connect(painted)
+    return window
+MainWindow.shell = watched_shell
+def shown(panel):
+    page = panel.window.page(panel.window.current_page())
+    print(type(page).__name__, QApplication.style().name(), flush=True)
+    os._exit(0)
+elite_panel.gui.run_gui = functools.partial(elite_panel.gui.run_gui, on_shown=shown)
+elite_panel.__main__.main([])
+"""
+
+
+def test_the_window_paints_before_asyncio_and_the_adapters_then_builds_its_page(
+    tmp_path: Path,
+) -> None:
+    """The `elite-panel` command paints its window first (sidebar, title, status line);
+    the page it opens on is built once asyncio, qasync and the adapters are loaded."""
+    env = {"ELITE_HOME": str(tmp_path), "QT_STYLE_OVERRIDE": "Windows"}  # Fusion wins
+    assert printed(WATCH_THE_START, env) == ["none", "WelcomePage", "fusion"]  # a first start
+    (tmp_path / "config" / "profiles" / "default.toml").write_text("")
+    assert printed(WATCH_THE_START, env) == ["none", "ChatPage", "fusion"]

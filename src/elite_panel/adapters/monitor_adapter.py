@@ -20,7 +20,7 @@ from PySide6.QtCore import QObject, Signal
 
 from elite_panel.adapters.active_profile import ActiveProfile
 from elite_panel.adapters.remote_adapter import POLL_INTERVAL_S
-from elite_panel.adapters.tasks import TaskGroup
+from elite_panel.adapters.tasks import TaskGroup, import_off_the_window
 from elite_panel.core.errors import ConfigError, DaemonUnavailable, EliteError
 from elite_panel.core.paths import AppPaths
 from elite_panel.stack.control import ControlClient
@@ -149,6 +149,7 @@ class MonitorAdapter(QObject):
             await self._sample_locally()
 
     async def _follow_supervisor(self) -> None:
+        await import_off_the_window("elite_panel.monitor.sampling")
         from elite_panel.monitor.sampling import history_from_messages
 
         pieces: list[dict[str, Any]] = []
@@ -218,11 +219,14 @@ class MonitorAdapter(QObject):
             await asyncio.sleep(max(loop.interval_s - elapsed, 0))
 
     async def _local_loop(self) -> SamplingLoop:
+        await import_off_the_window("elite_panel.monitor.collector")
+        await import_off_the_window("elite_panel.monitor.sampling")
         from elite_panel.monitor.collector import Collector
         from elite_panel.monitor.sampling import SamplingLoop, thresholds_from
 
         interval, thresholds = 1.0, None
         try:
+            await import_off_the_window("elite_panel.core.profiles")
             from elite_panel.core.profiles import load_profile
 
             profile = await asyncio.to_thread(load_profile, self.paths, self.profile.name)

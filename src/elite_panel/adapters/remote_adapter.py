@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QObject, Signal
 
-from elite_panel.adapters.tasks import TaskGroup
+from elite_panel.adapters.tasks import TaskGroup, import_off_the_window
 from elite_panel.core.errors import EliteError
 
 if TYPE_CHECKING:
@@ -56,6 +56,7 @@ class RemoteAdapter(QObject):
         self._tasks.cancel_all()
 
     async def _follow(self, profile: Profile) -> None:
+        await import_off_the_window("elite_panel.client.remote")  # (httpx)
         from elite_panel.client.assistant import AssistantClient
         from elite_panel.client.remote import remote_credentials
 

@@ -9,7 +9,7 @@ from PySide6.QtCore import QObject, Signal
 
 from elite_panel import __version__
 from elite_panel.adapters.active_profile import ActiveProfile
-from elite_panel.adapters.tasks import TaskGroup
+from elite_panel.adapters.tasks import TaskGroup, import_off_the_window
 from elite_panel.core.errors import DaemonUnavailable, EliteError
 from elite_panel.core.paths import AppPaths
 from elite_panel.core.services import ServiceStatus, stopped_statuses
@@ -137,7 +137,8 @@ class StackAdapter(QObject):
             if cmd == "down":
                 client = self.client
             else:
-                from elite_panel.core.profiles import load_profile  # pydantic: not at start-up
+                await import_off_the_window("elite_panel.core.profiles")  # pydantic
+                from elite_panel.core.profiles import load_profile
 
                 profile = await asyncio.to_thread(load_profile, self.paths, self.profile.name)
                 args["profile"] = profile.model_dump(mode="json")

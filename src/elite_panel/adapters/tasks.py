@@ -3,11 +3,21 @@
 from __future__ import annotations
 
 import asyncio
+import importlib
 import logging
+import sys
 from collections.abc import Coroutine
 from typing import Any
 
 log = logging.getLogger(__name__)
+
+
+async def import_off_the_window(module: str) -> None:
+    """Import ``module`` in a worker thread, for the ``import`` that follows to find it done:
+    the window's thread keeps painting meanwhile (pydantic's import alone takes 250 ms, and
+    an import on the window's thread stops every event for that long)."""
+    if module not in sys.modules:
+        await asyncio.to_thread(importlib.import_module, module)
 
 
 class TaskGroup:

@@ -11,7 +11,7 @@ from PySide6.QtCore import QObject, Signal
 
 from elite_panel.adapters.active_profile import ActiveProfile
 from elite_panel.adapters.stack_adapter import StackAdapter
-from elite_panel.adapters.tasks import TaskGroup
+from elite_panel.adapters.tasks import TaskGroup, import_off_the_window
 from elite_panel.core.errors import ConfigError
 from elite_panel.core.kinds import RunnerKind
 from elite_panel.core.runner_choice import Gpu, MachineFacts, RunnerOption
@@ -61,6 +61,9 @@ class WelcomeAdapter(QObject):
         self._tasks.cancel_all()
 
     async def _survey(self) -> None:
+        await import_off_the_window("elite_panel.stack.machine_survey")
+        await import_off_the_window("elite_panel.monitor.nvml")
+        await import_off_the_window("elite_panel.core.profile_store")
         from elite_panel.monitor.nvml import GpuReader
         from elite_panel.stack.machine_survey import survey
 

@@ -21,8 +21,10 @@ import tomlkit
 import tomlkit.exceptions
 from pydantic import BaseModel, ValidationError
 
+from elite_panel.core import profile_names
 from elite_panel.core.errors import ConfigConflict, ConfigError
 from elite_panel.core.paths import AppPaths
+from elite_panel.core.profile_names import DEFAULT
 from elite_panel.core.profiles import (
     DEFAULT_PROFILE_TOML,
     Profile,
@@ -35,7 +37,6 @@ from elite_panel.core.profiles import (
 )
 from embedded_server.files import write_atomic
 
-DEFAULT = "default"
 # Which services a change of each section needs restarted (the runner's address is also
 # the assistant's backend, so a runner change restarts both).
 RESTARTS = {
@@ -63,23 +64,16 @@ class ProfileStore:
 
     @property
     def _active_file(self) -> Path:
-        return self.paths.config / "active_profile"
+        return profile_names.active_file(self.paths)
 
     # -- the list -----------------------------------------------------------------------
 
     def names(self) -> list[str]:
-        found = {p.stem for p in self.paths.profiles.glob("*.toml")}
-        return sorted(found | {DEFAULT})
+        return profile_names.names(self.paths)
 
     def active(self) -> str:
         """``$ELITE_PROFILE``, else the one chosen with :meth:`use`, else ``default``."""
-        if self.environ.get("ELITE_PROFILE"):
-            return self.environ["ELITE_PROFILE"]
-        try:
-            name = self._active_file.read_text(encoding="utf-8").strip()
-        except FileNotFoundError:
-            return DEFAULT
-        return name if name in self.names() else DEFAULT
+        return profile_names.active(self.paths, self.environ)
 
     def use(self, name: str) -> None:
         self.load(name)  # exists and is valid
@@ -115,7 +109,7 @@ class ProfileStore:
         if self.path(new).exists():
             raise ConfigError(f"profile {new!r} already exists")
         os.replace(self.path(old), self.path(new))
-        if self._chosen() == old:
+        if profile_names.chosen(self.paths) == old:
             write_atomic(self._active_file, new + "\n")
 
     def delete(self, name: str) -> None:
@@ -126,12 +120,6 @@ class ProfileStore:
         if not self.path(name).exists():
             raise ConfigError(f"profile {name!r} does not exist")
         self.path(name).unlink()
-
-    def _chosen(self) -> str | None:
-        try:
-            return self._active_file.read_text(encoding="utf-8").strip()
-        except FileNotFoundError:
-            return None
 
     # -- editing ------------------------------------------------------------------------
 

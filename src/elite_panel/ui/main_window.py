@@ -26,6 +26,7 @@ from elite_panel.ui.widgets.command_palette import Command, CommandPalette, page
 from elite_panel.ui.widgets.lazy_page import LazyPage
 
 MINIMUM = QSize(1024, 640)  # every page is usable at this size
+PAGES = ("chat", "dashboard", "stack", "settings", "secrets", "models", "backups", "welcome")
 DESCRIPTIONS = {
     "chat": "Ask the assistant; every answer is kept with its model and figures.",
     "dashboard": "This machine, its GPUs and the stack, live and over the last day.",
@@ -97,6 +98,7 @@ class MainWindow(QMainWindow):
         self.remote = False  # a remote profile's server: its own descriptions and status
         self.stack = QStackedWidget()
         self.sidebar.setIconSize(QSize(18, 18))
+        self._layout: QSettings | None = None  # where the splitters' positions are kept
         for name, page in pages.items():
             item = QListWidgetItem(getattr(page, "title", name.title()))
             if name in SHAPES:
@@ -104,6 +106,8 @@ class MainWindow(QMainWindow):
             self.sidebar.addItem(item)
             self.stack.addWidget(page)
             name_controls(page)  # (a page built later is named when it is built)
+            if isinstance(page, LazyPage):
+                page.built.connect(self._restore_splitters)
         self.sidebar.setAccessibleName("Pages")
         self.sidebar.currentRowChanged.connect(self.stack.setCurrentIndex)
         self.page_title = QLabel()
@@ -144,6 +148,12 @@ class MainWindow(QMainWindow):
         self._painted = False
         self.installEventFilter(self)
 
+    @classmethod
+    def shell(cls) -> MainWindow:
+        """The window with each of :data:`PAGES` still to build: it can paint before the
+        panel behind it exists (which then gives each page its factory)."""
+        return cls({name: LazyPage(name.title()) for name in PAGES}, unlisted={"welcome"})
+
     def _on_page_changed(self, index: int) -> None:
         for row, listed in enumerate(self.pages):
             self.sidebar.item(row).setHidden(listed in self.unlisted and row != index)
@@ -172,13 +182,29 @@ class MainWindow(QMainWindow):
         settings.sync()
 
     def restore_layout(self, settings: QSettings) -> None:
-        """Bring back what :meth:`save_layout` kept; anything unreadable is ignored."""
+        """Bring back what :meth:`save_layout` kept, the splitters of a page built later
+        when it is built; anything unreadable is ignored."""
+        self._layout = settings
         geometry = settings.value("window/geometry")
         if isinstance(geometry, QByteArray) and self.restoreGeometry(geometry):
             # A size kept on a larger screen (another monitor) shrinks to fit this one.
             self.resize(self.size().boundedTo(self._usable_area()).expandedTo(self.minimumSize()))
-        for splitter in self.findChildren(QSplitter):
-            state = settings.value(f"splitters/{splitter.objectName()}")
+        self._restore_splitters(self)
+
+    def present(self, settings: QSettings, page: str | None, show: bool = True) -> None:
+        """Open on ``page`` (None: the current one) at the kept geometry (restored once)."""
+        if self._layout is None:
+            self.restore_layout(settings)
+        if page:
+            self.show_page(page)
+        if show:
+            self.show()
+
+    def _restore_splitters(self, root: QWidget) -> None:
+        if self._layout is None:
+            return
+        for splitter in root.findChildren(QSplitter):
+            state = self._layout.value(f"splitters/{splitter.objectName()}")
             if splitter.objectName() and isinstance(state, QByteArray):
                 splitter.restoreState(state)
 

@@ -1,0 +1,112 @@
+"""The window's process from its first line: Qt's application, the window painted, then the
+panel behind it (:mod:`elite_panel.app`, with asyncio and the adapters).
+
+The window paints before the panel exists: its sidebar, the page's title and the status
+line show while asyncio, qasync and the adapters load, and the page it opens on is built
+as soon as they are (about 80 ms later here). Without this the first paint waited for all
+of them (``bench_stack.py`` measures both moments).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+from elite_panel.ui import qt_import  # noqa: F401  (first: Qt without its import hook)
+
+# isort: split
+from PySide6.QtCore import QEventLoop, QTimer
+from PySide6.QtWidgets import QApplication
+
+from elite_panel import APP_NAME, DESKTOP_ID
+from elite_panel.core.errors import EliteError
+from elite_panel.core.paths import AppPaths
+from elite_panel.ui import theme, window_state
+from elite_panel.ui.main_window import MainWindow
+
+if TYPE_CHECKING:
+    from elite_panel.app import Panel
+
+log = logging.getLogger(__name__)
+
+PAINT_WAIT_MS = 250  # a window that is not exposed (another workspace) paints later: go on
+
+
+def _check_display() -> None:
+    """Fail with advice instead of Qt's abort when there is no screen to open a window on."""
+    if not sys.platform.startswith("linux") or os.environ.get("QT_QPA_PLATFORM"):
+        return
+    if not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")):
+        raise EliteError(
+            "no display to open the panel on (DISPLAY and WAYLAND_DISPLAY are unset); "
+            "the headless commands work without one: `elite-panel stack up`, "
+            "`elite-panel chat`, `elite-panel --help`"
+        )
+
+
+def paint_first(window: MainWindow) -> None:
+    """Show ``window`` and run Qt's events until it has painted (or for at most
+    :data:`PAINT_WAIT_MS`)."""
+    waiting = QEventLoop()
+    window.firstPainted.connect(waiting.quit)
+    QTimer.singleShot(PAINT_WAIT_MS, waiting.quit)
+    window.show()
+    waiting.exec()
+    window.firstPainted.disconnect(waiting.quit)
+
+
+def run_gui(
+    paths: AppPaths,
+    profile_name: str,
+    page: str | None = None,
+    on_shown: Callable[[Panel], None] | None = None,
+    hidden: bool = False,
+    start_stack: bool = False,
+) -> int:
+    """Open the panel and run the Qt + asyncio loop until it quits.
+
+    ``hidden`` starts in the tray (at login), ``start_stack`` brings the stack up.
+    ``on_shown`` receives the panel once its window is shown (the start-up benchmark uses it).
+    """
+    paths.ensure()
+    _check_display()
+    app = QApplication.instance() or theme.application(sys.argv)
+    assert isinstance(app, QApplication)
+    app.setApplicationName(APP_NAME)
+    app.setApplicationDisplayName("Elite Coding Assistant")
+    app.setDesktopFileName(DESKTOP_ID)  # the dock and the task bar show our entry's icon
+    app.setQuitOnLastWindowClosed(False)
+    theme.apply(app)  # the desktop's scheme; the profile's choice once it is read
+    window = MainWindow.shell()
+    if not hidden:  # (hidden: the panel decides, shown only where there is no tray)
+        start = window_state.start_page(paths, profile_name, page)
+        window.present(window_state.layout_settings(paths), start, show=False)
+        paint_first(window)
+        log.info("the window is painted")
+
+    import asyncio  # (after the first paint: asyncio, qasync and the adapters take ~80 ms)
+
+    import qasync
+
+    from elite_panel.app import Panel, settle_startup
+
+    loop = qasync.QEventLoop(app)
+    asyncio.set_event_loop(loop)
+
+    async def main() -> None:
+        panel = Panel(paths, profile_name, window=window)
+        panel.show(page, hidden=hidden)
+        panel.check_profile()
+        if start_stack:
+            panel.stack.start_stack()
+        if on_shown:
+            on_shown(panel)
+        settle_startup()
+        await panel.finished.wait()
+
+    with loop:
+        loop.run_until_complete(main())
+    return 0
