@@ -11,7 +11,7 @@ import logging
 import os
 from collections.abc import Callable, Sequence
 
-from elite_panel import __version__, cli_backup, cli_models, cli_settings
+from elite_panel import __version__
 from elite_panel.console import err, out
 from elite_panel.core import profile_names, redaction
 from elite_panel.core.errors import EliteError
@@ -37,6 +37,8 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
 
 def build_parser() -> argparse.ArgumentParser:
     """The whole command line: the window's options and every command."""
+    from elite_panel import cli_backup, cli_models, cli_settings
+
     parser = argparse.ArgumentParser(
         prog="elite-panel",
         description="Control panel for a local AI coding assistant. "
@@ -154,6 +156,8 @@ def main(argv: Sequence[str] | None = None, open_window: OpenWindow | None = Non
             if open_window is None:
                 raise EliteError("the window is not available here: give a command (see --help)")
             return open_window(paths, profile_name, args)
+        from elite_panel import cli_backup, cli_settings
+
         if args.command == "config":
             return cli_settings.run_config(args, paths.ensure(), profile_name)
         if args.command == "secrets":

@@ -81,11 +81,11 @@ def run_gui(
     app.setQuitOnLastWindowClosed(False)
     theme.apply(app)  # the desktop's scheme; the profile's choice once it is read
     window = MainWindow.shell()
+    window.firstPainted.connect(lambda: log.info("the window is painted"))
     if not hidden:  # (hidden: the panel decides, shown only where there is no tray)
         start = window_state.start_page(paths, profile_name, page)
         window.present(window_state.layout_settings(paths), start, show=False)
         paint_first(window)
-        log.info("the window is painted")
 
     import asyncio  # (after the first paint: asyncio, qasync and the adapters take ~80 ms)
 

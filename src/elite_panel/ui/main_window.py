@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import functools
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QByteArray, QEvent, QObject, QSettings, QSize, Qt, Signal
 from PySide6.QtGui import QCloseEvent, QKeySequence, QPalette, QShortcut
@@ -20,10 +20,11 @@ from PySide6.QtWidgets import (
 )
 
 from elite_panel.core.services import ServiceState, ServiceStatus
-from elite_panel.ui.accessibility import name_controls
 from elite_panel.ui.icons import SHAPES, icon
-from elite_panel.ui.widgets.command_palette import Command, CommandPalette, page_commands
 from elite_panel.ui.widgets.lazy_page import LazyPage
+
+if TYPE_CHECKING:  # (the palette is imported when first opened: not at start-up)
+    from elite_panel.ui.widgets.command_palette import Command, CommandPalette
 
 MINIMUM = QSize(1024, 640)  # every page is usable at this size
 PAGES = ("chat", "dashboard", "stack", "settings", "secrets", "models", "backups", "welcome")
@@ -84,7 +85,7 @@ class MainWindow(QMainWindow):
 
     def __init__(
         self,
-        pages: dict[str, QWidget],
+        pages: dict[str, LazyPage],
         parent: QWidget | None = None,
         unlisted: set[str] | None = None,
     ) -> None:
@@ -100,14 +101,12 @@ class MainWindow(QMainWindow):
         self.sidebar.setIconSize(QSize(18, 18))
         self._layout: QSettings | None = None  # where the splitters' positions are kept
         for name, page in pages.items():
-            item = QListWidgetItem(getattr(page, "title", name.title()))
+            item = QListWidgetItem(page.title)
             if name in SHAPES:
                 item.setIcon(icon(name))
             self.sidebar.addItem(item)
             self.stack.addWidget(page)
-            name_controls(page)  # (a page built later is named when it is built)
-            if isinstance(page, LazyPage):
-                page.built.connect(self._restore_splitters)
+            page.built.connect(self._restore_splitters)
         self.sidebar.setAccessibleName("Pages")
         self.sidebar.currentRowChanged.connect(self.stack.setCurrentIndex)
         self.page_title = QLabel()
@@ -159,7 +158,7 @@ class MainWindow(QMainWindow):
             self.sidebar.item(row).setHidden(listed in self.unlisted and row != index)
         name = list(self.pages)[index]
         page = self.pages[name]
-        self.page_title.setText(getattr(page, "title", name.title()))
+        self.page_title.setText(page.title)
         descriptions = REMOTE_DESCRIPTIONS if self.remote else {}
         self.page_description.setText(descriptions.get(name) or DESCRIPTIONS.get(name, ""))
 
@@ -211,19 +210,22 @@ class MainWindow(QMainWindow):
     def commands(self) -> list[Command]:
         """Every action of the window: going to each page, each built page's buttons,
         and the owner's."""
+        from elite_panel.ui.widgets.command_palette import Command, page_commands
+
         found = []
         for index, (name, page) in enumerate(self.pages.items()):
-            title = getattr(page, "title", name.title())
+            title = page.title
             show = functools.partial(self.show_page, name)
             key = f"Ctrl+{index + 1}" if index < 9 else ""
             found.append(Command(f"Go to {title}", key, show))
-            built = page.page if isinstance(page, LazyPage) else page
-            if built is not None:
-                found += page_commands(title, built, show)
+            if page.page is not None:
+                found += page_commands(title, page.page, show)
         return found + self.extra_commands
 
     def open_palette(self) -> None:
         """The command palette (Ctrl+K)."""
+        from elite_panel.ui.widgets.command_palette import CommandPalette
+
         self.palette_dialog = CommandPalette(self.commands(), self)
         self.palette_dialog.open()
         self.palette_dialog.filter.setFocus()
@@ -235,8 +237,7 @@ class MainWindow(QMainWindow):
 
     def page(self, name: str) -> QWidget:
         """The page called ``name``, built now if it is built on first show."""
-        page = self.pages[name]
-        return page.build() if isinstance(page, LazyPage) else page
+        return self.pages[name].build()
 
     def current_page(self) -> str:
         return list(self.pages)[self.stack.currentIndex()]

@@ -9,8 +9,6 @@ from PySide6.QtCore import Signal
 from PySide6.QtGui import QShowEvent
 from PySide6.QtWidgets import QVBoxLayout, QWidget
 
-from elite_panel.ui.accessibility import name_controls
-
 
 class LazyPage(QWidget):
     """A page built the first time it is shown, by the factory it is given.
@@ -39,6 +37,9 @@ class LazyPage(QWidget):
             self.build()
 
     def build(self) -> QWidget:
+        """The page, built now if it is not yet (and its controls named for screen readers)."""
+        from elite_panel.ui.accessibility import name_controls  # (not before the first paint)
+
         if self.page is None:
             if self._factory is None:
                 raise RuntimeError(f"the {self.title} page has no factory yet")
