@@ -10,9 +10,11 @@ import pytest
 from PySide6.QtCore import QTimer
 from pytestqt.qtbot import QtBot
 
+from elite_panel import gui
 from elite_panel.adapters.tasks import TaskGroup
 from elite_panel.app import Panel
 from elite_panel.core.paths import AppPaths
+from elite_panel.ui.main_window import MainWindow
 from elite_panel.ui.tray import Tray
 from tests.conftest import Home
 
@@ -97,3 +99,18 @@ def test_uncaught_errors_are_logged_and_shown(
         TaskGroup("test").start("broken", broken_task())
         qtbot.waitUntil(lambda: "test:broken" in panel.window.statusBar().currentMessage())
     assert panel.window.statusBar().currentMessage().startswith("Error: task test:broken failed")
+
+
+def test_the_start_waits_for_the_first_paint_but_not_for_a_window_never_painted(
+    qtbot: QtBot, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    painted = MainWindow.shell()
+    qtbot.addWidget(painted)
+    gui.paint_first(painted)
+    assert painted.painted and painted.isVisible()
+
+    hidden = MainWindow.shell()  # (on another workspace: shown, never exposed)
+    qtbot.addWidget(hidden)
+    monkeypatch.setattr(hidden, "show", lambda: None)
+    gui.paint_first(hidden)  # returns after its deadline
+    assert not hidden.painted

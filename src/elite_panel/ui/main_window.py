@@ -144,7 +144,7 @@ class MainWindow(QMainWindow):
         QShortcut(QKeySequence("Ctrl+K"), self, self.open_palette)
         self.sidebar.setCurrentRow(0)
         self._on_page_changed(0)
-        self._painted = False
+        self.painted = False  # (firstPainted has been emitted)
         self.installEventFilter(self)
 
     @classmethod
@@ -254,8 +254,8 @@ class MainWindow(QMainWindow):
         self._on_page_changed(self.stack.currentIndex())
 
     def eventFilter(self, watched: QObject, event: QEvent) -> bool:
-        if not self._painted and event.type() == QEvent.Type.Paint:
-            self._painted = True
+        if not self.painted and event.type() == QEvent.Type.Paint:
+            self.painted = True
             self.removeEventFilter(self)
             self.firstPainted.emit()
         return super().eventFilter(watched, event)
