@@ -295,11 +295,12 @@ class Panel(QObject):
             self.monitor.follow_local()
 
     def apply_theme(self, choice: str) -> None:
-        """Light or dark (``auto``: the desktop's scheme, followed when it changes)."""
+        """Light or dark (``auto``: the desktop's scheme, followed when it changes); the
+        next start paints with it from its first frame."""
         self.theme_choice = choice
         app = QApplication.instance()
         if isinstance(app, QApplication):
-            theme.apply(app, choice)
+            window_state.keep_scheme(self.paths, theme.apply(app, choice))
 
     def _on_color_scheme_changed(self, _scheme: object) -> None:
         if self.theme_choice == "auto":

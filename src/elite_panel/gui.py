@@ -83,7 +83,7 @@ def run_gui(
     app.setApplicationDisplayName("Elite Coding Assistant")
     app.setDesktopFileName(DESKTOP_ID)  # the dock and the task bar show our entry's icon
     app.setQuitOnLastWindowClosed(False)
-    theme.apply(app)  # the desktop's scheme; the profile's choice once it is read
+    theme.apply(app, window_state.kept_scheme(paths))  # the profile's once it is read
     window = MainWindow.shell()
     window.firstPainted.connect(lambda: log.info("the window is painted"))
     if not hidden:  # (hidden: the panel decides, shown only where there is no tray)

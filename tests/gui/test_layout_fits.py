@@ -26,6 +26,7 @@ from PySide6.QtWidgets import (
 from pytestqt.qtbot import QtBot
 
 from elite_panel.app import Panel
+from elite_panel.ui import window_state
 from elite_panel.ui.main_window import MINIMUM
 from tests.conftest import REPO
 
@@ -141,7 +142,9 @@ def test_light_and_dark_reach_the_plots(qtbot: QtBot, panel: Panel) -> None:
     panel.apply_theme("dark")  # the palette reaches the widgets with Qt's change events
     qtbot.waitUntil(lambda: panel.window.palette().window().color().lightness() < 60)
     qtbot.waitUntil(lambda: plot.backgroundBrush().color().lightness() < 60)
+    assert window_state.kept_scheme(panel.paths) == "dark"  # the next start paints with it
     panel.apply_theme("light")
+    assert window_state.kept_scheme(panel.paths) == "light"
 
 
 def test_every_control_has_an_accessible_name(qtbot: QtBot, panel: Panel) -> None:

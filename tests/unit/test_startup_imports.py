@@ -47,6 +47,8 @@ def test_modules_imported_after_qt_are_not_read_by_its_import_hook() -> None:
 WATCH_THE_START = """
 import functools, os, sys
 import elite_panel.__main__, elite_panel.gui
+import PySide6.QtCore
+from PySide6.QtGui import QPalette
 from PySide6.QtWidgets import QApplication
 from elite_panel.ui.main_window import MainWindow
 HEAVY = ("asyncio", "qasync", "elite_panel.adapters", "elite_panel.core.profile_store")
@@ -54,7 +56,10 @@ shell = MainWindow.shell
 def watched_shell():
     window = shell()
     def painted():
-        print(",".join(m for m in HEAVY if m in sys.modules) or "none", flush=True)
+        made = [m for m in HEAVY if m in sys.modules]
+        made += ["Qt's namespace"] if "Qt" in PySide6.QtCore.__dict__ else []
+        window_colour = QApplication.palette().color(QPalette.ColorRole.Window)
+        print(",".join(made) or "none", "dark" if window_colour.lightness() < 128 else "light")
     window.firstPainted.connect(painted)
     return window
 MainWindow.shell = watched_shell
@@ -71,8 +76,13 @@ def test_the_window_paints_before_asyncio_and_the_adapters_then_builds_its_page(
     tmp_path: Path,
 ) -> None:
     """The `elite-panel` command paints its window first (sidebar, title, status line);
-    the page it opens on is built once asyncio, qasync and the adapters are loaded."""
+    the page it opens on is built once asyncio, qasync and the adapters are loaded. Qt's
+    namespace (93 enums) is made before the first paint only by a first start, which asks
+    the desktop for its light or dark scheme; later starts paint with the one kept (here
+    dark, on a desktop without a scheme)."""
     env = {"ELITE_HOME": str(tmp_path), "QT_STYLE_OVERRIDE": "Windows"}  # Fusion wins
-    assert printed(WATCH_THE_START, env) == ["none", "WelcomePage", "fusion"]  # a first start
+    first = printed(WATCH_THE_START, env)
+    assert first == ["Qt's", "namespace", "light", "WelcomePage", "fusion"]
     (tmp_path / "config" / "profiles" / "default.toml").write_text("")
-    assert printed(WATCH_THE_START, env) == ["none", "ChatPage", "fusion"]
+    (tmp_path / "config" / "window.ini").write_text("[theme]\nscheme=dark\n")
+    assert printed(WATCH_THE_START, env) == ["none", "dark", "ChatPage", "fusion"]

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import functools
 
-from PySide6.QtCore import QByteArray, QRect, QSize, Qt
-from PySide6.QtGui import QGuiApplication, QIcon, QIconEngine, QImage, QPainter, QPalette, QPixmap
+from PySide6.QtCore import QByteArray, QRect, QSize
+from PySide6.QtGui import QColor, QGuiApplication, QIcon, QIconEngine, QPainter, QPalette, QPixmap
 from PySide6.QtSvg import QSvgRenderer
 
 SHAPES = {
@@ -83,13 +83,12 @@ class SvgIconEngine(QIconEngine):
     def scaledPixmap(
         self, size: QSize, mode: QIcon.Mode, state: QIcon.State, scale: float
     ) -> QPixmap:
-        image = QImage(size * scale, QImage.Format.Format_ARGB32_Premultiplied)
-        image.fill(Qt.GlobalColor.transparent)
-        painter = QPainter(image)
+        pixmap = QPixmap(size * scale)
+        pixmap.fill(QColor(0, 0, 0, 0))  # transparent
+        painter = QPainter(pixmap)
         painter.setRenderHint(QPainter.RenderHint.Antialiasing)
-        self.paint(painter, image.rect(), mode, state)
+        self.paint(painter, pixmap.rect(), mode, state)
         painter.end()
-        pixmap = QPixmap.fromImage(image)
         pixmap.setDevicePixelRatio(scale)
         return pixmap
 

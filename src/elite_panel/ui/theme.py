@@ -2,11 +2,16 @@
 
 One palette drives the widgets and the plots alike (``MetricPlot`` repaints itself from the
 palette when it changes), so a light window never shows black graphs.
+
+The window paints first with the scheme it last showed (kept in ``window.ini``), and the
+profile's choice is applied once the profile is read: a profile that forces dark on a light
+desktop never flashes light. Asking the desktop's scheme makes PySide build Qt's namespace
+(93 Python enums, about 15 ms), so the modules on the path to the first paint do not touch
+``Qt`` (``tests/unit/test_startup_imports.py`` checks it).
 """
 
 from __future__ import annotations
 
-from PySide6.QtCore import Qt
 from PySide6.QtGui import QColor, QGuiApplication, QPalette
 from PySide6.QtWidgets import QApplication
 
@@ -46,6 +51,8 @@ def resolve(choice: str) -> str:
     """``auto`` → the desktop's scheme (``light`` when it says nothing); else the choice."""
     if choice in ("light", "dark"):
         return choice
+    from PySide6.QtCore import Qt  # (made when first asked: see the module's note)
+
     hints = QGuiApplication.styleHints()
     return "dark" if hints.colorScheme() == Qt.ColorScheme.Dark else "light"
 

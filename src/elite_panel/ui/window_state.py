@@ -1,5 +1,6 @@
 """What the window keeps between starts, in ``window.ini`` of the config folder: its
-geometry, its splitters' positions, and whether the welcome guide was left."""
+geometry, its splitters' positions, the light or dark scheme it last showed, and whether
+the welcome guide was left."""
 
 from __future__ import annotations
 
@@ -28,3 +29,14 @@ def start_page(paths: AppPaths, profile_name: str, asked: str | None) -> str | N
     """The page the window opens on: the one asked for, else the welcome guide at the
     first run, else (None) the one it shows."""
     return asked or ("welcome" if first_run(paths, profile_name) else None)
+
+
+def kept_scheme(paths: AppPaths) -> str:
+    """The scheme the window last showed (``light`` or ``dark``), else ``auto``."""
+    scheme = layout_settings(paths).value("theme/scheme", "auto", type=str)
+    return scheme if scheme in ("light", "dark") else "auto"
+
+
+def keep_scheme(paths: AppPaths, scheme: str) -> None:
+    """Keep the scheme the window shows now, for its next first paint."""
+    layout_settings(paths).setValue("theme/scheme", scheme)
