@@ -39,7 +39,6 @@ from elite_panel.ui.main_window import MainWindow
 from elite_panel.ui.pages.chat_page import ChatPage
 from elite_panel.ui.tray import Tray
 from elite_panel.ui.widgets.command_palette import Command
-from elite_panel.ui.widgets.lazy_page import LazyPage
 
 if TYPE_CHECKING:
     from elite_panel.adapters.models_adapter import ModelsAdapter
@@ -134,9 +133,7 @@ class Panel(QObject):
             "welcome": self._welcome_page,
         }
         for name, factory in factories.items():
-            page = self.window.pages[name]
-            assert isinstance(page, LazyPage)
-            page.set_factory(factory)  # (the page showing is built now)
+            self.window.pages[name].set_factory(factory)  # (the page showing is built now)
 
     # The stores are built on first use, once: the window opens without pydantic, tomlkit
     # or keyring (the pages that need them are built when first shown).

@@ -3,7 +3,7 @@ panel behind it (:mod:`elite_panel.app`, with asyncio and the adapters).
 
 The window paints before the panel exists: its sidebar, the page's title and the status
 line show while asyncio, qasync and the adapters load, and the page it opens on is built
-as soon as they are (about 80 ms later here). Without this the first paint waited for all
+as soon as they are (about 100 ms later here). Without this the first paint waited for all
 of them (``bench_stack.py`` measures both moments).
 """
 
@@ -91,7 +91,7 @@ def run_gui(
         window.present(window_state.layout_settings(paths), start, show=False)
         paint_first(window)
 
-    import asyncio  # (after the first paint: asyncio, qasync and the adapters take ~80 ms)
+    import asyncio  # (only now: with qasync and the adapters, about 80 ms to import)
 
     import qasync
 

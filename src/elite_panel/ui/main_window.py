@@ -76,7 +76,7 @@ class MainWindow(QMainWindow):
     """The main window: a sidebar of pages, the pages, and the stack's status bar.
 
     Signals:
-    firstPainted(): the window has been painted once (start-up is over).
+    firstPainted(): the window has been painted once (its page may come later: gui.py).
     closeRequested(): the user closed the window (the owner decides: hide or quit).
     """
 
@@ -236,7 +236,7 @@ class MainWindow(QMainWindow):
             self.sidebar.setCurrentRow(names.index(name))
 
     def page(self, name: str) -> QWidget:
-        """The page called ``name``, built now if it is built on first show."""
+        """The page called ``name``, built now if it has not shown yet."""
         return self.pages[name].build()
 
     def current_page(self) -> str:
@@ -265,9 +265,9 @@ class MainWindow(QMainWindow):
         self.closeRequested.emit()
 
     def bring_to_front(self) -> None:
-        self.show()
         from PySide6.QtCore import Qt  # (not before the first paint: see ui/theme.py)
 
+        self.show()
         self.setWindowState(self.windowState() & ~Qt.WindowState.WindowMinimized)
         self.raise_()
         self.activateWindow()
