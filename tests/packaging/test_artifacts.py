@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 
 from elite_panel import DESKTOP_ID, __version__
+from elite_panel.core.paths import AppPaths
 from tests.conftest import REPO, Home, wait_for
 
 pytestmark = [pytest.mark.packaging, pytest.mark.slow]
@@ -199,6 +200,15 @@ def assert_window_appears(exe: Path, env: dict[str, str], tmp_path: Path) -> Non
         # The dock matches the window to our menu entry (StartupWMClass, the desktop file).
         assert f'"{NAME}"' in props.split("WM_CLASS(STRING) =")[1].splitlines()[0]
         assert f'"{DESKTOP_ID}"' in props
+        # The window paints before the panel behind it loads (asyncio, the adapters): the
+        # panel is up once it has read the profile and kept its scheme for the next start.
+        kept = AppPaths.from_env(env).config / "window.ini"
+        wait_for(
+            lambda: panel.poll() is not None or (kept.exists() and "scheme=" in kept.read_text()),
+            60,
+            "the panel behind its window",
+        )
+        assert panel.poll() is None, "the panel quit after painting its window"
     finally:
         if panel is not None:
             panel.terminate()
