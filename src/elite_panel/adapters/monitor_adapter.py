@@ -219,8 +219,7 @@ class MonitorAdapter(QObject):
             await asyncio.sleep(max(loop.interval_s - elapsed, 0))
 
     async def _local_loop(self) -> SamplingLoop:
-        await import_off_the_window("elite_panel.monitor.collector")
-        await import_off_the_window("elite_panel.monitor.sampling")
+        await import_off_the_window("elite_panel.monitor.collector", "elite_panel.monitor.sampling")
         from elite_panel.monitor.collector import Collector
         from elite_panel.monitor.sampling import SamplingLoop, thresholds_from
 

@@ -12,12 +12,13 @@ from typing import Any
 log = logging.getLogger(__name__)
 
 
-async def import_off_the_window(module: str) -> None:
-    """Import ``module`` in a worker thread, for the ``import`` that follows to find it done:
-    the window's thread keeps painting meanwhile (pydantic's import alone takes 250 ms, and
-    an import on the window's thread stops every event for that long)."""
-    if module not in sys.modules:
-        await asyncio.to_thread(importlib.import_module, module)
+async def import_off_the_window(*modules: str) -> None:
+    """Import ``modules`` in a worker thread, for the ``import`` that follows to find them
+    done: the window's thread keeps painting meanwhile (pydantic's import alone takes 250 ms,
+    and an import on the window's thread stops every event for that long)."""
+    missing = [module for module in modules if module not in sys.modules]
+    if missing:
+        await asyncio.to_thread(lambda: [importlib.import_module(m) for m in missing])
 
 
 class TaskGroup:

@@ -61,9 +61,11 @@ class WelcomeAdapter(QObject):
         self._tasks.cancel_all()
 
     async def _survey(self) -> None:
-        await import_off_the_window("elite_panel.stack.machine_survey")
-        await import_off_the_window("elite_panel.monitor.nvml")
-        await import_off_the_window("elite_panel.core.profile_store")
+        await import_off_the_window(
+            "elite_panel.stack.machine_survey",
+            "elite_panel.monitor.nvml",
+            "elite_panel.core.profile_store",
+        )
         from elite_panel.monitor.nvml import GpuReader
         from elite_panel.stack.machine_survey import survey
 

@@ -38,9 +38,9 @@ class LazyPage(QWidget):
 
     def build(self) -> QWidget:
         """The page, built now if it is not yet (and its controls named for screen readers)."""
-        from elite_panel.ui.accessibility import name_controls  # (not before the first paint)
-
         if self.page is None:
+            from elite_panel.ui.accessibility import name_controls  # (not before first paint)
+
             if self._factory is None:
                 raise RuntimeError(f"the {self.title} page has no factory yet")
             self.page = self._factory()
