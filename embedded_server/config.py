@@ -35,6 +35,8 @@ DEFAULT_RATE_LIMIT = "60/minute;1000/hour"
 
 
 RunnerKind = Literal["ollama", "openai"]
+# What a chat does with a prompt longer than its model's window (services.context).
+ContextPolicy = Literal["drop_oldest", "truncate_middle", "refuse"]
 
 
 class RunnerSpec(BaseModel):
@@ -44,6 +46,9 @@ class RunnerSpec(BaseModel):
     kind: RunnerKind = "ollama"
     api_key: SecretStr = SecretStr("")
     weight: float = Field(default=1.0, gt=0)
+    # The window it runs its models with, when its API does not say (an OpenAI-compatible
+    # server's /v1/models seldom does); Ollama reports its own.
+    context_length: int | None = Field(default=None, gt=0)
     name: str = ""  # how /api/runners and /metrics call it; default the URL's host:port
 
     @field_validator("url")
@@ -85,6 +90,19 @@ class Settings(BaseSettings):
     runner_check_interval_s: float = Field(default=5.0, gt=0)
     runner_failures: int = Field(default=2, ge=1)  # consecutive failures that take one out
     runner_cooldown_s: float = Field(default=10.0, ge=0)  # out at least this long
+    # A runner that does not connect, send its first token, or its next one in time fails
+    # the request (and counts against its health). The first token waits for the whole
+    # prompt to be read: minutes for a long one on a CPU.
+    runner_connect_timeout_s: float = Field(default=5.0, gt=0)
+    runner_first_token_timeout_s: float = Field(default=300.0, gt=0)
+    runner_token_timeout_s: float = Field(default=60.0, gt=0)
+    # The one runner's window (the built-in runner's runner.context_tokens); see RunnerSpec.
+    backend_context_length: int | None = Field(default=None, gt=0)
+    # What /api/chat does when a conversation outgrows its model's window (per request too),
+    # and the room kept for the answer when a request gives no max_tokens (at most a
+    # quarter of the window).
+    context_policy: ContextPolicy = "drop_oldest"
+    context_reserve_tokens: int = Field(default=1024, ge=0)
     # Peers whose X-Forwarded-For is believed (addresses or networks, comma-separated).
     trusted_proxies: Annotated[list[str], NoDecode] = Field(default_factory=list)
     # Clients that may read /metrics (addresses or networks): Prometheus in a container
@@ -165,7 +183,14 @@ class Settings(BaseSettings):
         ``ASSISTANT_BACKEND``/``ASSISTANT_BACKEND_URL``."""
         if self.runners:
             return self.runners
-        return [RunnerSpec(url=self.backend_url, kind=self.backend, api_key=self.openai_api_key)]
+        return [
+            RunnerSpec(
+                url=self.backend_url,
+                kind=self.backend,
+                api_key=self.openai_api_key,
+                context_length=self.backend_context_length,
+            )
+        ]
 
     @field_validator("rate_limit")
     @classmethod

@@ -13,7 +13,13 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from embedded_server.backends.base import BackendError, ModelNotFound, Unsupported
+from embedded_server.backends.base import (
+    BackendError,
+    ContextOverflow,
+    ModelNotFound,
+    RequestRejected,
+    Unsupported,
+)
 
 log = logging.getLogger(__name__)
 
@@ -113,7 +119,7 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
         (404, "Not found"),
         (409, "Not possible with this runner, or a name already taken"),
         (413, "Request body too large"),
-        (422, "Invalid request"),
+        (422, "Invalid request; context_overflow: the prompt cannot fit the model's window"),
         (429, "Rate limit exceeded (see Retry-After)"),
         (503, "A dependency is unavailable"),
     )
@@ -170,9 +176,15 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(BackendError)
     async def backend_failed(request: Request, exc: BackendError) -> JSONResponse:
         """A runner's refusal raised by a route: 404 unknown model or file, 409 what this
-        runner cannot do, 503 a runner that does not answer."""
+        runner cannot do, 422 a prompt that cannot fit (OpenAI's 400
+        ``context_length_exceeded`` under ``/v1``), 400 another request the runner
+        refused, 503 a runner that does not answer."""
+        if isinstance(exc, ContextOverflow):
+            return context_overflow(request, exc)
         status = 503
-        if isinstance(exc, ModelNotFound):
+        if isinstance(exc, RequestRejected):
+            status = 400
+        elif isinstance(exc, ModelNotFound):
             status = 404
         elif isinstance(exc, Unsupported):
             status = 409
@@ -182,3 +194,20 @@ def install_error_handlers(app: FastAPI) -> None:
     async def unexpected(request: Request, exc: Exception) -> JSONResponse:
         log.exception("unhandled error", exc_info=exc)
         return _respond(request, 500, "internal error")
+
+
+def context_overflow(request: Request, exc: ContextOverflow) -> JSONResponse:
+    """A prompt that cannot fit: 422 ``context_overflow`` with the numbers, or under
+    ``/v1`` OpenAI's own error (coding tools read its code and trim their prompts)."""
+    numbers = {"tokens": exc.tokens, "window": exc.window, "reserved": exc.reserved}
+    if request.url.path.startswith("/v1/"):
+        message = (
+            f"This model's maximum context length is {exc.window} tokens. However, you "
+            f"requested {exc.tokens + exc.reserved} tokens ({exc.tokens} in the messages, "
+            f"{exc.reserved} in the completion). Please reduce the length of the messages "
+            "or completion."
+        )
+        body = openai_body(400, message, "context_length_exceeded")
+        body["error"]["param"] = "messages"
+        return JSONResponse(body, status_code=400)
+    return error_response(422, str(exc), numbers, code=exc.code)

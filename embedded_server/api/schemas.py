@@ -7,6 +7,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from embedded_server.config import ContextPolicy
 from embedded_server.db.keys import KEY_NAME
 
 # Text a request may carry: anything but NUL, which PostgreSQL cannot store (and a path
@@ -49,6 +50,9 @@ class ChatRequest(BaseModel):
     conversation_id: str | None = Field(default=None, min_length=1, max_length=64, pattern=NAME)
     system: str | None = Field(default=None, max_length=100_000, pattern=TEXT)
     options: ChatOptions = Field(default_factory=ChatOptions)
+    # What to do when the conversation outgrows the model's window (default: the server's
+    # ASSISTANT_CONTEXT_POLICY).
+    context_policy: ContextPolicy | None = None
 
     @field_validator("messages")
     @classmethod
@@ -56,6 +60,17 @@ class ChatRequest(BaseModel):
         if all(m.role == "system" for m in messages):
             raise ValueError("needs at least one user or assistant message")
         return messages
+
+
+class DraftCount(BaseModel):
+    """What a chat request would take of its model's window (``POST /api/chat/count``):
+    ``context`` as the answer's start event would carry it; ``fits`` false, with the
+    refusal's message in ``error``, when it would be refused with ``context_overflow``."""
+
+    fits: bool
+    model: str | None
+    context: dict[str, Any]
+    error: str | None = None
 
 
 class ConversationCreate(BaseModel):
@@ -113,6 +128,9 @@ class MessagePublic(BaseModel):
     completion_tokens: int | None
     ttft_ms: float | None
     tokens_per_second: float | None
+    # An answer's share of the model's context window: window, prompt_tokens, reserved,
+    # omitted_messages (earlier messages left out of its prompt), truncated_tokens, exact.
+    context: dict[str, Any] | None = None
 
 
 class ConversationDetail(ConversationPublic):
@@ -143,6 +161,8 @@ class ModelPublic(BaseModel):
     modified_at: str | None = None
     digest: str | None = None
     bundled: bool | None = None
+    context_length: int | None = Field(None, description="the window it runs with, in tokens")
+    trained_context_length: int | None = Field(None, description="the window it was trained for")
     conversations: int = Field(0, description="conversations whose model this is")
 
 

@@ -17,17 +17,22 @@ def make_runner(spec: RunnerSpec, settings: Settings) -> RunnerBackend:
     """The adapter for one runner, built on the runner's official client. The built-in
     runner (the one-runner shorthand with ``ASSISTANT_MODELS_DIR``) manages its folder."""
     key = spec.api_key.get_secret_value()
+    connect = settings.runner_connect_timeout_s
     if spec.kind == "openai":
         from embedded_server.backends.gguf_folder import GgufFolder
+        from embedded_server.backends.gguf_tokenizer import GgufTokenizers
         from embedded_server.backends.openai_backend import OpenAIBackend
 
-        folder = settings.models_dir if not settings.runners else None
-        return OpenAIBackend(
-            spec.url, key, GgufFolder(folder, settings.bundled_model) if folder else None
-        )
+        folder = None
+        if settings.models_dir and not settings.runners:
+            tokenizers = GgufTokenizers() if GgufTokenizers.available() else None
+            folder = GgufFolder(
+                settings.models_dir, settings.bundled_model, spec.context_length, tokenizers
+            )
+        return OpenAIBackend(spec.url, key, folder, spec.context_length, connect)
     from embedded_server.backends.ollama_backend import OllamaBackend
 
-    return OllamaBackend(spec.url, key)
+    return OllamaBackend(spec.url, key, spec.context_length, connect)
 
 
 def make_pool(settings: Settings, metrics: ServerMetrics) -> RunnerPool:
@@ -37,7 +42,11 @@ def make_pool(settings: Settings, metrics: ServerMetrics) -> RunnerPool:
         for spec in settings.runner_specs()
     ]
     policy = HealthPolicy(
-        settings.runner_check_interval_s, settings.runner_failures, settings.runner_cooldown_s
+        settings.runner_check_interval_s,
+        settings.runner_failures,
+        settings.runner_cooldown_s,
+        settings.runner_first_token_timeout_s,
+        settings.runner_token_timeout_s,
     )
     return RunnerPool(runners, metrics, policy)
 

@@ -6,6 +6,9 @@ from collections.abc import AsyncGenerator, AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+# The window of a model whose runner does not say (Ollama's default num_ctx).
+DEFAULT_WINDOW = 4096
+
 
 class BackendError(Exception):
     """The runner failed or answered something unusable; the message is shown to users,
@@ -18,6 +21,28 @@ class ModelNotFound(BackendError):
     """No model of that name."""
 
     code = "model_not_found"
+
+
+class RequestRejected(BackendError):
+    """The runner refused this request (a 4xx: a bad option, a prompt it will not take):
+    the request's fault, not the runner's, so it never counts against its health."""
+
+    code = "invalid_request"
+
+
+class ContextOverflow(RequestRejected):
+    """The prompt does not fit the model's context window: never sent to the runner.
+
+    ``tokens`` is what the prompt needs, ``window`` the model's context and ``reserved``
+    the room kept for the answer."""
+
+    code = "context_overflow"
+
+    def __init__(self, message: str, tokens: int, window: int, reserved: int) -> None:
+        super().__init__(message)
+        self.tokens = tokens
+        self.window = window
+        self.reserved = reserved
 
 
 class Unsupported(BackendError):
@@ -38,6 +63,16 @@ class ModelInfo:
     modified_at: str | None = None
     digest: str | None = None
     bundled: bool | None = None  # the built-in runner's own model: never deleted
+    context_length: int | None = None  # the window the runner runs it with, in tokens
+    trained_context_length: int | None = None  # the window it was trained for
+
+
+@dataclass(frozen=True)
+class ContextWindow:
+    """A model's context window as its runner runs it, and the one it was trained for."""
+
+    tokens: int
+    trained: int | None = None
 
 
 @dataclass(frozen=True)
@@ -85,6 +120,14 @@ class ChatBackend(Protocol):
     ) -> AsyncIterator[ChatChunk]:
         """Stream a plain completion of ``prompt``; with ``suffix``, the text that fills
         the gap between them (fill-in-the-middle, what editors' autocompletion asks)."""
+        ...
+
+    async def context_window(self, model: str) -> ContextWindow:
+        """The window ``model`` runs with (raises :class:`ModelNotFound`)."""
+        ...
+
+    async def count_tokens(self, model: str, texts: Sequence[str]) -> list[int] | None:
+        """Each text's tokens by the runner's own tokenizer; ``None``: it has none."""
         ...
 
     async def aclose(self) -> None: ...

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import contextlib
+import re
+import time
 from collections.abc import AsyncGenerator, AsyncIterator, Iterator, Mapping, Sequence
 from typing import Any, cast
 
@@ -10,26 +12,79 @@ import httpx
 import ollama
 
 from embedded_server.backends.base import (
+    DEFAULT_WINDOW,
     BackendError,
     ChatChunk,
+    ContextWindow,
     LoadedModel,
     ModelInfo,
     ModelNotFound,
+    RequestRejected,
     Unsupported,
 )
 
 # Ollama's option names for the portable ones of our API.
 _OPTION_NAMES = {"max_tokens": "num_predict"}
+_NUM_CTX = re.compile(r"^num_ctx\s+(\d+)", re.MULTILINE)  # in /api/show's "parameters"
+WINDOW_TTL_S = 30.0  # a model's window is asked again after this (loaded, reloaded)
 
 
 class OllamaBackend:
-    """An Ollama runner through the official ``ollama`` client."""
+    """An Ollama runner through the official ``ollama`` client.
 
-    def __init__(self, url: str, api_key: str = "") -> None:
+    ``context_length`` is the window Ollama runs models with when neither the model
+    (``PARAMETER num_ctx``) nor a loaded instance says (``OLLAMA_CONTEXT_LENGTH`` of that
+    server; Ollama's own default otherwise, :data:`DEFAULT_WINDOW`)."""
+
+    def __init__(
+        self,
+        url: str,
+        api_key: str = "",
+        context_length: int | None = None,
+        connect_timeout_s: float = 5.0,
+    ) -> None:
         self.url = url
+        self.context_length = context_length
+        self._windows: dict[str, tuple[float, ContextWindow]] = {}
         # A key for an Ollama behind an authenticating proxy (ASSISTANT_RUNNERS' api_key).
         headers = {"Authorization": f"Bearer {api_key}"} if api_key else None
-        self._client = ollama.AsyncClient(host=url, headers=headers)
+        self._client = ollama.AsyncClient(
+            host=url, headers=headers, timeout=httpx.Timeout(600.0, connect=connect_timeout_s)
+        )
+
+    async def context_window(self, model: str) -> ContextWindow:
+        """The ``num_ctx`` in effect: a loaded instance's (``/api/ps``), else the model's
+        parameter, else the server's default; never more than it was trained for
+        (``/api/show``'s ``<architecture>.context_length``)."""
+        cached = self._windows.get(model)
+        if cached and time.monotonic() - cached[0] < WINDOW_TTL_S:
+            return cached[1]
+        with self._stream_failures():
+            shown = await self._client.show(model)
+            running = await self._client.ps()
+        info = getattr(shown, "modelinfo", None) or {}
+        architecture = info.get("general.architecture")
+        trained = info.get(f"{architecture}.context_length")
+        trained = trained if isinstance(trained, int) and trained > 0 else None
+        loaded = next(
+            (
+                getattr(m, "context_length", None)
+                for m in running.models
+                if m.model in (model, f"{model}:latest")
+            ),
+            None,
+        )
+        parameter = _NUM_CTX.search(shown.parameters or "")
+        tokens = loaded or (int(parameter.group(1)) if parameter else None)
+        tokens = tokens or self.context_length or DEFAULT_WINDOW
+        window = ContextWindow(min(tokens, trained) if trained else tokens, trained)
+        self._windows[model] = (time.monotonic(), window)
+        return window
+
+    async def count_tokens(self, model: str, texts: Sequence[str]) -> list[int] | None:
+        """Ollama has no tokenizer endpoint: the prompts are estimated (and the estimate
+        learns from ``prompt_eval_count``)."""
+        return None
 
     async def list_models(self) -> list[ModelInfo]:
         try:
@@ -156,10 +211,15 @@ class OllamaBackend:
 
     @contextlib.contextmanager
     def _stream_failures(self) -> Iterator[None]:
+        """Ollama's errors of a request about a model (a chat, its window) as ours."""
         try:
             yield
         except ollama.ResponseError as exc:
-            failure = ModelNotFound if exc.status_code == 404 else BackendError
+            failure = BackendError  # 5xx, or -1: an error line once the stream had begun
+            if exc.status_code == 404:
+                failure = ModelNotFound
+            elif 400 <= exc.status_code < 500:
+                failure = RequestRejected  # the request's fault: a bad option, say
             raise failure(f"Ollama: {exc.error}") from exc
         except (httpx.HTTPError, ConnectionError) as exc:
             raise BackendError(f"Ollama at {self.url} failed: {exc}") from exc

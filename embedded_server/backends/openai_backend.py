@@ -4,6 +4,7 @@ the official ``openai`` client for its models, a plain httpx stream for chat (se
 
 from __future__ import annotations
 
+import contextlib
 import json
 from collections.abc import AsyncGenerator, AsyncIterator, Mapping, Sequence
 from typing import Any
@@ -12,35 +13,58 @@ import httpx
 import openai
 
 from embedded_server.backends.base import (
+    DEFAULT_WINDOW,
     BackendError,
     ChatChunk,
+    ContextWindow,
     LoadedModel,
     ModelInfo,
+    ModelNotFound,
+    RequestRejected,
     Unsupported,
 )
 from embedded_server.backends.gguf_folder import GgufFolder
 
 _PASSED_OPTIONS = ("temperature", "top_p", "max_tokens", "stop", "seed")
-# The official client's limits: a long answer may take minutes, a dead runner should not.
-_TIMEOUT = httpx.Timeout(600.0, connect=5.0)
+# Where OpenAI-compatible servers put a model's window in /v1/models, if at all: the one it
+# runs with (vLLM, LM Studio's loaded one) and the one it was trained for (llama.cpp's
+# server, under "meta"; LM Studio).
+_RUNNING_KEYS = ("max_model_len", "loaded_context_length", "n_ctx")
+_TRAINED_KEYS = ("n_ctx_train", "max_context_length", "context_length")
+# Tokenizer endpoints: llama-cpp-python's (a count), then llama.cpp's server's (the tokens).
+_TOKENIZERS = (("extras/tokenize/count", "input"), ("tokenize", "content"))
 
 
 class OpenAIBackend:
-    """``gguf`` is the built-in runner's model folder (imports, deletes); other
-    OpenAI-compatible servers manage their models themselves."""
+    """``gguf`` is the built-in runner's model folder (imports, deletes, each model's
+    window, and its tokenizer when llama.cpp is installed beside the server); other
+    OpenAI-compatible servers manage their models themselves, and tokenize when they are
+    llama.cpp's. ``context_length`` is the window they run with, when they do not say."""
 
-    def __init__(self, base_url: str, api_key: str, gguf: GgufFolder | None = None) -> None:
+    def __init__(
+        self,
+        base_url: str,
+        api_key: str,
+        gguf: GgufFolder | None = None,
+        context_length: int | None = None,
+        connect_timeout_s: float = 5.0,
+    ) -> None:
         self.url = base_url
         self.gguf = gguf
+        self.context_length = context_length
+        self._meta: dict[str, dict[str, Any]] = {}  # /v1/models' entries, by id
+        self._tokenizer: tuple[str, str] | None = _TOKENIZERS[0]  # None: the runner has none
         key = api_key or "not-needed"  # local servers ignore the key, the client needs one
         self._client = openai.AsyncOpenAI(base_url=base_url, api_key=key)
-        # Proxies of the environment (HTTP(S)_PROXY, NO_PROXY) apply, as in the client.
+        # Proxies of the environment (HTTP(S)_PROXY, NO_PROXY) apply, as in the client. The
+        # pool times the tokens; a long answer may take minutes.
         self._http = httpx.AsyncClient(
             base_url=base_url.rstrip("/") + "/",
             headers={"Authorization": f"Bearer {key}"},
-            timeout=_TIMEOUT,
+            timeout=httpx.Timeout(600.0, connect=connect_timeout_s),
             limits=httpx.Limits(max_connections=None, max_keepalive_connections=100),
         )
+        self._root = base_url.rstrip("/").removesuffix("/v1") + "/"
 
     async def list_models(self) -> list[ModelInfo]:
         try:
@@ -51,7 +75,69 @@ class OpenAIBackend:
             # The built-in runner serves the folder's files (from its start): a deleted one
             # is gone at once, an imported one is served once the runner restarts.
             return self.gguf.models()
-        return [ModelInfo(name=model.id) for model in page.data]
+        self._meta = {}
+        for model in page.data:
+            entry = model.to_dict()
+            meta = entry.get("meta")
+            self._meta[model.id] = {**entry, **meta} if isinstance(meta, dict) else entry
+        return [self._info(model.id) for model in page.data]
+
+    def _info(self, model: str) -> ModelInfo:
+        window = self._window(model)
+        return ModelInfo(
+            name=model, context_length=window.tokens, trained_context_length=window.trained
+        )
+
+    def _window(self, model: str) -> ContextWindow:
+        meta = self._meta.get(model, {})
+        trained = _first_int(meta, _TRAINED_KEYS)
+        running = _first_int(meta, _RUNNING_KEYS) or self.context_length
+        return ContextWindow(running or trained or DEFAULT_WINDOW, trained)
+
+    async def context_window(self, model: str) -> ContextWindow:
+        if self.gguf is not None:
+            info = next((m for m in self.gguf.models() if m.name == model), None)
+            if info is None:
+                raise ModelNotFound(f"model {model!r} not found in {self.gguf.folder}")
+            return ContextWindow(info.context_length or DEFAULT_WINDOW, info.trained_context_length)
+        if model not in self._meta:
+            # Not listed yet; a runner that cannot list now says why when asked to answer.
+            with contextlib.suppress(BackendError):
+                await self.list_models()
+        return self._window(model)
+
+    async def count_tokens(self, model: str, texts: Sequence[str]) -> list[int] | None:
+        """The built-in runner's tokenizer in this process (see :mod:`gguf_tokenizer`),
+        else the runner's tokenize endpoint; ``None`` when it has neither."""
+        if self.gguf is not None and self.gguf.tokenizers is not None:
+            path = self.gguf.path_of(model)
+            return await self.gguf.tokenizers.count(path, texts)
+        counts = []
+        for text in texts:
+            count = await self._tokenize(model, text)
+            if count is None:
+                return None
+            counts.append(count)
+        return counts
+
+    async def _tokenize(self, model: str, text: str) -> int | None:
+        while self._tokenizer is not None:
+            path, field = self._tokenizer
+            try:
+                response = await self._http.post(
+                    self._root + path, json={field: text, "model": model}
+                )
+            except httpx.HTTPError as exc:
+                raise BackendError(f"{self.url}: {_transport_message(exc)}") from exc
+            if response.status_code in (404, 405):
+                following = _TOKENIZERS.index(self._tokenizer) + 1
+                self._tokenizer = _TOKENIZERS[following] if following < len(_TOKENIZERS) else None
+                continue
+            if response.status_code >= 400:
+                raise BackendError(f"{self.url}: {_error_message(response.content, response)}")
+            body = response.json()
+            return int(body["count"]) if "count" in body else len(body["tokens"])
+        return None
 
     # -- model management -------------------------------------------------------------
 
@@ -115,9 +201,10 @@ class OpenAIBackend:
         try:
             async with self._http.stream("POST", path, json=body) as response:
                 if response.status_code >= 400:
-                    raise BackendError(
-                        f"{self.url}: {_error_message(await response.aread(), response)}"
-                    )
+                    # 4xx: this request's fault (a prompt too long, a bad option), not the
+                    # runner's; 5xx: the runner's.
+                    failure = RequestRejected if response.status_code < 500 else BackendError
+                    raise failure(f"{self.url}: {_error_message(await response.aread(), response)}")
                 async for line in response.aiter_lines():
                     if not line.startswith("data: {"):
                         continue  # blank separators, comments, "data: [DONE]"
@@ -159,6 +246,14 @@ def _error_message(content: bytes, response: httpx.Response) -> str:
         if isinstance(inner, str) and inner:
             return f"{inner} (HTTP {response.status_code})"
     return f"HTTP {response.status_code} {response.reason_phrase}".rstrip()
+
+
+def _first_int(meta: Mapping[str, Any], keys: Sequence[str]) -> int | None:
+    for key in keys:
+        value = meta.get(key)
+        if isinstance(value, int) and not isinstance(value, bool) and value > 0:
+            return value
+    return None
 
 
 def _transport_message(exc: Exception) -> str:

@@ -16,6 +16,11 @@ A request that fails before its first token is sent to another runner without th
 noticing (and, once no other is left, to the last one once more: a kept-alive connection the
 runner had just closed fails that way); once a token is out, a failure ends the answer (the
 relay keeps what came).
+
+A request's own fault (an unknown model, an option or a prompt the runner refuses with a
+4xx) never counts against the runner. A runner that sends no first token within
+``first_token_timeout_s``, or no next one within ``token_timeout_s``, is hung: the request
+fails with that said, the runner is out at once and is not asked again for it.
 """
 
 from __future__ import annotations
@@ -32,9 +37,11 @@ from typing import Any, Literal
 from embedded_server.backends.base import (
     BackendError,
     ChatChunk,
+    ContextWindow,
     LoadedModel,
     ModelInfo,
     ModelNotFound,
+    RequestRejected,
     RunnerBackend,
     Unsupported,
 )
@@ -82,13 +89,22 @@ def least_busy(runners: Sequence[Runner]) -> Runner:
 Pick = Callable[[Sequence[Runner]], Runner]
 
 
+class RunnerTimeout(BackendError):
+    """A runner that accepted a request sent nothing in time."""
+
+    code = "runner_timeout"
+
+
 @dataclass
 class HealthPolicy:
-    """When runners are checked, taken out and let back in."""
+    """When runners are checked, taken out and let back in, and how long a request waits
+    for its first token and for each next one."""
 
     check_interval_s: float = 5.0
     failures: int = 2
     cooldown_s: float = 10.0
+    first_token_timeout_s: float = 300.0
+    token_timeout_s: float = 60.0
 
 
 @dataclass
@@ -155,13 +171,14 @@ class RunnerPool:
             runner.state = "up"
             self.metrics.runner_up.labels(runner.name).set(1)
 
-    def _failed(self, runner: Runner, error: str) -> None:
+    def _failed(self, runner: Runner, error: str, at_once: bool = False) -> None:
+        """One failure of ``runner``; ``at_once``: it is out now (hung)."""
         runner.failures += 1
         runner.last_error = error
         self.metrics.runner_errors.labels(runner.name).inc()
         if runner.state == "down":
             runner.down_since = time.monotonic()  # a failed check while out: out longer
-        elif runner.failures >= self.policy.failures:
+        elif at_once or runner.failures >= self.policy.failures:
             log.warning("runner %s taken out of the pool: %s", runner.name, error)
             runner.state = "down"
             runner.down_since = time.monotonic()
@@ -193,7 +210,7 @@ class RunnerPool:
             sent = started = time.perf_counter()
             try:
                 async with contextlib.aclosing(ask(runner.backend)) as stream:  # type: ignore[type-var]
-                    async for chunk in stream:
+                    while (chunk := await self._next(stream, first_token)) is not None:
                         chunks += 1
                         if not first_token:
                             first_token = True
@@ -203,8 +220,13 @@ class RunnerPool:
                         yield chunk
                 runner.timed(time.perf_counter() - started, chunks)
                 return
-            except ModelNotFound:
+            except (ModelNotFound, RequestRejected):
                 raise  # the runner is well; the request is wrong
+            except RunnerTimeout as exc:
+                self._failed(runner, str(exc), at_once=True)
+                if first_token or not self.candidates(model, tried):
+                    raise
+                log.info("runner %s hung before answering, asking another: %s", runner.name, exc)
             except BackendError as exc:
                 self._failed(runner, str(exc))
                 if first_token:
@@ -216,6 +238,21 @@ class RunnerPool:
                 log.info("runner %s failed before answering, asking another: %s", runner.name, exc)
             finally:
                 self._count_in(runner, -1)
+
+    async def _next(self, stream: AsyncIterator[ChatChunk], first_token: bool) -> ChatChunk | None:
+        """The stream's next chunk (``None`` at its end) within the policy's time."""
+        limit = self.policy.token_timeout_s if first_token else self.policy.first_token_timeout_s
+        try:
+            async with asyncio.timeout(limit):
+                return await anext(stream)
+        except StopAsyncIteration:
+            return None
+        except TimeoutError:
+            what = "its next token" if first_token else "a first token"
+            raise RunnerTimeout(
+                f"the model runner sent no {what} within {limit:g} s and was taken out of "
+                "the pool: it may be hung or overloaded"
+            ) from None
 
     def _count_in(self, runner: Runner, change: int) -> None:
         runner.in_flight += change
@@ -233,6 +270,27 @@ class RunnerPool:
         self, model: str, prompt: str, suffix: str | None, options: Mapping[str, Any]
     ) -> AsyncIterator[ChatChunk]:
         return self._route(model, lambda b: b.complete_stream(model, prompt, suffix, options))
+
+    # -- context ------------------------------------------------------------------------
+
+    async def context_window(self, model: str) -> ContextWindow:
+        """The smallest window among the runners that list ``model`` (a request may go to
+        any of them); else the window of the runner that would be asked."""
+        asked = [r for r in self.runners if r.has(model)] or self.candidates(model)[:1]
+        results = await asyncio.gather(
+            *(r.backend.context_window(model) for r in asked), return_exceptions=True
+        )
+        windows = [w for w in results if isinstance(w, ContextWindow)]
+        if not windows:
+            failure = next(r for r in results if isinstance(r, BaseException))
+            raise failure
+        smallest = min(windows, key=lambda w: w.tokens)
+        trained = [w.trained for w in windows if w.trained]
+        return ContextWindow(smallest.tokens, min(trained) if trained else None)
+
+    async def count_tokens(self, model: str, texts: Sequence[str]) -> list[int] | None:
+        """Counted by the runner that would be asked."""
+        return await self.pick(self.candidates(model)).backend.count_tokens(model, texts)
 
     # -- models -------------------------------------------------------------------------
 

@@ -17,18 +17,19 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import anyio
 
 from embedded_server.backends import BackendError, ChatBackend, ChatChunk
-from embedded_server.backends.base import ModelNotFound
-from embedded_server.config import Settings
+from embedded_server.backends.base import ContextOverflow, ModelNotFound
+from embedded_server.config import ContextPolicy, Settings
 from embedded_server.db.models import Message, MessageStatus, new_id
 from embedded_server.db.store import ConversationStore, MessageDraft, title_from
 from embedded_server.metrics import ServerMetrics
+from embedded_server.services.context import Budgeter, ContextReport, Fitted
 
 log = logging.getLogger(__name__)
 
@@ -57,6 +58,7 @@ class Answer:
     first_token: float | None = None
     done: ChatChunk | None = None
     failure: Failure | None = None
+    context: ContextReport | None = None  # what its prompt took of the model's window
 
     _row: asyncio.Future[str] | None = None
 
@@ -98,17 +100,21 @@ class ChatService:
         store: ConversationStore,
         metrics: ServerMetrics,
         settings: Settings,
+        budget: Budgeter | None = None,
     ) -> None:
         self.backend = backend
         self.store = store
         self.metrics = metrics
         self.settings = settings
+        self.budget = budget or Budgeter(backend, settings.context_reserve_tokens)
 
     def scoped(self, owner: str | None) -> ChatService:
         """This service storing into ``owner``'s conversations (``None``: the admin's)."""
         if owner == self.store.owner:
             return self
-        return ChatService(self.backend, self.store.scoped(owner), self.metrics, self.settings)
+        return ChatService(
+            self.backend, self.store.scoped(owner), self.metrics, self.settings, self.budget
+        )
 
     async def start(
         self,
@@ -119,46 +125,89 @@ class ChatService:
         options: dict[str, Any],
         default_system: bool = True,
         record: bool = True,
+        policy: ContextPolicy | None = None,
     ) -> Relay:
         """``messages`` are (role, content) pairs; a system message among them is the
         system prompt unless ``system`` is given. Without either, the server's default
         system prompt is used when ``default_system`` (not for the OpenAI API: a client
-        that sends no system prompt gets none). Without ``record`` nothing is stored: the
-        answer is only relayed (``ASSISTANT_RECORD_OPENAI=false``)."""
+        that sends no system prompt gets none, and its prompt is never trimmed: it is
+        refused when it does not fit). Without ``record`` nothing is stored: the answer is
+        only relayed (``ASSISTANT_RECORD_OPENAI=false``).
+
+        Raises :class:`ContextOverflow` before storing anything when the prompt cannot
+        fit its model's window (see :mod:`embedded_server.services.context`)."""
         new = [(role, text) for role, text in messages if role != "system"]
-        system = system or next((text for role, text in messages if role == "system"), None)
-        history: list[Message] = []
-        if conversation_id:
-            history = await self.store.history(conversation_id)
+        failure: Failure | None = None
+        fitted: Fitted | None = None
+        try:
+            model, fitted = await self.fit(
+                messages, conversation_id, model, system, options, default_system, policy
+            )
+        except ContextOverflow:
+            raise
+        except BackendError as exc:
+            failure = Failure(str(exc), exc.code)
         first = next((text for role, text in new if role == "user"), "")
         if record:
             conversation_id = await self.store.add_turn(
                 conversation_id, title_from(first), [MessageDraft(r, t) for r, t in new]
             )
-        answer = Answer(new_id(), conversation_id or "", owner=self.store.owner)
-        system = system or (self.settings.system_prompt if default_system else None)
-        prompt = [{"role": "system", "content": system}] if system else []
-        prompt += [{"role": m.role, "content": m.content} for m in history if m.content]
-        prompt += [{"role": role, "content": text} for role, text in new]
+        answer = Answer(new_id(), conversation_id or "", model or "", owner=self.store.owner)
         relay = Relay(self.backend, self.store if record else None, self.metrics, answer)
-        try:
-            answer.model = (
-                model
-                or next((m.model for m in reversed(history) if m.model), None)
-                or self.settings.default_model
-                or await self._first_model()
+        answer.failure = failure
+        if fitted is not None:
+            answer.context = fitted.report
+            texts = [m["content"] for m in fitted.messages]
+            relay.on_done = lambda done: self.budget.counter.learn(
+                answer.model, texts, done.prompt_tokens
             )
-        except BackendError as exc:
-            answer.failure = Failure(str(exc), exc.code)
-        else:
-            relay.ask(prompt, options)
+            relay.ask(fitted.messages, options)
         return relay
 
-    def complete(
+    async def fit(
+        self,
+        messages: Sequence[tuple[str, str]],
+        conversation_id: str | None,
+        model: str | None,
+        system: str | None,
+        options: dict[str, Any],
+        default_system: bool = True,
+        policy: ContextPolicy | None = None,
+    ) -> tuple[str, Fitted]:
+        """The model that would answer (see :meth:`start`) and the prompt that it would
+        be sent, fitted into its window; nothing is stored (``POST /api/chat/count``
+        asks this of a draft). Raises :class:`ContextOverflow`, or :class:`BackendError`
+        when no model can be chosen or the runner cannot say its window."""
+        new = [(role, text) for role, text in messages if role != "system"]
+        system = system or next((text for role, text in messages if role == "system"), None)
+        history: list[Message] = []
+        if conversation_id:
+            history = await self.store.history(conversation_id)
+        system = system or (self.settings.system_prompt if default_system else None)
+        model = (
+            model
+            or next((m.model for m in reversed(history) if m.model), None)
+            or self.settings.default_model
+            or await self._first_model()
+        )
+        fitted = await self.budget.fit(
+            model,
+            [{"role": "system", "content": system}] if system else [],
+            [{"role": m.role, "content": m.content} for m in history if m.content],
+            [{"role": role, "content": text} for role, text in new],
+            options.get("max_tokens"),
+            (policy or self.settings.context_policy) if default_system else "refuse",
+            default_reserve=default_system,
+        )
+        return model, fitted
+
+    async def complete(
         self, prompt: str, suffix: str | None, model: str, options: dict[str, Any]
     ) -> Relay:
         """A plain completion (``/v1/completions``; with ``suffix``, fill-in-the-middle).
-        Not recorded as a conversation: an editor asks one at every pause in typing."""
+        Not recorded as a conversation: an editor asks one at every pause in typing.
+        Raises :class:`ContextOverflow` when the prompt cannot fit (never trimmed)."""
+        await self.budget.check_completion(model, prompt, suffix, options.get("max_tokens"))
         answer = Answer(new_id(), "", model=model, owner=self.store.owner)
         relay = Relay(self.backend, None, self.metrics, answer)
         relay.read(self.backend.complete_stream(model, prompt, suffix, options))
@@ -192,6 +241,7 @@ class Relay:
         self.queue: asyncio.Queue[ChatChunk | Failure] = asyncio.Queue()
         self.reader: asyncio.Task[None] | None = None
         self.closed = False
+        self.on_done: Callable[[ChatChunk], None] | None = None  # the runner's final counts
         metrics.active_streams.inc()
 
     def ask(self, messages: list[dict[str, str]], options: dict[str, Any]) -> None:
@@ -207,15 +257,21 @@ class Relay:
         routes write them in their own format: NDJSON, or OpenAI's server-sent events)."""
         try:
             answer = self.answer
-            if answer.failure is not None:  # no model to ask
-                yield _error(answer.failure)
+            if answer.failure is not None and not answer.conversation_id:
+                yield _error(answer.failure)  # nothing stored, nothing asked
                 return
-            yield {
+            start: dict[str, Any] = {
                 "type": "start",
                 "model": answer.model,
                 "conversation_id": answer.conversation_id,
                 "message_id": answer.message_id,
             }
+            if answer.context is not None:
+                start["context"] = answer.context.public()
+            yield start
+            if answer.failure is not None:  # the prompt is stored; no runner was asked
+                yield _error(answer.failure)
+                return
             last_flush = time.monotonic()
             while True:
                 batch = [await self.queue.get()]
@@ -237,6 +293,8 @@ class Relay:
                     return
                 if end is not None:
                     answer.done = end
+                    if self.on_done is not None:
+                        self.on_done(end)
                     figures = answer.figures()
                     usage = {k: figures.pop(k) for k in ("prompt_tokens", "completion_tokens")}
                     yield {"type": "done", "usage": usage, **figures}
@@ -302,6 +360,7 @@ async def _store_final(store: ConversationStore, answer: Answer) -> None:
             status=status_value.value,
             error=answer.failure.message if answer.failure else None,
             model=answer.model or None,
+            context=answer.context.public() if answer.context else None,
             **figures,
         )
     except Exception:

@@ -11,6 +11,11 @@ unknown model).
 ``drop_final`` imitates ``ollama serve`` stopped mid-answer: the stream ends without ``done``.
 ``slots`` imitates ``OLLAMA_NUM_PARALLEL``: answers beyond it wait for a free slot before
 their first token (what makes a busy runner slow to answer, for the pool's benchmark).
+``num_ctx`` is the window the models run with (``PARAMETER num_ctx`` in ``/api/show``, and
+``context_length`` of ``/api/ps``); ``prompt_eval_count`` of each answer is counted by the
+double's own tokenizer, :func:`double_tokens` (Ollama counts after the fact, as this does).
+``hang`` accepts chats and never answers them (a hung runner). A chat whose options hold a
+negative number is refused with 400, as Ollama refuses an invalid option.
 """
 
 from __future__ import annotations
@@ -56,6 +61,8 @@ class OllamaDouble:
     pull_steps: int = 5  # progress events of a pull's layer
     pulls_cancelled: int = 0  # pulls whose client closed the connection before the end
     unloaded: list[str] = field(default_factory=list)
+    num_ctx: int | None = None
+    hang: bool = False
 
     _slots: asyncio.Semaphore | None = None
 
@@ -100,7 +107,10 @@ def build_app(double: OllamaDouble) -> FastAPI:
         name = (await request.json()).get("model", "")
         if double.find(name) is None:
             return JSONResponse({"error": f"model '{name}' not found"}, status_code=404)
-        return FIXTURES["show"]["response"]["body"]
+        body: dict[str, Any] = copy.deepcopy(FIXTURES["show"]["response"]["body"])
+        if double.num_ctx:
+            body["parameters"] += f"\nnum_ctx                        {double.num_ctx}"
+        return body
 
     @app.delete("/api/delete")
     async def delete(request: Request) -> Any:
@@ -135,7 +145,10 @@ def build_app(double: OllamaDouble) -> FastAPI:
     async def ps() -> dict[str, Any]:
         if double.loaded is not None:
             return {"models": double.loaded}
-        body: dict[str, Any] = FIXTURES["ps"]["response"]["body"]
+        body: dict[str, Any] = copy.deepcopy(FIXTURES["ps"]["response"]["body"])
+        if double.num_ctx:
+            for model in body["models"]:
+                model["context_length"] = double.num_ctx
         return body
 
     @app.post("/api/chat")
@@ -144,9 +157,15 @@ def build_app(double: OllamaDouble) -> FastAPI:
         double.requests.append(body)
         if body.get("model") not in double.model_names():
             return _model_not_found(body.get("model"))
-        limit = (body.get("options") or {}).get("num_predict")
+        options = body.get("options") or {}
+        if any(isinstance(v, int | float) and v < 0 for v in options.values()):
+            return JSONResponse({"error": "invalid option: negative value"}, status_code=400)
+        if double.hang:
+            await asyncio.Event().wait()  # accepted, never answered
+        prompt = sum(double_tokens(m.get("content", "")) + 4 for m in body["messages"])
         return StreamingResponse(
-            _chat_stream(double, body["model"], limit), media_type="application/x-ndjson"
+            _chat_stream(double, body["model"], options.get("num_predict"), prompt),
+            media_type="application/x-ndjson",
         )
 
     return app
@@ -185,8 +204,14 @@ async def _pull_stream(double: OllamaDouble, name: str) -> AsyncIterator[bytes]:
     double.installed.append(model)
 
 
+def double_tokens(text: str) -> int:
+    """The double's tokenizer: a token per word, and one per three letters past a word's
+    fourth (a count of its own, that the server's estimate must learn)."""
+    return sum(1 + max(0, len(word) - 4) // 3 for word in text.split())
+
+
 async def _chat_stream(
-    double: OllamaDouble, model: str, limit: int | None = None
+    double: OllamaDouble, model: str, limit: int | None = None, prompt_tokens: int = 0
 ) -> AsyncIterator[bytes]:
     """The answer, word by word; with ``limit`` (``num_predict``), that many words."""
     first, final = FIXTURES["chat-stream"]["response"]["stream"]
@@ -210,6 +235,7 @@ async def _chat_stream(
         done["model"] = model
         done["done_reason"] = "stop"
         done["eval_count"] = len(words)
+        done["prompt_eval_count"] = prompt_tokens
         yield json.dumps(done).encode() + b"\n"
     finally:
         if finished:

@@ -64,7 +64,7 @@ def double() -> Iterator[ollama_double.OllamaDouble]:
 def _reset_double(request: pytest.FixtureRequest) -> None:
     if "double" in request.fixturenames:
         state = request.getfixturevalue("double")
-        state.drop_final, state.delay_s = False, 0.0
+        state.drop_final, state.delay_s, state.hang, state.num_ctx = False, 0.0, False, None
         state.answer = ollama_double.OllamaDouble.answer
         fresh = ollama_double.OllamaDouble()
         state.installed, state.unloaded, state.loaded = fresh.installed, [], None

@@ -57,6 +57,9 @@ def test_models_come_from_the_backend(client: TestClient) -> None:
         "quantization": "Q4_K_M",
         "modified_at": "2025-05-10T08:06:48.639712-07:00",
         "digest": "0a8c266910232fd3291e71e5ba1e058cc5af9d411192cf88b6d30e92b6e73163",
+        # /api/show's trained window, and Ollama's default num_ctx (the model sets none)
+        "context_length": 4096,
+        "trained_context_length": 8192,
         "conversations": 0,
     }
 

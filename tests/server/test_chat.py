@@ -23,7 +23,7 @@ from embedded_server.db.store import ConversationStore, MessageDraft
 from embedded_server.metrics import ServerMetrics
 from embedded_server.services.chat import Answer, Relay
 from tests.conftest import wait_for
-from tests.fakes.ollama_double import OllamaDouble, serve_in_thread
+from tests.fakes.ollama_double import OllamaDouble, double_tokens, serve_in_thread
 from tests.server.conftest import AUTH, TOKEN, MakeClient, ndjson
 
 
@@ -50,7 +50,9 @@ def test_new_chat_is_stored_and_titled_from_the_prompt(
     start, done = events[0], events[-1]
     assert start["type"] == "start" and start["model"] == "llama3.2"
     assert "".join(e["content"] for e in events if e["type"] == "token") == double.answer
-    assert done["type"] == "done" and done["usage"]["prompt_tokens"] == 26
+    sent = double.requests[-1]["messages"]  # the runner's own count of what it was sent
+    reported = sum(double_tokens(m["content"]) + 4 for m in sent)
+    assert done["type"] == "done" and done["usage"]["prompt_tokens"] == reported
     stored = conversation(client, start["conversation_id"])
     assert stored["title"] == "Write a function to reverse a list"
     assert stored["model"] == "llama3.2"
@@ -118,9 +120,9 @@ def test_backend_down_is_an_error_event_not_a_500(make_client: MakeClient) -> No
     )
     assert response.status_code == 200
     events = ndjson(response.text)
-    assert [e["type"] for e in events] == ["error"]
-    assert "did not list its models" in events[0]["message"]
-    assert events[0]["code"] == "runner_failed"
+    assert [e["type"] for e in events] == ["start", "error"]  # the stored turn's ids first
+    assert "did not list its models" in events[1]["message"]
+    assert events[1]["code"] == "runner_failed"
     stored = client.get("/api/conversations", headers=AUTH).json()["conversations"]
     answer = conversation(client, stored[0]["id"])["messages"][-1]
     assert answer["status"] == "incomplete"  # the user's message is kept, the answer marked

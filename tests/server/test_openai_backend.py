@@ -26,7 +26,8 @@ def test_models_and_stream_through_the_double(
 ) -> None:
     client = make_client(backend="openai", backend_url=openai_backend.url)
     assert client.get("/api/models", headers=AUTH).json() == {
-        "models": [{"name": MODEL, "conversations": 0}]
+        # the double's /v1/models says no window: Ollama's default is assumed
+        "models": [{"name": MODEL, "context_length": 4096, "conversations": 0}]
     }
     events = ndjson(
         client.post(

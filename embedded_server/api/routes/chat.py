@@ -1,5 +1,8 @@
-"""Streaming chat: NDJSON events ``start``, ``token``..., then ``done`` or ``error``
-(with its ``code``); the relay itself is :mod:`embedded_server.services.chat`."""
+"""Streaming chat: NDJSON events ``start`` (with ``context``: what the prompt took of the
+model's window, and the earlier messages left out), ``token``..., then ``done`` or
+``error`` (with its ``code``); the relay itself is :mod:`embedded_server.services.chat`.
+A prompt that cannot fit is refused with 422 ``context_overflow`` before anything is
+stored or sent."""
 
 from __future__ import annotations
 
@@ -12,7 +15,8 @@ from fastapi.responses import StreamingResponse
 from starlette.types import Receive, Scope, Send
 
 from embedded_server.api.deps import ChatDep
-from embedded_server.api.schemas import ChatRequest
+from embedded_server.api.schemas import ChatRequest, DraftCount
+from embedded_server.backends.base import ContextOverflow
 from embedded_server.db.store import NotFound
 from embedded_server.errors import ERROR_RESPONSES
 from embedded_server.services.chat import Relay
@@ -64,9 +68,42 @@ async def chat(body: ChatRequest, service: ChatDep) -> StreamingResponse:
             body.model,
             body.system,
             body.options.model_dump(exclude_none=True),
+            policy=body.context_policy,
         )
     except NotFound:
         raise HTTPException(
             status.HTTP_404_NOT_FOUND, f"no conversation {body.conversation_id!r}"
         ) from None
     return RelayResponse(relay)
+
+
+@router.post("/chat/count")
+async def count(body: ChatRequest, service: ChatDep) -> DraftCount:
+    """What a chat request would take of its model's window, without sending or storing
+    it: the composer's meter asks this of a draft as it is typed."""
+    try:
+        model, fitted = await service.fit(
+            [(m.role, m.content) for m in body.messages],
+            body.conversation_id,
+            body.model,
+            body.system,
+            body.options.model_dump(exclude_none=True),
+            policy=body.context_policy,
+        )
+    except NotFound:
+        raise HTTPException(
+            status.HTTP_404_NOT_FOUND, f"no conversation {body.conversation_id!r}"
+        ) from None
+    except ContextOverflow as exc:
+        return DraftCount(
+            fits=False,
+            model=body.model,
+            context={
+                "window": exc.window,
+                "prompt_tokens": exc.tokens,
+                "reserved": exc.reserved,
+                "omitted_messages": 0,
+            },
+            error=str(exc),
+        )
+    return DraftCount(fits=True, model=model, context=fitted.report.public())

@@ -10,9 +10,11 @@ arrives as an ``{"error": ...}`` event, as Ollama's own pull does.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json
 from collections.abc import AsyncGenerator, AsyncIterator
+from dataclasses import replace
 from typing import Any
 
 from fastapi import APIRouter, Depends, Response
@@ -34,7 +36,8 @@ from embedded_server.api.schemas import (
     ModelPublic,
     PullRequest,
 )
-from embedded_server.backends import BackendError
+from embedded_server.backends import BackendError, ChatBackend, ModelInfo
+from embedded_server.backends.base import ContextWindow
 from embedded_server.errors import ERROR_RESPONSES
 
 router = APIRouter(prefix="/api", tags=["models"], responses=ERROR_RESPONSES)
@@ -45,11 +48,28 @@ NDJSON: dict[int | str, dict[str, Any]] = {
 }
 
 
+async def models_with_windows(backend: ChatBackend) -> list[ModelInfo]:
+    """The runners' models, each with its context window (asked of the runner where its
+    listing does not say; left out where it cannot say)."""
+    models = await backend.list_models()
+    unknown = [m for m in models if m.context_length is None]
+    windows = await asyncio.gather(
+        *(backend.context_window(m.name) for m in unknown), return_exceptions=True
+    )
+    known = {
+        m.name: replace(m, context_length=w.tokens, trained_context_length=w.trained)
+        for m, w in zip(unknown, windows, strict=True)
+        if isinstance(w, ContextWindow)
+    }
+    return [known.get(m.name, m) for m in models]
+
+
 @router.get("/models", response_model_exclude_none=True)
 async def list_models(backend: BackendDep, metrics: MetricsDep, store: StoreDep) -> ModelList:
-    """The runner's models, each with the number of conversations that use it."""
+    """The runner's models, each with its context window and the number of conversations
+    that use it."""
     try:
-        models = await backend.list_models()
+        models = await models_with_windows(backend)
     except BackendError:
         metrics.backend_up.set(0)
         raise  # 503, by the app's handler

@@ -25,6 +25,7 @@ from embedded_server.api.openai_schemas import (
     GenerationFields,
 )
 from embedded_server.api.routes.chat import RelayResponse
+from embedded_server.api.routes.models import models_with_windows
 from embedded_server.errors import OPENAI_ERROR_RESPONSES, openai_error
 from embedded_server.services.chat import Relay
 
@@ -41,11 +42,21 @@ CUT_SHORT = {"type": "error", "message": "the answer ended early", "code": "inte
 
 @router.get("/models")
 async def list_models(backend: BackendDep) -> dict[str, Any]:
-    models = await backend.list_models()
+    """OpenAI's model list, each with its window: ``context_length`` (what it runs with:
+    the most a prompt and its answer may take) and ``trained_context_length``."""
+    models = await models_with_windows(backend)
     return {
         "object": "list",
         "data": [
-            {"id": m.name, "object": "model", "created": 0, "owned_by": "local"} for m in models
+            {
+                "id": m.name,
+                "object": "model",
+                "created": 0,
+                "owned_by": "local",
+                "context_length": m.context_length,
+                "trained_context_length": m.trained_context_length,
+            }
+            for m in models
         ],
     }
 
@@ -66,7 +77,7 @@ async def chat_completions(body: ChatCompletionRequest, service: ChatDep) -> Res
 
 @router.post("/completions", response_model=None, responses=ANSWER)
 async def completions(body: CompletionRequest, service: ChatDep) -> Response:
-    relay = service.complete(
+    relay = await service.complete(
         body.prompt_text(), body.suffix, body.model, body.options(body.max_tokens)
     )
     return await _respond(relay, body, chat=False)

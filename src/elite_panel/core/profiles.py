@@ -84,6 +84,16 @@ class RunnerSettings(_Section):
     )
     url: str = Field(default="", description="the runner's URL, for kind = external")
     model: str = Field(default="", description="built-in runner: a GGUF file; empty = bundled")
+    context_tokens: int | None = Field(
+        default=None,
+        ge=256,
+        le=1_048_576,
+        description=(
+            "context window in tokens: the built-in runner starts with it (empty = each "
+            "model's trained window, 8192 for the bundled model); for an external or "
+            "OpenAI-compatible runner, the window it runs with when it does not say"
+        ),
+    )
     docker: DockerSettings = Field(default_factory=DockerSettings)
 
     @field_validator("url")

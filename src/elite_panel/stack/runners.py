@@ -8,6 +8,7 @@ the built-in llama.cpp runner when installed; else an error that says how to get
 from __future__ import annotations
 
 import json
+import logging
 import os
 import secrets
 import shutil
@@ -26,8 +27,10 @@ from elite_panel.core.profiles import Profile
 from elite_panel.stack.specs import ServiceSpec
 from embedded_server.files import write_atomic
 
+log = logging.getLogger(__name__)
+
 LOOPBACK = "127.0.0.1"
-BUILTIN_CONTEXT = 2048
+TRAINED_CONTEXT = 0  # llama.cpp's n_ctx for "the window the model was trained for"
 EXTERNAL_START_TIMEOUT_S = 10.0
 
 
@@ -85,10 +88,15 @@ def runner_spec(
     url = f"http://{LOOPBACK}:{port}"
     if kind is RunnerKind.BUILTIN:
         model = _builtin_model(profile)
+        context = profile.runner.context_tokens or TRAINED_CONTEXT
+        log.info(
+            "built-in runner: context window %s",
+            f"{context} tokens (runner.context_tokens)" if context else "as each model was trained",
+        )
         extra = sorted(models_dir.glob("*.gguf")) if models_dir and models_dir.is_dir() else []
         if extra:  # several models: llama.cpp's server switches between them per request
             assert models_dir is not None
-            config = _write_models_config(models_dir, port, [model, *extra])
+            config = _write_models_config(models_dir, port, [model, *extra], context)
             argv = module_argv("llama_cpp.server", "--config_file", str(config))
         else:
             argv = module_argv(
@@ -102,7 +110,7 @@ def runner_spec(
                 "--port",
                 str(port),
                 "--n_ctx",
-                str(BUILTIN_CONTEXT),
+                str(context),
                 # By default a new request (even GET /v1/models, our health check) cuts the
                 # answer being generated short.
                 "--interrupt_requests",
@@ -132,15 +140,16 @@ def runner_spec(
     raise StackError(f"runner kind {kind.value!r} must be resolved first")
 
 
-def _write_models_config(folder: Path, port: int, models: list[Path]) -> Path:
+def _write_models_config(folder: Path, port: int, models: list[Path], context: int) -> Path:
     """llama.cpp's server configuration serving each file under its stem (first: loaded
-    at start), rewritten at each start so that imports and deletions take effect."""
+    at start) with the window ``context`` (0: its trained one), rewritten at each start so
+    that imports and deletions take effect."""
     config = {
         "host": LOOPBACK,
         "port": port,
         "interrupt_requests": False,  # see the single-model command line
         "models": [
-            {"model": str(m), "model_alias": m.stem, "n_ctx": BUILTIN_CONTEXT} for m in models
+            {"model": str(m), "model_alias": m.stem, "n_ctx": context} for m in models
         ],
     }
     path = folder / ".runner-config.json"
@@ -230,6 +239,8 @@ def assistant_spec(
     }
     if profile.assistant.default_model:
         env["ASSISTANT_DEFAULT_MODEL"] = profile.assistant.default_model
+    if profile.runner.context_tokens:  # else the server asks the runner or reads the GGUF
+        env["ASSISTANT_BACKEND_CONTEXT_LENGTH"] = str(profile.runner.context_tokens)
     if runner.kind is RunnerKind.BUILTIN:  # the server manages its GGUF folder
         env["ASSISTANT_MODELS_DIR"] = str(paths.models)
         env["ASSISTANT_BUNDLED_MODEL"] = str(_builtin_model(profile))
