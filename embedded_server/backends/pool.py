@@ -248,10 +248,10 @@ class RunnerPool:
         except StopAsyncIteration:
             return None
         except TimeoutError:
-            what = "its next token" if first_token else "a first token"
+            what = "next token" if first_token else "first token"
             raise RunnerTimeout(
-                f"the model runner sent no {what} within {limit:g} s and was taken out of "
-                "the pool: it may be hung or overloaded"
+                f"the model runner sent no {what} within {limit:g} s: it may be hung or "
+                "overloaded (it is out of the pool until it answers a health check)"
             ) from None
 
     def _count_in(self, runner: Runner, change: int) -> None:

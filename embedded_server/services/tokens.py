@@ -23,7 +23,7 @@ import math
 import re
 from collections import OrderedDict
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from embedded_server.backends.base import ChatBackend
 
@@ -31,6 +31,10 @@ log = logging.getLogger(__name__)
 
 MESSAGE_OVERHEAD = 8
 PROMPT_OVERHEAD = 32  # SmolLM2's template adds a 20-token system prompt to a request without one
+PRIOR_FACTOR = 1.2  # before any report: a fifth over the raw count
+PRIOR_WEIGHT = 100.0  # the prior weighs as one report of a prompt of 100 raw tokens
+DECAY = 0.9  # each older report weighs a tenth less
+MARGIN = 1.03  # over the fitted count
 CACHE_SIZE = 8192  # texts whose count is kept (a history's messages, the drafts' parts)
 TOKENIZER_DEADLINE_S = 2.0  # a runner's tokenizer slower than this: the estimate instead
 
@@ -40,7 +44,7 @@ _PIECES = re.compile(r"[A-Za-z]+|[0-9]|[\x21-\x2f\x3a-\x40\x5b-\x60\x7b-\x7e]|\n
 # What each piece costs, fitted (least squares) to the bundled model's tokenizer on the
 # prompts of tests/data/token_prompts: a word, each letter of a word past its fifth, a
 # digit, a symbol, a line break (with the indentation after it), a byte of another script.
-_WORD, _LONG, _DIGIT, _SYMBOL, _LINE, _BYTE = 1.0, 0.06, 2.7, 0.69, 2.19, 0.54
+_WORD, _LONG, _DIGIT, _SYMBOL, _LINE, _BYTE = 1.0, 0.04, 1.0, 0.75, 2.5, 0.54
 
 
 def raw_estimate(text: str) -> float:
@@ -64,25 +68,44 @@ def raw_estimate(text: str) -> float:
 
 @dataclass
 class LearnedEstimate:
-    """A model's scale from :func:`raw_estimate` to the counts its runner reports."""
+    """A model's tokens as a runner without a tokenizer counts them, learned from its
+    reports: ``reported ≈ factor × raw + overhead × (messages + 1)`` (the template's tokens
+    per message and per prompt), fitted by least squares over the reports, the recent
+    ones weighing more, pulled towards the prior :data:`PRIOR_FACTOR` and
+    :data:`MESSAGE_OVERHEAD` while the reports are few or alike. A text is counted as
+    ``factor × raw`` and a margin of :data:`MARGIN`."""
 
-    factor: float = 1.2  # before any report: a fifth over the raw count
+    factor: float = 0.0
+    overhead: float = MESSAGE_OVERHEAD
     reports: int = 0
+    # The weighted sums of the normal equations (x: raw, m: messages + 1, y: reported).
+    _sums: list[float] = field(default_factory=lambda: [0.0] * 5)
+
+    def __post_init__(self) -> None:
+        self.factor = self.factor or PRIOR_FACTOR
 
     def count(self, text: str) -> int:
-        return math.ceil(raw_estimate(text) * self.factor)
+        return math.ceil(raw_estimate(text) * self.factor * MARGIN)
 
-    def learn(self, raw: float, reported: int) -> None:
-        """Fold one answer's reported tokens of text (the prompt's, less the template's
-        :func:`prompt_overhead`) against their raw count into the factor: up at once,
-        down by a fifth of the way."""
+    def learn(self, raw: float, messages: int, reported: int) -> None:
+        """Fold one answer's reported prompt tokens (for ``messages`` messages whose
+        texts' raw count is ``raw``) into the fit."""
         if raw <= 0 or reported <= 0:
             return
-        ratio = reported / raw * 1.02  # two per cent over what was seen
-        if ratio > self.factor or not self.reports:
-            self.factor = ratio
-        else:
-            self.factor = 0.8 * self.factor + 0.2 * ratio
+        x, m, y = raw, messages + 1.0, float(reported)
+        sums = [DECAY * s for s in self._sums]
+        for i, value in enumerate((x * x, x * m, m * m, x * y, m * y)):
+            sums[i] += value
+        self._sums = sums
+        sxx, sxm, smm, sxy, smy = sums
+        kx, km = PRIOR_WEIGHT * PRIOR_WEIGHT, 4.0  # the prior: one prompt of that size
+        a11, a12, a22 = sxx + kx, sxm, smm + km
+        b1, b2 = sxy + kx * PRIOR_FACTOR, smy + km * MESSAGE_OVERHEAD
+        determinant = a11 * a22 - a12 * a12
+        factor = (b1 * a22 - a12 * b2) / determinant
+        overhead = (a11 * b2 - a12 * b1) / determinant
+        self.factor = min(max(factor, 0.3), 5.0)
+        self.overhead = min(max(overhead, 0.0), 64.0)
         self.reports += 1
 
 
@@ -144,7 +167,7 @@ class TokenCounter:
         ``texts`` (its messages), for a model whose counts are estimated."""
         if reported and model in self._no_tokenizer:
             raw = sum(raw_estimate(t) for t in texts)
-            self.estimate(model).learn(raw, reported - prompt_overhead(len(texts)))
+            self.estimate(model).learn(raw, len(texts), reported)
 
 
 def prompt_overhead(messages: int) -> int:

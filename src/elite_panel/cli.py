@@ -104,6 +104,15 @@ def build_parser() -> argparse.ArgumentParser:
 
     chat = commands.add_parser("chat", help="ask the assistant; the answer streams to stdout")
     chat.add_argument("--model", help="model name (default: the server's default)")
+    chat.add_argument(
+        "--conversation", metavar="ID", help="continue this conversation (its id is printed)"
+    )
+    chat.add_argument(
+        "--context-policy",
+        choices=("drop_oldest", "truncate_middle", "refuse"),
+        help="when the conversation outgrows the model's window: leave out the oldest "
+        "messages (the server's default), cut the middle of an over-long message, or refuse",
+    )
     chat.add_argument("prompt", nargs="?", help="the prompt (default: read standard input)")
     return parser
 

@@ -228,9 +228,20 @@ async def chat(args: argparse.Namespace, paths: AppPaths, profile: Profile) -> i
         raise EliteError("empty prompt: pass it as an argument or on standard input")
     client = await _assistant(paths, profile)
     try:
-        async for event in client.chat([{"role": "user", "content": prompt}], model=args.model):
+        events = client.chat(
+            [{"role": "user", "content": prompt}],
+            model=args.model,
+            conversation_id=args.conversation,
+            context_policy=args.context_policy,
+        )
+        conversation = None
+        async for event in events:
             kind = event.get("type")
-            if kind == "token":
+            if kind == "start":
+                conversation = event.get("conversation_id")
+                if notice := context_notice(event.get("context") or {}):
+                    err(f"[{notice}]")
+            elif kind == "token":
                 out(event["content"])
             elif kind == "error":
                 out("\n")
@@ -239,11 +250,24 @@ async def chat(args: argparse.Namespace, paths: AppPaths, profile: Profile) -> i
                 out("\n")
                 err(
                     f"[{event['usage']['completion_tokens']} tokens, "
-                    f"{event.get('tokens_per_second')} tok/s, first token {event['ttft_ms']} ms]"
+                    f"{event.get('tokens_per_second')} tok/s, first token {event['ttft_ms']} ms; "
+                    f"conversation {conversation}]"
                 )
     finally:
         await client.aclose()
     return 0
+
+
+def context_notice(context: dict[str, Any]) -> str:
+    """What a chat's ``context`` left out of its prompt, in a line ("" when nothing)."""
+    window = context.get("window")
+    parts = []
+    if omitted := context.get("omitted_messages"):
+        earlier = "earlier message is" if omitted == 1 else "earlier messages are"
+        parts.append(f"{omitted} {earlier} beyond this model's {window:,}-token window")
+    if cut := context.get("truncated_tokens"):
+        parts.append(f"{cut:,} tokens were cut from the middle of the message to fit it")
+    return "; ".join(parts)
 
 
 async def conversations(args: argparse.Namespace, paths: AppPaths, profile: Profile) -> int:

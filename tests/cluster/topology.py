@@ -169,7 +169,13 @@ def builtin_runner(tmp: Path, name: str = "builtin") -> Process:
 def runner_spec(runner: Process) -> dict[str, Any]:
     """The runner's item of ``ASSISTANT_RUNNERS``."""
     if runner.ready_path == "/v1/models":
-        return {"name": runner.name, "url": runner.url + "/v1", "kind": "openai"}
+        # llama.cpp's server does not say its window in /v1/models: the pool is told.
+        return {
+            "name": runner.name,
+            "url": runner.url + "/v1",
+            "kind": "openai",
+            "context_length": 2048,
+        }
     return {"name": runner.name, "url": runner.url}
 
 

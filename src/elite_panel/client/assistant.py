@@ -42,17 +42,27 @@ class AssistantClient:
         model: str | None = None,
         conversation_id: str | None = None,
         system: str | None = None,
+        context_policy: str | None = None,
     ) -> AsyncIterator[dict[str, Any]]:
-        """The NDJSON events of one answer: ``start``, ``token``..., ``done`` or ``error``."""
-        body: dict[str, Any] = {"messages": list(messages)}
-        if model:
-            body["model"] = model
-        if system:
-            body["system"] = system
-        if conversation_id:
-            body["conversation_id"] = conversation_id
+        """The NDJSON events of one answer: ``start`` (with ``context``), ``token``...,
+        ``done`` or ``error``. A prompt that cannot fit its model's window raises
+        :class:`AssistantError` with code ``context_overflow`` before any event."""
+        body = _chat_body(messages, model, conversation_id, system, context_policy)
         async for event in self._events("/api/chat", body):
             yield event
+
+    async def count(
+        self,
+        messages: Sequence[dict[str, str]],
+        model: str | None = None,
+        conversation_id: str | None = None,
+    ) -> dict[str, Any]:
+        """What a chat of ``messages`` would take of its model's window, sent nowhere:
+        ``fits``, ``model``, ``context`` (window, prompt_tokens, reserved,
+        omitted_messages), and the refusal's ``error`` when it would not fit."""
+        body = _chat_body(messages, model, conversation_id, None, None)
+        result: dict[str, Any] = (await self._request("POST", "/api/chat/count", json=body)).json()
+        return result
 
     async def _events(
         self, path: str, body: dict[str, Any]
@@ -238,7 +248,27 @@ def _refusal(response: httpx.Response) -> AssistantError:
     if response.status_code == 429:
         wait = response.headers.get("retry-after", "a few")
         return AssistantError(f"rate limited by the server: try again in {wait} s", code)
+    if code == "context_overflow":  # the message says the numbers and what to do
+        return AssistantError(str(message), code)
     return AssistantError(f"the assistant server answered {response.status_code}: {message}", code)
+
+
+def _chat_body(
+    messages: Sequence[dict[str, str]],
+    model: str | None,
+    conversation_id: str | None,
+    system: str | None,
+    context_policy: str | None,
+) -> dict[str, Any]:
+    body: dict[str, Any] = {"messages": list(messages)}
+    optional = {
+        "model": model,
+        "system": system,
+        "conversation_id": conversation_id,
+        "context_policy": context_policy,
+    }
+    body.update((key, value) for key, value in optional.items() if value)
+    return body
 
 
 def _page_of(detail: dict[str, Any], last: int, before: str | None) -> dict[str, Any]:

@@ -148,9 +148,7 @@ def _write_models_config(folder: Path, port: int, models: list[Path], context: i
         "host": LOOPBACK,
         "port": port,
         "interrupt_requests": False,  # see the single-model command line
-        "models": [
-            {"model": str(m), "model_alias": m.stem, "n_ctx": context} for m in models
-        ],
+        "models": [{"model": str(m), "model_alias": m.stem, "n_ctx": context} for m in models],
     }
     path = folder / ".runner-config.json"
     write_atomic(path, json.dumps(config, indent=2) + "\n")
