@@ -69,11 +69,11 @@ def raw_estimate(text: str) -> float:
 @dataclass
 class LearnedEstimate:
     """A model's tokens as a runner without a tokenizer counts them, learned from its
-    reports: ``reported ≈ factor × raw + overhead × (messages + 1)`` (the template's tokens
+    reports: ``reported ≈ factor * raw + overhead * (messages + 1)`` (the template's tokens
     per message and per prompt), fitted by least squares over the reports, the recent
     ones weighing more, pulled towards the prior :data:`PRIOR_FACTOR` and
     :data:`MESSAGE_OVERHEAD` while the reports are few or alike. A text is counted as
-    ``factor × raw`` and a margin of :data:`MARGIN`."""
+    ``factor * raw`` and a margin of :data:`MARGIN`."""
 
     factor: float = 0.0
     overhead: float = MESSAGE_OVERHEAD
