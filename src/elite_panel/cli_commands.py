@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from elite_panel import __version__, cli_models
+from elite_panel.chat.context_text import notice
 from elite_panel.console import err, out, out_json
 from elite_panel.core.errors import DaemonUnavailable, EliteError
 from elite_panel.core.paths import AppPaths
@@ -239,8 +240,8 @@ async def chat(args: argparse.Namespace, paths: AppPaths, profile: Profile) -> i
             kind = event.get("type")
             if kind == "start":
                 conversation = event.get("conversation_id")
-                if notice := context_notice(event.get("context") or {}):
-                    err(f"[{notice}]")
+                if left_out := notice(event.get("context") or {}):
+                    err(f"[{left_out}]")
             elif kind == "token":
                 out(event["content"])
             elif kind == "error":
@@ -256,18 +257,6 @@ async def chat(args: argparse.Namespace, paths: AppPaths, profile: Profile) -> i
     finally:
         await client.aclose()
     return 0
-
-
-def context_notice(context: dict[str, Any]) -> str:
-    """What a chat's ``context`` left out of its prompt, in a line ("" when nothing)."""
-    window = context.get("window")
-    parts = []
-    if omitted := context.get("omitted_messages"):
-        earlier = "earlier message is" if omitted == 1 else "earlier messages are"
-        parts.append(f"{omitted} {earlier} beyond this model's {window:,}-token window")
-    if cut := context.get("truncated_tokens"):
-        parts.append(f"{cut:,} tokens were cut from the middle of the message to fit it")
-    return "; ".join(parts)
 
 
 async def conversations(args: argparse.Namespace, paths: AppPaths, profile: Profile) -> int:

@@ -47,6 +47,11 @@ class ChatAdapter(QObject):
     streamText(str): the answer so far (the view renders at its own pace).
     streamFinished(dict): the ``done`` event.
     streamFailed(str, str): what went wrong and what to do; the partial answer is kept.
+        The second is the action offered: ``retry``, ``start`` (the stack), ``shorten``
+        (the prompt was refused as too long for the model's window: nothing was kept or
+        sent, the prompt comes back through ``promptRestored``), or none.
+    draftCounted(dict): what the draft would take of the model's window (the server's
+        ``/api/chat/count``: ``fits``, ``context``, ``error``).
     failed(str): an action on conversations failed.
     promptRestored(str, bool): the last prompt, taken back (with its answer) to be
         resent as is (True: regenerate) or edited first (False).
@@ -63,6 +68,7 @@ class ChatAdapter(QObject):
     streamText = Signal(str)
     streamFinished = Signal(dict)
     streamFailed = Signal(str, str)
+    draftCounted = Signal(dict)
     failed = Signal(str)
     promptRestored = Signal(str, bool)
     attachmentRead = Signal(str)
@@ -192,6 +198,12 @@ class ChatAdapter(QObject):
         self.streaming = True
         self._tasks.start("stream", self._stream(self.client, prompt, model, system))
 
+    def count_draft(self, prompt: str, model: str | None, system: str | None = None) -> None:
+        """Ask the server what the draft would take of the window (``draftCounted``); a
+        newer draft cancels the count of an older one."""
+        if self.client is not None:
+            self._tasks.start("count", self._count(self.client, prompt, model, system))
+
     def take_back_last_prompt(self, resend: bool) -> None:
         """Regenerate (``resend``) or edit the last prompt: it and what follows are deleted
         from the conversation, then handed back through ``promptRestored``."""
@@ -283,6 +295,18 @@ class ChatAdapter(QObject):
             return
         self.modelsChanged.emit([m["name"] for m in models])
 
+    async def _count(
+        self, client: AssistantClient, prompt: str, model: str | None, system: str | None
+    ) -> None:
+        try:
+            counted = await client.count(
+                [{"role": "user", "content": prompt}], model, self.conversation_id, system
+            )
+        except AssistantError as exc:  # an older server, or none: no meter
+            log.info("the draft was not counted: %s", exc)
+            return
+        self.draftCounted.emit(counted)
+
     async def _stream(
         self, client: AssistantClient, prompt: str, model: str | None, system: str | None
     ) -> None:
@@ -312,7 +336,11 @@ class ChatAdapter(QObject):
             outcome = (self.streamFailed, "Stopped. The partial answer is kept.", "")
             raise
         except AssistantError as exc:
-            outcome = (self.streamFailed, _advice(str(exc), exc.code, self.remote), "retry")
+            if exc.code == "context_overflow":  # refused before anything was kept
+                outcome = (self.streamFailed, str(exc), "shorten")
+                self.promptRestored.emit(prompt, False)
+            else:
+                outcome = (self.streamFailed, _advice(str(exc), exc.code, self.remote), "retry")
         finally:
             # Not streaming any more before anyone hears of the end (a Retry may follow).
             self.streaming = False

@@ -56,11 +56,12 @@ class AssistantClient:
         messages: Sequence[dict[str, str]],
         model: str | None = None,
         conversation_id: str | None = None,
+        system: str | None = None,
     ) -> dict[str, Any]:
         """What a chat of ``messages`` would take of its model's window, sent nowhere:
         ``fits``, ``model``, ``context`` (window, prompt_tokens, reserved,
         omitted_messages), and the refusal's ``error`` when it would not fit."""
-        body = _chat_body(messages, model, conversation_id, None, None)
+        body = _chat_body(messages, model, conversation_id, system, None)
         result: dict[str, Any] = (await self._request("POST", "/api/chat/count", json=body)).json()
         return result
 

@@ -33,6 +33,7 @@ from PySide6.QtWidgets import (
 )
 
 from elite_panel.adapters.chat_adapter import ChatAdapter
+from elite_panel.chat import context_text
 from elite_panel.chat.attachments import MAX_ATTACHMENT_BYTES
 from elite_panel.chat.grouping import date_group
 from elite_panel.chat.presets import PRESETS
@@ -44,6 +45,7 @@ from elite_panel.ui.widgets.message_widget import MessageWidget, answer_figures
 from elite_panel.ui.widgets.prompt_box import PromptBox
 
 SEARCH_DEBOUNCE_MS = 250
+COUNT_DEBOUNCE_MS = 250  # the draft is counted at most four times a second while typed
 UNDO_DELETE_MS = 6000
 FOLLOW_SLACK_PX = 24
 EXAMPLE_PROMPT = "Write a Python function that merges two sorted lists, with tests."
@@ -67,6 +69,9 @@ class ChatPage(QWidget):
         self._answer_model = ""  # from the answer's start event
         self._follow = True
         self._pending_delete: str | None = None
+        self._hidden_earlier = 0  # messages older than the oldest shown
+        self._omitted = 0  # of the conversation, left out of the newest answer's prompt
+        self._window = 0
 
         # conversations
         self.search = QLineEdit()
@@ -168,6 +173,28 @@ class ChatPage(QWidget):
         error_row.addWidget(self.error_label, 1)
         error_row.addWidget(self.retry_button)
         self.error_bar.hide()
+        # What the prompt takes of the model's window: a meter beside Send, a line above
+        # the box when the draft will not fit or will leave earlier messages out, and a
+        # divider in the thread where the newest answer's prompt began.
+        self.context_meter = QLabel()
+        self.context_meter.setObjectName("contextMeter")
+        self.context_meter.setAccessibleName("Context window used")
+        self.context_warning = QLabel()
+        self.context_warning.setObjectName("contextWarning")
+        self.context_warning.setWordWrap(True)
+        self.context_warning.hide()
+        self.divider = QLabel()
+        self.divider.setObjectName("contextDivider")
+        self.divider.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.divider.setWordWrap(True)
+        self.divider.setStyleSheet(
+            "color: palette(mid); border-top: 1px solid palette(mid); padding: 4px;"
+        )
+        self.divider.hide()
+        self._count_timer = QTimer(self)
+        self._count_timer.setSingleShot(True)
+        self._count_timer.setInterval(COUNT_DEBOUNCE_MS)
+        self._count_timer.timeout.connect(self._count_draft)
         self.model = QComboBox()
         self.model.setMinimumWidth(140)
         self.model.setSizeAdjustPolicy(
@@ -223,6 +250,7 @@ class ChatPage(QWidget):
         controls.addWidget(self.attach_button)
         controls.addWidget(self.more_button)
         controls.addStretch(0)
+        controls.addWidget(self.context_meter)
         controls.addWidget(self.stop_button)
         controls.addWidget(self.send_button)
         right = QWidget()
@@ -231,6 +259,7 @@ class ChatPage(QWidget):
         right_layout.addWidget(self.notice)
         right_layout.addWidget(self.scroll_area, 1)
         right_layout.addWidget(self.error_bar)
+        right_layout.addWidget(self.context_warning)
         right_layout.addLayout(controls)
         right_layout.addWidget(self.prompt)
 
@@ -276,6 +305,10 @@ class ChatPage(QWidget):
         chat.attachmentRead.connect(self._on_attachment_read)
         chat.attachmentRefused.connect(self._show_notice)
         chat.promptRestored.connect(self._on_prompt_restored)
+        chat.draftCounted.connect(self._on_draft_counted)
+        self.prompt.textChanged.connect(self._count_timer.start)
+        self.model.currentTextChanged.connect(lambda _t: self._count_timer.start())
+        self.preset.currentTextChanged.connect(lambda _t: self._count_timer.start())
         self._on_available(chat.client is not None)
 
     # -- actions ------------------------------------------------------------------------
@@ -283,6 +316,8 @@ class ChatPage(QWidget):
     def new_conversation(self) -> None:
         self.chat.new_conversation()
         self.conversations.clearSelection()
+        self._hidden_earlier = 0
+        self._count_timer.start()
         self.prompt.setFocus()
 
     def focus_search(self) -> None:
@@ -359,8 +394,45 @@ class ChatPage(QWidget):
 
     # -- slots --------------------------------------------------------------------------
 
+    def _count_draft(self) -> None:
+        system = self._presets.get(self.preset.currentText())
+        self.chat.count_draft(self.prompt.toPlainText(), self.model.currentText() or None, system)
+
+    def _on_draft_counted(self, counted: dict[str, Any]) -> None:
+        context = counted.get("context") or {}
+        self.context_meter.setText(context_text.meter_text(context))
+        self.context_meter.setToolTip(context_text.meter_tooltip(context))
+        fits = bool(counted.get("fits", True))
+        self.context_meter.setStyleSheet("" if fits else "color:#c0392b;")
+        if not fits:
+            warning = f"Too long to send: {counted.get('error')}"
+        else:
+            warning = context_text.omitted_text(context, will=True)
+        self.context_warning.setText(warning)
+        self.context_warning.setStyleSheet("" if fits else "color:#c0392b;")
+        self.context_warning.setVisible(bool(warning))
+
+    def _show_divider(self, context: dict[str, Any]) -> None:
+        """The quiet line above the first message the newest answer's prompt held (none
+        when it held them all, or when that message is on a page not shown)."""
+        self._omitted = int(context.get("omitted_messages") or 0)
+        self._window = int(context.get("window") or self._window)
+        self.messages_layout.removeWidget(self.divider)
+        widgets = self._message_widgets()
+        position = self._omitted - self._hidden_earlier  # among the shown messages
+        if not self._omitted or not 0 <= position < len(widgets):
+            self.divider.hide()
+            return
+        self.divider.setText(context_text.omitted_text(context))
+        self.messages_layout.insertWidget(
+            self.messages_layout.indexOf(widgets[position]), self.divider
+        )
+        self.divider.show()
+
     def _on_available(self, available: bool) -> None:
+        self.context_meter.setVisible(available)
         if available:
+            self._count_timer.start()
             self.notice.hide()
         else:
             self._show_notice(
@@ -421,6 +493,9 @@ class ChatPage(QWidget):
         for message in messages:
             self._append_message(message)
         self._earlier_shown(messages, detail)
+        answers = [m for m in messages if m.get("role") == "assistant" and m.get("context")]
+        self._show_divider(answers[-1]["context"] if answers else {})
+        self._count_timer.start()
         if detail.get("model"):
             index = self.model.findText(str(detail["model"]))
             if index >= 0:
@@ -434,15 +509,18 @@ class ChatPage(QWidget):
 
     def _on_earlier(self, page: dict[str, Any]) -> None:
         messages = list(page.get("messages", []))
+        self.messages_layout.removeWidget(self.divider)  # placed again below
         for offset, message in enumerate(messages):  # above the oldest shown
             self.messages_layout.insertWidget(3 + offset, self._message_widget(message))
         self._earlier_shown(messages, page)
+        self._show_divider({"omitted_messages": self._omitted, "window": self._window})
 
     def _earlier_shown(self, messages: list[dict[str, Any]], page: dict[str, Any]) -> None:
         """After a page: where the next one starts, and how many older ones remain."""
         if messages:
             self._earliest = messages[0].get("id")
         earlier = int(page.get("earlier") or 0)
+        self._hidden_earlier = earlier
         self.earlier_button.setText(f"Show earlier messages ({earlier:,} more)")
         self.earlier_button.setEnabled(True)
         self.earlier_button.setVisible(earlier > 0 and self._earliest is not None)
@@ -458,6 +536,8 @@ class ChatPage(QWidget):
         self._answer_model = str(event.get("model", ""))
         if self._answer:
             self._answer.show_figures(self._answer_model)
+        if "context" in event:
+            self._show_divider(event["context"])
 
     def _on_stream_text(self, text: str) -> None:
         if self._answer:
@@ -465,6 +545,7 @@ class ChatPage(QWidget):
 
     def _on_stream_finished(self, event: dict[str, Any]) -> None:
         self.stop_button.setEnabled(False)
+        self._count_timer.start()
         if self._answer:
             self._answer.body.finish()
             figures = {**event.get("usage", {}), **event, "model": self._answer_model}
@@ -472,7 +553,14 @@ class ChatPage(QWidget):
 
     def _on_stream_failed(self, message: str, action: str) -> None:
         self.stop_button.setEnabled(False)
-        if self._answer:
+        if action == "shorten":  # refused whole: neither the prompt nor an answer stays
+            for widget in self._message_widgets()[-2:]:
+                self.messages_layout.removeWidget(widget)
+                widget.deleteLater()
+            self._answer = None
+            self._offer_last_actions()
+            self._show_empty_state()
+        elif self._answer:
             self._answer.body.flush()
         self.error_label.setText(message)
         self.retry_button.setVisible(action == "retry")
@@ -599,6 +687,8 @@ class ChatPage(QWidget):
 
     def _clear_thread(self) -> None:
         self._answer = None
+        self.messages_layout.removeWidget(self.divider)
+        self.divider.hide()
         for widget in self._message_widgets():
             self.messages_layout.removeWidget(widget)
             widget.deleteLater()
