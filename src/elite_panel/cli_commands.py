@@ -228,32 +228,34 @@ async def chat(args: argparse.Namespace, paths: AppPaths, profile: Profile) -> i
     if not prompt.strip():
         raise EliteError("empty prompt: pass it as an argument or on standard input")
     client = await _assistant(paths, profile)
+    answer = client.chat(
+        [{"role": "user", "content": prompt}],
+        model=args.model,
+        conversation_id=args.conversation,
+        context_policy=args.context_policy,
+    )
+    conversation = None
     try:
-        events = client.chat(
-            [{"role": "user", "content": prompt}],
-            model=args.model,
-            conversation_id=args.conversation,
-            context_policy=args.context_policy,
-        )
-        conversation = None
-        async for event in events:
-            kind = event.get("type")
-            if kind == "start":
-                conversation = event.get("conversation_id")
-                if left_out := notice(event.get("context") or {}):
-                    err(f"[{left_out}]")
-            elif kind == "token":
-                out(event["content"])
-            elif kind == "error":
-                out("\n")
-                raise EliteError(f"the answer failed: {event.get('message')}")
-            elif kind == "done":
-                out("\n")
-                err(
-                    f"[{event['usage']['completion_tokens']} tokens, "
-                    f"{event.get('tokens_per_second')} tok/s, first token {event['ttft_ms']} ms; "
-                    f"conversation {conversation}]"
-                )
+        # aclosing: an answer left early (an error) closes its request here, in this task.
+        async with contextlib.aclosing(answer) as events:
+            async for event in events:
+                kind = event.get("type")
+                if kind == "start":
+                    conversation = event.get("conversation_id")
+                    if left_out := notice(event.get("context") or {}):
+                        err(f"[{left_out}]")
+                elif kind == "token":
+                    out(event["content"])
+                elif kind == "error":
+                    out("\n")
+                    raise EliteError(f"the answer failed: {event.get('message')}")
+                elif kind == "done":
+                    out("\n")
+                    err(
+                        f"[{event['usage']['completion_tokens']} tokens, "
+                        f"{event.get('tokens_per_second')} tok/s, first token "
+                        f"{event['ttft_ms']} ms; conversation {conversation}]"
+                    )
     finally:
         await client.aclose()
     return 0

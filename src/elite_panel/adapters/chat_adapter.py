@@ -8,6 +8,7 @@ keeps it until the server goes away.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import ssl
 from pathlib import Path
@@ -312,26 +313,28 @@ class ChatAdapter(QObject):
     ) -> None:
         text = ""
         outcome: tuple[Any, ...] = ()
+        answer = client.chat(
+            [{"role": "user", "content": prompt}],
+            model=model,
+            conversation_id=self.conversation_id,
+            system=system,
+        )
         try:
-            async for event in client.chat(
-                [{"role": "user", "content": prompt}],
-                model=model,
-                conversation_id=self.conversation_id,
-                system=system,
-            ):
-                kind = event.get("type")
-                if kind == "start":
-                    self.conversation_id = event["conversation_id"]
-                    self.streamStarted.emit(event)
-                elif kind == "token":
-                    text += event["content"]
-                    self.streamText.emit(text)
-                elif kind == "done":
-                    outcome = (self.streamFinished, event)
-                elif kind == "error":
-                    message, code = str(event.get("message")), str(event.get("code"))
-                    advice = _advice(message, code, self.remote)
-                    outcome = (self.streamFailed, advice, "retry")
+            async with contextlib.aclosing(answer) as events:
+                async for event in events:
+                    kind = event.get("type")
+                    if kind == "start":
+                        self.conversation_id = event["conversation_id"]
+                        self.streamStarted.emit(event)
+                    elif kind == "token":
+                        text += event["content"]
+                        self.streamText.emit(text)
+                    elif kind == "done":
+                        outcome = (self.streamFinished, event)
+                    elif kind == "error":
+                        message, code = str(event.get("message")), str(event.get("code"))
+                        advice = _advice(message, code, self.remote)
+                        outcome = (self.streamFailed, advice, "retry")
         except asyncio.CancelledError:
             outcome = (self.streamFailed, "Stopped. The partial answer is kept.", "")
             raise

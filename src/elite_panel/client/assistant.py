@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextlib
 import json
 import ssl
-from collections.abc import AsyncGenerator, AsyncIterator, Sequence
+from collections.abc import AsyncGenerator, Sequence
 from typing import Any, cast
 from urllib.parse import quote
 
@@ -36,20 +36,20 @@ class AssistantClient:
             verify=verify,
         )
 
-    async def chat(
+    def chat(
         self,
         messages: Sequence[dict[str, str]],
         model: str | None = None,
         conversation_id: str | None = None,
         system: str | None = None,
         context_policy: str | None = None,
-    ) -> AsyncIterator[dict[str, Any]]:
+    ) -> AsyncGenerator[dict[str, Any], None]:
         """The NDJSON events of one answer: ``start`` (with ``context``), ``token``...,
         ``done`` or ``error``. A prompt that cannot fit its model's window raises
-        :class:`AssistantError` with code ``context_overflow`` before any event."""
+        :class:`AssistantError` with code ``context_overflow`` before any event. Leaving
+        before the end: close it (``contextlib.aclosing``), which closes the request."""
         body = _chat_body(messages, model, conversation_id, system, context_policy)
-        async for event in self._events("/api/chat", body):
-            yield event
+        return self._events("/api/chat", body)
 
     async def count(
         self,
