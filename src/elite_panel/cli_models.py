@@ -9,6 +9,7 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from elite_panel.chat.context_text import window_text
 from elite_panel.console import err, out, out_json
 from elite_panel.core.errors import EliteError
 from elite_panel.monitor.report import gpu_placement, human_bytes, rate_and_time_left
@@ -48,7 +49,7 @@ async def run_models(
             size = human_bytes(m["size"]) if m.get("size") else "-"
             bundled = " (bundled)" if m.get("bundled") else ""
             details = ", ".join(f for f in facts if f)
-            window = context_text(m)
+            window = f"ctx {window_text(m)}"
             out(f"{m['name'] + bundled:<36} {size:>10}  {window:<22}  {details}\n")
         return 0
     if args.action == "ps":
@@ -76,17 +77,6 @@ async def run_models(
         await restart_runner()
         out("ready\n")
     return code
-
-
-def context_text(model: dict[str, Any]) -> str:
-    """A model's window as the list shows it: "ctx 4,096 of 8,192" (runs with, of the
-    trained one), "ctx 8,192" when they are the same, "ctx -" when the runner cannot say."""
-    runs, trained = model.get("context_length"), model.get("trained_context_length")
-    if not runs:
-        return "ctx -"
-    if trained and trained != runs:
-        return f"ctx {runs:,} of {trained:,}"
-    return f"ctx {runs:,}"
 
 
 async def _progress(events: Any, done_text: str) -> int:

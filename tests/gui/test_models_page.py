@@ -69,7 +69,9 @@ def test_lists_pull_cancel_delete(
 ) -> None:
     qtbot.waitUntil(lambda: page.installed.rowCount() == 2, timeout=10_000)
     assert page.installed.item(0, 0).text() == "deepseek-r1:latest"
-    assert page.installed.item(0, 3).text() == "Q4_K_M"
+    # the window it runs with (Ollama's default num_ctx), of the one it was trained for
+    assert page.installed.item(0, 3).text() == "4,096 of 8,192"
+    assert page.installed.item(0, 4).text() == "Q4_K_M"
     qtbot.waitUntil(lambda: page.loaded.rowCount() == 1, timeout=5000)
     assert page.loaded.item(0, 2).text() == "100% GPU"
 

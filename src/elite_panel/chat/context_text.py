@@ -11,6 +11,17 @@ from __future__ import annotations
 from typing import Any
 
 
+def window_text(model: dict[str, Any]) -> str:
+    """A model's window as lists show it: "4,096 of 8,192" (what it runs with, of what it
+    was trained for), "8,192" when they are the same, "-" when its runner cannot say."""
+    runs, trained = model.get("context_length"), model.get("trained_context_length")
+    if not runs:
+        return "-"
+    if trained and trained != runs:
+        return f"{runs:,} of {trained:,}"
+    return f"{runs:,}"
+
+
 def meter_text(context: dict[str, Any]) -> str:
     """ "1,820 / 8,192 tokens" ("≈" before an estimate); "" when the window is unknown."""
     window, used = context.get("window"), context.get("prompt_tokens")

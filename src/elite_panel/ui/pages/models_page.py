@@ -19,13 +19,23 @@ from PySide6.QtWidgets import (
 )
 
 from elite_panel.adapters.models_adapter import ModelsAdapter
+from elite_panel.chat.context_text import window_text
 from elite_panel.monitor.report import gpu_placement, human_bytes, rate_and_time_left
 from elite_panel.ui.icons import icon
 from elite_panel.ui.widgets import dialogs
 from elite_panel.ui.widgets.actions import add_buttons, fill, record_table
 from elite_panel.ui.widgets.empty_state import EmptyState
 
-INSTALLED = ("Name", "Size", "Parameters", "Quantization", "Family", "Modified", "Chats")
+INSTALLED = (
+    "Name",
+    "Size",
+    "Parameters",
+    "Context",
+    "Quantization",
+    "Family",
+    "Modified",
+    "Chats",
+)
 LOADED = ("Name", "Size", "On GPU", "Context", "Until")
 CHANGING = ("Unload", "Delete", "Import GGUF")  # the admin's, on a team's server
 
@@ -182,6 +192,7 @@ class ModelsPage(QWidget):
                     m["name"] + (" (bundled)" if m.get("bundled") else ""),
                     human_bytes(m["size"]) if m.get("size") else "-",
                     m.get("parameter_size") or "-",
+                    window_text(m),
                     m.get("quantization") or "-",
                     m.get("family") or "-",
                     (m.get("modified_at") or "-")[:16].replace("T", " "),
