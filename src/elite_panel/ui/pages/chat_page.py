@@ -250,7 +250,6 @@ class ChatPage(QWidget):
         controls.addWidget(self.attach_button)
         controls.addWidget(self.more_button)
         controls.addStretch(0)
-        controls.addWidget(self.context_meter)
         controls.addWidget(self.stop_button)
         controls.addWidget(self.send_button)
         right = QWidget()
@@ -259,9 +258,14 @@ class ChatPage(QWidget):
         right_layout.addWidget(self.notice)
         right_layout.addWidget(self.scroll_area, 1)
         right_layout.addWidget(self.error_bar)
-        right_layout.addWidget(self.context_warning)
         right_layout.addLayout(controls)
         right_layout.addWidget(self.prompt)
+        context_row = QHBoxLayout()  # under the box: what it takes, and what will not fit
+        context_row.addWidget(self.context_warning, 1)
+        context_row.addWidget(
+            self.context_meter, 0, Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignTop
+        )
+        right_layout.addLayout(context_row)
 
         # Tab reads the controls row, then the prompt, then what sends or stops it.
         for first, second in (
