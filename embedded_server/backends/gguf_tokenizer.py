@@ -33,13 +33,21 @@ class GgufTokenizers:
         return await asyncio.to_thread(self._count, path, texts)
 
     def _count(self, path: Path, texts: Sequence[str]) -> list[int]:
+        from llama_cpp import llama_cpp
+
         with self._lock:
             model = self._models.get(path)
             if model is None:
                 model = self._models[path] = _load(path)
-            # As the runner reads a message's text: special tokens parsed, no BOS (the chat
-            # template's overhead counts it).
-            return [len(model.tokenize(t.encode(), add_bos=False, special=True)) for t in texts]
+            counts = []
+            for text in texts:
+                data = text.encode()
+                # As the runner reads a message's text: special tokens parsed, no BOS (the
+                # chat template's overhead counts it). Room for no token: llama.cpp then
+                # answers minus the count, in one pass and with nothing allocated.
+                found = llama_cpp.llama_tokenize(model.vocab, data, len(data), None, 0, False, True)
+                counts.append(abs(found))
+            return counts
 
 
 def _load(path: Path) -> Any:

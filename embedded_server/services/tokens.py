@@ -21,7 +21,7 @@ import hashlib
 import logging
 import math
 import re
-from collections import OrderedDict
+from collections import OrderedDict, deque
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -32,80 +32,79 @@ log = logging.getLogger(__name__)
 MESSAGE_OVERHEAD = 8
 PROMPT_OVERHEAD = 32  # SmolLM2's template adds a 20-token system prompt to a request without one
 PRIOR_FACTOR = 1.2  # before any report: a fifth over the raw count
-PRIOR_WEIGHT = 100.0  # the prior weighs as one report of a prompt of 100 raw tokens
-DECAY = 0.9  # each older report weighs a tenth less
-MARGIN = 1.03  # over the fitted count
+RECENT = 16  # reports a factor is the ceiling of
+MARGIN = 1.02  # over the ceiling
+MIN_RAW = 50.0  # raw tokens a prompt needs to teach the factors
+TEMPLATE_FLOOR = 4  # tokens the lightest chat template adds per message (and per prompt)
 CACHE_SIZE = 8192  # texts whose count is kept (a history's messages, the drafts' parts)
 TOKENIZER_DEADLINE_S = 2.0  # a runner's tokenizer slower than this: the estimate instead
 
-# The pieces a byte-pair tokenizer starts from: words, digits, symbols, line breaks, runs of
-# other scripts (spaces mostly join the word after them).
-_PIECES = re.compile(r"[A-Za-z]+|[0-9]|[\x21-\x2f\x3a-\x40\x5b-\x60\x7b-\x7e]|\n|[^\x00-\x7f]+")
-# What each piece costs, fitted (least squares) to the bundled model's tokenizer on the
-# prompts of tests/data/token_prompts: a word, each letter of a word past its fifth, a
-# digit, a symbol, a line break (with the indentation after it), a byte of another script.
+# The pieces a byte-pair tokenizer starts from: words, digits, symbols, line breaks, and the
+# bytes of other scripts (spaces mostly join the word after them). What each costs was
+# fitted (least squares) to the bundled model's tokenizer on the prompts of
+# tests/data/token_prompts: a word, each letter of a word past its fifth, a digit, a
+# symbol, a line break (with the indentation after it), a byte of another script.
+_WORDS = re.compile(r"[A-Za-z]+")
+_DIGITS = re.compile(r"[0-9]")
+_SYMBOLS = re.compile(r"[\x21-\x2f\x3a-\x40\x5b-\x60\x7b-\x7e]")
 _WORD, _LONG, _DIGIT, _SYMBOL, _LINE, _BYTE = 1.0, 0.04, 1.0, 0.75, 2.5, 0.54
 
 
-def raw_estimate(text: str) -> float:
-    """Tokens of ``text`` before any learning, from its pieces (see :data:`_PIECES`)."""
-    total = 0.0
-    for match in _PIECES.finditer(text):
-        piece = match.group()
-        first = piece[0]
-        if first == "\n":
-            total += _LINE
-        elif not first.isascii():
-            total += _BYTE * len(piece.encode())
-        elif first.isalpha():
-            total += _WORD + _LONG * max(0, len(piece) - 5)
-        elif first.isdigit():
-            total += _DIGIT
-        else:
-            total += _SYMBOL
-    return total
+def raw_parts(text: str) -> tuple[float, float]:
+    """Tokens of ``text`` before any learning, from its pieces: those of Latin letters,
+    digits and symbols, and those of other scripts (whose share of a vocabulary differs
+    most from model to model)."""
+    words = _WORDS.findall(text)
+    long_letters = sum(len(word) - 5 for word in words if len(word) > 5)
+    latin = (
+        _WORD * len(words)
+        + _LONG * long_letters
+        + _DIGIT * len(_DIGITS.findall(text))
+        + _SYMBOL * len(_SYMBOLS.findall(text))
+        + _LINE * text.count("\n")
+    )
+    ascii_chars = len(text.encode("ascii", "ignore"))
+    other_bytes = len(text.encode("utf-8", "surrogatepass")) - ascii_chars
+    return latin, _BYTE * other_bytes
 
 
 @dataclass
 class LearnedEstimate:
     """A model's tokens as a runner without a tokenizer counts them, learned from its
-    reports: ``reported ≈ factor * raw + overhead * (messages + 1)`` (the template's tokens
-    per message and per prompt), fitted by least squares over the reports, the recent
-    ones weighing more, pulled towards the prior :data:`PRIOR_FACTOR` and
-    :data:`MESSAGE_OVERHEAD` while the reports are few or alike. A text is counted as
-    ``factor * raw`` and a margin of :data:`MARGIN`."""
+    reports: two factors over :func:`raw_parts`, for Latin text and for other scripts.
+    Each is the largest ratio of reported to raw tokens among the last :data:`RECENT`
+    reports whose prompt was mostly of that kind (a ceiling, not an average: the estimate
+    stays on the high side), plus :data:`MARGIN`; the template's fewest tokens
+    (:data:`TEMPLATE_FLOOR` a message) are taken out of the report first, and prompts of
+    under :data:`MIN_RAW` raw tokens, mostly template, teach nothing."""
 
-    factor: float = 0.0
-    overhead: float = MESSAGE_OVERHEAD
+    latin: float = PRIOR_FACTOR
+    other: float = PRIOR_FACTOR
     reports: int = 0
-    # The weighted sums of the normal equations (x: raw, m: messages + 1, y: reported).
-    _sums: list[float] = field(default_factory=lambda: [0.0] * 5)
-
-    def __post_init__(self) -> None:
-        self.factor = self.factor or PRIOR_FACTOR
+    _seen: tuple[deque[float], deque[float]] = field(
+        default_factory=lambda: (deque(maxlen=RECENT), deque(maxlen=RECENT))
+    )
 
     def count(self, text: str) -> int:
-        return math.ceil(raw_estimate(text) * self.factor * MARGIN)
+        latin, other = raw_parts(text)
+        return math.ceil(latin * self.latin + other * self.other)
 
-    def learn(self, raw: float, messages: int, reported: int) -> None:
-        """Fold one answer's reported prompt tokens (for ``messages`` messages whose
-        texts' raw count is ``raw``) into the fit."""
-        if raw <= 0 or reported <= 0:
+    def learn(self, latin: float, other: float, messages: int, reported: int) -> None:
+        """Fold one answer's reported prompt tokens (for ``messages`` messages whose texts'
+        raw parts are ``latin`` and ``other``) into the factors."""
+        tokens = reported - TEMPLATE_FLOOR * (messages + 1)
+        if latin + other < MIN_RAW or tokens <= 0:
             return
-        x, m, y = raw, messages + 1.0, float(reported)
-        sums = [DECAY * s for s in self._sums]
-        for i, value in enumerate((x * x, x * m, m * m, x * y, m * y)):
-            sums[i] += value
-        self._sums = sums
-        sxx, sxm, smm, sxy, smy = sums
-        kx, km = PRIOR_WEIGHT * PRIOR_WEIGHT, 4.0  # the prior: one prompt of that size
-        a11, a12, a22 = sxx + kx, sxm, smm + km
-        b1, b2 = sxy + kx * PRIOR_FACTOR, smy + km * MESSAGE_OVERHEAD
-        determinant = a11 * a22 - a12 * a12
-        factor = (b1 * a22 - a12 * b2) / determinant
-        overhead = (a11 * b2 - a12 * b1) / determinant
-        self.factor = min(max(factor, 0.3), 5.0)
-        self.overhead = min(max(overhead, 0.0), 64.0)
+        if other <= 0.1 * (latin + other):  # mostly Latin
+            seen = self._seen[0]
+            seen.append((tokens - other * self.other) / latin)
+            self.latin = max(seen) * MARGIN
+        elif other >= 0.5 * (latin + other):  # mostly another script
+            seen = self._seen[1]
+            seen.append((tokens - latin * self.latin) / other)
+            self.other = max(seen) * MARGIN
+        else:
+            return
         self.reports += 1
 
 
@@ -166,8 +165,9 @@ class TokenCounter:
         """After an answer: the prompt tokens the runner reported for a prompt of
         ``texts`` (its messages), for a model whose counts are estimated."""
         if reported and model in self._no_tokenizer:
-            raw = sum(raw_estimate(t) for t in texts)
-            self.estimate(model).learn(raw, len(texts), reported)
+            parts = [raw_parts(t) for t in texts]
+            latin, other = sum(p[0] for p in parts), sum(p[1] for p in parts)
+            self.estimate(model).learn(latin, other, len(texts), reported)
 
 
 def prompt_overhead(messages: int) -> int:

@@ -16,7 +16,6 @@ from pytestqt.qtbot import QtBot
 
 from elite_panel.adapters.chat_adapter import HISTORY_PAGE
 from elite_panel.ui.pages.chat_page import ChatPage
-from elite_panel.ui.widgets.message_widget import MessageWidget
 from embedded_server.db.engine import Database
 from embedded_server.db.store import ConversationStore, MessageDraft
 from tests.fakes.ollama_double import OllamaDouble
@@ -82,7 +81,7 @@ def test_a_draft_too_long_is_said_before_sending_and_refused_whole(
     assert "larger context" in page.error_label.text()  # what to do
     assert not page.retry_button.isVisible()
     qtbot.waitUntil(lambda: page.prompt.toPlainText() == words(6000), timeout=5_000)
-    assert not [w for w in page.findChildren(MessageWidget) if not w.isHidden()]
+    assert page._message_widgets() == []
     assert stored(server) == [] and len(double.requests) == asked  # nothing kept or sent
 
 

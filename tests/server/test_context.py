@@ -15,7 +15,7 @@ from fastapi.testclient import TestClient
 
 from embedded_server.app import create_app
 from embedded_server.config import Settings
-from embedded_server.services.tokens import LearnedEstimate, raw_estimate
+from embedded_server.services.tokens import MARGIN, RECENT, LearnedEstimate, raw_parts
 from tests.fakes.ollama_double import OllamaDouble, double_tokens, serve_in_thread
 from tests.server.conftest import AUTH, TOKEN, MakeClient, ndjson
 
@@ -145,15 +145,25 @@ def test_the_estimate_learns_the_runners_counts(client: TestClient, double: Olla
     assert abs(before - real) > real * 0.08  # it did learn
 
 
-def test_the_learned_fit_separates_the_texts_tokens_from_the_templates() -> None:
-    """Reports of a runner counting 1.5 tokens per raw token and 10 per message: the fit
-    finds both, and short prompts (mostly template) do not inflate the factor."""
+def test_the_learned_factors_are_a_ceiling_of_recent_reports_by_script() -> None:
+    """A runner counting 1.5 tokens a raw Latin token and 3 a raw token of another script:
+    each factor learns from the prompts of its kind, takes the highest ratio seen, and
+    forgets it after RECENT reports; prompts too short to teach are passed over."""
     estimate = LearnedEstimate()
-    for raw, messages in [(5, 2), (400, 2), (20, 3), (1200, 4), (3, 1), (800, 6)] * 3:
-        estimate.learn(raw, messages, int(1.5 * raw + 10 * (messages + 1)))
-    assert estimate.factor == pytest.approx(1.5, rel=0.02)
-    assert estimate.overhead == pytest.approx(10, abs=1)
-    assert raw_estimate("") == 0
+    latin, korean = "refactor " * 200, "리팩터링 " * 100
+    (a, _), (_, o) = raw_parts(latin), raw_parts(korean)
+    estimate.learn(a, 0, 1, int(1.5 * a) + 8)
+    estimate.learn(0, o, 1, int(3.0 * o) + 8)
+    assert estimate.latin == pytest.approx(1.5 * MARGIN, rel=0.01)
+    assert estimate.other == pytest.approx(3.0 * MARGIN, rel=0.01)
+    estimate.learn(a, 0, 1, int(1.8 * a) + 8)  # one prompt counted more: up at once
+    assert estimate.latin == pytest.approx(1.8 * MARGIN, rel=0.01)
+    for _ in range(RECENT):
+        estimate.learn(a, 0, 1, int(1.5 * a) + 8)
+    assert estimate.latin == pytest.approx(1.5 * MARGIN, rel=0.01)  # forgotten
+    estimate.learn(3, 0, 1, 500)  # "hi": the template's tokens, nothing to learn
+    assert estimate.reports == 2 + 1 + RECENT
+    assert estimate.count(latin + korean) == pytest.approx(1.5 * a + 3.0 * o, rel=0.03)
 
 
 def test_an_option_the_runner_refuses_is_the_requests_fault_not_the_runners(

@@ -560,6 +560,7 @@ class ChatPage(QWidget):
         if action == "shorten":  # refused whole: neither the prompt nor an answer stays
             for widget in self._message_widgets()[-2:]:
                 self.messages_layout.removeWidget(widget)
+                widget.hide()
                 widget.deleteLater()
             self._answer = None
             self._offer_last_actions()
