@@ -163,6 +163,7 @@ case "$action" in
         "$VENV/bin/python" -m tests.benchmarks.bench_exporter
         QT_QPA_PLATFORM=offscreen "$VENV/bin/python" -m tests.benchmarks.bench_chat_render
         QT_QPA_PLATFORM=offscreen "$VENV/bin/python" -m tests.benchmarks.bench_remote
+        QT_QPA_PLATFORM=offscreen "$VENV/bin/python" -m tests.benchmarks.bench_context
         QT_QPA_PLATFORM=offscreen exec "$VENV/bin/python" -m tests.benchmarks.bench_monitor
         ;;
     *)
