@@ -6,8 +6,9 @@ stored or sent."""
 
 from __future__ import annotations
 
+import contextlib
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 from fastapi import APIRouter, HTTPException, status
@@ -61,19 +62,8 @@ async def ndjson(events: AsyncIterator[dict[str, Any]]) -> AsyncIterator[bytes]:
     },
 )
 async def chat(body: ChatRequest, service: ChatDep) -> StreamingResponse:
-    try:
-        relay = await service.start(
-            [(m.role, m.content) for m in body.messages],
-            body.conversation_id,
-            body.model,
-            body.system,
-            body.options.model_dump(exclude_none=True),
-            policy=body.context_policy,
-        )
-    except NotFound:
-        raise HTTPException(
-            status.HTTP_404_NOT_FOUND, f"no conversation {body.conversation_id!r}"
-        ) from None
+    with _known_conversation(body):
+        relay = await service.start(**_arguments(body))
     return RelayResponse(relay)
 
 
@@ -82,18 +72,8 @@ async def count(body: ChatRequest, service: ChatDep) -> DraftCount:
     """What a chat request would take of its model's window, without sending or storing
     it: the composer's meter asks this of a draft as it is typed."""
     try:
-        model, fitted = await service.fit(
-            [(m.role, m.content) for m in body.messages],
-            body.conversation_id,
-            body.model,
-            body.system,
-            body.options.model_dump(exclude_none=True),
-            policy=body.context_policy,
-        )
-    except NotFound:
-        raise HTTPException(
-            status.HTTP_404_NOT_FOUND, f"no conversation {body.conversation_id!r}"
-        ) from None
+        with _known_conversation(body):
+            model, fitted = await service.fit(**_arguments(body))
     except ContextOverflow as exc:
         return DraftCount(
             fits=False,
@@ -107,3 +87,26 @@ async def count(body: ChatRequest, service: ChatDep) -> DraftCount:
             error=str(exc),
         )
     return DraftCount(fits=True, model=model, context=fitted.report.public())
+
+
+def _arguments(body: ChatRequest) -> dict[str, Any]:
+    """A chat request as :meth:`ChatService.start` and :meth:`ChatService.fit` take it."""
+    return {
+        "messages": [(m.role, m.content) for m in body.messages],
+        "conversation_id": body.conversation_id,
+        "model": body.model,
+        "system": body.system,
+        "options": body.options.model_dump(exclude_none=True),
+        "policy": body.context_policy,
+    }
+
+
+@contextlib.contextmanager
+def _known_conversation(body: ChatRequest) -> Iterator[None]:
+    """404 for a ``conversation_id`` that is not there (or not this key's)."""
+    try:
+        yield
+    except NotFound:
+        raise HTTPException(
+            status.HTTP_404_NOT_FOUND, f"no conversation {body.conversation_id!r}"
+        ) from None
