@@ -7,9 +7,10 @@ from PySide6.QtCore import Qt
 from pytestqt.qtbot import QtBot
 
 from elite_panel.app import Panel
-from tests.conftest import Home
+from tests.conftest import REPO, Home
 
 pytestmark = pytest.mark.gui
+SOURCE = (REPO / "embedded_server" / "services" / "chat.py").read_text()
 
 
 @pytest.mark.model
@@ -92,6 +93,17 @@ def test_chat_end_to_end_with_the_bundled_model(qtbot: QtBot, panel: Panel, home
     assert not chat.stopped_state.isVisible()  # type: ignore[attr-defined]
     assert chat.first_state.isVisible()  # type: ignore[attr-defined]  # no conversations yet
     qtbot.waitUntil(lambda: chat.model.count() > 0, timeout=10_000)  # type: ignore[attr-defined]
+    # A 46 KB file pasted: the meter counts it against the model's trained window, the
+    # warning says so before sending, and Send is refused with the numbers, the draft kept.
+    paste = "Explain this code: " + (SOURCE * 4)[:46_000]
+    chat.prompt.setPlainText(paste)  # type: ignore[attr-defined]
+    qtbot.waitUntil(lambda: chat.context_warning.isVisible(), timeout=10_000)  # type: ignore[attr-defined]
+    assert chat.context_meter.text().endswith(" / 8,192 tokens")  # type: ignore[attr-defined]
+    assert "8,192 tokens" in chat.context_warning.text()  # type: ignore[attr-defined]
+    qtbot.keyClick(chat.prompt, Qt.Key.Key_Return)  # type: ignore[attr-defined]
+    qtbot.waitUntil(lambda: chat.error_bar.isVisible(), timeout=10_000)  # type: ignore[attr-defined]
+    assert "context window is 8,192 tokens" in chat.error_label.text()  # type: ignore[attr-defined]
+    qtbot.waitUntil(lambda: chat.prompt.toPlainText() == paste, timeout=5_000)  # type: ignore[attr-defined]
     chat.prompt.setPlainText("Write a Python function that adds two numbers.")  # type: ignore[attr-defined]
     qtbot.keyClick(chat.prompt, Qt.Key.Key_Return)  # type: ignore[attr-defined]
     qtbot.waitUntil(lambda: "tokens" in chat._answer.figures.text(), timeout=60_000)  # type: ignore[attr-defined]
