@@ -104,17 +104,26 @@ async def require_token(
         request.state.key_name = caller.name
     metrics: ServerMetrics = request.app.state.metrics
     metrics.key_requests.labels(caller.name if caller else ADMIN_LABEL).inc()
-    await _rate_limit(request, caller)
+    await _rate_limit(request, caller, accepted=True)
 
 
-async def _rate_limit(request: Request, caller: Caller | None) -> None:
+# A draft's count (the composer's meter, asked as the user types) is limited on its own,
+# so that typing never uses up the requests a key may make.
+DRAFT_COUNT_PATH = "/api/chat/count"
+DRAFT_COUNT_LIMIT = "5/second"
+
+
+async def _rate_limit(request: Request, caller: Caller | None, accepted: bool = False) -> None:
     """Count the request against its key's limit, or (admin token, refused token) its
-    client address's: the proxy's X-Forwarded-For when it is a trusted one."""
+    client address's: the proxy's X-Forwarded-For when it is a trusted one. An
+    ``accepted`` caller's draft count goes against :data:`DRAFT_COUNT_LIMIT` instead."""
     if caller is not None:
         counter, spec = f"key:{caller.name}", caller.rate_limit
     else:
         address = request.client.host if request.client else "unknown"
         counter, spec = f"addr:{address}", None
+    if accepted and request.url.path == DRAFT_COUNT_PATH:
+        counter, spec = f"draft:{counter}", DRAFT_COUNT_LIMIT
     limiter: RateLimiter = request.app.state.limiter
     wait = await limiter.retry_after(counter, spec)
     if wait is not None:

@@ -10,6 +10,7 @@ import pytest
 import redis
 from fastapi.testclient import TestClient
 
+from embedded_server.api import deps
 from tests.conftest import wait_for
 from tests.fakes.ollama_double import free_port
 from tests.server.conftest import AUTH, MakeClient, require_service
@@ -24,6 +25,25 @@ def test_limit_gives_429_with_retry_after(make_client: MakeClient) -> None:
     assert 1 <= int(refused.headers["retry-after"]) <= 60
     assert client.get("/health").status_code == 200  # health and metrics are not limited
     assert client.get("/metrics").status_code == 200
+
+
+def test_counting_drafts_uses_no_request_of_the_limit_and_has_its_own(
+    make_client: MakeClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The composer's meter counts the draft as the user types: that never uses up the
+    requests a caller may make (the send after typing must pass), and a wrong token gets
+    no more tries on that route than on any other."""
+    monkeypatch.setattr(deps, "DRAFT_COUNT_LIMIT", "5/minute")  # 5/second, without a clock
+    client = make_client(rate_limit="3/minute")
+    draft = {"model": "llama3.2", "messages": [{"role": "user", "content": "a draft"}]}
+    counted = [client.post("/api/chat/count", json=draft, headers=AUTH) for _ in range(5)]
+    assert [r.status_code for r in counted] == [200] * 5
+    assert client.post("/api/chat/count", json=draft, headers=AUTH).status_code == 429
+    assert [client.get("/api/models", headers=AUTH).status_code for _ in range(3)] == [200] * 3
+    wrong = {"Authorization": "Bearer wrong"}
+    client = make_client(rate_limit="3/minute")
+    refused = [client.post("/api/chat/count", json=draft, headers=wrong) for _ in range(4)]
+    assert [r.status_code for r in refused] == [401, 401, 401, 429]
 
 
 def test_default_limit_is_the_deployment_guides(make_client: MakeClient) -> None:
