@@ -135,6 +135,15 @@ async def _rate_limit(request: Request, caller: Caller | None, accepted: bool = 
         )
 
 
+def is_admin(request: Request) -> bool:
+    """Whether a request carries the admin token (or the server has none: loopback-only
+    development), on a route that does not require a token."""
+    settings: Settings = request.app.state.settings
+    expected = settings.api_token.get_secret_value()
+    given = request.headers.get("authorization", "").removeprefix("Bearer ").strip()
+    return not expected or secrets.compare_digest(given.encode(), expected.encode())
+
+
 async def require_admin(request: Request) -> None:
     """Only the admin token (``ASSISTANT_API_TOKEN``) passes, not an API key."""
     if owner(request) is not None:

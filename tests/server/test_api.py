@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
 from pydantic import ValidationError
 
 from embedded_server.config import Settings
+from tests.conftest import wait_for
 from tests.fakes.ollama_double import OllamaDouble
 from tests.server.conftest import AUTH, MakeClient, ndjson
 
@@ -23,13 +25,39 @@ def test_ready_checks_database_and_backend(client: TestClient) -> None:
     assert response.json() == {"status": "ready", "checks": {"database": "ok", "backend": "ok"}}
 
 
-def test_ready_is_503_naming_the_failing_check(make_client: MakeClient) -> None:
+def test_ready_is_503_naming_the_failing_check_and_why_to_the_admin_only(
+    make_client: MakeClient,
+) -> None:
     client = make_client(backend_url="http://127.0.0.1:9")
     response = client.get("/ready")
     assert response.status_code == 503
-    body = response.json()
-    assert body["status"] == "not ready" and body["checks"]["database"] == "ok"
-    assert "did not list its models" in body["checks"]["backend"]
+    assert response.json() == {
+        "status": "not ready",
+        "checks": {"database": "ok", "backend": "unavailable"},  # no URL for strangers
+    }
+    for wrong in ({"Authorization": "Bearer nope"}, {"Authorization": "nope"}):
+        assert client.get("/ready", headers=wrong).json()["checks"]["backend"] == "unavailable"
+    told = client.get("/ready", headers=AUTH).json()
+    assert "did not list its models" in told["checks"]["backend"]
+    assert "127.0.0.1:9" in told["checks"]["backend"]
+
+
+def test_a_keys_view_of_the_runners_names_no_address_nor_raw_error(
+    make_client: MakeClient,
+) -> None:
+    client = make_client(backend_url="http://127.0.0.1:9")
+    key = client.post("/api/keys", json={"name": "dev"}, headers=AUTH).json()["key"]
+    as_key = {"Authorization": f"Bearer {key}"}
+
+    def runner(headers: dict[str, str]) -> dict[str, Any]:
+        (only,) = client.get("/api/runners", headers=headers).json()["runners"]
+        result: dict[str, Any] = only
+        return result
+
+    wait_for(lambda: runner(AUTH)["last_error"], 10, "the failed health check")
+    assert "127.0.0.1:9" in runner(AUTH)["last_error"] and runner(AUTH)["url"]
+    assert runner(as_key)["last_error"] == "unavailable" and runner(as_key)["url"] is None
+    assert "127.0.0.1:9" not in client.get("/ready", headers=as_key).text
 
 
 @pytest.mark.parametrize(

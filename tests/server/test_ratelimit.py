@@ -73,7 +73,7 @@ def test_instances_share_counters_through_redis(make_client: MakeClient, redis_u
 def test_redis_outage_lets_requests_through(make_client: MakeClient) -> None:
     client = make_client(rate_limit="1/minute", redis_url="redis://127.0.0.1:9/0")
     assert [client.get("/api/models", headers=AUTH).status_code for _ in range(3)] == [200] * 3
-    ready = client.get("/ready")
+    ready = client.get("/ready", headers=AUTH)
     assert ready.status_code == 503
     assert ready.json()["checks"]["rate_limit_store"].startswith("unavailable")
 

@@ -1,4 +1,7 @@
-"""Liveness, readiness and metrics, without authentication (the supervisor polls them)."""
+"""Liveness, readiness and metrics, without authentication (the supervisor polls them).
+
+``/ready`` names each check and says ``ok`` or ``unavailable``; why a check fails (which
+can name a runner's inside URL or a database host) is for the admin token only."""
 
 from __future__ import annotations
 
@@ -6,7 +9,7 @@ from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST
 
-from embedded_server.api.deps import BackendDep, MetricsDep, StoreDep
+from embedded_server.api.deps import BackendDep, MetricsDep, StoreDep, is_admin
 from embedded_server.api.schemas import Health, Readiness
 from embedded_server.config import in_networks
 from embedded_server.errors import ERROR_RESPONSES, error_response
@@ -43,6 +46,8 @@ async def ready(
         except Exception as exc:
             checks["rate_limit_store"] = f"unavailable: {exc}"
     ok = all(value == "ok" for value in checks.values())
+    if not is_admin(request):
+        checks = {name: "ok" if value == "ok" else "unavailable" for name, value in checks.items()}
     body = Readiness(status="ready" if ok else "not ready", checks=checks)
     return JSONResponse(body.model_dump(), status_code=200 if ok else 503)
 

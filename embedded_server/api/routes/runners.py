@@ -1,7 +1,8 @@
 """The server and its runner pool as a caller sees them (``/api/info``, ``/api/runners``).
 
 Any valid key may read both: a developer's panel shows which runner is down. A runner's
-URL (the cluster's inside) is shown to the admin token only (null for a key).
+URL and its last error's text (the cluster's inside) are shown to the admin token only: a
+key sees null, and "unavailable" for an error.
 """
 
 from __future__ import annotations
@@ -41,7 +42,7 @@ async def list_runners(request: Request) -> RunnerList:
                 in_flight=r.in_flight,
                 requests=r.requests,
                 failures=r.failures,
-                last_error=r.last_error,
+                last_error=r.last_error if admin or not r.last_error else "unavailable",
             )
             for r in pool.runners
         ]
