@@ -2,18 +2,22 @@
 
 from __future__ import annotations
 
+import ipaddress
 import shutil
 import subprocess
 from pathlib import Path
 
 import pytest
 import redis
+import yaml
 from fastapi.testclient import TestClient
 
 from embedded_server.api import deps
-from tests.conftest import wait_for
-from tests.fakes.ollama_double import free_port
-from tests.server.conftest import AUTH, MakeClient, require_service
+from embedded_server.app import create_app
+from embedded_server.config import Settings
+from tests.conftest import REPO, wait_for
+from tests.fakes.ollama_double import OllamaDouble, free_port
+from tests.server.conftest import AUTH, TOKEN, MakeClient, require_service
 
 
 def test_limit_gives_429_with_retry_after(make_client: MakeClient) -> None:
@@ -135,6 +139,42 @@ def test_forwarded_for_counts_only_from_a_trusted_proxy(
     assert [get("/api/models", "203.0.113.1") for _ in range(3)] == [200, 200, 429]
     assert get("/api/models", "203.0.113.2") == (200 if trusted else 429)
     assert get("/metrics", "203.0.113.2") == (403 if trusted else 200)
+
+
+def shipped_proxy_ranges() -> list[tuple[str, str, str]]:
+    """(where, range, an address inside it) of each ASSISTANT_TRUSTED_PROXIES we ship."""
+    compose = yaml.safe_load((REPO / "packaging" / "compose" / "compose.yaml").read_text())
+    kustomize = (REPO / "packaging" / "k8s" / "base" / "kustomization.yaml").read_text()
+    ranges = [
+        ("compose", compose["services"]["app"]["environment"]["ASSISTANT_TRUSTED_PROXIES"]),
+        ("kubernetes", kustomize.split("ASSISTANT_TRUSTED_PROXIES=", 1)[1].split()[0]),
+    ]
+    return [(where, cidr, str(ipaddress.ip_network(cidr)[5])) for where, cidr in ranges]
+
+
+@pytest.mark.parametrize(("where", "cidr", "inside"), shipped_proxy_ranges())
+def test_the_shipped_proxy_ranges_are_believed_and_only_them(
+    tmp_path: Path, double: OllamaDouble, where: str, cidr: str, inside: str
+) -> None:
+    """A proxy anywhere in the range we ship (uvicorn 0.31 and newer take networks; older
+    ones compared addresses only and believed none of them) has its X-Forwarded-For
+    believed; a peer outside it has not."""
+    settings = Settings(
+        api_token=TOKEN,
+        backend_url=double.url,
+        data_dir=tmp_path,
+        rate_limit="1/minute",
+        trusted_proxies=cidr,
+    )
+    for peer, believed in ((inside, True), ("192.0.2.7", False)):
+        with TestClient(create_app(settings), client=(peer, 40000)) as client:
+
+            def get(address: str, client: TestClient = client) -> int:
+                headers = {**AUTH, "X-Forwarded-For": address}
+                return int(client.get("/api/models", headers=headers).status_code)
+
+            assert get("203.0.113.1") == 200
+            assert get("203.0.113.2") == (200 if believed else 429), (where, peer)
 
 
 def test_metrics_go_to_the_configured_clients_only(make_client: MakeClient) -> None:
