@@ -103,6 +103,9 @@ class Settings(BaseSettings):
     # quarter of the window).
     context_policy: ContextPolicy = "drop_oldest"
     context_reserve_tokens: int = Field(default=1024, ge=0)
+    # The largest num_ctx a request may ask of a runner (a larger window reloads the model
+    # with more memory, for everyone).
+    max_context_tokens: int = Field(default=32768, ge=256)
     # Peers whose X-Forwarded-For is believed (addresses or networks, comma-separated).
     trusted_proxies: Annotated[list[str], NoDecode] = Field(default_factory=list)
     # Clients that may read /metrics (addresses or networks): Prometheus in a container

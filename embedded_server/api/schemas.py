@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field, field_validator
 
 from embedded_server.config import ContextPolicy
 from embedded_server.db.keys import KEY_NAME
@@ -25,14 +25,29 @@ class ChatMessage(BaseModel):
 
 
 class ChatOptions(BaseModel):
-    """Generation options passed on to the runner (temperature, limits, stop)."""
+    """Generation options passed on to the runner: these and no others (an option such as
+    ``num_gpu`` or ``num_thread`` changes how a shared runner loads the model for everyone,
+    so any other is refused with 422 naming it, never dropped or passed on)."""
 
-    model_config = ConfigDict(extra="allow")
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
 
     temperature: float | None = Field(default=None, ge=0, le=5)
     top_p: float | None = Field(default=None, ge=0, le=1)
-    max_tokens: int | None = Field(default=None, ge=1, le=1_000_000)
+    top_k: int | None = Field(default=None, ge=0, le=1000)
+    min_p: float | None = Field(default=None, ge=0, le=1)
     seed: int | None = None
+    stop: list[Annotated[str, Field(min_length=1, max_length=200)]] | None = Field(
+        default=None, max_length=16
+    )
+    repeat_penalty: float | None = Field(default=None, ge=-10, le=10)
+    presence_penalty: float | None = Field(default=None, ge=-2, le=2)
+    frequency_penalty: float | None = Field(default=None, ge=-2, le=2)
+    # The answer's length in tokens (Ollama calls it num_predict).
+    max_tokens: int | None = Field(
+        default=None, ge=1, le=1_000_000, validation_alias=AliasChoices("max_tokens", "num_predict")
+    )
+    # The window to run the model with (Ollama's num_ctx), up to ASSISTANT_MAX_CONTEXT_TOKENS.
+    num_ctx: int | None = Field(default=None, ge=256, le=1_048_576)
 
 
 class ChatRequest(BaseModel):

@@ -198,6 +198,7 @@ class ChatService:
             options.get("max_tokens"),
             (policy or self.settings.context_policy) if default_system else "refuse",
             default_reserve=default_system,
+            num_ctx=options.get("num_ctx"),
         )
         return model, fitted
 

@@ -109,10 +109,13 @@ class Budgeter:
         max_tokens: int | None,
         policy: ContextPolicy,
         default_reserve: bool = True,
+        num_ctx: int | None = None,
     ) -> Fitted:
         """``system`` (none or one message), then ``history`` (oldest first, what may be
-        left out), then ``new`` (the request's turns, always sent)."""
+        left out), then ``new`` (the request's turns, always sent); ``num_ctx``: the
+        window the request asks the runner for, when smaller than its own."""
         window = (await self.backend.context_window(model)).tokens
+        window = min(window, num_ctx or window)
         reserved = self.reserve(window, max_tokens, default_reserve)
         messages = [*system, *history, *new]
         counts = await self.counter.count(model, [m["content"] for m in messages])

@@ -170,12 +170,36 @@ def test_an_option_the_runner_refuses_is_the_requests_fault_not_the_runners(
     make_client: MakeClient, double: OllamaDouble
 ) -> None:
     client = make_client(runner_failures=1)
-    for _ in range(3):
-        events = ndjson(chat(client, "hi", options={"num_thread": -1}).text)
+    for _ in range(3):  # the double refuses a negative option's value, as Ollama a bad one
+        events = ndjson(chat(client, "hi", options={"repeat_penalty": -1}).text)
         assert events[-1]["code"] == "invalid_request"
         assert "invalid option" in events[-1]["message"]
     (runner,) = client.get("/api/runners", headers=AUTH).json()["runners"]
     assert runner["state"] == "up"
+
+
+def test_only_the_allowed_options_reach_the_runner(
+    make_client: MakeClient, double: OllamaDouble
+) -> None:
+    client = make_client(max_context_tokens=8192)
+    asked = len(double.requests)
+    for options, named in (
+        ({"num_gpu": 0}, "num_gpu"),  # reloads the model onto the CPU for everyone
+        ({"num_thread": 1, "temperature": 0.2}, "num_thread"),
+        ({"num_ctx": 1_000_000}, "num_ctx"),
+        ({"num_ctx": 16384}, "num_ctx"),  # over this server's cap
+        ({"max_tokens": 0}, "max_tokens"),
+    ):
+        refused = chat(client, "hi", options=options)
+        assert refused.status_code == 422, options
+        assert named in refused.text, (options, refused.text)
+    assert len(double.requests) == asked  # nothing was passed on
+    allowed = {"num_predict": 3, "top_k": 20, "min_p": 0.05, "stop": ["\n\n"], "num_ctx": 2048}
+    events = ndjson(chat(client, "hi", options=allowed).text)
+    assert events[-1]["type"] == "done"
+    assert events[0]["context"]["window"] == 2048  # the window the request asked for
+    sent = double.requests[-1]["options"]
+    assert sent == {"num_predict": 3, "top_k": 20, "min_p": 0.05, "stop": ["\n\n"], "num_ctx": 2048}
 
 
 def test_a_runner_that_never_answers_fails_the_request_within_the_first_token_timeout(

@@ -20,7 +20,7 @@ from embedded_server.api.schemas import ChatRequest, DraftCount
 from embedded_server.backends.base import ContextOverflow
 from embedded_server.db.store import NotFound
 from embedded_server.errors import ERROR_RESPONSES
-from embedded_server.services.chat import Relay
+from embedded_server.services.chat import ChatService, Relay
 
 router = APIRouter(prefix="/api", tags=["chat"], responses=ERROR_RESPONSES)
 
@@ -63,7 +63,7 @@ async def ndjson(events: AsyncIterator[dict[str, Any]]) -> AsyncIterator[bytes]:
 )
 async def chat(body: ChatRequest, service: ChatDep) -> StreamingResponse:
     with _known_conversation(body):
-        relay = await service.start(**_arguments(body))
+        relay = await service.start(**_arguments(body, service))
     return RelayResponse(relay)
 
 
@@ -73,7 +73,7 @@ async def count(body: ChatRequest, service: ChatDep) -> DraftCount:
     it: the composer's meter asks this of a draft as it is typed."""
     try:
         with _known_conversation(body):
-            model, fitted = await service.fit(**_arguments(body))
+            model, fitted = await service.fit(**_arguments(body, service))
     except ContextOverflow as exc:
         return DraftCount(
             fits=False,
@@ -89,8 +89,15 @@ async def count(body: ChatRequest, service: ChatDep) -> DraftCount:
     return DraftCount(fits=True, model=model, context=fitted.report.public())
 
 
-def _arguments(body: ChatRequest) -> dict[str, Any]:
-    """A chat request as :meth:`ChatService.start` and :meth:`ChatService.fit` take it."""
+def _arguments(body: ChatRequest, service: ChatService) -> dict[str, Any]:
+    """A chat request as :meth:`ChatService.start` and :meth:`ChatService.fit` take it;
+    422 for a ``num_ctx`` over the server's ``ASSISTANT_MAX_CONTEXT_TOKENS``."""
+    cap = service.settings.max_context_tokens
+    if body.options.num_ctx and body.options.num_ctx > cap:
+        raise HTTPException(
+            422,
+            f"options.num_ctx: at most {cap:,} tokens on this server",
+        )
     return {
         "messages": [(m.role, m.content) for m in body.messages],
         "conversation_id": body.conversation_id,
