@@ -64,7 +64,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         sweep = asyncio.create_task(_sweep(store, silent_for), name="interrupted-answers")
         app.state.store = store
         app.state.keys = KeyStore(database)
-        app.state.chat = ChatService(pool, store, metrics, settings)
+        app.state.chat = ChatService(pool, store, metrics, settings, keys=app.state.keys)
         pool.start()
         try:
             yield

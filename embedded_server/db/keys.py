@@ -157,3 +157,14 @@ class KeyStore:
             return Caller(row.name, row.rate_limit)
 
         return await self.db.run(work)
+
+    async def revoked(self, name: str) -> bool:
+        """Whether key ``name`` is revoked (or gone): its open answers end."""
+
+        def work(session: Session) -> bool:
+            found = session.execute(
+                select(ApiKey.id).where(ApiKey.name == name, ApiKey.revoked_at.is_(None))
+            ).first()
+            return found is None
+
+        return await self.db.run(work)

@@ -15,9 +15,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import time
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -26,6 +27,7 @@ import anyio
 from embedded_server.backends import BackendError, ChatBackend, ChatChunk
 from embedded_server.backends.base import ContextOverflow, ModelNotFound
 from embedded_server.config import ContextPolicy, Settings
+from embedded_server.db.keys import KeyStore
 from embedded_server.db.models import Message, MessageStatus, new_id
 from embedded_server.db.store import ConversationStore, MessageDraft, title_from
 from embedded_server.metrics import ServerMetrics
@@ -34,6 +36,7 @@ from embedded_server.services.context import Budgeter, ContextReport, Fitted
 log = logging.getLogger(__name__)
 
 FLUSH_INTERVAL_S = 0.5
+KEY_CHECK_INTERVAL_S = 2.0  # an API key's open answers end this soon after it is revoked
 ADMIN_LABEL = "(admin)"  # the admin token in the per-key series: no key can have that name
 
 
@@ -101,20 +104,29 @@ class ChatService:
         metrics: ServerMetrics,
         settings: Settings,
         budget: Budgeter | None = None,
+        keys: KeyStore | None = None,
     ) -> None:
         self.backend = backend
         self.store = store
         self.metrics = metrics
         self.settings = settings
         self.budget = budget or Budgeter(backend, settings.context_reserve_tokens)
+        self.keys = keys  # an API key's answers end when it is revoked
 
     def scoped(self, owner: str | None) -> ChatService:
         """This service storing into ``owner``'s conversations (``None``: the admin's)."""
         if owner == self.store.owner:
             return self
+        scoped = self.store.scoped(owner)
         return ChatService(
-            self.backend, self.store.scoped(owner), self.metrics, self.settings, self.budget
+            self.backend, scoped, self.metrics, self.settings, self.budget, self.keys
         )
+
+    def _relay(self, answer: Answer, record: bool) -> Relay:
+        revoked = None
+        if self.keys is not None and answer.owner is not None:
+            revoked = functools.partial(self.keys.revoked, answer.owner)
+        return Relay(self.backend, self.store if record else None, self.metrics, answer, revoked)
 
     async def start(
         self,
@@ -153,7 +165,7 @@ class ChatService:
                 conversation_id, title_from(first), [MessageDraft(r, t) for r, t in new]
             )
         answer = Answer(new_id(), conversation_id or "", model or "", owner=self.store.owner)
-        relay = Relay(self.backend, self.store if record else None, self.metrics, answer)
+        relay = self._relay(answer, record)
         answer.failure = failure
         if fitted is not None:
             answer.context = fitted.report
@@ -210,7 +222,7 @@ class ChatService:
         Raises :class:`ContextOverflow` when the prompt cannot fit (never trimmed)."""
         await self.budget.check_completion(model, prompt, suffix, options.get("max_tokens"))
         answer = Answer(new_id(), "", model=model, owner=self.store.owner)
-        relay = Relay(self.backend, None, self.metrics, answer)
+        relay = self._relay(answer, record=False)
         relay.read(self.backend.complete_stream(model, prompt, suffix, options))
         return relay
 
@@ -234,13 +246,18 @@ class Relay:
         store: ConversationStore | None,
         metrics: ServerMetrics,
         answer: Answer,
+        revoked: Callable[[], Awaitable[bool]] | None = None,
     ) -> None:
+        """``revoked`` says whether the caller's key was revoked since: asked every
+        :data:`KEY_CHECK_INTERVAL_S` while the answer streams, and then it ends."""
         self.backend = backend
         self.store = store
         self.metrics = metrics
         self.answer = answer
+        self.revoked = revoked
         self.queue: asyncio.Queue[ChatChunk | Failure] = asyncio.Queue()
         self.reader: asyncio.Task[None] | None = None
+        self.watcher: asyncio.Task[None] | None = None
         self.closed = False
         self.on_done: Callable[[ChatChunk], None] | None = None  # the runner's final counts
         metrics.active_streams.inc()
@@ -252,6 +269,19 @@ class Relay:
     def read(self, stream: AsyncIterator[ChatChunk]) -> None:
         """Start reading ``stream`` (a chat's answer, or a completion) into the queue."""
         self.reader = asyncio.create_task(_read(stream, self.queue))
+        if self.revoked is not None:
+            self.watcher = asyncio.create_task(self._watch_key(self.revoked))
+
+    async def _watch_key(self, revoked: Callable[[], Awaitable[bool]]) -> None:
+        """End the answer once its key is revoked (on any replica: the database says)."""
+        while True:
+            await asyncio.sleep(KEY_CHECK_INTERVAL_S)
+            try:
+                if await revoked():
+                    self.queue.put_nowait(Failure("the API key was revoked", "key_revoked"))
+                    return
+            except Exception:  # a database hiccup: asked again at the next interval
+                log.warning("could not check the key of answer %s", self.answer.message_id)
 
     async def events(self) -> AsyncIterator[dict[str, Any]]:
         """The answer's events: ``start``, ``token``..., then ``done`` or ``error`` (the
@@ -312,6 +342,8 @@ class Relay:
         if self.closed:
             return
         self.closed = True
+        if self.watcher is not None:
+            self.watcher.cancel()
         if self.reader is not None:
             self.reader.cancel()  # the client left or the answer ended: stop the runner
         if self.answer.done is None and self.answer.failure is None:

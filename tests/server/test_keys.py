@@ -216,3 +216,46 @@ def test_a_key_lists_models_but_only_the_admin_changes_them(server: str) -> None
         assert refused.status_code == 403, path
         assert refused.json()["error"] == "this needs the admin token"
     assert httpx.post(f"{server}/api/models/llama3.2/unload", headers=AUTH).status_code == 204
+
+
+def test_revoking_a_key_on_one_replica_ends_its_answer_streaming_on_another(
+    double: OllamaDouble, database_url: str, tmp_path: Path
+) -> None:
+    double.answer = " ".join(f"w{i}" for i in range(400))
+    double.delay_s = 0.05  # a 20-second answer
+    settings = Settings(
+        api_token=TOKEN,
+        backend_url=double.url,
+        data_dir=tmp_path / "srv",
+        database_url=database_url,
+        rate_limit="off",
+    )
+    replicas = [serve_in_thread(create_app(settings)) for _ in range(2)]
+    replica_a, replica_b = (next(replica) for replica in replicas)
+    try:
+        created = httpx.post(f"{replica_a}/api/keys", json={"name": "leaver"}, headers=AUTH)
+        as_leaver = {"Authorization": f"Bearer {created.json()['key']}"}
+        body = {"model": "llama3.2", "messages": [{"role": "user", "content": "go on"}]}
+        events = []
+        with httpx.stream(
+            "POST", f"{replica_b}/api/chat", json=body, headers=as_leaver, timeout=30
+        ) as answer:
+            for line in answer.iter_lines():
+                events.append(json.loads(line))
+                if len(events) == 3:  # streaming: revoked on the other replica
+                    revoked = httpx.delete(f"{replica_a}/api/keys/leaver", headers=AUTH)
+                    assert revoked.status_code == 204
+        assert events[-1] == {
+            "type": "error",
+            "message": "the API key was revoked",
+            "code": "key_revoked",
+        }
+        said = "".join(e["content"] for e in events if e["type"] == "token")
+        assert said and len(said) < len(double.answer)  # ended long before its end
+        conversation = events[0]["conversation_id"]
+        stored = httpx.get(f"{replica_a}/api/conversations/{conversation}", headers=AUTH).json()
+        assert stored["messages"][-1]["status"] == "incomplete"
+        assert stored["messages"][-1]["content"] == said
+    finally:
+        for replica in replicas:
+            replica.close()
