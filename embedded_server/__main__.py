@@ -1,8 +1,10 @@
 """``python -m embedded_server`` and ``elite-assistant-server``: validate the settings
 (environment variables), migrate the database, then serve with uvicorn (``serve``, the
-default); or only ``migrate``; or manage the API keys (``keys create NAME [--rate-limit
-SPEC]``, ``keys list``, ``keys limit NAME SPEC``, ``keys revoke NAME``) in the database the
-settings name; or back that database up (``backup create|list|verify|restore|prune``)."""
+default); or only ``migrate``; or manage the API keys (``keys create|update NAME
+[--rate-limit SPEC | --rpm N] [--models M,..] [--tpm N] [--tokens-per-day N] [--parallel N]
+[--max-tokens N]``, ``keys list``, ``keys limit NAME SPEC``, ``keys revoke NAME``) in the
+database the settings name; or back that database up (``backup
+create|list|verify|restore|prune``)."""
 
 from __future__ import annotations
 
@@ -11,7 +13,7 @@ import asyncio
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
 
@@ -33,13 +35,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     keys = commands.add_parser("keys", help="API keys: create (shown once), list, revoke")
     key_actions = keys.add_subparsers(dest="action", metavar="ACTION", required=True)
     create = key_actions.add_parser("create", help="a new key; prints it once")
-    create.add_argument("name")
-    create.add_argument(
-        "--rate-limit",
-        metavar="SPEC",
-        help="its own limit, e.g. 600/minute (default: the server's)",
-    )
-    key_actions.add_parser("list", help="name, prefix, created, last used, requests, limit")
+    update = key_actions.add_parser("update", help="change a key's limits (the others stay)")
+    for action in (create, update):
+        action.add_argument("name")
+        _limit_options(action)
+    key_actions.add_parser("list", help="name, prefix, created, last used, requests, limits")
     limit = key_actions.add_parser("limit", help="set a key's rate limit (or 'default', 'off')")
     limit.add_argument("name")
     limit.add_argument("spec", metavar="SPEC")
@@ -98,7 +98,50 @@ def main(argv: Sequence[str] | None = None) -> int:
     return 0
 
 
+def _limit_options(parser: argparse.ArgumentParser) -> None:
+    """A key's limits (unset: the server's ASSISTANT_KEY_DEFAULTS; 0: none; "default":
+    back to the server's)."""
+
+    def limit(value: str) -> int | str:
+        if value == "default":
+            return value
+        number = int(value)
+        if number < 0:
+            raise ValueError(value)
+        return number
+
+    rate = parser.add_mutually_exclusive_group()
+    rate.add_argument("--rate-limit", metavar="SPEC", help="requests, e.g. 600/minute;5000/hour")
+    rate.add_argument("--rpm", type=int, metavar="N", help="requests a minute")
+    parser.add_argument(
+        "--models", metavar="M,..", help="the models it may use (empty: any; 'default')"
+    )
+    for option, said in (
+        ("--tpm", "tokens a minute"),
+        ("--tokens-per-day", "tokens a day"),
+        ("--parallel", "answers at once"),
+        ("--max-tokens", "the longest answer, in tokens"),
+    ):
+        parser.add_argument(option, type=limit, metavar="N", help=f"{said} (0: no limit)")
+
+
+def _limit_changes(args: argparse.Namespace) -> dict[str, Any]:
+    """The limits given on the command line, as ``KeyStore.update`` takes them."""
+    changes: dict[str, Any] = {}
+    if args.rate_limit is not None or args.rpm is not None:
+        changes["rate_limit"] = args.rate_limit or f"{args.rpm}/minute"
+    if args.models is not None:
+        models = [m.strip() for m in args.models.split(",") if m.strip()]
+        changes["models"] = None if models == ["default"] else models
+    for field in ("tpm", "tokens_per_day", "parallel", "max_tokens"):
+        value = getattr(args, field)
+        if value is not None:
+            changes[field] = None if value == "default" else value
+    return changes
+
+
 async def _keys(settings: Settings, args: argparse.Namespace) -> int:
+    from embedded_server.config import KeyLimits
     from embedded_server.db.engine import Database
     from embedded_server.db.keys import KeyRefused, KeyStore
 
@@ -106,9 +149,14 @@ async def _keys(settings: Settings, args: argparse.Namespace) -> int:
     store = KeyStore(database)
     try:
         if args.action == "create":
-            key = await store.create(args.name, args.rate_limit)
+            changes = _limit_changes(args)
+            rate_limit = changes.pop("rate_limit", None)
+            key = await store.create(args.name, rate_limit, KeyLimits(**changes))
             sys.stdout.write(f"{key}\n")
             sys.stderr.write(f"key {args.name!r} created: it is shown this once, keep it\n")
+        elif args.action == "update":
+            await store.update(args.name, _limit_changes(args))
+            sys.stdout.write(f"key {args.name!r} updated\n")
         elif args.action == "revoke":
             await store.revoke(args.name)
             sys.stdout.write(f"key {args.name!r} revoked\n")
@@ -116,14 +164,28 @@ async def _keys(settings: Settings, args: argparse.Namespace) -> int:
             await store.set_limit(args.name, args.spec)
             sys.stdout.write(f"key {args.name!r}: rate limit {args.spec}\n")
         else:
-            rows = [("NAME", "PREFIX", "CREATED", "LAST USED", "REQUESTS", "LIMIT", "STATE")]
+            header = ("NAME", "PREFIX", "CREATED", "LAST USED", "REQUESTS", "LIMIT", "LIMITS")
+            rows = [(*header, "STATE")]
             for info in await store.list():
                 used = info.last_used_at.isoformat(timespec="seconds") if info.last_used_at else "-"
                 created = info.created_at.isoformat(timespec="seconds")
                 state = "revoked" if info.revoked else "active"
                 limit = "default" if info.rate_limit is None else info.rate_limit or "off"
+                own = info.limits.model_dump(exclude_none=True)
+                limits = " ".join(
+                    f"{k}={','.join(v) if isinstance(v, tuple) else v}" for k, v in own.items()
+                )
                 rows.append(
-                    (info.name, info.prefix + "…", created, used, str(info.requests), limit, state)
+                    (
+                        info.name,
+                        info.prefix + "…",
+                        created,
+                        used,
+                        str(info.requests),
+                        limit,
+                        limits or "default",
+                        state,
+                    )
                 )
             widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
             for row in rows:

@@ -39,6 +39,7 @@ from embedded_server.db.store import ConversationStore
 from embedded_server.errors import install_error_handlers
 from embedded_server.metrics import ServerMetrics
 from embedded_server.middleware import ProtectionMiddleware
+from embedded_server.quotas import Quotas
 from embedded_server.ratelimit import RateLimiter
 from embedded_server.services.chat import ChatService
 
@@ -64,7 +65,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         sweep = asyncio.create_task(_sweep(store, silent_for), name="interrupted-answers")
         app.state.store = store
         app.state.keys = KeyStore(database)
-        app.state.chat = ChatService(pool, store, metrics, settings, keys=app.state.keys)
+        quotas = Quotas(limiter, settings.key_defaults)
+        app.state.chat = ChatService(
+            pool, store, metrics, settings, keys=app.state.keys, quotas=quotas
+        )
         pool.start()
         try:
             yield

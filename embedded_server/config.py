@@ -17,6 +17,7 @@ import limits
 from pydantic import (
     AliasChoices,
     BaseModel,
+    ConfigDict,
     Field,
     SecretStr,
     field_validator,
@@ -67,6 +68,26 @@ class RunnerSpec(BaseModel):
         return self
 
 
+class KeyLimits(BaseModel):
+    """What an API key may use: the models, tokens (prompt and answer, as the runner counts
+    them) a minute and a day, answers at once, and the longest answer. A key's own limits
+    and the server's defaults for keys (``ASSISTANT_KEY_DEFAULTS``, JSON); in a key's, an
+    unset limit is the default's; 0 (or no models) is no limit. The admin token has none."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    models: tuple[str, ...] | None = None
+    tpm: int | None = Field(default=None, ge=0)
+    tokens_per_day: int | None = Field(default=None, ge=0)
+    parallel: int | None = Field(default=None, ge=0)
+    max_tokens: int | None = Field(default=None, ge=0)
+
+    def over(self, defaults: KeyLimits) -> KeyLimits:
+        """These limits, with ``defaults`` where one is unset."""
+        mine = self.model_dump(exclude_none=True)
+        return KeyLimits(**{**defaults.model_dump(exclude_none=True), **mine})
+
+
 class Settings(BaseSettings):
     """The server's settings, from ``ASSISTANT_*`` and the guide's variables."""
 
@@ -106,6 +127,8 @@ class Settings(BaseSettings):
     # The largest num_ctx a request may ask of a runner (a larger window reloads the model
     # with more memory, for everyone).
     max_context_tokens: int = Field(default=32768, ge=256)
+    # The limits of every API key that sets none of its own (see KeyLimits).
+    key_defaults: KeyLimits = Field(default_factory=KeyLimits)
     # Peers whose X-Forwarded-For is believed (addresses or networks, comma-separated).
     trusted_proxies: Annotated[list[str], NoDecode] = Field(default_factory=list)
     # Clients that may read /metrics (addresses or networks): Prometheus in a container

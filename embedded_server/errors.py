@@ -20,6 +20,7 @@ from embedded_server.backends.base import (
     RequestRejected,
     Unsupported,
 )
+from embedded_server.quotas import Refused
 
 log = logging.getLogger(__name__)
 
@@ -189,6 +190,17 @@ def install_error_handlers(app: FastAPI) -> None:
         elif isinstance(exc, Unsupported):
             status = 409
         return _respond(request, status, str(exc), code=exc.code)
+
+    @app.exception_handler(Refused)
+    async def over_a_limit(request: Request, exc: Refused) -> JSONResponse:
+        """A key's limit: the message names it, ``detail.limit`` too; 429 with
+        ``Retry-After``, 403 a model it may not use, 422 an answer longer than it may ask."""
+        headers = {"Retry-After": str(exc.retry_after)} if exc.retry_after else None
+        detail = {"limit": exc.limit, "retry_after_s": exc.retry_after}
+        status = exc.status
+        if status == 422 and request.url.path.startswith("/v1/"):
+            status = 400  # OpenAI's status for a request it will not take
+        return _respond(request, status, str(exc), detail, headers, exc.code)
 
     @app.exception_handler(Exception)
     async def unexpected(request: Request, exc: Exception) -> JSONResponse:

@@ -16,7 +16,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from embedded_server.api.schemas import NAME
 from embedded_server.backends import ChatBackend
 from embedded_server.backends.base import ModelAdmin
-from embedded_server.config import Settings
+from embedded_server.config import KeyLimits, Settings
 from embedded_server.db.keys import Caller, KeyStore
 from embedded_server.db.store import ConversationStore
 from embedded_server.metrics import ServerMetrics
@@ -59,9 +59,11 @@ async def get_metrics(request: Request) -> ServerMetrics:
 
 
 async def get_chat(request: Request) -> ChatService:
-    """The chat service, storing into this request's key's conversations."""
+    """The chat service, storing into this request's key's conversations, within its
+    limits."""
     chat: ChatService = request.app.state.chat
-    return chat.scoped(owner(request))
+    limits: KeyLimits | None = getattr(request.state, "key_limits", None)
+    return chat.scoped(owner(request), limits)
 
 
 SettingsDep = Annotated[Settings, Depends(get_settings)]
@@ -102,6 +104,7 @@ async def require_token(
                 headers={"WWW-Authenticate": "Bearer"},
             )
         request.state.key_name = caller.name
+        request.state.key_limits = caller.limits
     metrics: ServerMetrics = request.app.state.metrics
     metrics.key_requests.labels(caller.name if caller else ADMIN_LABEL).inc()
     await _rate_limit(request, caller, accepted=True)

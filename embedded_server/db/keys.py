@@ -10,14 +10,17 @@ from __future__ import annotations
 import hashlib
 import re
 import secrets
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
+from pydantic import ValidationError
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from embedded_server.config import checked_rate_limit
+from embedded_server.config import KeyLimits, checked_rate_limit
 from embedded_server.db.engine import Database
 from embedded_server.db.models import ApiKey, utcnow
 
@@ -45,18 +48,31 @@ class KeyInfo:
     requests: int
     revoked: bool
     rate_limit: str | None  # None: the server's default
+    limits: KeyLimits  # its own (unset: the server's defaults)
 
 
 @dataclass(frozen=True)
 class Caller:
-    """Who a valid key is: its name, and its own rate limit (``None``: the default)."""
+    """Who a valid key is: its name, its own rate limit (``None``: the default) and its
+    own limits."""
 
     name: str
     rate_limit: str | None
+    limits: KeyLimits
 
 
 def digest(key: str) -> str:
     return hashlib.sha256(key.encode()).hexdigest()
+
+
+def _limits(row: ApiKey) -> KeyLimits:
+    return KeyLimits(
+        models=tuple(row.models) if row.models is not None else None,
+        tpm=row.tpm,
+        tokens_per_day=row.tokens_per_day,
+        parallel=row.parallel,
+        max_tokens=row.max_tokens,
+    )
 
 
 def _info(row: ApiKey) -> KeyInfo:
@@ -68,7 +84,16 @@ def _info(row: ApiKey) -> KeyInfo:
         row.requests,
         row.revoked_at is not None,
         row.rate_limit,
+        _limits(row),
     )
+
+
+def _columns(limits: KeyLimits) -> dict[str, object]:
+    """The limits set in ``limits`` as the row's values (``models`` a list)."""
+    values: dict[str, object] = limits.model_dump(exclude_none=True)
+    if "models" in values:
+        values["models"] = list(limits.models or ())
+    return values
 
 
 def _limit(spec: str | None) -> str | None:
@@ -87,9 +112,11 @@ class KeyStore:
     def __init__(self, database: Database) -> None:
         self.db = database
 
-    async def create(self, name: str, rate_limit: str | None = None) -> str:
-        """A new key called ``name`` (with its own ``rate_limit``, else the default);
-        returns the key (the only time it is seen)."""
+    async def create(
+        self, name: str, rate_limit: str | None = None, limits: KeyLimits | None = None
+    ) -> str:
+        """A new key called ``name`` (with its own ``rate_limit`` and ``limits``, else the
+        defaults); returns the key (the only time it is seen)."""
         if not KEY_NAME.match(name):
             raise KeyRefused(
                 f"{name!r} is not a key name: letters, digits and . _ @ -, at most 64", 400
@@ -100,6 +127,8 @@ class KeyStore:
         def work(session: Session) -> None:
             row = ApiKey(name=name, prefix=key[:12], hash=digest(key), created_at=utcnow())
             row.rate_limit = limit
+            for column, value in _columns(limits or KeyLimits()).items():
+                setattr(row, column, value)
             session.add(row)
 
         try:
@@ -129,12 +158,24 @@ class KeyStore:
 
     async def set_limit(self, name: str, rate_limit: str) -> None:
         """Give key ``name`` its own limit (``"default"``: the server's; ``"off"``: none)."""
-        limit = _limit(rate_limit)
+        await self.update(name, {"rate_limit": rate_limit})
+
+    async def update(self, name: str, changes: Mapping[str, Any]) -> None:
+        """Change key ``name``'s ``rate_limit`` and the limits (``KeyLimits``' fields) in
+        ``changes``; a limit changed to ``None`` is the server's default again."""
+        try:
+            KeyLimits(**{k: v for k, v in changes.items() if k != "rate_limit"})
+        except ValidationError as exc:
+            raise KeyRefused(f"invalid limits: {exc.errors()[0]['msg']}", 400) from None
+        values = dict(changes)
+        if "rate_limit" in values:
+            values["rate_limit"] = _limit(values["rate_limit"])
+        if values.get("models") is not None:
+            values["models"] = list(values["models"])
 
         def work(session: Session) -> int:
-            done = session.execute(
-                update(ApiKey).where(ApiKey.name == name).values(rate_limit=limit)
-            )
+            found = update(ApiKey).where(ApiKey.name == name)
+            done = session.execute(found.values(**values) if values else found.values(name=name))
             return int(done.rowcount)  # type: ignore[attr-defined]
 
         if not await self.db.run(work):
@@ -154,7 +195,7 @@ class KeyStore:
                 return None
             row.requests += 1
             row.last_used_at = utcnow()
-            return Caller(row.name, row.rate_limit)
+            return Caller(row.name, row.rate_limit, _limits(row))
 
         return await self.db.run(work)
 

@@ -113,4 +113,10 @@ class ApiKey(Base):
     last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     requests: Mapped[int] = mapped_column(Integer, default=0)
     rate_limit: Mapped[str | None] = mapped_column(String(64), nullable=True)  # None: default
+    # Its limits (db.keys.KeyLimits); each None: the server's default, 0: none.
+    models: Mapped[list[str] | None] = mapped_column(JSON, nullable=True)
+    tpm: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    tokens_per_day: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    parallel: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    max_tokens: Mapped[int | None] = mapped_column(Integer, nullable=True)
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)

@@ -26,11 +26,12 @@ import anyio
 
 from embedded_server.backends import BackendError, ChatBackend, ChatChunk
 from embedded_server.backends.base import ContextOverflow, ModelNotFound
-from embedded_server.config import ContextPolicy, Settings
+from embedded_server.config import ContextPolicy, KeyLimits, Settings
 from embedded_server.db.keys import KeyStore
 from embedded_server.db.models import Message, MessageStatus, new_id
 from embedded_server.db.store import ConversationStore, MessageDraft, title_from
 from embedded_server.metrics import ServerMetrics
+from embedded_server.quotas import Quotas
 from embedded_server.services.context import Budgeter, ContextReport, Fitted
 
 log = logging.getLogger(__name__)
@@ -79,6 +80,14 @@ class Answer:
     def text(self) -> str:
         return "".join(self.parts)
 
+    def tokens_used(self, counted_prompt: int) -> int:
+        """Prompt and answer tokens, as the runner reported them at the end; the prompt
+        as counted before it was sent when the answer did not end (or no count came)."""
+        done = self.done
+        if done is None:
+            return counted_prompt
+        return (done.prompt_tokens or counted_prompt) + (done.completion_tokens or 0)
+
     def figures(self) -> dict[str, Any]:
         end = time.perf_counter()
         completion = (self.done.completion_tokens if self.done else None) or 0
@@ -89,6 +98,16 @@ class Answer:
             "ttft_ms": round(((self.first_token or end) - self.started) * 1000, 1),
             "tokens_per_second": round(completion / generating, 1) if generating > 0 else None,
         }
+
+
+@dataclass(frozen=True)
+class Plan:
+    """What an answer will be asked with: the model, the prompt fitted into its window, and
+    the options within the key's limits."""
+
+    model: str
+    fitted: Fitted
+    options: dict[str, Any]
 
 
 class ChatService:
@@ -105,21 +124,35 @@ class ChatService:
         settings: Settings,
         budget: Budgeter | None = None,
         keys: KeyStore | None = None,
+        quotas: Quotas | None = None,
+        limits: KeyLimits | None = None,
     ) -> None:
+        """``keys``: an API key's answers end when it is revoked; ``quotas`` count the
+        ``limits`` of the key this service answers (``None``: the admin, unlimited)."""
         self.backend = backend
         self.store = store
         self.metrics = metrics
         self.settings = settings
         self.budget = budget or Budgeter(backend, settings.context_reserve_tokens)
-        self.keys = keys  # an API key's answers end when it is revoked
+        self.keys = keys
+        self.quotas = quotas
+        self.limits = limits
 
-    def scoped(self, owner: str | None) -> ChatService:
-        """This service storing into ``owner``'s conversations (``None``: the admin's)."""
-        if owner == self.store.owner:
+    def scoped(self, owner: str | None, limits: KeyLimits | None = None) -> ChatService:
+        """This service storing into ``owner``'s conversations (``None``: the admin's),
+        within the key's own ``limits`` (over the server's defaults)."""
+        if owner == self.store.owner and limits is None:
             return self
-        scoped = self.store.scoped(owner)
+        effective = self.quotas.limits_of(limits) if self.quotas and limits else None
         return ChatService(
-            self.backend, scoped, self.metrics, self.settings, self.budget, self.keys
+            self.backend,
+            self.store.scoped(owner),
+            self.metrics,
+            self.settings,
+            self.budget,
+            self.keys,
+            self.quotas,
+            effective,
         )
 
     def _relay(self, answer: Answer, record: bool) -> Relay:
@@ -127,6 +160,24 @@ class ChatService:
         if self.keys is not None and answer.owner is not None:
             revoked = functools.partial(self.keys.revoked, answer.owner)
         return Relay(self.backend, self.store if record else None, self.metrics, answer, revoked)
+
+    def _within_limits(self, model: str, options: dict[str, Any]) -> dict[str, Any]:
+        if self.quotas is None or self.limits is None or self.store.owner is None:
+            return options
+        return self.quotas.options_for(self.store.owner, self.limits, model, options)
+
+    async def _admit(self, prompt_tokens: int) -> Callable[[Answer], Awaitable[None]] | None:
+        """Count an answer against the key's limits (raises ``Refused``); returns what
+        spends what it used when it ends (a relay's ``on_close``)."""
+        if self.quotas is None or self.limits is None or self.store.owner is None:
+            return None
+        quotas = self.quotas
+        admitted = await quotas.admit(self.store.owner, self.limits, prompt_tokens)
+
+        async def spend(answer: Answer) -> None:
+            await quotas.release(admitted, answer.tokens_used(prompt_tokens))
+
+        return spend
 
     async def start(
         self,
@@ -147,12 +198,13 @@ class ChatService:
         only relayed (``ASSISTANT_RECORD_OPENAI=false``).
 
         Raises :class:`ContextOverflow` before storing anything when the prompt cannot
-        fit its model's window (see :mod:`embedded_server.services.context`)."""
+        fit its model's window (see :mod:`embedded_server.services.context`), and
+        :class:`Refused` when it is over its key's limits."""
         new = [(role, text) for role, text in messages if role != "system"]
         failure: Failure | None = None
-        fitted: Fitted | None = None
+        plan: Plan | None = None
         try:
-            model, fitted = await self.fit(
+            plan = await self.fit(
                 messages, conversation_id, model, system, options, default_system, policy
             )
         except ContextOverflow:
@@ -160,20 +212,23 @@ class ChatService:
         except BackendError as exc:
             failure = Failure(str(exc), exc.code)
         first = next((text for role, text in new if role == "user"), "")
+        spend = await self._admit(plan.fitted.report.prompt_tokens) if plan else None
+        answer = Answer(new_id(), conversation_id or "", owner=self.store.owner)
+        relay = self._relay(answer, record)
+        relay.on_close = spend
+        if plan is not None:
+            answer.model, answer.context = plan.model, plan.fitted.report
         if record:
-            conversation_id = await self.store.add_turn(
+            answer.conversation_id = await self.store.add_turn(
                 conversation_id, title_from(first), [MessageDraft(r, t) for r, t in new]
             )
-        answer = Answer(new_id(), conversation_id or "", model or "", owner=self.store.owner)
-        relay = self._relay(answer, record)
         answer.failure = failure
-        if fitted is not None:
-            answer.context = fitted.report
-            texts = [m["content"] for m in fitted.messages]
+        if plan is not None:
+            texts = [m["content"] for m in plan.fitted.messages]
             relay.on_done = lambda done: self.budget.counter.learn(
                 answer.model, texts, done.prompt_tokens
             )
-            relay.ask(fitted.messages, options)
+            relay.ask(plan.fitted.messages, plan.options)
         return relay
 
     async def fit(
@@ -185,11 +240,13 @@ class ChatService:
         options: dict[str, Any],
         default_system: bool = True,
         policy: ContextPolicy | None = None,
-    ) -> tuple[str, Fitted]:
-        """The model that would answer (see :meth:`start`) and the prompt that it would
-        be sent, fitted into its window; nothing is stored (``POST /api/chat/count``
-        asks this of a draft). Raises :class:`ContextOverflow`, or :class:`BackendError`
-        when no model can be chosen or the runner cannot say its window."""
+    ) -> Plan:
+        """The model that would answer (see :meth:`start`), the prompt it would be sent,
+        fitted into its window, and the options, within the key's limits; nothing is
+        stored (``POST /api/chat/count`` asks this of a draft). Raises
+        :class:`ContextOverflow`, :class:`Refused` (a model or an answer's length the key
+        may not ask), or :class:`BackendError` when no model can be chosen or the runner
+        cannot say its window."""
         new = [(role, text) for role, text in messages if role != "system"]
         system = system or next((text for role, text in messages if role == "system"), None)
         history: list[Message] = []
@@ -202,6 +259,7 @@ class ChatService:
             or self.settings.default_model
             or await self._first_model()
         )
+        options = self._within_limits(model, options)
         fitted = await self.budget.fit(
             model,
             [{"role": "system", "content": system}] if system else [],
@@ -212,17 +270,23 @@ class ChatService:
             default_reserve=default_system,
             num_ctx=options.get("num_ctx"),
         )
-        return model, fitted
+        return Plan(model, fitted, options)
 
     async def complete(
         self, prompt: str, suffix: str | None, model: str, options: dict[str, Any]
     ) -> Relay:
         """A plain completion (``/v1/completions``; with ``suffix``, fill-in-the-middle).
         Not recorded as a conversation: an editor asks one at every pause in typing.
-        Raises :class:`ContextOverflow` when the prompt cannot fit (never trimmed)."""
-        await self.budget.check_completion(model, prompt, suffix, options.get("max_tokens"))
+        Raises :class:`ContextOverflow` when the prompt cannot fit (never trimmed), and
+        :class:`Refused` over its key's limits."""
+        options = self._within_limits(model, options)
+        report = await self.budget.check_completion(
+            model, prompt, suffix, options.get("max_tokens")
+        )
+        spend = await self._admit(report.prompt_tokens)
         answer = Answer(new_id(), "", model=model, owner=self.store.owner)
         relay = self._relay(answer, record=False)
+        relay.on_close = spend
         relay.read(self.backend.complete_stream(model, prompt, suffix, options))
         return relay
 
@@ -260,6 +324,7 @@ class Relay:
         self.watcher: asyncio.Task[None] | None = None
         self.closed = False
         self.on_done: Callable[[ChatChunk], None] | None = None  # the runner's final counts
+        self.on_close: Callable[[Answer], Awaitable[None]] | None = None  # however it ends
         metrics.active_streams.inc()
 
     def ask(self, messages: list[dict[str, str]], options: dict[str, Any]) -> None:
@@ -350,6 +415,8 @@ class Relay:
             self.answer.failure = Failure("the client disconnected", "client_gone")
         with anyio.CancelScope(shield=True):  # the final write must survive a disconnect
             _count_tokens(self.metrics, self.answer)
+            if self.on_close is not None:
+                await self.on_close(self.answer)
             if self.store:
                 await _store_final(self.store, self.answer)
             if self.reader is not None:

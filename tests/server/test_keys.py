@@ -259,3 +259,20 @@ def test_revoking_a_key_on_one_replica_ends_its_answer_streaming_on_another(
     finally:
         for replica in replicas:
             replica.close()
+
+
+def test_the_command_line_sets_and_clears_a_keys_limits(data_dir: Path) -> None:
+    created = server_cli(
+        data_dir, "keys", "create", "ci", "--rpm", "30", "--tpm", "5000", "--models", "a,b"
+    )
+    assert created.returncode == 0, created.stderr
+    row = next(line for line in server_cli(data_dir, "keys", "list").stdout.splitlines()[1:])
+    assert "30/minute" in row and "models=a,b tpm=5000" in row
+    updated = server_cli(data_dir, "keys", "update", "ci", "--tpm", "default", "--parallel", "2")
+    assert updated.returncode == 0, updated.stderr
+    row = server_cli(data_dir, "keys", "list").stdout.splitlines()[1]
+    assert "models=a,b parallel=2" in row and "tpm" not in row
+    refused = server_cli(data_dir, "keys", "update", "ci", "--tpm", "-3")
+    assert refused.returncode == 2 and "invalid limit value" in refused.stderr
+    missing = server_cli(data_dir, "keys", "update", "nobody", "--tpm", "1")
+    assert missing.returncode == 1 and "no key called 'nobody'" in missing.stderr

@@ -73,7 +73,7 @@ async def count(body: ChatRequest, service: ChatDep) -> DraftCount:
     it: the composer's meter asks this of a draft as it is typed."""
     try:
         with _known_conversation(body):
-            model, fitted = await service.fit(**_arguments(body, service))
+            plan = await service.fit(**_arguments(body, service))
     except ContextOverflow as exc:
         return DraftCount(
             fits=False,
@@ -86,7 +86,7 @@ async def count(body: ChatRequest, service: ChatDep) -> DraftCount:
             },
             error=str(exc),
         )
-    return DraftCount(fits=True, model=model, context=fitted.report.public())
+    return DraftCount(fits=True, model=plan.model, context=plan.fitted.report.public())
 
 
 def _arguments(body: ChatRequest, service: ChatService) -> dict[str, Any]:

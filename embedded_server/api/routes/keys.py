@@ -1,15 +1,24 @@
 """API keys over HTTP, for the admin token (the same as ``elite-assistant-server keys``):
-list, create (the key shown once), set a key's rate limit, revoke."""
+list, create (the key shown once), change a key's rate limit and limits, revoke."""
 
 from __future__ import annotations
 
 from dataclasses import asdict
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, HTTPException, Path, Request, Response
 
 from embedded_server.api.deps import require_admin
-from embedded_server.api.schemas import NAME, KeyCreate, KeyCreated, KeyList, KeyPublic, KeyUpdate
+from embedded_server.api.schemas import (
+    NAME,
+    KeyCreate,
+    KeyCreated,
+    KeyLimitFields,
+    KeyList,
+    KeyPublic,
+    KeyUpdate,
+)
+from embedded_server.config import KeyLimits
 from embedded_server.db.keys import KeyInfo, KeyRefused, KeyStore
 from embedded_server.errors import ERROR_RESPONSES
 
@@ -27,33 +36,45 @@ def _keys(request: Request) -> KeyStore:
     return keys
 
 
-async def _info(keys: KeyStore, name: str) -> KeyInfo:
-    return next(info for info in await keys.list() if info.name == name)
+def _public(info: KeyInfo) -> dict[str, Any]:
+    """A key as the API shows it: its limits beside its other fields."""
+    shown = asdict(info)
+    limits: KeyLimits = shown.pop("limits")
+    return {**shown, **limits.model_dump()}
+
+
+async def _info(keys: KeyStore, name: str) -> dict[str, Any]:
+    return _public(next(info for info in await keys.list() if info.name == name))
 
 
 @router.get("")
 async def list_keys(request: Request) -> KeyList:
-    return KeyList(keys=[KeyPublic.model_validate(i) for i in await _keys(request).list()])
+    return KeyList(keys=[KeyPublic(**_public(i)) for i in await _keys(request).list()])
 
 
 @router.post("", status_code=201)
 async def create_key(body: KeyCreate, request: Request) -> KeyCreated:
     keys = _keys(request)
+    limits = KeyLimits(**body.model_dump(include=set(KeyLimitFields.model_fields)))
     try:
-        key = await keys.create(body.name, body.rate_limit)
+        key = await keys.create(body.name, body.rate_limit, limits)
     except KeyRefused as exc:
         raise HTTPException(exc.status, str(exc)) from None
-    return KeyCreated(**asdict(await _info(keys, body.name)), key=key)
+    return KeyCreated(**await _info(keys, body.name), key=key)
 
 
 @router.patch("/{name}")
 async def update_key(name: KeyName, body: KeyUpdate, request: Request) -> KeyPublic:
+    """Only the fields given change; a limit given as null is the server's default again."""
     keys = _keys(request)
+    changes = body.model_dump(include=body.model_fields_set)
+    if changes.get("rate_limit", "") is None:
+        changes["rate_limit"] = "default"
     try:
-        await keys.set_limit(name, body.rate_limit)
+        await keys.update(name, changes)
     except KeyRefused as exc:
         raise HTTPException(exc.status, str(exc)) from None
-    return KeyPublic.model_validate(await _info(keys, name))
+    return KeyPublic(**await _info(keys, name))
 
 
 @router.delete("/{name}", status_code=204)

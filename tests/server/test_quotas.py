@@ -1,0 +1,164 @@
+"""A key's limits in tokens and answers (models, max_tokens, parallel, tpm, tokens per
+day), counted in Redis by two replicas on one database, and refused in our error shape and
+OpenAI's (the official client); the admin token has none."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import openai
+import pytest
+import redis
+from fastapi.testclient import TestClient
+
+from embedded_server.app import create_app
+from embedded_server.config import Settings
+from tests.fakes.ollama_double import OllamaDouble, serve_in_thread
+from tests.server.conftest import AUTH, TOKEN, MakeClient, ndjson, require_service
+
+ASK = {"model": "llama3.2", "messages": [{"role": "user", "content": "hi"}]}
+
+
+@pytest.fixture
+def redis_url() -> str:
+    url = require_service("ELITE_TEST_REDIS_URL", "Redis server")
+    redis.Redis.from_url(url).flushdb()  # the test server's own database: start from zero
+    return url
+
+
+@pytest.fixture
+def replicas(make_client: MakeClient, redis_url: str) -> tuple[TestClient, TestClient]:
+    """Two replicas on one database and one Redis."""
+    return make_client(redis_url=redis_url), make_client(redis_url=redis_url)
+
+
+def key(client: TestClient, name: str, **limits: Any) -> dict[str, str]:
+    created = client.post("/api/keys", json={"name": name, **limits}, headers=AUTH)
+    assert created.status_code == 201, created.text
+    return {"Authorization": f"Bearer {created.json()['key']}"}
+
+
+def test_a_key_may_use_its_models_and_answers_up_to_its_length(
+    replicas: tuple[TestClient, TestClient], double: OllamaDouble
+) -> None:
+    a, _ = replicas
+    editor = key(a, "editor", models=["llama3.2"], max_tokens=5)
+    other = a.post("/api/chat", json={**ASK, "model": "deepseek-r1"}, headers=editor)
+    assert other.status_code == 403 and other.json()["code"] == "model_not_allowed"
+    assert "llama3.2" in other.json()["error"]
+    longer = a.post("/api/chat", json={**ASK, "options": {"max_tokens": 50}}, headers=editor)
+    assert longer.status_code == 422 and longer.json()["detail"]["limit"] == "max_tokens"
+    assert ndjson(a.post("/api/chat", json=ASK, headers=editor).text)[-1]["type"] == "done"
+    assert double.requests[-1]["options"]["num_predict"] == 5  # the cap, asked of none
+    assert ndjson(a.post("/api/chat", json=ASK, headers=AUTH).text)[-1]["type"] == "done"
+    assert not (double.requests[-1].get("options") or {}).get("num_predict")  # the admin
+
+
+@pytest.fixture
+def two_servers(double: OllamaDouble, tmp_path: Path, redis_url: str) -> Iterator[list[str]]:
+    """Two replicas served for real (streams interleave), on one database and one Redis."""
+    settings = Settings(
+        api_token=TOKEN,
+        backend_url=double.url,
+        data_dir=tmp_path / "srv",
+        rate_limit="off",
+        redis_url=redis_url,
+    )
+    servers = [serve_in_thread(create_app(settings)) for _ in range(2)]
+    try:
+        yield [next(server) for server in servers]
+    finally:
+        for server in servers:
+            server.close()
+
+
+def test_parallel_answers_are_counted_across_replicas(
+    two_servers: list[str], double: OllamaDouble
+) -> None:
+    a, b = two_servers
+    double.answer = " ".join(f"w{i}" for i in range(60))
+    double.delay_s = 0.05  # three seconds
+    created = httpx.post(f"{a}/api/keys", json={"name": "single", "parallel": 1}, headers=AUTH)
+    single = {"Authorization": f"Bearer {created.json()['key']}"}
+    with httpx.stream("POST", f"{a}/api/chat", json=ASK, headers=single) as streaming:
+        lines = streaming.iter_lines()
+        assert json.loads(next(lines))["type"] == "start"
+        refused = httpx.post(f"{b}/api/chat", json=ASK, headers=single)  # the other replica
+        assert refused.status_code == 429 and refused.headers["retry-after"] == "1"
+        assert refused.json()["detail"]["limit"] == "parallel"
+        assert "1 answers streaming" in refused.json()["error"]
+        assert httpx.post(f"{b}/api/chat", json=ASK, headers=AUTH).status_code == 200
+        for _ in lines:
+            pass
+    double.delay_s = 0.0
+    again = httpx.post(f"{b}/api/chat", json=ASK, headers=single, timeout=30)
+    assert ndjson(again.text)[-1]["type"] == "done"
+
+
+@pytest.mark.parametrize(("limit", "said"), [("tpm", "a minute"), ("tokens_per_day", "a day")])
+def test_tokens_are_spent_on_one_replica_and_refused_on_the_other(
+    replicas: tuple[TestClient, TestClient], double: OllamaDouble, limit: str, said: str
+) -> None:
+    a, b = replicas
+    # Room for one prompt as the server counts it (on the high side) and a little more.
+    prompt = a.post("/api/chat/count", json=ASK, headers=AUTH).json()["context"]["prompt_tokens"]
+    thrifty = key(a, f"thrifty-{limit}", **{limit: prompt + 5})
+    done = ndjson(a.post("/api/chat", json=ASK, headers=thrifty).text)[-1]
+    spent = done["usage"]["prompt_tokens"] + done["usage"]["completion_tokens"]
+    assert 10 < spent <= prompt  # what the runner counted: the prompt and the answer
+    refused = b.post("/api/chat", json=ASK, headers=thrifty)
+    assert refused.status_code == 429, refused.text
+    assert refused.json()["detail"]["limit"] == limit
+    assert f"used {spent} of its {prompt + 5} tokens {said}" in refused.json()["error"]
+    assert int(refused.headers["retry-after"]) >= 1
+    assert a.get("/api/conversations", headers=thrifty).json()["total"] == 1  # nothing kept
+
+
+def test_keys_without_limits_of_their_own_get_the_servers_defaults(
+    make_client: MakeClient, double: OllamaDouble
+) -> None:
+    client = make_client(key_defaults={"max_tokens": 7, "models": ["llama3.2"]})
+    plain = key(client, "plain")
+    own = key(client, "own", max_tokens=0, models=[])  # none at all
+    assert ndjson(client.post("/api/chat", json=ASK, headers=plain).text)[-1]["type"] == "done"
+    assert double.requests[-1]["options"]["num_predict"] == 7
+    other = {**ASK, "model": "deepseek-r1"}
+    assert client.post("/api/chat", json=other, headers=plain).status_code == 403
+    assert client.post("/api/chat", json=other, headers=own).status_code == 200
+    listed = client.get("/api/keys", headers=AUTH).json()["keys"]
+    assert [(k["name"], k["max_tokens"]) for k in listed] == [("plain", None), ("own", 0)]
+    changed = client.patch("/api/keys/own", json={"max_tokens": None}, headers=AUTH).json()
+    assert changed["max_tokens"] is None  # the default again
+
+
+@pytest.fixture
+def served(double: OllamaDouble, tmp_path: Path, redis_url: str) -> Iterator[str]:
+    settings = Settings(
+        api_token=TOKEN,
+        backend_url=double.url,
+        data_dir=tmp_path / "srv",
+        rate_limit="off",
+        redis_url=redis_url,
+    )
+    yield from serve_in_thread(create_app(settings))
+
+
+def test_the_official_client_reads_the_limits_refusals(served: str) -> None:
+    created = httpx.post(
+        f"{served}/api/keys", json={"name": "tool", "tpm": 60, "max_tokens": 16}, headers=AUTH
+    ).json()
+    client = openai.OpenAI(base_url=f"{served}/v1", api_key=created["key"], max_retries=0)
+    with pytest.raises(openai.BadRequestError) as longer:
+        client.chat.completions.create(
+            model="llama3.2", messages=[{"role": "user", "content": "hi"}], max_tokens=100
+        )
+    assert "at most 16 tokens" in longer.value.message
+    client.completions.create(model="llama3.2", prompt="def add(a, b):", max_tokens=8)
+    with pytest.raises(openai.RateLimitError) as spent:
+        client.completions.create(model="llama3.2", prompt="def add(a, b):" * 10, max_tokens=8)
+    assert "tokens a minute" in spent.value.message
+    assert spent.value.response.headers["retry-after"]
