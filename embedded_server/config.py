@@ -68,6 +68,9 @@ class RunnerSpec(BaseModel):
         return self
 
 
+LIMIT_MAX = 2**31 - 1  # a limit is a 32-bit integer column
+
+
 class KeyLimits(BaseModel):
     """What an API key may use: the models, tokens (prompt and answer, as the runner counts
     them) a minute and a day, answers at once, and the longest answer. A key's own limits
@@ -76,11 +79,13 @@ class KeyLimits(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    models: tuple[str, ...] | None = None
-    tpm: int | None = Field(default=None, ge=0)
-    tokens_per_day: int | None = Field(default=None, ge=0)
-    parallel: int | None = Field(default=None, ge=0)
-    max_tokens: int | None = Field(default=None, ge=0)
+    models: tuple[Annotated[str, Field(min_length=1, max_length=256)], ...] | None = Field(
+        default=None, max_length=100
+    )
+    tpm: int | None = Field(default=None, ge=0, le=LIMIT_MAX)
+    tokens_per_day: int | None = Field(default=None, ge=0, le=LIMIT_MAX)
+    parallel: int | None = Field(default=None, ge=0, le=LIMIT_MAX)
+    max_tokens: int | None = Field(default=None, ge=0, le=LIMIT_MAX)
 
     def over(self, defaults: KeyLimits) -> KeyLimits:
         """These limits, with ``defaults`` where one is unset."""

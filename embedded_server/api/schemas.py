@@ -7,7 +7,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field, field_validator
 
-from embedded_server.config import ContextPolicy
+from embedded_server.config import ContextPolicy, KeyLimits
 from embedded_server.db.keys import KEY_NAME
 
 # Text a request may carry: anything but NUL, which PostgreSQL cannot store (and a path
@@ -276,34 +276,21 @@ _ONE_LIMIT = r"\d+ *(/|per) *(\d+ *)?(second|minute|hour|day|month|year)s?"
 RATE_LIMIT = rf"^(default|off|{_ONE_LIMIT}( *[;,] *{_ONE_LIMIT})*)$"
 
 
-class KeyLimitFields(BaseModel):
-    """A key's limits (see ``KeyLimits``): unset or null, the server's default
-    (``ASSISTANT_KEY_DEFAULTS``); 0, or no models, none."""
-
-    models: list[Annotated[str, Field(min_length=1, max_length=256, pattern=NAME)]] | None = Field(
-        default=None, max_length=100
-    )
-    tpm: int | None = Field(default=None, ge=0, description="tokens a minute")
-    tokens_per_day: int | None = Field(default=None, ge=0)
-    parallel: int | None = Field(default=None, ge=0, description="answers at once")
-    max_tokens: int | None = Field(default=None, ge=0, description="the longest answer")
-
-
-class KeyCreate(KeyLimitFields):
+class KeyCreate(KeyLimits):
     """A new API key: its name, and its own rate limit and limits (default: the server's)."""
 
     name: str = Field(pattern=KEY_NAME.pattern)
     rate_limit: str | None = Field(default=None, max_length=64, pattern=RATE_LIMIT)
 
 
-class KeyUpdate(KeyLimitFields):
+class KeyUpdate(KeyLimits):
     """Changes to a key: its rate limit (``default``: the server's; ``off``: none) and the
     limits given (null: back to the server's default)."""
 
     rate_limit: str | None = Field(default=None, max_length=64, pattern=RATE_LIMIT)
 
 
-class KeyPublic(KeyLimitFields):
+class KeyPublic(KeyLimits):
     """An API key as listed: never the key itself."""
 
     name: str

@@ -13,7 +13,6 @@ from embedded_server.api.schemas import (
     NAME,
     KeyCreate,
     KeyCreated,
-    KeyLimitFields,
     KeyList,
     KeyPublic,
     KeyUpdate,
@@ -55,7 +54,7 @@ async def list_keys(request: Request) -> KeyList:
 @router.post("", status_code=201)
 async def create_key(body: KeyCreate, request: Request) -> KeyCreated:
     keys = _keys(request)
-    limits = KeyLimits(**body.model_dump(include=set(KeyLimitFields.model_fields)))
+    limits = KeyLimits(**body.model_dump(include=set(KeyLimits.model_fields)))
     try:
         key = await keys.create(body.name, body.rate_limit, limits)
     except KeyRefused as exc:
