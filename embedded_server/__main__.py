@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -21,6 +22,7 @@ from embedded_server import __version__
 
 if TYPE_CHECKING:
     from embedded_server.config import Settings
+    from embedded_server.db.engine import Database
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -40,6 +42,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         action.add_argument("name")
         _limit_options(action)
     key_actions.add_parser("list", help="name, prefix, created, last used, requests, limits")
+    usage = key_actions.add_parser("usage", help="tokens and requests, by day and model")
+    usage.add_argument("name", nargs="?", help="one key (default: every caller)")
+    usage.add_argument("--since", default="7d", help="7d (the default), 30d, or a date")
+    usage.add_argument("--json", action="store_true", help="machine-readable output")
     limit = key_actions.add_parser("limit", help="set a key's rate limit (or 'default', 'off')")
     limit.add_argument("name")
     limit.add_argument("spec", metavar="SPEC")
@@ -154,6 +160,8 @@ async def _keys(settings: Settings, args: argparse.Namespace) -> int:
             key = await store.create(args.name, rate_limit, KeyLimits(**changes))
             sys.stdout.write(f"{key}\n")
             sys.stderr.write(f"key {args.name!r} created: it is shown this once, keep it\n")
+        elif args.action == "usage":
+            return await _usage(database, args)
         elif args.action == "update":
             await store.update(args.name, _limit_changes(args))
             sys.stdout.write(f"key {args.name!r} updated\n")
@@ -196,6 +204,33 @@ async def _keys(settings: Settings, args: argparse.Namespace) -> int:
         return 1
     finally:
         await database.dispose()
+    return 0
+
+
+async def _usage(database: Database, args: argparse.Namespace) -> int:
+    from embedded_server.db.usage import UsageStore, days_since, totals
+
+    try:
+        days = days_since(args.since)
+    except ValueError as exc:
+        sys.stderr.write(f"elite-assistant-server: --since: {exc}\n")
+        return 2
+    rows = await UsageStore(database).report(args.name, days)
+    if args.json:
+        report = {"key": args.name, "since": args.since, "days": [r.public() for r in rows]}
+        sys.stdout.write(json.dumps({**report, "total": totals(rows)}, indent=2) + "\n")
+        return 0
+    table: list[tuple[str, ...]] = [
+        ("DAY", "KEY", "MODEL", "REQUESTS", "ERRORS", "PROMPT", "ANSWER")
+    ]
+    for r in rows:
+        counts = (r.requests, r.errors, r.prompt_tokens, r.completion_tokens)
+        table.append((r.day, r.key, r.model, *(f"{n:,}" for n in counts)))
+    total = totals(rows)
+    table.append(("total", "", "", *(f"{n:,}" for n in total.values())))
+    widths = [max(len(row[i]) for row in table) for i in range(len(table[0]))]
+    for row in table:
+        sys.stdout.write("  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)) + "\n")
     return 0
 
 

@@ -36,6 +36,7 @@ from embedded_server.db.engine import Database
 from embedded_server.db.keys import KeyStore
 from embedded_server.db.migrate import upgrade
 from embedded_server.db.store import ConversationStore
+from embedded_server.db.usage import UsageStore
 from embedded_server.errors import install_error_handlers
 from embedded_server.metrics import ServerMetrics
 from embedded_server.middleware import ProtectionMiddleware
@@ -66,8 +67,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.store = store
         app.state.keys = KeyStore(database)
         quotas = Quotas(limiter, settings.key_defaults)
+        app.state.usage = UsageStore(database)
         app.state.chat = ChatService(
-            pool, store, metrics, settings, keys=app.state.keys, quotas=quotas
+            pool,
+            store,
+            metrics,
+            settings,
+            keys=app.state.keys,
+            quotas=quotas,
+            usage=app.state.usage,
         )
         pool.start()
         try:

@@ -308,6 +308,16 @@ class KeyCreated(KeyPublic):
     key: str
 
 
+class UsageReport(BaseModel):
+    """What a key (or, with ``key`` null, every caller) used: a row per caller, day (UTC)
+    and model, newest first, and their sums."""
+
+    key: str | None
+    since: str
+    days: list[dict[str, Any]]
+    total: dict[str, int]
+
+
 class KeyList(BaseModel):
     """The server's API keys."""
 

@@ -30,6 +30,7 @@ from embedded_server.config import ContextPolicy, KeyLimits, Settings
 from embedded_server.db.keys import KeyStore
 from embedded_server.db.models import Message, MessageStatus, new_id
 from embedded_server.db.store import ConversationStore, MessageDraft, title_from
+from embedded_server.db.usage import UsageStore
 from embedded_server.metrics import ServerMetrics
 from embedded_server.quotas import Quotas
 from embedded_server.services.context import Budgeter, ContextReport, Fitted
@@ -126,9 +127,11 @@ class ChatService:
         keys: KeyStore | None = None,
         quotas: Quotas | None = None,
         limits: KeyLimits | None = None,
+        usage: UsageStore | None = None,
     ) -> None:
         """``keys``: an API key's answers end when it is revoked; ``quotas`` count the
-        ``limits`` of the key this service answers (``None``: the admin, unlimited)."""
+        ``limits`` of the key this service answers (``None``: the admin, unlimited);
+        ``usage`` keeps what each caller used."""
         self.backend = backend
         self.store = store
         self.metrics = metrics
@@ -137,6 +140,7 @@ class ChatService:
         self.keys = keys
         self.quotas = quotas
         self.limits = limits
+        self.usage = usage
 
     def scoped(self, owner: str | None, limits: KeyLimits | None = None) -> ChatService:
         """This service storing into ``owner``'s conversations (``None``: the admin's),
@@ -153,13 +157,28 @@ class ChatService:
             self.keys,
             self.quotas,
             effective,
+            self.usage,
         )
 
-    def _relay(self, answer: Answer, record: bool) -> Relay:
+    def _relay(
+        self,
+        answer: Answer,
+        record: bool,
+        prompt_tokens: int,
+        spend: Callable[[Answer], Awaitable[None]] | None,
+    ) -> Relay:
+        """The answer's relay; when it ends, its key's limits get back what they lent
+        (``spend``) and its use is added to the caller's (``prompt_tokens``: as counted
+        before it was sent, for an answer that reports none)."""
         revoked = None
         if self.keys is not None and answer.owner is not None:
             revoked = functools.partial(self.keys.revoked, answer.owner)
-        return Relay(self.backend, self.store if record else None, self.metrics, answer, revoked)
+        relay = Relay(self.backend, self.store if record else None, self.metrics, answer, revoked)
+        if spend is not None:
+            relay.on_close.append(spend)
+        if self.usage is not None:
+            relay.on_close.append(functools.partial(_record_usage, self.usage, prompt_tokens))
+        return relay
 
     def _within_limits(self, model: str, options: dict[str, Any]) -> dict[str, Any]:
         if self.quotas is None or self.limits is None or self.store.owner is None:
@@ -212,10 +231,10 @@ class ChatService:
         except BackendError as exc:
             failure = Failure(str(exc), exc.code)
         first = next((text for role, text in new if role == "user"), "")
-        spend = await self._admit(plan.fitted.report.prompt_tokens) if plan else None
+        prompt_tokens = plan.fitted.report.prompt_tokens if plan else 0
+        spend = await self._admit(prompt_tokens) if plan else None
         answer = Answer(new_id(), conversation_id or "", owner=self.store.owner)
-        relay = self._relay(answer, record)
-        relay.on_close = spend
+        relay = self._relay(answer, record, prompt_tokens, spend)
         if plan is not None:
             answer.model, answer.context = plan.model, plan.fitted.report
         if record:
@@ -285,8 +304,7 @@ class ChatService:
         )
         spend = await self._admit(report.prompt_tokens)
         answer = Answer(new_id(), "", model=model, owner=self.store.owner)
-        relay = self._relay(answer, record=False)
-        relay.on_close = spend
+        relay = self._relay(answer, False, report.prompt_tokens, spend)
         relay.read(self.backend.complete_stream(model, prompt, suffix, options))
         return relay
 
@@ -324,7 +342,7 @@ class Relay:
         self.watcher: asyncio.Task[None] | None = None
         self.closed = False
         self.on_done: Callable[[ChatChunk], None] | None = None  # the runner's final counts
-        self.on_close: Callable[[Answer], Awaitable[None]] | None = None  # however it ends
+        self.on_close: list[Callable[[Answer], Awaitable[None]]] = []  # however it ends
         metrics.active_streams.inc()
 
     def ask(self, messages: list[dict[str, str]], options: dict[str, Any]) -> None:
@@ -415,8 +433,8 @@ class Relay:
             self.answer.failure = Failure("the client disconnected", "client_gone")
         with anyio.CancelScope(shield=True):  # the final write must survive a disconnect
             _count_tokens(self.metrics, self.answer)
-            if self.on_close is not None:
-                await self.on_close(self.answer)
+            for closing in self.on_close:
+                await closing(self.answer)
             if self.store:
                 await _store_final(self.store, self.answer)
             if self.reader is not None:
@@ -440,6 +458,18 @@ async def _read(
     except Exception as exc:  # a bug in an adapter must end the answer, not hang it
         log.exception("backend stream failed")
         queue.put_nowait(Failure(f"internal error: {exc}", "internal"))
+
+
+async def _record_usage(usage: UsageStore, prompt_tokens: int, answer: Answer) -> None:
+    """Add the answer to its caller's use (a client leaving is not a failure)."""
+    done = answer.done
+    failed = done is None and (answer.failure is None or answer.failure.code != "client_gone")
+    prompt = (done.prompt_tokens if done else None) or prompt_tokens
+    completion = (done.completion_tokens if done else None) or 0
+    try:
+        await usage.record(answer.owner or ADMIN_LABEL, answer.model, prompt, completion, failed)
+    except Exception:  # a database hiccup costs a row of the report, not the answer
+        log.exception("could not record the use of answer %s", answer.message_id)
 
 
 def _count_tokens(metrics: ServerMetrics, answer: Answer) -> None:

@@ -5,6 +5,7 @@ OpenAI's (the official client); the admin token has none."""
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -18,7 +19,7 @@ from fastapi.testclient import TestClient
 from embedded_server.app import create_app
 from embedded_server.config import Settings
 from tests.fakes.ollama_double import OllamaDouble, serve_in_thread
-from tests.server.conftest import AUTH, TOKEN, MakeClient, ndjson, require_service
+from tests.server.conftest import AUTH, TOKEN, MakeClient, ndjson, require_service, run_server
 
 ASK = {"model": "llama3.2", "messages": [{"role": "user", "content": "hi"}]}
 
@@ -162,3 +163,36 @@ def test_the_official_client_reads_the_limits_refusals(served: str) -> None:
         client.completions.create(model="llama3.2", prompt="def add(a, b):" * 10, max_tokens=8)
     assert "tokens a minute" in spent.value.message
     assert spent.value.response.headers["retry-after"]
+
+
+def test_each_callers_use_is_kept_by_day_and_model(
+    replicas: tuple[TestClient, TestClient], double: OllamaDouble, tmp_path: Path
+) -> None:
+    a, b = replicas
+    reporter = key(a, "reporter")
+    answers = [
+        ndjson(client.post("/api/chat", json=ASK, headers=reporter).text)[-1]
+        for client in (a, b)  # one on each replica
+    ]
+    failed = ndjson(a.post("/api/chat", json={**ASK, "model": "nope"}, headers=reporter).text)
+    assert failed[-1]["code"] == "model_not_found"
+    assert ndjson(a.post("/api/chat", json=ASK, headers=AUTH).text)[-1]["type"] == "done"
+    report = a.get("/api/keys/reporter/usage?since=7d", headers=AUTH).json()
+    rows = {row["model"]: row for row in report["days"]}
+    assert rows["llama3.2"]["requests"] == 2 and rows["llama3.2"]["errors"] == 0
+    assert rows["llama3.2"]["prompt_tokens"] == sum(x["usage"]["prompt_tokens"] for x in answers)
+    assert rows["llama3.2"]["completion_tokens"] == sum(
+        x["usage"]["completion_tokens"] for x in answers
+    )
+    assert report["total"]["requests"] == 3 and report["total"]["errors"] == 1
+    everyone = a.get("/api/keys/usage", headers=AUTH).json()["days"]
+    assert {row["key"] for row in everyone} == {"reporter", "(admin)"}
+    assert a.get("/api/keys/reporter/usage", headers=reporter).status_code == 403
+    assert a.get("/api/keys/reporter/usage?since=yesterday", headers=AUTH).status_code == 422
+    env = {**os.environ, "ASSISTANT_DATA_DIR": str(tmp_path / "data")}
+    env.pop("ASSISTANT_DATABASE_URL", None)
+    printed = run_server(env, "keys", "usage", "reporter", "--json")
+    assert printed.returncode == 0, printed.stderr
+    assert json.loads(printed.stdout)["total"] == report["total"]
+    table = run_server(env, "keys", "usage", "--since", "1d").stdout
+    assert "reporter" in table and "(admin)" in table and table.splitlines()[-1].startswith("total")

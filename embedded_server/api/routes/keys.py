@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import asdict
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, HTTPException, Path, Request, Response
+from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request, Response
 
 from embedded_server.api.deps import require_admin
 from embedded_server.api.schemas import (
@@ -16,12 +16,15 @@ from embedded_server.api.schemas import (
     KeyList,
     KeyPublic,
     KeyUpdate,
+    UsageReport,
 )
 from embedded_server.config import KeyLimits
 from embedded_server.db.keys import KeyInfo, KeyRefused, KeyStore
+from embedded_server.db.usage import UsageStore, days_since, totals
 from embedded_server.errors import ERROR_RESPONSES
 
 KeyName = Annotated[str, Path(min_length=1, max_length=64, pattern=NAME)]
+Since = Annotated[str, Query(max_length=16, description="7d (the default), or a date")]
 router = APIRouter(
     prefix="/api/keys",
     tags=["keys"],
@@ -60,6 +63,29 @@ async def create_key(body: KeyCreate, request: Request) -> KeyCreated:
     except KeyRefused as exc:
         raise HTTPException(exc.status, str(exc)) from None
     return KeyCreated(**await _info(keys, body.name), key=key)
+
+
+@router.get("/usage")
+async def all_usage(request: Request, since: Since = "7d") -> UsageReport:
+    """What every caller used (the admin token as ``(admin)``), by day and model."""
+    return await _usage(request, None, since)
+
+
+@router.get("/{name}/usage")
+async def key_usage(name: KeyName, request: Request, since: Since = "7d") -> UsageReport:
+    """What key ``name`` used since ``since`` (``7d``, or a date), by day and model:
+    requests, failed ones, prompt and answer tokens."""
+    return await _usage(request, name, since)
+
+
+async def _usage(request: Request, name: str | None, since: str) -> UsageReport:
+    try:
+        days = days_since(since)
+    except ValueError as exc:
+        raise HTTPException(422, f"since: {exc}") from None
+    usage: UsageStore = request.app.state.usage
+    rows = await usage.report(name, days)
+    return UsageReport(key=name, since=since, days=[r.public() for r in rows], total=totals(rows))
 
 
 @router.patch("/{name}")
