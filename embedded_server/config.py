@@ -50,6 +50,9 @@ class RunnerSpec(BaseModel):
     # The window it runs its models with, when its API does not say (an OpenAI-compatible
     # server's /v1/models seldom does); Ollama reports its own.
     context_length: int | None = Field(default=None, gt=0)
+    # Requests it takes at once (OLLAMA_NUM_PARALLEL, llama.cpp's --parallel); default
+    # ASSISTANT_RUNNER_SLOTS. More wait in the fair queue.
+    slots: int | None = Field(default=None, ge=1, le=1024)
     name: str = ""  # how /api/runners and /metrics call it; default the URL's host:port
 
     @field_validator("url")
@@ -122,6 +125,11 @@ class Settings(BaseSettings):
     runner_connect_timeout_s: float = Field(default=5.0, gt=0)
     runner_first_token_timeout_s: float = Field(default=300.0, gt=0)
     runner_token_timeout_s: float = Field(default=60.0, gt=0)
+    # The fair queue (backends.pool): each runner's requests at once, the requests that may
+    # wait for a slot, and for how long.
+    runner_slots: int = Field(default=4, ge=1, le=1024)
+    max_queue: int = Field(default=256, ge=0)
+    queue_timeout_s: float = Field(default=300.0, gt=0)
     # The one runner's window (the built-in runner's runner.context_tokens); see RunnerSpec.
     backend_context_length: int | None = Field(default=None, gt=0)
     # What /api/chat does when a conversation outgrows its model's window (per request too),

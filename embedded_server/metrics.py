@@ -80,6 +80,17 @@ class ServerMetrics:
             buckets=TTFT_BUCKETS,
             registry=self.registry,
         )
+        self.queue_depth = Gauge(
+            "assistant_queue_depth",
+            "Requests waiting for a free runner slot (the fair queue).",
+            registry=self.registry,
+        )
+        self.queue_wait = Histogram(
+            "assistant_queue_wait_seconds",
+            "How long requests waited in the fair queue for a runner slot.",
+            buckets=TTFT_BUCKETS,
+            registry=self.registry,
+        )
         # API keys, by key name ("(admin)": the admin token, a name no key can have).
         self.key_requests = Counter(
             "assistant_key_requests_total",

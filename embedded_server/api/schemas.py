@@ -260,6 +260,8 @@ class RunnerPublic(BaseModel):
     state: str  # starting (not checked yet), up, down (cooling down after failures)
     models: list[str]
     in_flight: int
+    slots: int  # requests it takes at once
+    queued: int  # requests waiting in the fair queue that it could serve
     requests: int
     failures: int  # consecutive
     last_error: str | None

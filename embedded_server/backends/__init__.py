@@ -38,7 +38,14 @@ def make_runner(spec: RunnerSpec, settings: Settings) -> RunnerBackend:
 def make_pool(settings: Settings, metrics: ServerMetrics) -> RunnerPool:
     """The pool of ``ASSISTANT_RUNNERS`` (or of the one runner), with its health policy."""
     runners = [
-        Runner(spec.name, spec.url, make_runner(spec, settings), spec.kind, spec.weight)
+        Runner(
+            spec.name,
+            spec.url,
+            make_runner(spec, settings),
+            spec.kind,
+            spec.weight,
+            spec.slots or settings.runner_slots,
+        )
         for spec in settings.runner_specs()
     ]
     policy = HealthPolicy(
@@ -47,6 +54,8 @@ def make_pool(settings: Settings, metrics: ServerMetrics) -> RunnerPool:
         settings.runner_cooldown_s,
         settings.runner_first_token_timeout_s,
         settings.runner_token_timeout_s,
+        settings.max_queue,
+        settings.queue_timeout_s,
     )
     return RunnerPool(runners, metrics, policy)
 

@@ -17,6 +17,14 @@ noticing (and, once no other is left, to the last one once more: a kept-alive co
 runner had just closed fails that way); once a token is out, a failure ends the answer (the
 relay keeps what came).
 
+Slots and the fair queue: each runner takes ``slots`` requests at once. When every runner
+that would serve a request is full, the request waits in a queue served round-robin across
+callers (API keys; :data:`CALLER` says whose a request is): a key with 50 waiting does not
+delay a key with one by 50 turns. A freed slot goes straight to the next waiter it can
+serve (a request arriving meanwhile waits behind). The queue is bounded (``max_queue``:
+the caller is refused before its answer starts) and a wait has a deadline
+(``queue_timeout_s``).
+
 A request's own fault (an unknown model, an option or a prompt the runner refuses with a
 4xx) never counts against the runner. A runner that sends no first token within
 ``first_token_timeout_s``, or no next one within ``token_timeout_s``, is hung: the request
@@ -27,9 +35,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
 import logging
 import random
 import time
+from collections import OrderedDict, deque
 from collections.abc import AsyncGenerator, AsyncIterator, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -50,6 +60,8 @@ from embedded_server.metrics import ServerMetrics
 log = logging.getLogger(__name__)
 
 State = Literal["starting", "up", "down"]
+# Whose request this is (an API key's name, "(admin)"): the fair queue takes turns by it.
+CALLER: contextvars.ContextVar[str] = contextvars.ContextVar("caller", default="(admin)")
 
 
 @dataclass
@@ -61,6 +73,7 @@ class Runner:
     backend: RunnerBackend
     kind: str = "ollama"
     weight: float = 1.0
+    slots: int = 4  # requests it takes at once; more wait in the pool's fair queue
     state: State = "starting"  # until its first check: taken as up
     models: frozenset[str] = frozenset()
     in_flight: int = 0
@@ -105,6 +118,28 @@ class HealthPolicy:
     cooldown_s: float = 10.0
     first_token_timeout_s: float = 300.0
     token_timeout_s: float = 60.0
+    max_queue: int = 256  # requests waiting for a slot, all callers together
+    queue_timeout_s: float = 300.0
+
+
+class QueueFull(BackendError):
+    """Every slot is taken and the queue is full."""
+
+    code = "queue_full"
+
+
+class QueueTimeout(BackendError):
+    """A request waited for a slot longer than the queue's deadline."""
+
+    code = "queue_timeout"
+
+
+@dataclass
+class Waiter:
+    """A request waiting for a slot: the runners that may serve it, and its turn."""
+
+    runners: frozenset[str]
+    turn: asyncio.Future[Runner]
 
 
 @dataclass
@@ -116,6 +151,8 @@ class RunnerPool:
     policy: HealthPolicy = field(default_factory=HealthPolicy)
     pick: Pick = least_busy
     _checks: asyncio.Task[None] | None = None
+    # The fair queue: each caller's waiters, callers in the order of their turns.
+    _waiting: OrderedDict[str, deque[Waiter]] = field(default_factory=OrderedDict)
 
     def __post_init__(self) -> None:
         for runner in self.runners:
@@ -202,11 +239,10 @@ class RunnerPool:
         tried: frozenset[str] = frozenset()
         again = True  # one more try of a runner when none is left (a dropped idle connection)
         while choices := self.candidates(model, tried):
-            runner = self.pick(choices)
+            runner = await self._acquire(choices)
             tried |= {runner.name}
             first_token = False
             chunks = 0
-            self._count_in(runner, 1)
             sent = started = time.perf_counter()
             try:
                 async with contextlib.aclosing(ask(runner.backend)) as stream:  # type: ignore[type-var]
@@ -260,6 +296,92 @@ class RunnerPool:
         if change > 0:
             runner.requests += 1
             self.metrics.runner_requests.labels(runner.name).inc()
+        else:
+            self._hand_over(runner)
+
+    # -- the fair queue -----------------------------------------------------------------
+
+    def queued(self) -> int:
+        return sum(len(waiters) for waiters in self._waiting.values())
+
+    def queued_for(self, runner: Runner) -> int:
+        """Requests waiting that this runner could serve."""
+        return sum(runner.name in w.runners for ws in self._waiting.values() for w in ws)
+
+    def waits_ahead(self, model: str) -> int:
+        """How many would wait before a request for ``model`` now (0: it runs at once);
+        raises :class:`QueueFull` when it could not even wait."""
+        choices = self.candidates(model)
+        if any(r.in_flight < r.slots for r in choices) and not self.queued():
+            return 0
+        if self.queued() >= self.policy.max_queue:
+            raise QueueFull(
+                f"every runner slot is taken and {self.queued()} requests are waiting: "
+                "try again shortly"
+            )
+        names = {r.name for r in choices}
+        return 1 + sum(bool(names & w.runners) for ws in self._waiting.values() for w in ws)
+
+    async def _acquire(self, choices: list[Runner]) -> Runner:
+        """A slot on one of ``choices``: at once when one is free and nobody waits for
+        them, else a turn in the fair queue."""
+        names = frozenset(r.name for r in choices)
+        waiting = any(names & w.runners for ws in self._waiting.values() for w in ws)
+        free = [r for r in choices if r.in_flight < r.slots]
+        if free and not waiting:
+            runner = self.pick(free)
+            self._count_in(runner, 1)
+            return runner
+        if self.queued() >= self.policy.max_queue:
+            raise QueueFull(f"every runner slot is taken and {self.queued()} requests wait")
+        waiter = Waiter(names, asyncio.get_running_loop().create_future())
+        caller = CALLER.get()
+        self._waiting.setdefault(caller, deque()).append(waiter)
+        self.metrics.queue_depth.inc()
+        began = time.perf_counter()
+        try:
+            async with asyncio.timeout(self.policy.queue_timeout_s):
+                # shielded: a request leaving never cancels the turn it may just be given
+                return await asyncio.shield(waiter.turn)
+        except BaseException as exc:
+            if waiter.turn.done():  # given a slot as it left: the slot goes on
+                self._count_in(waiter.turn.result(), -1)
+            else:
+                self._leave(caller, waiter)
+            if isinstance(exc, TimeoutError):
+                raise QueueTimeout(
+                    f"no runner slot came free within {self.policy.queue_timeout_s:g} s: "
+                    "the runners are busy, try again later"
+                ) from None
+            raise
+        finally:
+            self.metrics.queue_wait.observe(time.perf_counter() - began)
+
+    def _leave(self, caller: str, waiter: Waiter) -> None:
+        waiters = self._waiting.get(caller)
+        if waiters and waiter in waiters:
+            waiters.remove(waiter)
+            self.metrics.queue_depth.dec()
+            if not waiters:
+                del self._waiting[caller]
+
+    def _hand_over(self, runner: Runner) -> None:
+        """A slot of ``runner`` came free: it goes to the first waiter it can serve, in
+        the callers' turns; that caller's turn goes to the back."""
+        if runner.in_flight >= runner.slots:
+            return
+        for caller, waiters in self._waiting.items():
+            waiter = next(
+                (w for w in waiters if runner.name in w.runners and not w.turn.done()), None
+            )
+            if waiter is None:
+                continue
+            self._leave(caller, waiter)
+            if caller in self._waiting:
+                self._waiting.move_to_end(caller)
+            self._count_in(runner, 1)
+            waiter.turn.set_result(runner)
+            return
 
     def chat_stream(
         self, model: str, messages: Sequence[Mapping[str, str]], options: Mapping[str, Any]

@@ -26,19 +26,21 @@ import anyio
 
 from embedded_server.backends import BackendError, ChatBackend, ChatChunk
 from embedded_server.backends.base import ContextOverflow, ModelNotFound
+from embedded_server.backends.pool import CALLER, QueueFull, RunnerPool
 from embedded_server.config import ContextPolicy, KeyLimits, Settings
 from embedded_server.db.keys import KeyStore
 from embedded_server.db.models import Message, MessageStatus, new_id
 from embedded_server.db.store import ConversationStore, MessageDraft, title_from
 from embedded_server.db.usage import UsageStore
 from embedded_server.metrics import ServerMetrics
-from embedded_server.quotas import Quotas
+from embedded_server.quotas import Quotas, Refused
 from embedded_server.services.context import Budgeter, ContextReport, Fitted
 
 log = logging.getLogger(__name__)
 
 FLUSH_INTERVAL_S = 0.5
 KEY_CHECK_INTERVAL_S = 2.0  # an API key's open answers end this soon after it is revoked
+QUEUE_RETRY_S = 5  # Retry-After when the fair queue is full
 ADMIN_LABEL = "(admin)"  # the admin token in the per-key series: no key can have that name
 
 
@@ -64,6 +66,7 @@ class Answer:
     done: ChatChunk | None = None
     failure: Failure | None = None
     context: ContextReport | None = None  # what its prompt took of the model's window
+    queued: int = 0  # requests ahead of it in the fair queue when it started
 
     _row: asyncio.Future[str] | None = None
 
@@ -185,6 +188,16 @@ class ChatService:
             return options
         return self.quotas.options_for(self.store.owner, self.limits, model, options)
 
+    def _waits_ahead(self, model: str) -> int:
+        """How many requests an answer of ``model`` would wait behind for a runner slot;
+        raises ``Refused`` (503, ``Retry-After``) when the pool's queue is full."""
+        if not isinstance(self.backend, RunnerPool):
+            return 0
+        try:
+            return self.backend.waits_ahead(model)
+        except QueueFull as exc:
+            raise Refused(str(exc), 503, exc.code, "queue", QUEUE_RETRY_S) from None
+
     async def _admit(self, prompt_tokens: int) -> Callable[[Answer], Awaitable[None]] | None:
         """Count an answer against the key's limits (raises ``Refused``); returns what
         spends what it used when it ends (a relay's ``on_close``)."""
@@ -232,11 +245,12 @@ class ChatService:
             failure = Failure(str(exc), exc.code)
         first = next((text for role, text in new if role == "user"), "")
         prompt_tokens = plan.fitted.report.prompt_tokens if plan else 0
+        queued = self._waits_ahead(plan.model) if plan else 0
         spend = await self._admit(prompt_tokens) if plan else None
         answer = Answer(new_id(), conversation_id or "", owner=self.store.owner)
         relay = self._relay(answer, record, prompt_tokens, spend)
         if plan is not None:
-            answer.model, answer.context = plan.model, plan.fitted.report
+            answer.model, answer.context, answer.queued = plan.model, plan.fitted.report, queued
         if record:
             answer.conversation_id = await self.store.add_turn(
                 conversation_id, title_from(first), [MessageDraft(r, t) for r, t in new]
@@ -247,6 +261,7 @@ class ChatService:
             relay.on_done = lambda done: self.budget.counter.learn(
                 answer.model, texts, done.prompt_tokens
             )
+            CALLER.set(self.store.owner or ADMIN_LABEL)  # its turn in the fair queue
             relay.ask(plan.fitted.messages, plan.options)
         return relay
 
@@ -302,9 +317,11 @@ class ChatService:
         report = await self.budget.check_completion(
             model, prompt, suffix, options.get("max_tokens")
         )
+        self._waits_ahead(model)
         spend = await self._admit(report.prompt_tokens)
         answer = Answer(new_id(), "", model=model, owner=self.store.owner)
         relay = self._relay(answer, False, report.prompt_tokens, spend)
+        CALLER.set(self.store.owner or ADMIN_LABEL)
         relay.read(self.backend.complete_stream(model, prompt, suffix, options))
         return relay
 
@@ -382,6 +399,8 @@ class Relay:
             }
             if answer.context is not None:
                 start["context"] = answer.context.public()
+            if answer.queued:
+                start["queued"] = answer.queued
             yield start
             if answer.failure is not None:  # the prompt is stored; no runner was asked
                 yield _error(answer.failure)
@@ -433,10 +452,10 @@ class Relay:
             self.answer.failure = Failure("the client disconnected", "client_gone")
         with anyio.CancelScope(shield=True):  # the final write must survive a disconnect
             _count_tokens(self.metrics, self.answer)
-            for closing in self.on_close:
-                await closing(self.answer)
             if self.store:
                 await _store_final(self.store, self.answer)
+            for closing in self.on_close:  # after the answer's own row: it comes first
+                await closing(self.answer)
             if self.reader is not None:
                 with contextlib.suppress(asyncio.CancelledError):
                     await self.reader

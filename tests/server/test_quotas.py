@@ -4,6 +4,8 @@ OpenAI's (the official client); the admin token has none."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import json
 import os
 from collections.abc import Iterator
@@ -196,3 +198,97 @@ def test_each_callers_use_is_kept_by_day_and_model(
     assert json.loads(printed.stdout)["total"] == report["total"]
     table = run_server(env, "keys", "usage", "--since", "1d").stdout
     assert "reporter" in table and "(admin)" in table and table.splitlines()[-1].startswith("total")
+
+
+@pytest.fixture
+def two_slots(double: OllamaDouble, tmp_path: Path) -> Iterator[str]:
+    """A server whose one runner takes two requests at once."""
+    double.answer = " ".join(f"w{i}" for i in range(8))
+    double.delay_s = 0.03  # a quarter of a second an answer
+    settings = Settings(
+        api_token=TOKEN,
+        backend_url=double.url,
+        data_dir=tmp_path / "srv",
+        rate_limit="off",
+        runner_slots=2,
+    )
+    yield from serve_in_thread(create_app(settings))
+
+
+def test_the_fair_queue_serves_a_quiet_key_within_two_turns_of_a_flood(
+    double: OllamaDouble, two_slots: str
+) -> None:
+    """One key holds 20 requests in the queue; another key's request waits for at most two
+    turns (round-robin across keys), not twenty."""
+    flood, quiet = key_over_http(two_slots, "flood"), key_over_http(two_slots, "quiet")
+
+    async def scenario() -> dict[str, Any]:
+        async with httpx.AsyncClient(base_url=two_slots, timeout=60) as http:
+
+            async def ask(who: dict[str, str], text: str) -> list[dict[str, Any]]:
+                body = {**ASK, "messages": [{"role": "user", "content": text}]}
+                return ndjson((await http.post("/api/chat", json=body, headers=who)).text)
+
+            flooding = [asyncio.create_task(ask(flood, f"flood {i}")) for i in range(22)]
+            while (await queued(http)) < 20:
+                await asyncio.sleep(0.01)
+            asked_before = len(double.requests)
+            quiet_answer = await ask(quiet, "quiet")
+            await asyncio.gather(*flooding)
+            return {"quiet": quiet_answer, "asked_before": asked_before}
+
+    result = asyncio.run(scenario())
+    assert result["quiet"][0]["queued"] >= 1  # it said it waited
+    assert result["quiet"][-1]["type"] == "done"
+    started = [(r.get("messages") or [{}])[-1].get("content") for r in double.requests]
+    after = started[result["asked_before"] :]
+    assert after.index("quiet") <= 2, after  # within two turns of the flood's
+    assert started.count("quiet") == 1 and len([s for s in after if "flood" in (s or "")]) >= 20
+
+
+async def queued(http: httpx.AsyncClient) -> int:
+    runners = (await http.get("/api/runners", headers=AUTH)).json()["runners"]
+    return sum(int(r["queued"]) for r in runners)
+
+
+def key_over_http(server: str, name: str) -> dict[str, str]:
+    created = httpx.post(f"{server}/api/keys", json={"name": name}, headers=AUTH)
+    return {"Authorization": f"Bearer {created.json()['key']}"}
+
+
+def test_a_full_queue_is_refused_before_the_answer_and_a_long_wait_ends(
+    double: OllamaDouble, tmp_path: Path
+) -> None:
+    double.answer = " ".join(f"w{i}" for i in range(40))
+    double.delay_s = 0.05  # two seconds
+    settings = Settings(
+        api_token=TOKEN,
+        backend_url=double.url,
+        data_dir=tmp_path / "srv",
+        rate_limit="off",
+        runner_slots=1,
+        max_queue=1,
+        queue_timeout_s=0.5,
+    )
+    serving = contextlib.contextmanager(serve_in_thread)
+    with serving(create_app(settings)) as server:
+
+        async def scenario() -> tuple[list[dict[str, Any]], httpx.Response]:
+            async with httpx.AsyncClient(base_url=server, headers=AUTH, timeout=30) as http:
+                asked = len(double.requests)
+                running = asyncio.create_task(http.post("/api/chat", json=ASK))
+                while len(double.requests) == asked:  # the runner has it
+                    await asyncio.sleep(0.01)
+                waiting = asyncio.create_task(http.post("/api/chat", json=ASK))
+                while (await queued(http)) < 1:
+                    await asyncio.sleep(0.01)
+                refused = await http.post("/api/chat", json=ASK)
+                waited = ndjson((await waiting).text)
+                await running
+                return waited, refused
+
+        waited, refused = asyncio.run(scenario())
+        assert refused.status_code == 503 and refused.headers["retry-after"] == "5"
+        assert refused.json()["code"] == "queue_full"
+        assert waited[0]["queued"] == 1
+        assert waited[-1]["code"] == "queue_timeout" and "within 0.5 s" in waited[-1]["message"]

@@ -40,6 +40,8 @@ async def list_runners(request: Request) -> RunnerList:
                 state=r.state,
                 models=sorted(r.models),
                 in_flight=r.in_flight,
+                slots=r.slots,
+                queued=pool.queued_for(r),
                 requests=r.requests,
                 failures=r.failures,
                 last_error=r.last_error if admin or not r.last_error else "unavailable",
