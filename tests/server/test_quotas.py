@@ -39,6 +39,17 @@ def replicas(make_client: MakeClient, redis_url: str) -> tuple[TestClient, TestC
     return make_client(redis_url=redis_url), make_client(redis_url=redis_url)
 
 
+def served_settings(double: OllamaDouble, tmp_path: Path, **overrides: Any) -> Settings:
+    """The settings of a server this module serves for real, in front of the double."""
+    values: dict[str, Any] = {
+        "api_token": TOKEN,
+        "backend_url": double.url,
+        "data_dir": tmp_path / "srv",
+        "rate_limit": "off",
+    }
+    return Settings(**{**values, **overrides})
+
+
 def key(client: TestClient, name: str, **limits: Any) -> dict[str, str]:
     created = client.post("/api/keys", json={"name": name, **limits}, headers=AUTH)
     assert created.status_code == 201, created.text
@@ -64,13 +75,7 @@ def test_a_key_may_use_its_models_and_answers_up_to_its_length(
 @pytest.fixture
 def two_servers(double: OllamaDouble, tmp_path: Path, redis_url: str) -> Iterator[list[str]]:
     """Two replicas served for real (streams interleave), on one database and one Redis."""
-    settings = Settings(
-        api_token=TOKEN,
-        backend_url=double.url,
-        data_dir=tmp_path / "srv",
-        rate_limit="off",
-        redis_url=redis_url,
-    )
+    settings = served_settings(double, tmp_path, redis_url=redis_url)
     servers = [serve_in_thread(create_app(settings)) for _ in range(2)]
     try:
         yield [next(server) for server in servers]
@@ -140,14 +145,7 @@ def test_keys_without_limits_of_their_own_get_the_servers_defaults(
 
 @pytest.fixture
 def served(double: OllamaDouble, tmp_path: Path, redis_url: str) -> Iterator[str]:
-    settings = Settings(
-        api_token=TOKEN,
-        backend_url=double.url,
-        data_dir=tmp_path / "srv",
-        rate_limit="off",
-        redis_url=redis_url,
-    )
-    yield from serve_in_thread(create_app(settings))
+    yield from serve_in_thread(create_app(served_settings(double, tmp_path, redis_url=redis_url)))
 
 
 def test_the_official_client_reads_the_limits_refusals(served: str) -> None:
@@ -205,14 +203,7 @@ def two_slots(double: OllamaDouble, tmp_path: Path) -> Iterator[str]:
     """A server whose one runner takes two requests at once."""
     double.answer = " ".join(f"w{i}" for i in range(8))
     double.delay_s = 0.03  # a quarter of a second an answer
-    settings = Settings(
-        api_token=TOKEN,
-        backend_url=double.url,
-        data_dir=tmp_path / "srv",
-        rate_limit="off",
-        runner_slots=2,
-    )
-    yield from serve_in_thread(create_app(settings))
+    yield from serve_in_thread(create_app(served_settings(double, tmp_path, runner_slots=2)))
 
 
 def test_the_fair_queue_serves_a_quiet_key_within_two_turns_of_a_flood(
@@ -261,15 +252,7 @@ def test_a_full_queue_is_refused_before_the_answer_and_a_long_wait_ends(
 ) -> None:
     double.answer = " ".join(f"w{i}" for i in range(40))
     double.delay_s = 0.05  # two seconds
-    settings = Settings(
-        api_token=TOKEN,
-        backend_url=double.url,
-        data_dir=tmp_path / "srv",
-        rate_limit="off",
-        runner_slots=1,
-        max_queue=1,
-        queue_timeout_s=0.5,
-    )
+    settings = served_settings(double, tmp_path, runner_slots=1, max_queue=1, queue_timeout_s=0.5)
     serving = contextlib.contextmanager(serve_in_thread)
     with serving(create_app(settings)) as server:
 
