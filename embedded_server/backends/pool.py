@@ -60,8 +60,9 @@ from embedded_server.metrics import ServerMetrics
 log = logging.getLogger(__name__)
 
 State = Literal["starting", "up", "down"]
-# Whose request this is (an API key's name, "(admin)"): the fair queue takes turns by it.
-CALLER: contextvars.ContextVar[str] = contextvars.ContextVar("caller", default="(admin)")
+# Whose request this is (an API key's name; the chat service sets it): the fair queue takes
+# turns by it.
+CALLER: contextvars.ContextVar[str] = contextvars.ContextVar("caller", default="")
 
 
 @dataclass
@@ -306,34 +307,39 @@ class RunnerPool:
 
     def queued_for(self, runner: Runner) -> int:
         """Requests waiting that this runner could serve."""
-        return sum(runner.name in w.runners for ws in self._waiting.values() for w in ws)
+        return self._ahead(frozenset({runner.name}))
+
+    def _ahead(self, names: frozenset[str]) -> int:
+        """Requests waiting that one of the runners ``names`` could serve."""
+        return sum(bool(names & w.runners) for ws in self._waiting.values() for w in ws)
 
     def waits_ahead(self, model: str) -> int:
         """How many would wait before a request for ``model`` now (0: it runs at once);
         raises :class:`QueueFull` when it could not even wait."""
         choices = self.candidates(model)
-        if any(r.in_flight < r.slots for r in choices) and not self.queued():
+        ahead = self._ahead(frozenset(r.name for r in choices))
+        if not ahead and any(r.in_flight < r.slots for r in choices):
             return 0
+        self._check_room()
+        return ahead + 1
+
+    def _check_room(self) -> None:
         if self.queued() >= self.policy.max_queue:
             raise QueueFull(
                 f"every runner slot is taken and {self.queued()} requests are waiting: "
                 "try again shortly"
             )
-        names = {r.name for r in choices}
-        return 1 + sum(bool(names & w.runners) for ws in self._waiting.values() for w in ws)
 
     async def _acquire(self, choices: list[Runner]) -> Runner:
         """A slot on one of ``choices``: at once when one is free and nobody waits for
         them, else a turn in the fair queue."""
         names = frozenset(r.name for r in choices)
-        waiting = any(names & w.runners for ws in self._waiting.values() for w in ws)
         free = [r for r in choices if r.in_flight < r.slots]
-        if free and not waiting:
+        if free and not self._ahead(names):
             runner = self.pick(free)
             self._count_in(runner, 1)
             return runner
-        if self.queued() >= self.policy.max_queue:
-            raise QueueFull(f"every runner slot is taken and {self.queued()} requests wait")
+        self._check_room()
         waiter = Waiter(names, asyncio.get_running_loop().create_future())
         caller = CALLER.get()
         self._waiting.setdefault(caller, deque()).append(waiter)
