@@ -248,13 +248,18 @@ class ChatService:
         queued = self._waits_ahead(plan.model) if plan else 0
         spend = await self._admit(prompt_tokens) if plan else None
         answer = Answer(new_id(), conversation_id or "", owner=self.store.owner)
-        relay = self._relay(answer, record, prompt_tokens, spend)
         if plan is not None:
             answer.model, answer.context, answer.queued = plan.model, plan.fitted.report, queued
         if record:
-            answer.conversation_id = await self.store.add_turn(
-                conversation_id, title_from(first), [MessageDraft(r, t) for r, t in new]
-            )
+            try:
+                answer.conversation_id = await self.store.add_turn(
+                    conversation_id, title_from(first), [MessageDraft(r, t) for r, t in new]
+                )
+            except BaseException:  # nothing was asked: the key's limits get back their part
+                if spend is not None:
+                    await spend(answer)
+                raise
+        relay = self._relay(answer, record, prompt_tokens, spend)
         answer.failure = failure
         if plan is not None:
             texts = [m["content"] for m in plan.fitted.messages]
