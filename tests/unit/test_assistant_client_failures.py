@@ -4,13 +4,16 @@ nothing listening, a server that accepts and never answers."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import socket
 
 import pytest
+from fastapi import FastAPI
+from fastapi.responses import JSONResponse
 
 from elite_panel.client.assistant import AssistantClient
 from elite_panel.core.errors import AssistantError
-from tests.fakes.ollama_double import free_port
+from tests.fakes.ollama_double import free_port, serve_in_thread
 
 
 def failure(url: str, timeout_s: float = 5.0) -> str:
@@ -50,3 +53,36 @@ def test_a_server_that_never_answers() -> None:
         message
         == f"http://127.0.0.1:{port} did not answer in time: check the server and the network"
     )
+
+
+@pytest.mark.parametrize(
+    ("error", "said"),
+    [
+        ("rate limit exceeded", "rate limited by the server: try again in 7 s"),
+        (
+            "the key 'ci' used 990 of its 1,000 tokens a minute",
+            "the key 'ci' used 990 of its 1,000 tokens a minute: try again in 7 s",
+        ),
+    ],
+)
+def test_a_limit_is_named_with_its_wait(error: str, said: str) -> None:
+    """A 429 says which limit (a key's tokens, or the request rate) and how long to wait."""
+    app = FastAPI()
+
+    @app.get("/api/models")
+    async def refuse() -> JSONResponse:
+        body = {"error": error, "code": "rate_limited"}
+        return JSONResponse(body, status_code=429, headers={"Retry-After": "7"})
+
+    async def ask(url: str) -> AssistantError:
+        client = AssistantClient(url, "key")
+        try:
+            with pytest.raises(AssistantError) as raised:
+                await client.models()
+        finally:
+            await client.aclose()
+        return raised.value
+
+    with contextlib.contextmanager(serve_in_thread)(app) as url:
+        refused = asyncio.run(ask(url))
+    assert str(refused) == said and refused.code == "rate_limited"

@@ -362,6 +362,11 @@ ADVICE = {
     "unreachable": "Is the stack up? Start it on the Stack page (Ctrl+S).",
     "rate_limited": "Too many requests: wait a moment, then Retry.",
     "unauthorized": "The stack restarted with a new token: Retry reconnects.",
+    "runner_timeout": "The runner stopped answering; check it on the Stack page, then Retry.",
+    "queue_full": "Every runner is busy: Retry in a moment.",
+    "queue_timeout": "Every runner stayed busy: Retry in a moment.",
+    "model_not_allowed": "Pick a model this key may use.",
+    "key_revoked": "The key was revoked: set a new one on the Secrets page.",
 }
 
 

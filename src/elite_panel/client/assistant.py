@@ -248,7 +248,9 @@ def _refusal(response: httpx.Response) -> AssistantError:
         )
     if response.status_code == 429:
         wait = response.headers.get("retry-after", "a few")
-        return AssistantError(f"rate limited by the server: try again in {wait} s", code)
+        if message == "rate limit exceeded":  # the request rate; a key's limits say theirs
+            message = "rate limited by the server"
+        return AssistantError(f"{message}: try again in {wait} s", code)
     if code == "context_overflow":  # the message says the numbers and what to do
         return AssistantError(str(message), code)
     return AssistantError(f"the assistant server answered {response.status_code}: {message}", code)
