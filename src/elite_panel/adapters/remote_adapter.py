@@ -29,7 +29,8 @@ class RemoteAdapter(QObject):
         is checked against, once per profile followed (for the chat's connection).
     unavailable(str): no connection can be made (no key, an unreadable CA file): why.
     stateChanged(dict): ``url``, ``ready``, ``checks``, ``version``, ``key``, ``admin``,
-        ``runners`` and ``error`` (what failed, with what to do; "" when all answered).
+        ``runners``, ``usage`` (each caller's use over 7 days, for the admin token) and
+        ``error`` (what failed, with what to do; "" when all answered).
     """
 
     credentials = Signal(str, str, object)
@@ -72,7 +73,7 @@ class RemoteAdapter(QObject):
         client = AssistantClient(url, key, timeout_s=REQUEST_TIMEOUT_S, verify=verify)
         try:
             while True:
-                self._publish(await _ask(client, url))
+                self._publish(await look(client, url))
                 await asyncio.sleep(POLL_INTERVAL_S)
         finally:
             await client.aclose()
@@ -82,9 +83,16 @@ class RemoteAdapter(QObject):
         self.stateChanged.emit(state)
 
 
-async def _ask(client: AssistantClient, url: str) -> dict[str, Any]:
-    """One look at the server: ``/ready``, ``/api/info`` and ``/api/runners`` together."""
-    state: dict[str, Any] = {"url": url, "ready": False, "error": "", "runners": []}
+async def look(client: AssistantClient, url: str) -> dict[str, Any]:
+    """One look at the server: ``/ready``, ``/api/info`` and ``/api/runners`` together, and
+    for the admin token what each caller used."""
+    state: dict[str, Any] = {
+        "url": url,
+        "ready": False,
+        "error": "",
+        "runners": [],
+        "usage": [],
+    }
     try:  # (the client's timeout bounds each request, and says so when it passes)
         ready, info, runners = await asyncio.gather(
             client.readiness(), client.info(), client.runners()
@@ -100,4 +108,9 @@ async def _ask(client: AssistantClient, url: str) -> dict[str, Any]:
         admin=bool(info.get("admin")),
         runners=runners,
     )
+    if state["admin"]:
+        try:
+            state["usage"] = await client.usage()
+        except EliteError as exc:  # an older server: no usage to show
+            state["usage_error"] = str(exc)
     return state

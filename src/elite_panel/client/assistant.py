@@ -101,6 +101,20 @@ class AssistantClient:
         info: dict[str, Any] = (await self._request("GET", "/api/info")).json()
         return info
 
+    async def usage(self, since: str = "7d") -> list[dict[str, Any]]:
+        """What each caller used since ``since`` (the admin token's), summed per caller:
+        ``key``, ``requests``, ``errors``, ``prompt_tokens``, ``completion_tokens``; the
+        busiest first."""
+        response = await self._request("GET", "/api/keys/usage", params={"since": since})
+        callers: dict[str, dict[str, Any]] = {}
+        for row in response.json()["days"]:
+            mine = callers.setdefault(row["key"], {"key": row["key"]})
+            for name in USAGE_COUNTS:
+                mine[name] = mine.get(name, 0) + int(row[name])
+        return sorted(
+            callers.values(), key=lambda c: -(c["prompt_tokens"] + c["completion_tokens"])
+        )
+
     async def runners(self) -> list[dict[str, Any]]:
         """The server's pool: each runner's state, models, requests in flight, last error."""
         runners: list[dict[str, Any]] = (await self._request("GET", "/api/runners")).json()[
@@ -216,6 +230,8 @@ class AssistantClient:
     async def aclose(self) -> None:
         await self._http.aclose()
 
+
+USAGE_COUNTS = ("requests", "errors", "prompt_tokens", "completion_tokens")
 
 # How the resolver says a host name is unknown (glibc, glibc without DNS, macOS).
 NAME_ERRORS = (

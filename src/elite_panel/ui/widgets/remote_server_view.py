@@ -13,6 +13,7 @@ from elite_panel.ui.style import badge_css
 from elite_panel.ui.widgets.actions import fill, record_table
 
 RUNNERS = ("Runner", "Kind", "State", "Models", "In flight", "Requests", "Last error")
+USAGE = ("Key", "Requests", "Failed", "Prompt tokens", "Answer tokens")
 
 
 class RemoteServerView(QWidget):
@@ -32,6 +33,10 @@ class RemoteServerView(QWidget):
         self.identity.setWordWrap(True)
         self.runners = record_table(RUNNERS, stretch=len(RUNNERS) - 1)
         self.runners.setAccessibleName("The server's runners")
+        # What each key used (the admin token sees every key's).
+        self.usage_label = QLabel("Use of the last 7 days, by key")
+        self.usage = record_table(USAGE, stretch=0)
+        self.usage.setAccessibleName("Each key's use of the last 7 days")
         note = QLabel(
             "This profile uses a team's server: nothing runs on this machine, and the "
             "server is started, stopped and backed up where it runs (Compose, Kubernetes)."
@@ -51,6 +56,8 @@ class RemoteServerView(QWidget):
         layout.addWidget(self.identity)
         layout.addWidget(QLabel("Runners"))
         layout.addWidget(self.runners, 1)
+        layout.addWidget(self.usage_label)
+        layout.addWidget(self.usage, 1)
         layout.addWidget(note)
 
     def show_state(self, state: dict[str, Any]) -> None:
@@ -73,6 +80,10 @@ class RemoteServerView(QWidget):
             )
             self.identity.setText(f"Version {state['version']} · connected with {who}")
         fill(self.runners, [_row(runner) for runner in state.get("runners", [])])
+        usage = state.get("usage", [])
+        fill(self.usage, [_usage_row(caller) for caller in usage])
+        self.usage.setVisible(bool(usage))
+        self.usage_label.setVisible(bool(usage))
         for row in range(self.runners.rowCount()):  # the whole text where a cell elides it
             for column in (RUNNERS.index("Models"), RUNNERS.index("Last error")):
                 item = self.runners.item(row, column)
@@ -90,3 +101,8 @@ def _row(runner: dict[str, Any]) -> list[str]:
         str(runner.get("requests", 0)),
         str(runner.get("last_error") or ""),
     ]
+
+
+def _usage_row(caller: dict[str, Any]) -> list[str]:
+    counts = ("requests", "errors", "prompt_tokens", "completion_tokens")
+    return [str(caller.get("key", "")), *(f"{int(caller.get(n, 0)):,}" for n in counts)]
