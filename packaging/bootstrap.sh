@@ -161,6 +161,7 @@ case "$action" in
         start_test_services   # PostgreSQL, Redis, nginx: the cluster's replicas behind nginx
         "$VENV/bin/python" -m tests.benchmarks.bench_cluster
         "$VENV/bin/python" -m tests.benchmarks.bench_quotas
+        "$VENV/bin/python" -m tests.benchmarks.bench_load
         "$VENV/bin/python" -m tests.benchmarks.bench_exporter
         QT_QPA_PLATFORM=offscreen "$VENV/bin/python" -m tests.benchmarks.bench_chat_render
         QT_QPA_PLATFORM=offscreen "$VENV/bin/python" -m tests.benchmarks.bench_remote

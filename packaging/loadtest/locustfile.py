@@ -145,10 +145,11 @@ class Editor(Team):
 
 
 class Flood(Team):
-    """One key sending as fast as it can, far beyond its limits."""
+    """One key sending as fast as it can, far beyond its limits: two users, whatever the
+    team's size (``fixed_count``), so that a run with the flood has the same team."""
 
     abstract = not FLOOD
-    weight = 2
+    fixed_count = 2
     wait_time = constant(0)
     key = "flood"
 
