@@ -132,8 +132,8 @@ def main() -> int:
         f"  p95 first token, fill-in-the-middle: {b['fim_ttft_p95_ms']:.0f} ms alone, "
         f"{f['fim_ttft_p95_ms']:.0f} ms with the flood "
         f"({f['fim_ttft_p95_ms'] / b['fim_ttft_p95_ms']:.2f}x)\n"
-        f"  answers (alone / with the flood): chat {b['chat_answers']} / {f['chat_answers']}, fim {b['fim_answers']} / "
-        f"{f['fim_answers']}; the flood refused {f['flood_refused_share']:.1%} of the time; "
+        f"  answers (alone / with the flood): chat {b['chat_answers']} / {f['chat_answers']}, "
+        f"fim {b['fim_answers']} / {f['fim_answers']}; the flood refused {f['flood_refused_share']:.1%} of the time; "
         f"failures {b['failures']} / {f['failures']} (aim 0)\n"
         f"  replicas' memory: {rss['before']} MB before, {rss['after']} MB after\n"
     )
