@@ -133,7 +133,8 @@ def main() -> int:
         f"{f['fim_ttft_p95_ms']:.0f} ms with the flood "
         f"({f['fim_ttft_p95_ms'] / b['fim_ttft_p95_ms']:.2f}x)\n"
         f"  answers (alone / with the flood): chat {b['chat_answers']} / {f['chat_answers']}, "
-        f"fim {b['fim_answers']} / {f['fim_answers']}; the flood refused {f['flood_refused_share']:.1%} of the time; "
+        f"fim {b['fim_answers']} / {f['fim_answers']}; "
+        f"the flood refused {f['flood_refused_share']:.1%} of the time; "
         f"failures {b['failures']} / {f['failures']} (aim 0)\n"
         f"  replicas' memory: {rss['before']} MB before, {rss['after']} MB after\n"
     )
