@@ -54,16 +54,18 @@ def test_the_built_in_runner_fits_every_conversation_into_its_window(home: Home)
     assert answered.returncode == 0 and answered.stdout.strip(), answered.stderr
 
     # A prompt just under the window is answered whole; the runner counts no more than we.
-    text = PROSE
-    for _ in range(40):
+    def counted(repeats: int) -> dict[str, Any]:
         body = {
-            "messages": [{"role": "user", "content": text + PROSE}],
+            "messages": [{"role": "user", "content": PROSE * repeats}],
             "options": {"max_tokens": 8},
         }
-        counted = http.post("/api/chat/count", json=body).json()
-        if not counted["fits"]:
-            break
-        text += PROSE
+        result: dict[str, Any] = http.post("/api/chat/count", json=body).json()
+        return result
+
+    one, two = (counted(n)["context"]["prompt_tokens"] for n in (1, 2))
+    repeats = 1 + (WINDOW - 8 - one) // (two - one)  # the most that fit, by the server's count
+    assert counted(repeats)["fits"] and not counted(repeats + 1)["fits"]
+    text = PROSE * repeats
     body = {"messages": [{"role": "user", "content": text}], "options": {"max_tokens": 8}}
     answer = events(http, body)
     context, done = answer[0]["context"], answer[-1]
