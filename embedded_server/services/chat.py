@@ -84,13 +84,13 @@ class Answer:
     def text(self) -> str:
         return "".join(self.parts)
 
-    def tokens_used(self, counted_prompt: int) -> int:
+    def tokens_used(self, counted_prompt: int) -> tuple[int, int]:
         """Prompt and answer tokens, as the runner reported them at the end; the prompt
         as counted before it was sent when the answer did not end (or no count came)."""
         done = self.done
         if done is None:
-            return counted_prompt
-        return (done.prompt_tokens or counted_prompt) + (done.completion_tokens or 0)
+            return counted_prompt, 0
+        return done.prompt_tokens or counted_prompt, done.completion_tokens or 0
 
     def figures(self) -> dict[str, Any]:
         end = time.perf_counter()
@@ -183,10 +183,18 @@ class ChatService:
             relay.on_close.append(functools.partial(_record_usage, self.usage, prompt_tokens))
         return relay
 
-    def _within_limits(self, model: str, options: dict[str, Any]) -> dict[str, Any]:
+    def _key_limits(self) -> tuple[Quotas, KeyLimits, str] | None:
+        """The counters, limits and name of the key this service answers (None: the
+        admin token, or no limits kept)."""
         if self.quotas is None or self.limits is None or self.store.owner is None:
+            return None
+        return self.quotas, self.limits, self.store.owner
+
+    def _within_limits(self, model: str, options: dict[str, Any]) -> dict[str, Any]:
+        if (limited := self._key_limits()) is None:
             return options
-        return self.quotas.options_for(self.store.owner, self.limits, model, options)
+        quotas, limits, key = limited
+        return quotas.options_for(key, limits, model, options)
 
     def _waits_ahead(self, model: str) -> int:
         """How many requests an answer of ``model`` would wait behind for a runner slot;
@@ -201,13 +209,13 @@ class ChatService:
     async def _admit(self, prompt_tokens: int) -> Callable[[Answer], Awaitable[None]] | None:
         """Count an answer against the key's limits (raises ``Refused``); returns what
         spends what it used when it ends (a relay's ``on_close``)."""
-        if self.quotas is None or self.limits is None or self.store.owner is None:
+        if (limited := self._key_limits()) is None:
             return None
-        quotas = self.quotas
-        admitted = await quotas.admit(self.store.owner, self.limits, prompt_tokens)
+        quotas, limits, key = limited
+        admitted = await quotas.admit(key, limits, prompt_tokens)
 
         async def spend(answer: Answer) -> None:
-            await quotas.release(admitted, answer.tokens_used(prompt_tokens))
+            await quotas.release(admitted, sum(answer.tokens_used(prompt_tokens)))
 
         return spend
 
@@ -486,10 +494,10 @@ async def _read(
 
 async def _record_usage(usage: UsageStore, prompt_tokens: int, answer: Answer) -> None:
     """Add the answer to its caller's use (a client leaving is not a failure)."""
-    done = answer.done
-    failed = done is None and (answer.failure is None or answer.failure.code != "client_gone")
-    prompt = (done.prompt_tokens if done else None) or prompt_tokens
-    completion = (done.completion_tokens if done else None) or 0
+    failed = answer.done is None and (
+        answer.failure is None or answer.failure.code != "client_gone"
+    )
+    prompt, completion = answer.tokens_used(prompt_tokens)
     try:
         await usage.record(answer.owner or ADMIN_LABEL, answer.model, prompt, completion, failed)
     except Exception:  # a database hiccup costs a row of the report, not the answer
