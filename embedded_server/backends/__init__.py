@@ -8,6 +8,7 @@ from embedded_server.backends.base import (
     ModelInfo,
     RunnerBackend,
 )
+from embedded_server.backends.gguf_tokenizer import GgufTokenizers
 from embedded_server.backends.pool import HealthPolicy, Runner, RunnerPool
 from embedded_server.config import RunnerSpec, Settings
 from embedded_server.metrics import ServerMetrics
@@ -18,21 +19,20 @@ def make_runner(spec: RunnerSpec, settings: Settings) -> RunnerBackend:
     runner (the one-runner shorthand with ``ASSISTANT_MODELS_DIR``) manages its folder."""
     key = spec.api_key.get_secret_value()
     connect = settings.runner_connect_timeout_s
+    tokenizers = GgufTokenizers() if GgufTokenizers.available() else None
     if spec.kind == "openai":
         from embedded_server.backends.gguf_folder import GgufFolder
-        from embedded_server.backends.gguf_tokenizer import GgufTokenizers
         from embedded_server.backends.openai_backend import OpenAIBackend
 
         folder = None
         if settings.models_dir and not settings.runners:
-            tokenizers = GgufTokenizers() if GgufTokenizers.available() else None
             folder = GgufFolder(
                 settings.models_dir, settings.bundled_model, spec.context_length, tokenizers
             )
         return OpenAIBackend(spec.url, key, folder, spec.context_length, connect)
     from embedded_server.backends.ollama_backend import OllamaBackend
 
-    return OllamaBackend(spec.url, key, spec.context_length, connect)
+    return OllamaBackend(spec.url, key, spec.context_length, connect, tokenizers)
 
 
 def make_pool(settings: Settings, metrics: ServerMetrics) -> RunnerPool:

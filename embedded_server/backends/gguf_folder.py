@@ -14,17 +14,16 @@ import functools
 import os
 import re
 import shutil
-import struct
 from collections.abc import AsyncGenerator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 from embedded_server.backends.base import ModelInfo, ModelNotFound, Unsupported
+from embedded_server.backends.gguf_header import GGUF_MAGIC, GgufError, iter_metadata
 from embedded_server.backends.gguf_tokenizer import GgufTokenizers
 
-GGUF_MAGIC = b"GGUF"
 CHUNK = 8 * 1024 * 1024
 SPACE_MARGIN = 64 * 1024 * 1024  # never fill the disk to the last byte
 NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$")
@@ -116,57 +115,20 @@ class GgufFolder:
 
 
 # GGUF's value types (ggml's gguf.h): the fixed sizes, and the three read differently.
-_GGUF_SIZES = {0: 1, 1: 1, 2: 2, 3: 2, 4: 4, 5: 4, 6: 4, 7: 1, 10: 8, 11: 8, 12: 8}
-_GGUF_STRING, _GGUF_ARRAY = 8, 9
-_GGUF_INTS = {0: "<B", 1: "<b", 2: "<H", 3: "<h", 4: "<I", 5: "<i", 10: "<Q", 11: "<q"}
-
-
 @functools.lru_cache(maxsize=256)
 def trained_context_length(path: Path, mtime_ns: int = 0) -> int | None:
     """The context window a GGUF model was trained for (``<architecture>.context_length``
     in its header); ``None`` when the file does not say or is not GGUF (version 2 or 3).
     Kept per file and ``mtime_ns`` (a file replaced under the same name is read again).
-
-    The header is read up to that key (a few kilobytes): the ``gguf`` package would read
-    the same but brings numpy, requests and tqdm into the server."""
+    The header is read up to that key (a few kilobytes)."""
     try:
         with path.open("rb") as fh:
-            if fh.read(4) != GGUF_MAGIC or _unpack(fh, "<I") not in (2, 3):
-                return None
-            _unpack(fh, "<Q")  # tensors
             architecture = None
-            for _ in range(_unpack(fh, "<Q")):
-                key = _string(fh)
-                kind = _unpack(fh, "<I")
-                if key == "general.architecture" and kind == _GGUF_STRING:
-                    architecture = _string(fh)
-                elif key == f"{architecture}.context_length" and kind in _GGUF_INTS:
-                    return int(_unpack(fh, _GGUF_INTS[kind]))
-                else:
-                    _skip(fh, kind)
-    except (OSError, struct.error, UnicodeDecodeError, KeyError):
+            for key, value in iter_metadata(fh):
+                if key == "general.architecture":
+                    architecture = value
+                elif key == f"{architecture}.context_length":
+                    return value if isinstance(value, int) else None
+    except (OSError, GgufError, UnicodeDecodeError):
         return None
     return None
-
-
-def _unpack(fh: IO[bytes], fmt: str) -> int:
-    value: int = struct.unpack(fmt, fh.read(struct.calcsize(fmt)))[0]
-    return value
-
-
-def _string(fh: IO[bytes]) -> str:
-    return fh.read(_unpack(fh, "<Q")).decode("utf-8")
-
-
-def _skip(fh: IO[bytes], kind: int) -> None:
-    if kind == _GGUF_STRING:
-        fh.seek(_unpack(fh, "<Q"), os.SEEK_CUR)
-    elif kind == _GGUF_ARRAY:
-        item, count = _unpack(fh, "<I"), _unpack(fh, "<Q")
-        if item in _GGUF_SIZES:
-            fh.seek(_GGUF_SIZES[item] * count, os.SEEK_CUR)
-        else:
-            for _ in range(count):
-                _skip(fh, item)
-    else:
-        fh.seek(_GGUF_SIZES[kind], os.SEEK_CUR)

@@ -2,10 +2,17 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
+import hashlib
+import json
+import logging
 import re
+import shutil
+import tempfile
 import time
 from collections.abc import AsyncGenerator, AsyncIterator, Iterator, Mapping, Sequence
+from pathlib import Path
 from typing import Any, cast
 
 import httpx
@@ -22,6 +29,10 @@ from embedded_server.backends.base import (
     RequestRejected,
     Unsupported,
 )
+from embedded_server.backends.gguf_header import GgufError, write_metadata
+from embedded_server.backends.gguf_tokenizer import GgufTokenizers
+
+log = logging.getLogger(__name__)
 
 # Ollama's option names for the portable ones of our API.
 _OPTION_NAMES = {"max_tokens": "num_predict"}
@@ -34,7 +45,13 @@ class OllamaBackend:
 
     ``context_length`` is the window Ollama runs models with when neither the model
     (``PARAMETER num_ctx``) nor a loaded instance says (``OLLAMA_CONTEXT_LENGTH`` of that
-    server; Ollama's own default otherwise, :data:`DEFAULT_WINDOW`)."""
+    server; Ollama's own default otherwise, :data:`DEFAULT_WINDOW`).
+
+    With ``tokenizers`` (llama.cpp's binding installed here), prompts are counted by each
+    model's own vocabulary: ``/api/show`` with ``verbose`` shows it (tokens, merges, the
+    pre-tokenizer), written back as a GGUF header without tensors and loaded by llama.cpp,
+    the tokenizer Ollama's runner uses. Without it, or for a model whose vocabulary
+    llama.cpp does not load, the prompts are estimated."""
 
     def __init__(
         self,
@@ -42,10 +59,14 @@ class OllamaBackend:
         api_key: str = "",
         context_length: int | None = None,
         connect_timeout_s: float = 5.0,
+        tokenizers: GgufTokenizers | None = None,
     ) -> None:
         self.url = url
         self.context_length = context_length
+        self.tokenizers = tokenizers
         self._windows: dict[str, tuple[float, ContextWindow]] = {}
+        self._vocabularies: dict[str, asyncio.Task[Path | None]] = {}
+        self._vocabulary_dir: Path | None = None
         # A key for an Ollama behind an authenticating proxy (ASSISTANT_RUNNERS' api_key).
         headers = {"Authorization": f"Bearer {api_key}"} if api_key else None
         self._client = ollama.AsyncClient(
@@ -82,9 +103,40 @@ class OllamaBackend:
         return window
 
     async def count_tokens(self, model: str, texts: Sequence[str]) -> list[int] | None:
-        """Ollama has no tokenizer endpoint: the prompts are estimated (and the estimate
-        learns from ``prompt_eval_count``)."""
-        return None
+        """The tokens of ``texts`` by the model's vocabulary; ``None`` where it cannot be
+        loaded here (the caller estimates, learning from ``prompt_eval_count``)."""
+        if self.tokenizers is None:
+            return None
+        task = self._vocabularies.get(model)
+        if task is None:  # prepared once, and not cancelled by a caller's deadline
+            task = self._vocabularies[model] = asyncio.create_task(
+                self._vocabulary(model, self.tokenizers)
+            )
+        path = await asyncio.shield(task)
+        return None if path is None else await self.tokenizers.count(path, texts)
+
+    async def _vocabulary(self, model: str, tokenizers: GgufTokenizers) -> Path | None:
+        """The model's vocabulary as a GGUF file llama.cpp loads, or ``None``."""
+        try:
+            response = await self._client._client.post(
+                "/api/show", json={"model": model, "verbose": True}
+            )
+            response.raise_for_status()
+            shown = await asyncio.to_thread(json.loads, response.content)
+            info = shown.get("model_info") or {}
+            if not info.get("tokenizer.ggml.tokens"):
+                log.info("Ollama shows no vocabulary of %s: its prompts are estimated", model)
+                return None
+            if self._vocabulary_dir is None:
+                self._vocabulary_dir = Path(tempfile.mkdtemp(prefix="elite-vocabulary-"))
+            path = self._vocabulary_dir / f"{hashlib.sha256(model.encode()).hexdigest()[:16]}.gguf"
+            await asyncio.to_thread(write_metadata, path, info)
+            await tokenizers.count(path, [""])  # loads it: a failure shows here
+        except (httpx.HTTPError, ValueError, GgufError, OSError) as exc:
+            log.warning("the vocabulary of %s could not be loaded (%s): estimating", model, exc)
+            return None
+        log.info("counting the prompts of %s with its own vocabulary", model)
+        return path
 
     async def list_models(self) -> list[ModelInfo]:
         try:
@@ -225,7 +277,11 @@ class OllamaBackend:
             raise BackendError(f"Ollama at {self.url} failed: {exc}") from exc
 
     async def aclose(self) -> None:
+        for task in self._vocabularies.values():
+            task.cancel()
         await self._client._client.aclose()
+        if self._vocabulary_dir is not None:
+            shutil.rmtree(self._vocabulary_dir, ignore_errors=True)
 
 
 def _chunk(content: str | None, part: Any) -> ChatChunk:

@@ -13,7 +13,11 @@ the same run:
   turn (its history counted before, as in a conversation), and one 8k-token message pasted
   at once; against reading the conversation's history from the database, which the
   server did before the budget step existed. Aim <= 5 ms;
-- the estimate against the bundled model's tokenizer on the 50 prompts of
+- an Ollama model's vocabulary loaded here (Ollama's verbose ``/api/show``, from the
+  Ollama double showing the bundled model's header): its counts against the model file's
+  own tokenizer on the 50 prompts, and what loading it once costs;
+- the estimate (what Ollama's prompts get where llama.cpp's binding is not installed)
+  against the bundled model's tokenizer on the 50 prompts of
   ``tests/data/token_prompts`` (code, prose, other languages), before any report and once
   it has learned from ten reports of other prompts (the runner's counts of chat prompts
   made of them). Aim: at most 10 % over, never under by more than 2 %;
@@ -38,6 +42,7 @@ from typing import Any
 from elite_panel.core.builtin_runner import bundled_model_path
 from embedded_server.backends.gguf_folder import GgufFolder
 from embedded_server.backends.gguf_tokenizer import GgufTokenizers
+from embedded_server.backends.ollama_backend import OllamaBackend
 from embedded_server.backends.openai_backend import OpenAIBackend
 from embedded_server.db.engine import Database
 from embedded_server.db.migrate import upgrade
@@ -45,7 +50,7 @@ from embedded_server.db.store import ConversationStore, MessageDraft
 from embedded_server.services.context import Budgeter
 from embedded_server.services.tokens import LearnedEstimate, raw_parts
 from tests.benchmarks import save_results
-from tests.fakes.ollama_double import free_port
+from tests.fakes.ollama_double import OllamaDouble, build_app, free_port, serve_in_thread
 
 REPO = Path(__file__).resolve().parents[2]
 PROMPTS = sorted((REPO / "tests" / "data" / "token_prompts").glob("*.txt"))
@@ -101,6 +106,23 @@ async def counting(model: Path, runner_url: str) -> dict[str, Any]:
     }
     await http.aclose()
     return figures
+
+
+async def ollama_vocabulary(model: Path) -> dict[str, Any]:
+    """Counting through Ollama's shown vocabulary, against the model file's tokenizer."""
+    double = OllamaDouble(vocabulary=model)
+    texts = [p.read_text() for p in PROMPTS]
+    real = await GgufTokenizers().count(model, texts)
+    for url in serve_in_thread(build_app(double)):
+        backend = OllamaBackend(url, tokenizers=GgufTokenizers())
+        started = time.perf_counter()
+        await backend.count_tokens("llama3.2", ["hello"])
+        loading_ms = (time.perf_counter() - started) * 1000
+        counted = await backend.count_tokens("llama3.2", texts)
+        await backend.aclose()
+    assert counted is not None
+    same = sum(a == b for a, b in zip(counted, real, strict=True))
+    return {"prompts": len(texts), "same": same, "loading_ms": loading_ms}
 
 
 async def budget_step(model: Path, folder: Path) -> dict[str, Any]:
@@ -307,6 +329,7 @@ def main() -> int:
         runner.wait(timeout=30)
     with tempfile.TemporaryDirectory(prefix="elite-bench-context-") as folder:
         results["budget"] = asyncio.run(budget_step(model, Path(folder)))
+    results["ollama_vocabulary"] = asyncio.run(ollama_vocabulary(model))
     results["estimate"] = asyncio.run(estimate_error(model))
     with tempfile.TemporaryDirectory(prefix="elite-bench-context-") as folder:
         results["open"] = open_long(Path(folder))
@@ -317,6 +340,7 @@ def main() -> int:
 
 def report(r: dict[str, Any]) -> None:
     c, b, e, o = r["counting"], r["budget"], r["estimate"], r["open"]
+    v = r["ollama_vocabulary"]
 
     def cell(f: dict[str, float]) -> str:
         return f"{f['p50_ms']:7.2f} / {f['p95_ms']:7.2f}"
@@ -332,6 +356,8 @@ def report(r: dict[str, Any]) -> None:
         f"  one 8k-token message pasted           {cell(b['paste_8k'])}",
         f"    the same, counted as the draft       {cell(b['paste_8k_metered'])}",
         f"  baseline: reading the history         {cell(b['history_read'])}",
+        f"an Ollama model's shown vocabulary: the same count as the model file's tokenizer on "
+        f"{v['same']} of {v['prompts']} prompts; loading it {v['loading_ms']:.0f} ms (once)",
         f"estimate / real tokens on {e['prompts']} prompts (aim 0.98-1.10), learned factors "
         f"{e['learned']['latin']:.2f} (Latin) and {e['learned']['other']:.2f} (other scripts):",
     ]

@@ -14,6 +14,10 @@ their first token (what makes a busy runner slow to answer, for the pool's bench
 ``num_ctx`` is the window the models run with (``PARAMETER num_ctx`` in ``/api/show``, and
 ``context_length`` of ``/api/ps``); ``prompt_eval_count`` of each answer is counted by the
 double's own tokenizer, :func:`double_tokens` (Ollama counts after the fact, as this does).
+With ``vocabulary`` (a GGUF file), ``/api/show`` with ``verbose`` shows that model's header
+as Ollama does (the tokenizer's arrays filled; ``general.name`` and the chat template left
+out) and the prompts are counted by its real tokenizer (llama.cpp), 5 tokens a message for
+ChatML's markers.
 ``hang`` accepts chats and never answers them (a hung runner). A chat whose options hold a
 negative number is refused with 400, as Ollama refuses an invalid option.
 """
@@ -23,6 +27,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import copy
+import functools
 import json
 import socket
 import threading
@@ -34,6 +39,9 @@ from typing import Any
 import uvicorn
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, PlainTextResponse, StreamingResponse
+
+from embedded_server.backends.gguf_header import iter_metadata
+from embedded_server.backends.gguf_tokenizer import GgufTokenizers
 
 FIXTURES = {
     f["id"]: f
@@ -63,6 +71,9 @@ class OllamaDouble:
     unloaded: list[str] = field(default_factory=list)
     num_ctx: int | None = None
     hang: bool = False
+    vocabulary: Path | None = None
+    shown_overrides: dict[str, Any] = field(default_factory=dict)  # over the shown header
+    shows_verbose: int = 0  # /api/show requests with verbose
 
     _slots: asyncio.Semaphore | None = None
 
@@ -104,10 +115,18 @@ def build_app(double: OllamaDouble) -> FastAPI:
 
     @app.post("/api/show")
     async def show(request: Request) -> Any:
-        name = (await request.json()).get("model", "")
+        asked = await request.json()
+        name = asked.get("model", "")
         if double.find(name) is None:
             return JSONResponse({"error": f"model '{name}' not found"}, status_code=404)
         body: dict[str, Any] = copy.deepcopy(FIXTURES["show"]["response"]["body"])
+        if asked.get("verbose"):
+            double.shows_verbose += 1
+            if double.vocabulary:
+                body["model_info"] = {
+                    **_shown_header(double.vocabulary),
+                    **double.shown_overrides,
+                }
         if double.num_ctx:
             body["parameters"] += f"\nnum_ctx                        {double.num_ctx}"
         return body
@@ -162,7 +181,12 @@ def build_app(double: OllamaDouble) -> FastAPI:
             return JSONResponse({"error": "invalid option: negative value"}, status_code=400)
         if double.hang:
             await asyncio.Event().wait()  # accepted, never answered
-        prompt = sum(double_tokens(m.get("content", "")) + 4 for m in body["messages"])
+        texts = [m.get("content", "") for m in body["messages"]]
+        if double.vocabulary:
+            counts = await _TOKENIZERS.count(double.vocabulary, texts)
+            prompt = sum(n + 5 for n in counts)
+        else:
+            prompt = sum(double_tokens(text) + 4 for text in texts)
         return StreamingResponse(
             _chat_stream(double, body["model"], options.get("num_predict"), prompt),
             media_type="application/x-ndjson",
@@ -202,6 +226,19 @@ async def _pull_stream(double: OllamaDouble, name: str) -> AsyncIterator[bytes]:
     model = {**copy.deepcopy(double.installed[0] if double.installed else {}), "name": full}
     model["model"], model["size"] = full, total
     double.installed.append(model)
+
+
+_TOKENIZERS = GgufTokenizers()
+
+
+@functools.cache
+def _shown_header(path: Path) -> dict[str, Any]:
+    """A GGUF file's metadata as Ollama's verbose ``/api/show`` has it."""
+    with path.open("rb") as fh:
+        header = dict(iter_metadata(fh))
+    for key in ("general.name", "tokenizer.chat_template"):
+        header.pop(key, None)
+    return header
 
 
 def double_tokens(text: str) -> int:

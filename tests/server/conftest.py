@@ -65,6 +65,7 @@ def _reset_double(request: pytest.FixtureRequest) -> None:
     if "double" in request.fixturenames:
         state = request.getfixturevalue("double")
         state.drop_final, state.delay_s, state.hang, state.num_ctx = False, 0.0, False, None
+        state.vocabulary, state.shown_overrides, state.shows_verbose = None, {}, 0
         state.answer = ollama_double.OllamaDouble.answer
         fresh = ollama_double.OllamaDouble()
         state.installed, state.unloaded, state.loaded = fresh.installed, [], None

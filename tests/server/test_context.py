@@ -4,6 +4,7 @@ refusals with the numbers (ours on /api, OpenAI's on /v1), against the Ollama do
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -13,9 +14,17 @@ import openai
 import pytest
 from fastapi.testclient import TestClient
 
+from elite_panel.core.builtin_runner import bundled_model_path
 from embedded_server.app import create_app
+from embedded_server.backends.gguf_tokenizer import GgufTokenizers
 from embedded_server.config import Settings
-from embedded_server.services.tokens import MARGIN, RECENT, LearnedEstimate, raw_parts
+from embedded_server.services.tokens import (
+    MARGIN,
+    RECENT,
+    LearnedEstimate,
+    prompt_overhead,
+    raw_parts,
+)
 from tests.fakes.ollama_double import OllamaDouble, double_tokens, serve_in_thread
 from tests.server.conftest import AUTH, TOKEN, MakeClient, ndjson
 
@@ -143,6 +152,50 @@ def test_the_estimate_learns_the_runners_counts(client: TestClient, double: Olla
     real = double_tokens(fresh)
     assert real <= estimate.count(fresh) <= real * 1.08
     assert abs(before - real) > real * 0.08  # it did learn
+
+
+MIXED = (
+    "def reverse(items: list[int]) -> list[int]:\n    return items[::-1]\n\n"
+    "Explique ce code, s'il vous plaît. この関数は何をしますか? Объясни этот код. "
+)
+
+
+@pytest.mark.model
+def test_a_model_whose_vocabulary_ollama_shows_is_counted_by_its_own_tokenizer(
+    client: TestClient, double: OllamaDouble
+) -> None:
+    """The double shows the bundled model's header (Ollama's verbose ``/api/show``) and
+    counts with its real tokenizer: the server's count of each message is the tokenizer's,
+    not an estimate, on code, prose and three other scripts."""
+    model = bundled_model_path()
+    assert model is not None
+    double.vocabulary = Path(model)
+    events = ndjson(chat(client, MIXED * 20, system="Answer in English.").text)
+    context = events[0]["context"]
+    assert context["exact"] is True
+    sent = [m["content"] for m in double.requests[-1]["messages"]]
+    real = asyncio.run(GgufTokenizers().count(Path(model), sent))
+    assert context["prompt_tokens"] == sum(real) + prompt_overhead(len(sent))
+    assert context["prompt_tokens"] >= events[-1]["usage"]["prompt_tokens"]  # the runner's own
+    assert double.shows_verbose == 1
+    ndjson(chat(client, "and again").text)
+    assert double.shows_verbose == 1  # the vocabulary is loaded once
+
+
+@pytest.mark.model
+def test_a_vocabulary_llama_cpp_cannot_load_falls_back_to_the_estimate(
+    client: TestClient, double: OllamaDouble
+) -> None:
+    """A header whose pre-tokenizer llama.cpp does not know: the prompt is estimated and
+    answered, and the failure is not asked about again."""
+    model = bundled_model_path()
+    assert model is not None
+    double.vocabulary = Path(model)
+    double.shown_overrides = {"tokenizer.ggml.pre": "no-such-pre-tokenizer"}
+    for _ in range(2):
+        events = ndjson(chat(client, PROSE).text)
+        assert events[0]["context"]["exact"] is False and events[-1]["type"] == "done"
+    assert double.shows_verbose == 1
 
 
 def test_the_learned_factors_are_a_ceiling_of_recent_reports_by_script() -> None:
