@@ -36,6 +36,19 @@ def test_set_value_keeps_comments_and_refuses_bad_values(store: ProfileStore) ->
         assert store.text("default") == text  # unchanged
 
 
+def test_a_bad_value_is_refused_even_where_a_variable_overrides_its_key(tmp_path: Path) -> None:
+    """``ELITE_ASSISTANT__PORT`` hides the file's port from the merged view; the file is
+    still checked alone, so a bad port is never written (it would fail wherever the
+    variable is absent)."""
+    paths = AppPaths.from_env({"ELITE_HOME": str(tmp_path)}).ensure()
+    store = ProfileStore(paths, {"ELITE_ASSISTANT__PORT": "41234"})
+    text = store.text("default")
+    with pytest.raises(ConfigError, match="assistant.port"):
+        store.set_value("default", "assistant.port", "not-a-port")
+    assert store.text("default") == text
+    assert store.set_value("default", "assistant.port", "8100").assistant.port == 41234
+
+
 def test_invalid_toml_or_values_are_refused_with_line_and_key(store: ProfileStore) -> None:
     original = store.text("default")
     with pytest.raises(ConfigError, match="line 2"):

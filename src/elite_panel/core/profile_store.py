@@ -127,6 +127,9 @@ class ProfileStore:
         """Validate ``text`` and write it; refused (file unchanged) when invalid, or when
         the file no longer holds ``expected``."""
         target = self.path(name)
+        # The file alone first: a variable overriding a key hides the file's value from
+        # the merged view, and the file must hold where that variable is absent.
+        validate_text(text, target, {})
         profile = validate_text(text, target, self.environ)
         on_disk = target.read_text(encoding="utf-8") if target.exists() else None
         if expected is not None and on_disk is not None and on_disk != expected:
