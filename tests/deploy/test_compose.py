@@ -7,6 +7,7 @@ Needs nginx (``nginx-light``), docker-compose and openssl; CI installs them.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import re
 import subprocess
@@ -120,9 +121,16 @@ def test_nginx_terminates_tls_limits_requests_and_hides_metrics(
     url, server, _double = behind_nginx
     assert httpx.get(f"{url}/metrics", verify=False).status_code == 404
     assert "http_requests_total" in httpx.get(f"{server}/metrics").text  # direct: loopback
-    with httpx.Client(verify=False) as client:
-        codes = [client.get(f"{url}/api/models", headers=AUTH).status_code for _ in range(40)]
-    assert codes[:20] == [200] * 20 and 429 in codes  # 10/s with bursts of 20
+
+    async def burst() -> list[int]:  # 60 at once: the limit is seen however slow the machine
+        async with httpx.AsyncClient(verify=False, timeout=30) as client:
+            sent = [client.get(f"{url}/api/models", headers=AUTH) for _ in range(60)]
+            return [response.status_code for response in await asyncio.gather(*sent)]
+
+    codes = asyncio.run(burst())
+    # 10/s with bursts of 20: the burst passes, and the rest (all but what refills while
+    # they arrive) is refused
+    assert codes.count(200) >= 20 and codes.count(429) >= 10 and set(codes) == {200, 429}
     assert "strict-transport-security" in httpx.get(f"{url}/health", verify=False).headers
 
 

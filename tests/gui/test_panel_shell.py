@@ -16,7 +16,7 @@ from elite_panel.app import Panel
 from elite_panel.core.paths import AppPaths
 from elite_panel.ui.main_window import MainWindow
 from elite_panel.ui.tray import Tray
-from tests.conftest import Home
+from tests.conftest import Home, wait_for
 
 # The offscreen platform has no tray and cannot raise a window: Qt says so.
 pytestmark = [
@@ -60,24 +60,28 @@ def test_close_keeps_the_panel_in_the_tray_and_alerts_notify(
     panel.close()
 
 
-@pytest.mark.parametrize("stop_on_quit", [True, False])
+@pytest.mark.model
 def test_quit_stops_the_stack_only_when_the_profile_says_so(
-    qtbot: QtBot, tray_panel: Panel, monkeypatch: pytest.MonkeyPatch, stop_on_quit: bool
+    qtbot: QtBot, qloop: asyncio.AbstractEventLoop, home: Home, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setenv("ELITE_STACK__STOP_ON_QUIT", str(stop_on_quit).lower())
-    panel = tray_panel
-    stopped: list[bool] = []
-
-    async def stop_and_wait() -> None:
-        stopped.append(True)
-
-    monkeypatch.setattr(panel.stack, "stop_stack_and_wait", stop_and_wait)
-    panel.show("chat")
-    assert panel.tray is not None
-    panel.tray.quitRequested.emit()
-    qtbot.waitUntil(panel.finished.is_set, timeout=10_000)
-    assert stopped == ([True] if stop_on_quit else [])
-    assert not panel.window.isVisible()
+    """A real stack: Quit leaves it running by default, and stops it (its processes end)
+    with ``stack.stop_on_quit``."""
+    up = home.cli("stack", "up")
+    assert up.returncode == 0, up.stdout + up.stderr
+    running = home.processes()
+    for stop_on_quit in (False, True):
+        monkeypatch.setenv("ELITE_STACK__STOP_ON_QUIT", str(stop_on_quit).lower())
+        panel = Panel(AppPaths.from_env(), "default", use_tray=True)
+        qtbot.addWidget(panel.window)
+        panel.show("chat")
+        assert panel.tray is not None
+        panel.tray.quitRequested.emit()
+        qtbot.waitUntil(panel.finished.is_set, timeout=30_000)
+        assert not panel.window.isVisible()
+        if stop_on_quit:
+            wait_for(lambda: not any(p.is_running() for p in running), 15, "the stack to end")
+        else:
+            assert all(p.is_running() for p in running)
 
 
 def test_uncaught_errors_are_logged_and_shown(

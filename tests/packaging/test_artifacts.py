@@ -215,3 +215,59 @@ def assert_window_appears(exe: Path, env: dict[str, str], tmp_path: Path) -> Non
             panel.wait(30)
         xvfb.terminate()
         xvfb.wait(10)
+
+
+def old_release(folder: Path) -> Path:
+    """A .deb of an earlier release (0.0.1): its program, a file the new release no longer
+    ships, the same command's link."""
+    root = folder / "old"
+    (root / "DEBIAN").mkdir(parents=True)
+    (root / "DEBIAN" / "control").write_text(
+        f"Package: {NAME}\nVersion: 0.0.1\nArchitecture: amd64\n"
+        "Maintainer: Elite Coding Assistant maintainers <maintainers@example.org>\n"
+        "Description: Control panel for a local AI coding assistant\n"
+    )
+    program = root / "opt" / NAME / NAME
+    program.parent.mkdir(parents=True)
+    program.write_text("#!/bin/sh\necho 'elite-panel 0.0.1'\n")
+    program.chmod(0o755)
+    (program.parent / "obsolete.dat").write_text("only in 0.0.1\n")
+    (root / "usr" / "bin").mkdir(parents=True)
+    (root / "usr" / "bin" / "elite-panel").symlink_to(f"/opt/{NAME}/{NAME}")
+    built = folder / f"{NAME}_0.0.1_amd64.deb"
+    subprocess.run(["dpkg-deb", "--root-owner-group", "--build", root, built], check=True)
+    return built
+
+
+def test_the_deb_upgrades_an_earlier_release_and_purges_keeping_the_data(
+    user_env: dict[str, str], home: Home, tmp_path: Path
+) -> None:
+    """0.0.1 installed, then this release over it: the new program runs, the old release's
+    files are gone, the user's data stays; purged: nothing of the package is left but the
+    user's data, and the message says where it is."""
+    deb = artifact(f"{NAME}_{__version__}_amd64.deb")
+    if os.geteuid() != 0 or not shutil.which("apt-get"):
+        pytest.skip("installing the .deb needs root and apt-get (CI has both)")
+    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+    exe = Path("/usr/bin/elite-panel")
+    try:
+        run("apt-get", "install", "-y", "-qq", old_release(tmp_path), env=env)
+        assert run(exe, "--version", env=user_env).strip() == "elite-panel 0.0.1"
+        data = home.root / "data" / "server"
+        data.mkdir(parents=True)
+        (data / "kept.txt").write_text("a conversation")
+
+        run("apt-get", "install", "-y", "-qq", deb, env=env)
+        assert run(exe, "--version", env=user_env).strip() == f"elite-panel {__version__}"
+        assert not Path("/opt", NAME, "obsolete.dat").exists()
+        assert f"Version: {__version__}" in run("dpkg", "-s", NAME, env=env)
+        assert (data / "kept.txt").read_text() == "a conversation"
+
+        purged = run("apt-get", "purge", "-y", NAME, env=env)
+        assert "are kept" in purged
+        state = subprocess.run(["dpkg", "-s", NAME], capture_output=True, text=True)
+        assert state.returncode != 0 and "not installed" in state.stderr, state
+        assert not exe.exists() and not Path("/opt", NAME).exists()
+        assert (data / "kept.txt").read_text() == "a conversation"
+    finally:
+        subprocess.run(["apt-get", "purge", "-y", "-qq", NAME], env=env, check=False)

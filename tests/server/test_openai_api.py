@@ -98,11 +98,17 @@ def test_errors_come_in_openais_shape(client: openai.OpenAI, server: str) -> Non
 def test_a_runner_dying_mid_stream_ends_it_with_an_error(
     client: openai.OpenAI, double: OllamaDouble
 ) -> None:
+    """The stream had begun (chunks came, the status was 200) when the runner stopped:
+    the client gets an error event, not a status error and not a silent end."""
     double.drop_final = True  # the runner stops before its last message
     stream = client.chat.completions.create(model="llama3.2", messages=PROMPT, stream=True)  # type: ignore[arg-type]
-    with pytest.raises(openai.APIError):
-        for _chunk in stream:
-            pass
+    received: list[str] = []
+    with pytest.raises(openai.APIError) as failure:
+        for chunk in stream:
+            received.append(chunk.choices[0].delta.content or "" if chunk.choices else "")
+    assert "".join(received).strip()  # some of the answer arrived first
+    assert not isinstance(failure.value, openai.APIStatusError)  # not refused before streaming
+    assert "without finishing" in failure.value.message, failure.value.message
 
 
 def test_what_a_coding_tool_sends(server: str, double: OllamaDouble) -> None:
