@@ -25,7 +25,8 @@ if TYPE_CHECKING:
     from embedded_server.db.engine import Database
 
 
-def main(argv: Sequence[str] | None = None) -> int:
+def build_parser() -> argparse.ArgumentParser:
+    """The server's command line: serve (the default), migrate, keys, backup."""
     parser = argparse.ArgumentParser(
         prog="elite-assistant-server",
         description="Serve the assistant API; configured by ASSISTANT_* environment variables.",
@@ -63,7 +64,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     prune = backup_actions.add_parser("prune", help="delete what the retention does not keep")
     prune.add_argument("--keep-last", type=int, help="default ASSISTANT_BACKUP_KEEP_LAST (10)")
     prune.add_argument("--keep-daily", type=int, help="default ASSISTANT_BACKUP_KEEP_DAILY (7)")
-    args = parser.parse_args(argv)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
 
     import uvicorn
 

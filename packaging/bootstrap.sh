@@ -136,7 +136,7 @@ case "$action" in
         export ELITE_REQUIRE_MODEL=1       # a missing model is a failure, not a skip
         export ELITE_REQUIRE_SERVICES=1    # so is a missing PostgreSQL or Redis
         export ELITE_REQUIRE_KEYRING=1     # and a missing OS keyring
-        "$VENV/bin/ruff" check src embedded_server tests
+        "$VENV/bin/ruff" check src embedded_server tests resources
         "$VENV/bin/mypy"
         "$VENV/bin/lint-imports"           # the layers (pyproject.toml [tool.importlinter])
         # Every artifact (wheels, frozen app, tarball, .deb), which tests/packaging installs

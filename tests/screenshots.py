@@ -4,7 +4,7 @@ another size, such as the minimum 1024x640, to look at a page there).
 
 The stack is real (the supervisor, the assistant server) in front of the Ollama double, so
 the pictures show what a user sees without a GPU or a model download. The README's images
-are made with it (``resources/screenshots/``); the test suite runs it, so they cannot go
+are made with it (``resources/docs/screenshots/``); the test suite runs it, so they cannot go
 stale without a failing test.
 """
 

@@ -119,7 +119,7 @@ def test_the_image_is_the_server_alone_non_root_with_its_labels(image: str) -> N
     version = docker("run", "--rm", image, "--version").stdout
     assert "0.1.0" in version
     size_mb = inspected["Size"] / 1e6
-    assert size_mb < 600, size_mb  # the figure is in the README
+    assert size_mb < 600, size_mb  # the figure is in the docs (deployment/image.md)
 
 
 def test_the_image_serves_keys_chats_and_keeps_its_data(image: str, runner: str) -> None:

@@ -43,7 +43,7 @@ def test_a_bad_value_is_refused_even_where_a_variable_overrides_its_key(tmp_path
     paths = AppPaths.from_env({"ELITE_HOME": str(tmp_path)}).ensure()
     store = ProfileStore(paths, {"ELITE_ASSISTANT__PORT": "41234"})
     text = store.text("default")
-    with pytest.raises(ConfigError, match="assistant.port"):
+    with pytest.raises(ConfigError, match=r"assistant\.port"):
         store.set_value("default", "assistant.port", "not-a-port")
     assert store.text("default") == text
     assert store.set_value("default", "assistant.port", "8100").assistant.port == 41234

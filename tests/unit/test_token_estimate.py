@@ -1,6 +1,6 @@
 """The server's token estimate against the bundled model's real tokenizer (llama.cpp), on
 the 50 prompts of ``tests/data/token_prompts``: within the error measured and written in
-the README ("Context windows"), and never under for code and prose."""
+the benchmarks page of the docs, and never under for code and prose."""
 
 from __future__ import annotations
 
