@@ -152,9 +152,9 @@ def _limit_changes(args: argparse.Namespace) -> dict[str, Any]:
 
 
 async def _keys(settings: Settings, args: argparse.Namespace) -> int:
-    from embedded_server.config import KeyLimits
     from embedded_server.db.engine import Database
     from embedded_server.db.keys import KeyRefused, KeyStore
+    from embedded_server.key_limits import KeyLimits
 
     database = Database(settings.sqlalchemy_url())
     store = KeyStore(database)

@@ -13,11 +13,9 @@ import json
 from pathlib import Path
 from typing import Annotated, Literal
 
-import limits
 from pydantic import (
     AliasChoices,
     BaseModel,
-    ConfigDict,
     Field,
     SecretStr,
     field_validator,
@@ -26,13 +24,13 @@ from pydantic import (
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from embedded_server.db.engine import driver_url
+from embedded_server.key_limits import DEFAULT_RATE_LIMIT, KeyLimits, checked_rate_limit
 
 DEFAULT_SYSTEM_PROMPT = (
     "You are Elite Coding Assistant, a careful senior software engineer. Answer concisely, "
     "show code in fenced blocks with the language named, and say when you are unsure."
 )
 # The deployment guide's limits: 60 requests a minute and 1000 an hour per client.
-DEFAULT_RATE_LIMIT = "60/minute;1000/hour"
 
 
 RunnerKind = Literal["ollama", "openai"]
@@ -69,31 +67,6 @@ class RunnerSpec(BaseModel):
         if not self.name:
             self.name = self.url.split("://", 1)[1].split("/", 1)[0]
         return self
-
-
-LIMIT_MAX = 2**31 - 1  # a limit is a 32-bit integer column
-
-
-class KeyLimits(BaseModel):
-    """What an API key may use: the models, tokens (prompt and answer, as the runner counts
-    them) a minute and a day, answers at once, and the longest answer. A key's own limits
-    and the server's defaults for keys (``ASSISTANT_KEY_DEFAULTS``, JSON); in a key's, an
-    unset limit is the default's; 0 (or no models) is no limit. The admin token has none."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    models: tuple[Annotated[str, Field(min_length=1, max_length=256)], ...] | None = Field(
-        default=None, max_length=100
-    )
-    tpm: int | None = Field(default=None, ge=0, le=LIMIT_MAX)
-    tokens_per_day: int | None = Field(default=None, ge=0, le=LIMIT_MAX)
-    parallel: int | None = Field(default=None, ge=0, le=LIMIT_MAX)
-    max_tokens: int | None = Field(default=None, ge=0, le=LIMIT_MAX)
-
-    def over(self, defaults: KeyLimits) -> KeyLimits:
-        """These limits, with ``defaults`` where one is unset."""
-        mine = self.model_dump(exclude_none=True)
-        return KeyLimits(**{**defaults.model_dump(exclude_none=True), **mine})
 
 
 class Settings(BaseSettings):
@@ -267,18 +240,6 @@ class Settings(BaseSettings):
         """The database URL, defaulting to SQLite in the data folder."""
         url = self.database_url.get_secret_value()
         return url or f"sqlite:///{self.data_dir.resolve() / 'assistant.db'}"
-
-
-def checked_rate_limit(value: str) -> str:
-    """``value`` if it is a rate limit such as ``"60/minute;1000/hour"``; ``""`` for
-    off/none/empty. Raises ValueError otherwise."""
-    if value.strip().lower() in ("", "off", "none"):
-        return ""
-    try:
-        limits.parse_many(value)
-    except ValueError as exc:
-        raise ValueError(f"not a rate limit like {DEFAULT_RATE_LIMIT!r}") from exc
-    return value
 
 
 def in_networks(host: str, networks: list[str]) -> bool:

@@ -23,7 +23,7 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from embedded_server.config import KeyLimits
+from embedded_server.key_limits import KeyLimits
 from embedded_server.ratelimit import RateLimiter
 
 log = logging.getLogger(__name__)

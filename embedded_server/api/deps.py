@@ -16,9 +16,10 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from embedded_server.api.schemas import NAME
 from embedded_server.backends import ChatBackend
 from embedded_server.backends.base import ModelAdmin
-from embedded_server.config import KeyLimits, Settings
+from embedded_server.config import Settings
 from embedded_server.db.keys import Caller, KeyStore
 from embedded_server.db.store import ConversationStore
+from embedded_server.key_limits import KeyLimits
 from embedded_server.metrics import ServerMetrics
 from embedded_server.ratelimit import RateLimiter
 from embedded_server.services.chat import ADMIN_LABEL, ChatService

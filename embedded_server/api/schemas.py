@@ -7,8 +7,9 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field, field_validator
 
-from embedded_server.config import ContextPolicy, KeyLimits
+from embedded_server.config import ContextPolicy
 from embedded_server.db.keys import KEY_NAME
+from embedded_server.key_limits import KeyLimits
 
 # Text a request may carry: anything but NUL, which PostgreSQL cannot store (and a path
 # cannot hold), so a NUL is refused with 422 on every database alike. Names and ids carry

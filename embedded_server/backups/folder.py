@@ -26,8 +26,8 @@ from typing import Any
 
 from embedded_server.backups import BackupFailed, retention
 from embedded_server.backups.archive import Progress, Source, read_archive, write_archive
+from embedded_server.backups.files import fsync_dir, write_atomic
 from embedded_server.backups.manifest import ArchiveInvalid, Manifest
-from embedded_server.files import fsync_dir, write_atomic
 
 PREFIX, SUFFIX = "elite-backup-", ".tar.zst"
 STAMP = "%Y%m%d-%H%M%S"

@@ -20,9 +20,9 @@ from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from embedded_server.config import KeyLimits, checked_rate_limit
 from embedded_server.db.engine import Database
 from embedded_server.db.models import ApiKey, utcnow
+from embedded_server.key_limits import KeyLimits, checked_rate_limit
 
 KEY_PREFIX = "eca_"
 KEY_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.@-]{0,63}$")

@@ -27,11 +27,12 @@ import anyio
 from embedded_server.backends import BackendError, ChatBackend, ChatChunk
 from embedded_server.backends.base import ContextOverflow, ModelNotFound
 from embedded_server.backends.pool import CALLER, QueueFull, RunnerPool
-from embedded_server.config import ContextPolicy, KeyLimits, Settings
+from embedded_server.config import ContextPolicy, Settings
 from embedded_server.db.keys import KeyStore
 from embedded_server.db.models import Message, MessageStatus, new_id
 from embedded_server.db.store import ConversationStore, MessageDraft, title_from
 from embedded_server.db.usage import UsageStore
+from embedded_server.key_limits import KeyLimits
 from embedded_server.metrics import ServerMetrics
 from embedded_server.quotas import Quotas, Refused
 from embedded_server.services.context import Budgeter, ContextReport, Fitted

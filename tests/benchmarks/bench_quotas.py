@@ -19,7 +19,7 @@ from typing import Any
 
 import redis
 
-from embedded_server.config import KeyLimits
+from embedded_server.key_limits import KeyLimits
 from embedded_server.quotas import Quotas
 from embedded_server.ratelimit import RateLimiter
 from tests.benchmarks import save_results

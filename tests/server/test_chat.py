@@ -12,7 +12,7 @@ import pytest
 from fastapi.testclient import TestClient
 from starlette.requests import ClientDisconnect
 
-from embedded_server.api.routes.chat import RelayResponse
+from embedded_server.api.streaming import RelayResponse
 from embedded_server.app import create_app
 from embedded_server.backends import make_runner
 from embedded_server.config import Settings

@@ -8,6 +8,7 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, HTTPException, Query, Response, status
 
 from embedded_server.api.deps import ConversationId, StoreDep
+from embedded_server.api.export import to_json, to_markdown
 from embedded_server.api.schemas import (
     ConversationCreate,
     ConversationDetail,
@@ -20,7 +21,6 @@ from embedded_server.api.schemas import (
 )
 from embedded_server.db.store import NotFound
 from embedded_server.errors import ERROR_RESPONSES
-from embedded_server.export import to_json, to_markdown
 
 HISTORY_PAGE = 50  # messages per page back when only ``before`` is given
 

@@ -18,10 +18,10 @@ from embedded_server.api.schemas import (
     KeyUpdate,
     UsageReport,
 )
-from embedded_server.config import KeyLimits
 from embedded_server.db.keys import KeyInfo, KeyRefused, KeyStore
 from embedded_server.db.usage import UsageStore, days_since, totals
 from embedded_server.errors import ERROR_RESPONSES
+from embedded_server.key_limits import KeyLimits
 
 KeyName = Annotated[str, Path(min_length=1, max_length=64, pattern=NAME)]
 Since = Annotated[str, Query(max_length=16, description="7d (the default), or a date")]

@@ -24,8 +24,8 @@ from embedded_server.api.openai_schemas import (
     CompletionRequest,
     GenerationFields,
 )
-from embedded_server.api.routes.chat import RelayResponse
 from embedded_server.api.routes.models import models_with_windows
+from embedded_server.api.streaming import RelayResponse
 from embedded_server.errors import OPENAI_ERROR_RESPONSES, openai_error
 from embedded_server.services.chat import Relay
 

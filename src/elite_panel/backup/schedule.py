@@ -20,7 +20,7 @@ from elite_panel.backup.status import status_file
 from elite_panel.core.errors import EliteError
 from elite_panel.core.paths import AppPaths
 from elite_panel.core.profiles import BackupSettings, Profile
-from embedded_server.files import write_atomic
+from embedded_server.backups.files import write_atomic
 
 log = logging.getLogger(__name__)
 RECHECK_S = 60.0  # a changed schedule is noticed within a minute

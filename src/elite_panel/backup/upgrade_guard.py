@@ -16,7 +16,7 @@ from elite_panel import __version__
 from elite_panel.core.errors import StackError
 from elite_panel.core.paths import AppPaths
 from elite_panel.core.profiles import Profile
-from embedded_server.files import write_atomic
+from embedded_server.backups.files import write_atomic
 
 log = logging.getLogger(__name__)
 

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from elite_panel import APP_NAME
 from elite_panel.core.launch import frozen
-from embedded_server.files import write_atomic
+from embedded_server.backups.files import write_atomic
 
 HIDDEN = "--hidden"
 START_STACK = "--start-stack"

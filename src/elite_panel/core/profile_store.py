@@ -35,7 +35,7 @@ from elite_panel.core.profiles import (
     profile_path,
     validate_text,
 )
-from embedded_server.files import write_atomic
+from embedded_server.backups.files import write_atomic
 
 # Which services a change of each section needs restarted (the runner's address is also
 # the assistant's backend, so a runner change restarts both).

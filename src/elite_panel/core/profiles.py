@@ -27,7 +27,7 @@ from pydantic import (
 from elite_panel.core.errors import ConfigError
 from elite_panel.core.kinds import RunnerKind
 from elite_panel.core.paths import AppPaths
-from embedded_server.files import write_atomic
+from embedded_server.backups.files import write_atomic
 
 ENV_PREFIX = "ELITE_"
 ENV_NESTED = "__"

@@ -26,7 +26,7 @@ from keyring.backend import KeyringBackend
 from elite_panel.core import redaction
 from elite_panel.core.errors import ConfigError, KeyringUnavailable
 from elite_panel.core.paths import AppPaths
-from embedded_server.files import write_atomic
+from embedded_server.backups.files import write_atomic
 
 KEYRING_SERVICE = "elite-coding-assistant"
 SECRET_NAME = re.compile(r"^[A-Z][A-Z0-9_]{0,63}$")

@@ -6,7 +6,7 @@ from __future__ import annotations
 import contextlib
 
 from elite_panel.core.paths import AppPaths
-from embedded_server.files import write_atomic
+from embedded_server.backups.files import write_atomic
 
 
 def write_token(paths: AppPaths, token: str) -> None:

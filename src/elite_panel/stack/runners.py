@@ -25,7 +25,7 @@ from elite_panel.core.launch import module_argv
 from elite_panel.core.paths import AppPaths
 from elite_panel.core.profiles import Profile
 from elite_panel.stack.specs import ServiceSpec
-from embedded_server.files import write_atomic
+from embedded_server.backups.files import write_atomic
 
 log = logging.getLogger(__name__)
 

@@ -12,7 +12,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from embedded_server.files import write_atomic
+from embedded_server.backups.files import write_atomic
 
 log = logging.getLogger(__name__)
 
