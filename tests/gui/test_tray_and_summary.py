@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from elite_panel.cli_commands import format_table
+from elite_panel.cli.commands import format_table
 from elite_panel.core.services import ServiceState, ServiceStatus, stopped_statuses
 from elite_panel.ui.main_window import stack_summary
 from elite_panel.ui.tray import overall_state

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from elite_panel.cli_commands import format_conversations
+from elite_panel.cli.commands import format_conversations
 
 
 def test_a_keys_conversation_names_the_key_and_pinned_ones_are_starred() -> None:

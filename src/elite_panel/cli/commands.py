@@ -12,9 +12,10 @@ import sys
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from elite_panel import __version__, cli_models
+from elite_panel import __version__
 from elite_panel.chat.context_text import notice
-from elite_panel.console import err, out, out_json
+from elite_panel.cli import models as cli_models
+from elite_panel.cli.console import err, out, out_json
 from elite_panel.core.errors import DaemonUnavailable, EliteError
 from elite_panel.core.paths import AppPaths
 from elite_panel.core.services import ServiceState, ServiceStatus, stopped_statuses

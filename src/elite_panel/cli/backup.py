@@ -8,7 +8,7 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from elite_panel.console import err, out, out_json
+from elite_panel.cli.console import err, out, out_json
 from elite_panel.core.paths import AppPaths
 from elite_panel.monitor.report import rate_and_time_left
 

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from elite_panel.chat.context_text import window_text
-from elite_panel.console import err, out, out_json
+from elite_panel.cli.console import err, out, out_json
 from elite_panel.core.errors import EliteError
 from elite_panel.monitor.report import gpu_placement, human_bytes, rate_and_time_left
 

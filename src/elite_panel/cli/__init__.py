@@ -12,7 +12,7 @@ import os
 from collections.abc import Callable, Sequence
 
 from elite_panel import __version__
-from elite_panel.console import err, out
+from elite_panel.cli.console import err, out
 from elite_panel.core import profile_names, redaction
 from elite_panel.core.errors import EliteError
 from elite_panel.core.kinds import RunnerKind
@@ -37,7 +37,9 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
 
 def build_parser() -> argparse.ArgumentParser:
     """The whole command line: the window's options and every command."""
-    from elite_panel import cli_backup, cli_models, cli_settings
+    from elite_panel.cli import backup as cli_backup
+    from elite_panel.cli import models as cli_models
+    from elite_panel.cli import settings as cli_settings
 
     parser = argparse.ArgumentParser(
         prog="elite-panel",
@@ -165,7 +167,8 @@ def main(argv: Sequence[str] | None = None, open_window: OpenWindow | None = Non
             if open_window is None:
                 raise EliteError("the window is not available here: give a command (see --help)")
             return open_window(paths, profile_name, args)
-        from elite_panel import cli_backup, cli_settings
+        from elite_panel.cli import backup as cli_backup
+        from elite_panel.cli import settings as cli_settings
 
         if args.command == "config":
             return cli_settings.run_config(args, paths.ensure(), profile_name)
@@ -176,7 +179,7 @@ def main(argv: Sequence[str] | None = None, open_window: OpenWindow | None = Non
         profile = load_profile(paths.ensure(), profile_name)
         if args.command == "backup":
             return cli_backup.run_backup(args, paths, profile)
-        from elite_panel import cli_commands
+        from elite_panel.cli import commands as cli_commands
 
         return cli_commands.run(args, paths, profile)
     except EliteError as exc:

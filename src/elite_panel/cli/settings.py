@@ -14,7 +14,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from elite_panel.console import err, out, out_json
+from elite_panel.cli.console import err, out, out_json
 from elite_panel.core.errors import ConfigError
 from elite_panel.core.paths import AppPaths
 
