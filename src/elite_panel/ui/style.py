@@ -1,19 +1,9 @@
-"""Colours and small presentation helpers shared by the widgets."""
+"""Small presentation helpers shared by the widgets (the colours are the theme's)."""
 
 from __future__ import annotations
 
 from elite_panel.core.services import ServiceState
-
-STATE_COLORS: dict[ServiceState, str] = {
-    ServiceState.STOPPED: "#7f8c8d",
-    ServiceState.STARTING: "#2980b9",
-    ServiceState.READY: "#27ae60",
-    ServiceState.UNHEALTHY: "#e67e22",
-    ServiceState.CRASHED: "#c0392b",
-    ServiceState.BACKOFF: "#d35400",
-    ServiceState.FAILED: "#c0392b",
-    ServiceState.STOPPING: "#8e44ad",
-}
+from elite_panel.ui.theme import STATE_COLORS
 
 
 def badge_css(state: ServiceState) -> str:

@@ -15,6 +15,28 @@ from __future__ import annotations
 from PySide6.QtGui import QColor, QGuiApplication, QPalette
 from PySide6.QtWidgets import QApplication
 
+from elite_panel.core.services import ServiceState
+
+# What a colour means, the same in both schemes (each reads on either background).
+ERROR = "#c0392b"  # an error's or a refusal's text
+SERIES = ("#2980b9", "#27ae60", "#e67e22", "#8e44ad", ERROR, "#16a085", "#7f8c8d")  # graphs
+STATE_COLORS: dict[ServiceState, str] = {
+    ServiceState.STOPPED: "#7f8c8d",
+    ServiceState.STARTING: "#2980b9",
+    ServiceState.READY: "#27ae60",
+    ServiceState.UNHEALTHY: "#e67e22",
+    ServiceState.CRASHED: ERROR,
+    ServiceState.BACKOFF: "#d35400",
+    ServiceState.FAILED: ERROR,
+    ServiceState.STOPPING: "#8e44ad",
+}
+
+
+def error_style(error: bool = True) -> str:
+    """The style sheet of a label that shows an error (``""``: an ordinary one)."""
+    return f"color:{ERROR};" if error else ""
+
+
 DARK = {
     QPalette.ColorRole.Window: "#1f2328",
     QPalette.ColorRole.WindowText: "#e6edf3",

@@ -10,7 +10,7 @@ from PySide6.QtWidgets import QMenu, QSystemTrayIcon
 
 from elite_panel.core.services import ServiceState, ServiceStatus
 from elite_panel.ui.main_window import remote_state, remote_summary, stack_summary
-from elite_panel.ui.style import STATE_COLORS
+from elite_panel.ui.theme import STATE_COLORS
 
 
 def state_icon(color: str) -> QIcon:

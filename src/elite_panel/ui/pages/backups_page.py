@@ -27,6 +27,7 @@ from PySide6.QtWidgets import (
 
 from elite_panel.adapters.backup_adapter import BackupAdapter
 from elite_panel.adapters.remote_adapter import RemoteAdapter
+from elite_panel.ui import theme
 from elite_panel.ui.icons import icon
 from elite_panel.ui.widgets import dialogs
 from elite_panel.ui.widgets.actions import add_buttons, fill, record_table
@@ -253,5 +254,5 @@ class BackupsPage(QWidget):
         self._say(text, error)
 
     def _say(self, text: str, error: bool = False) -> None:
-        self.message.setStyleSheet("color:#c0392b;" if error else "")
+        self.message.setStyleSheet(theme.error_style(error))
         self.message.setText(text)

@@ -37,6 +37,7 @@ from elite_panel.chat import context_text
 from elite_panel.chat.attachments import MAX_ATTACHMENT_BYTES
 from elite_panel.chat.grouping import date_group
 from elite_panel.chat.presets import PRESETS
+from elite_panel.ui import theme
 from elite_panel.ui.icons import icon
 from elite_panel.ui.widgets.actions import tool_button
 from elite_panel.ui.widgets.empty_state import EmptyState
@@ -130,7 +131,7 @@ class ChatPage(QWidget):
         self.notice = QLabel()
         self.notice.setObjectName("chatNotice")
         self.notice.setWordWrap(True)
-        self.notice.setStyleSheet("color:#c0392b;")
+        self.notice.setStyleSheet(theme.error_style())
         self.notice.hide()
         self.earlier_button = QPushButton("Show earlier messages")
         self.earlier_button.clicked.connect(self._show_earlier)
@@ -165,7 +166,7 @@ class ChatPage(QWidget):
         self.error_label = QLabel()
         self.error_label.setObjectName("streamError")
         self.error_label.setWordWrap(True)
-        self.error_label.setStyleSheet("color:#c0392b;")
+        self.error_label.setStyleSheet(theme.error_style())
         self.retry_button = QPushButton("Retry")
         self.retry_button.clicked.connect(self._on_retry)
         error_row = QHBoxLayout(self.error_bar)
@@ -407,13 +408,13 @@ class ChatPage(QWidget):
         self.context_meter.setText(context_text.meter_text(context))
         self.context_meter.setToolTip(context_text.meter_tooltip(context))
         fits = bool(counted.get("fits", True))
-        self.context_meter.setStyleSheet("" if fits else "color:#c0392b;")
+        self.context_meter.setStyleSheet(theme.error_style(not fits))
         if not fits:
             warning = f"Too long to send: {counted.get('error')}"
         else:
             warning = context_text.omitted_text(context, will=True)
         self.context_warning.setText(warning)
-        self.context_warning.setStyleSheet("" if fits else "color:#c0392b;")
+        self.context_warning.setStyleSheet(theme.error_style(not fits))
         self.context_warning.setVisible(bool(warning))
 
     def _show_divider(self, context: dict[str, Any]) -> None:

@@ -21,6 +21,7 @@ from PySide6.QtWidgets import (
 from elite_panel.adapters.models_adapter import ModelsAdapter
 from elite_panel.chat.context_text import window_text
 from elite_panel.monitor.report import gpu_placement, human_bytes, rate_and_time_left
+from elite_panel.ui import theme
 from elite_panel.ui.icons import icon
 from elite_panel.ui.widgets import dialogs
 from elite_panel.ui.widgets.actions import add_buttons, fill, record_table
@@ -258,5 +259,5 @@ class ModelsPage(QWidget):
         self.cancel_button.setEnabled(False)
         self.total.hide()
         self.rate.clear()
-        self.message.setStyleSheet("color:#c0392b;" if error else "")
+        self.message.setStyleSheet(theme.error_style(error))
         self.message.setText(text)

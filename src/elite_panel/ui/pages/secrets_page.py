@@ -23,6 +23,7 @@ from PySide6.QtWidgets import (
 
 from elite_panel.adapters.secrets_adapter import SecretsAdapter
 from elite_panel.core.secret_store import SecretEntry
+from elite_panel.ui import theme
 from elite_panel.ui.widgets import dialogs
 from elite_panel.ui.widgets.actions import add_buttons, fill, record_table
 
@@ -76,7 +77,7 @@ class SecretsPage(QWidget):
         self.problem = QLabel()
         self.problem.setObjectName("keyringProblem")
         self.problem.setWordWrap(True)
-        self.problem.setStyleSheet("color:#c0392b;")
+        self.problem.setStyleSheet(theme.error_style())
         self.problem.hide()
         self.table = record_table(COLUMNS, stretch=4)
         self.table.setAccessibleName("Secrets")

@@ -28,6 +28,7 @@ from elite_panel.adapters.settings_adapter import Plan, SettingsAdapter
 from elite_panel.core.autostart import Autostart
 from elite_panel.core.errors import ConfigError
 from elite_panel.core.profile_store import with_values
+from elite_panel.ui import theme
 from elite_panel.ui.icons import icon
 from elite_panel.ui.widgets import dialogs
 from elite_panel.ui.widgets.actions import add_buttons
@@ -305,5 +306,5 @@ class SettingsPage(QWidget):
         self.reload(then_say=f"Saved. {describe(plan).splitlines()[-1]}")
 
     def _say(self, text: str, error: bool = False) -> None:
-        self.message.setStyleSheet("color:#c0392b;" if error else "")
+        self.message.setStyleSheet(theme.error_style(error))
         self.message.setText(text)

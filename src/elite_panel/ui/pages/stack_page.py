@@ -18,6 +18,7 @@ from PySide6.QtWidgets import (
 from elite_panel.adapters.remote_adapter import RemoteAdapter
 from elite_panel.adapters.stack_adapter import StackAdapter
 from elite_panel.core.services import SERVICE_NAMES, ServiceState, ServiceStatus
+from elite_panel.ui import theme
 from elite_panel.ui.icons import icon
 from elite_panel.ui.widgets.log_view import LogView
 from elite_panel.ui.widgets.remote_server_view import RemoteServerView
@@ -51,7 +52,7 @@ class StackPage(QWidget):
         self.error.setObjectName("stackError")
         self.error.setWordWrap(True)
         self.error.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        self.error.setStyleSheet("color:#c0392b;")
+        self.error.setStyleSheet(theme.error_style())
         self.error.hide()
         top = QHBoxLayout()
         for button, name in zip(

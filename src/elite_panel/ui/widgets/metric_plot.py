@@ -20,8 +20,8 @@ from PySide6.QtGui import QPalette
 from PySide6.QtWidgets import QGraphicsItem
 
 from elite_panel.monitor.history import FloatArray as Column
+from elite_panel.ui import theme
 
-PALETTE = ("#2980b9", "#27ae60", "#e67e22", "#8e44ad", "#c0392b", "#16a085", "#7f8c8d")
 FloatArray = npt.NDArray[np.float64]
 
 
@@ -133,7 +133,7 @@ class MetricPlot(pg.PlotWidget):  # type: ignore[misc]  # pyqtgraph ships no typ
     def _curve(self, name: str, fill: bool = False) -> pg.PlotDataItem:
         curve = self.curves.get(name)
         if curve is None:
-            color = PALETTE[len(self.curves) % len(PALETTE)]
+            color = theme.SERIES[len(self.curves) % len(theme.SERIES)]
             curve = self.plot(name=self.label(name), pen=pg.mkPen(color, width=1.5))
             if fill:
                 curve.setFillLevel(0)

@@ -26,6 +26,7 @@ from elite_panel.core.profile_store import (
     schema_fields,
     value_at,
 )
+from elite_panel.ui import theme
 
 SECTION_TITLES = {
     "stack": "Stack",
@@ -69,7 +70,7 @@ class _Field:
         self.note.setWordWrap(True)  # a long description wraps, never widens the form
         self.error = QLabel()
         self.error.setObjectName(f"error:{doc.path}")
-        self.error.setStyleSheet("color:#c0392b; font-size:11px;")
+        self.error.setStyleSheet(theme.error_style() + "font-size:11px;")
         self.error.hide()
         self.loaded: Any = None
 

@@ -8,6 +8,7 @@ from typing import Any
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QVBoxLayout, QWidget
 
+from elite_panel.ui import theme
 from elite_panel.ui.main_window import remote_state
 from elite_panel.ui.style import badge_css
 from elite_panel.ui.widgets.actions import fill, record_table
@@ -26,7 +27,7 @@ class RemoteServerView(QWidget):
         self.heading.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.status = QLabel()
         self.status.setObjectName("remoteStatus")
-        self.status.setStyleSheet("color:#c0392b;")
+        self.status.setStyleSheet(theme.error_style())
         self.status.setWordWrap(True)
         self.status.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.identity = QLabel()

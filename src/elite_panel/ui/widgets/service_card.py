@@ -16,6 +16,7 @@ from PySide6.QtWidgets import (
 )
 
 from elite_panel.core.services import ServiceState, ServiceStatus
+from elite_panel.ui import theme
 from elite_panel.ui.icons import icon
 from elite_panel.ui.style import badge_css, format_uptime
 
@@ -60,7 +61,7 @@ class ServiceCard(QFrame):
         self.action_error = QLabel()
         self.action_error.setObjectName("actionError")
         self.action_error.setWordWrap(True)
-        self.action_error.setStyleSheet("color:#c0392b;")
+        self.action_error.setStyleSheet(theme.error_style())
         self.action_error.hide()
         form = QFormLayout()
         for label, widget in (
