@@ -30,7 +30,7 @@ from elite_panel.adapters.monitor_adapter import MonitorAdapter
 from elite_panel.adapters.remote_adapter import RemoteAdapter
 from elite_panel.adapters.stack_adapter import StackAdapter
 from elite_panel.adapters.tasks import TaskGroup, import_off_the_window
-from elite_panel.core.errors import ConfigError
+from elite_panel.core.errors import ConfigError, NoRunnerFound
 from elite_panel.core.paths import AppPaths
 from elite_panel.core.services import ServiceStatus
 from elite_panel.stack.control import ControlClient
@@ -266,7 +266,7 @@ class Panel(QObject):
         try:
             profile = await asyncio.to_thread(load_profile, self.paths, self.profile.name)
         except ConfigError as exc:
-            self.stack.actionFailed.emit("stack", str(exc))
+            self.stack.actionFailed.emit("stack", str(exc), exc.code)
             self.window.statusBar().showMessage(f"Profile error: {exc}")
             return
         if theme:
@@ -358,9 +358,9 @@ class Panel(QObject):
     def _on_error(self, message: str) -> None:
         self.window.statusBar().showMessage(f"Error: {message} (details in the log)", 15_000)
 
-    def _on_action_failed(self, target: str, message: str) -> None:
+    def _on_action_failed(self, target: str, _message: str, code: str) -> None:
         """A start that found no runner opens the welcome guide, which says what to do."""
-        if target == "stack" and message.startswith("no model runner found"):
+        if target == "stack" and code == NoRunnerFound.code:
             self.window.show_page("welcome")
 
     def _on_alert_fired(self, alert: dict[str, object]) -> None:

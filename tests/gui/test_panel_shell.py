@@ -13,6 +13,7 @@ from pytestqt.qtbot import QtBot
 from elite_panel import gui
 from elite_panel.adapters.tasks import TaskGroup
 from elite_panel.app import Panel
+from elite_panel.core.errors import NoRunnerFound
 from elite_panel.core.paths import AppPaths
 from elite_panel.ui.main_window import MainWindow
 from elite_panel.ui.tray import Tray
@@ -118,3 +119,14 @@ def test_the_start_waits_for_the_first_paint_but_not_for_a_window_never_painted(
     monkeypatch.setattr(hidden, "show", lambda: None)
     gui.paint_first(hidden)  # returns after its deadline
     assert not hidden.painted
+
+
+def test_a_start_that_found_no_runner_opens_the_welcome_guide_by_its_code(
+    qtbot: QtBot, panel: Panel
+) -> None:
+    """The decision is the error's code (``no_runner``), not its words."""
+    panel.show("stack")
+    panel.stack.actionFailed.emit("stack", "no model runner found: install Ollama", "error")
+    assert panel.window.current_page() == "stack"
+    panel.stack.actionFailed.emit("stack", "nothing to run models with", NoRunnerFound.code)
+    qtbot.waitUntil(lambda: panel.window.current_page() == "welcome", timeout=5000)

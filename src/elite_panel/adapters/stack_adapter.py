@@ -27,7 +27,8 @@ class StackAdapter(QObject):
         statusChanged(list[ServiceStatus]): every state change the supervisor reports.
         connectedChanged(bool): whether a supervisor is reachable.
         busyChanged(str, bool): an action (``stack`` or a service name) started/finished.
-        actionFailed(str, str): the action's target and a message for the user.
+        actionFailed(str, str, str): the action's target, a message for the user and the
+            error's code (:attr:`EliteError.code`: what callers decide by).
         logLine(str, str): a service name and one line of its output.
         logReset(str): a new log stream of the service starts (with its history).
         notice(str): something the user should know (a supervisor of another version).
@@ -36,7 +37,7 @@ class StackAdapter(QObject):
     statusChanged = Signal(object)
     connectedChanged = Signal(bool)
     busyChanged = Signal(str, bool)
-    actionFailed = Signal(str, str)
+    actionFailed = Signal(str, str, str)
     logLine = Signal(str, str)
     logReset = Signal(str)
     notice = Signal(str)
@@ -53,7 +54,9 @@ class StackAdapter(QObject):
         self.profile = profile
         self.statuses: list[ServiceStatus] = stopped_statuses()
         self.last_failure: tuple[str, str] | None = None  # for a Stack page built later
-        self.actionFailed.connect(lambda target, message: self._keep_failure((target, message)))
+        self.actionFailed.connect(
+            lambda target, message, _code: self._keep_failure((target, message))
+        )
         self.connected = False
         self.remote_url = ""  # a remote profile's server: nothing to run here
         self._tasks = TaskGroup("stack")
@@ -147,9 +150,11 @@ class StackAdapter(QObject):
             await client.call(cmd, **args)
         except DaemonUnavailable:
             if cmd != "down":
-                self.actionFailed.emit(target, "the supervisor is not running")
+                self.actionFailed.emit(
+                    target, "the supervisor is not running", DaemonUnavailable.code
+                )
         except EliteError as exc:
-            self.actionFailed.emit(target, str(exc))
+            self.actionFailed.emit(target, str(exc), exc.code)
         finally:
             self.busyChanged.emit(target, False)
 

@@ -6,7 +6,19 @@ the CLI prints the message (no traceback) and the GUI shows it where the action 
 
 
 class EliteError(Exception):
-    """An error whose ``str()`` is a complete, user-facing explanation."""
+    """An error whose ``str()`` is a complete, user-facing explanation.
+
+    Attributes:
+        code: what went wrong, for code that decides by it (never by the message's words):
+            the class's own :attr:`code`, or one given (an error from another process keeps
+            the code it was raised with).
+    """
+
+    code = "error"
+
+    def __init__(self, message: str, code: str | None = None) -> None:
+        super().__init__(message)
+        self.code = code or type(self).code
 
 
 class ConfigError(EliteError):
@@ -20,6 +32,14 @@ class StackError(EliteError):
 class DaemonUnavailable(StackError):
     """The supervisor daemon is not running or its control channel cannot be reached."""
 
+    code = "no_supervisor"
+
+
+class NoRunnerFound(StackError):
+    """``runner.kind = auto`` found no model runner on this machine."""
+
+    code = "no_runner"
+
 
 class AssistantError(EliteError):
     """The assistant server refused or failed a request.
@@ -28,10 +48,6 @@ class AssistantError(EliteError):
         code: the server's error ``code`` (``model_not_found``, ``rate_limited``...), or
             ``unreachable`` when no answer came.
     """
-
-    def __init__(self, message: str, code: str = "error") -> None:
-        super().__init__(message)
-        self.code = code
 
 
 class KeyringUnavailable(EliteError):

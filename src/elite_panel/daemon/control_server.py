@@ -176,7 +176,7 @@ class ControlServer:
             else:
                 raise EliteError(f"unknown command {cmd!r}")
         except EliteError as exc:
-            reply = {"ok": False, "error": sup.redactor(str(exc))}
+            reply = {"ok": False, "error": sup.redactor(str(exc)), "code": exc.code}
         except ValueError as exc:
             reply = {"ok": False, "error": f"bad request: {exc}"}
         reply.update(

