@@ -22,14 +22,14 @@ from PySide6.QtCore import QObject, QSettings
 from PySide6.QtGui import QGuiApplication, QKeySequence, QShortcut
 from PySide6.QtWidgets import QApplication, QWidget
 
-from elite_panel.adapters.active_profile import ActiveProfile
 from elite_panel.adapters.backup_adapter import BackupAdapter
 from elite_panel.adapters.chat_adapter import ChatAdapter
 from elite_panel.adapters.error_reporter import ErrorReporter
 from elite_panel.adapters.monitor_adapter import MonitorAdapter
+from elite_panel.adapters.profile_service import ProfileService
 from elite_panel.adapters.remote_adapter import RemoteAdapter
 from elite_panel.adapters.stack_adapter import StackAdapter
-from elite_panel.adapters.tasks import TaskGroup, import_off_the_window
+from elite_panel.adapters.tasks import TaskGroup
 from elite_panel.core.errors import ConfigError, NoRunnerFound
 from elite_panel.core.paths import AppPaths
 from elite_panel.core.services import ServiceStatus
@@ -70,8 +70,10 @@ class Panel(QObject):
         super().__init__()
         self.paths = paths
         # Each Qt-free service once, handed to the adapters that use it.
-        self.profile = ActiveProfile(profile_name, self)
-        self.profile.changed.connect(self._on_profile_changed)
+        self.profile = ProfileService(paths, profile_name, parent=self)
+        self.profile.switched.connect(self._on_profile_switched)
+        self.profile.changed.connect(self._on_profile_loaded)
+        self.profile.failed.connect(self._on_profile_failed)
         control = ControlClient(paths)
         self.stack = StackAdapter(paths, self.profile, control, self)
         self.chat = ChatAdapter(paths, self)
@@ -92,7 +94,7 @@ class Panel(QObject):
         self.welcome: WelcomeAdapter | None = None
         self.about: QWidget | None = None
         # Built now (not with its page): it watches for the scheduled backups' results.
-        self.backups = BackupAdapter(paths, self.stack, lambda: self.profile_store, self)
+        self.backups = BackupAdapter(paths, self.stack, self)
         self.backups.scheduledResult.connect(self._on_scheduled_backup)
         self.finished = asyncio.Event()
         self._tasks = TaskGroup("panel")
@@ -170,8 +172,7 @@ class Panel(QObject):
         from elite_panel.ui.pages.settings_page import SettingsPage
 
         self.settings = SettingsAdapter(self.profile_store, self.stack, self)
-        self.settings.activeChanged.connect(self.profile.set)
-        self.settings.viewLoaded.connect(self._on_settings_view)
+        self.settings.activeChanged.connect(self.profile.use)
         page = SettingsPage(self.settings)
         page.welcomeRequested.connect(lambda: self.window.show_page("welcome"))
         page.aboutRequested.connect(self.show_about)
@@ -207,7 +208,7 @@ class Panel(QObject):
         from elite_panel.adapters.welcome_adapter import WelcomeAdapter
         from elite_panel.ui.pages.welcome_page import WelcomePage
 
-        self.welcome = WelcomeAdapter(lambda: self.profile_store, self.profile, self.stack, self)
+        self.welcome = WelcomeAdapter(self.profile, self.stack, self)
         page = WelcomePage(self.welcome, self._models_adapter())
         page.skipped.connect(self._leave_welcome)
         page.askRequested.connect(self._first_answer)
@@ -232,11 +233,20 @@ class Panel(QObject):
 
         return BackupsPage(self.backups, self.remote)
 
-    def _on_profile_changed(self, name: str) -> None:
-        """Another profile became the active one: the next start of the stack uses it (and
-        its theme shows now)."""
+    def _on_profile_switched(self, name: str) -> None:
+        """Another profile became the active one: the next start of the stack uses it."""
         self.window.statusBar().showMessage(f"Profile: {name}", 5000)
-        self._tasks.start("check-profile", self._check_profile())
+
+    def _on_profile_loaded(self, profile: Profile) -> None:
+        """The active profile as loaded now (at start, on a switch, after any edit of its
+        file): its theme, and the server it follows."""
+        self.apply_theme(profile.window.theme)
+        self._follow(profile)
+
+    def _on_profile_failed(self, message: str) -> None:
+        """A profile that no longer loads: shown on the Stack page and in the status bar."""
+        self.stack.actionFailed.emit("stack", message, ConfigError.code)
+        self.window.statusBar().showMessage(f"Profile error: {message}")
 
     def layout_settings(self) -> QSettings:
         """Where the window's geometry and splitters are kept (in the config folder)."""
@@ -256,22 +266,8 @@ class Panel(QObject):
         """Validate the profile once the window is up (pydantic stays out of start-up);
         a broken profile is shown on the Stack page and in the status bar.  Sampling for the
         dashboard and its alerts starts then too."""
-        self._tasks.start("check-profile", self._check_profile())
+        self.profile.reload()
         self.monitor.start()
-
-    async def _check_profile(self, theme: bool = True) -> None:
-        await import_off_the_window("elite_panel.core.profiles")
-        from elite_panel.core.profiles import load_profile
-
-        try:
-            profile = await asyncio.to_thread(load_profile, self.paths, self.profile.name)
-        except ConfigError as exc:
-            self.stack.actionFailed.emit("stack", str(exc), exc.code)
-            self.window.statusBar().showMessage(f"Profile error: {exc}")
-            return
-        if theme:
-            self.apply_theme(profile.window.theme)
-        self._follow(profile)
 
     def _follow(self, profile: Profile) -> None:
         """The profile's server: the local stack, or a team's (``[stack] mode = "remote"``),
@@ -303,22 +299,12 @@ class Panel(QObject):
         if self.theme_choice == "auto":
             self.apply_theme("auto")
 
-    def _on_settings_view(self, view: dict[str, object]) -> None:
-        """A profile read again (after Apply): the active one's theme takes effect now, and
-        its server (local or remote) is followed."""
-        values = view.get("values")
-        if view.get("name") == self.profile.name and isinstance(values, dict):
-            self.apply_theme(str(values["window"]["theme"]))
-            self._tasks.start("check-profile", self._check_profile(theme=False))
-
     def quit(self) -> None:
         self._tasks.start("quit", self._quit())
 
     async def _quit(self) -> None:
-        from elite_panel.core.profiles import load_profile
-
         try:
-            stop = load_profile(self.paths, self.profile.name).stack.stop_on_quit
+            stop = (await self.profile.load()).stack.stop_on_quit
         except ConfigError as exc:
             log.warning("%s; stopping the stack on quit", exc)
             stop = True
@@ -332,6 +318,7 @@ class Panel(QObject):
         """Stop every adapter's background work (the stack itself is left as it is)."""
         self.window.save_layout(self.layout_settings())
         self.errors.uninstall()
+        self.profile.close()
         self.stack.close()
         self.remote.close()
         self.chat.close()

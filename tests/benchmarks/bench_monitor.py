@@ -120,7 +120,7 @@ import asyncio, os, resource, sys, time
 from pathlib import Path
 import qasync
 from PySide6.QtWidgets import QApplication
-from elite_panel.adapters.active_profile import ActiveProfile
+from elite_panel.adapters.profile_service import ProfileService
 from elite_panel.adapters.monitor_adapter import MonitorAdapter
 from elite_panel.app import Panel
 from elite_panel.core.paths import AppPaths
@@ -140,7 +140,7 @@ def cpu():
     return r.ru_utime + r.ru_stime
 
 async def main():
-    monitor = MonitorAdapter(paths, ActiveProfile("default"), ControlClient(paths),
+    monitor = MonitorAdapter(paths, ProfileService(paths, "default"), ControlClient(paths),
         collector_factory=lambda d: Collector(d, gpu=GpuReader(ReplayNvml())))
     panel = Panel(paths, "default", use_tray=False, monitor=monitor)
     panel.show(page)

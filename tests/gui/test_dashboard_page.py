@@ -14,8 +14,8 @@ import pytest
 from PySide6.QtCore import Qt
 from pytestqt.qtbot import QtBot
 
-from elite_panel.adapters.active_profile import ActiveProfile
 from elite_panel.adapters.monitor_adapter import MonitorAdapter
+from elite_panel.adapters.profile_service import ProfileService
 from elite_panel.app import Panel
 from elite_panel.core.paths import AppPaths
 from elite_panel.monitor.collector import Collector
@@ -52,7 +52,7 @@ def panel(qtbot: QtBot, qloop: asyncio.AbstractEventLoop, home: Home) -> Iterato
 
     monitor = MonitorAdapter(
         monitor_home,
-        ActiveProfile("default"),
+        ProfileService(monitor_home, "default"),
         ControlClient(monitor_home),
         collector_factory=collector,
     )
@@ -126,7 +126,7 @@ def test_without_a_gpu_the_reason_is_shown(
     no_driver = GpuReader(ReplayNvml(init_error=12))
     monitor = MonitorAdapter(
         paths,
-        ActiveProfile("default"),
+        ProfileService(paths, "default"),
         ControlClient(paths),
         collector_factory=lambda d: Collector(d, no_driver),
     )

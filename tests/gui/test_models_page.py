@@ -13,9 +13,9 @@ import pytest
 from PySide6.QtWidgets import QApplication
 from pytestqt.qtbot import QtBot
 
-from elite_panel.adapters.active_profile import ActiveProfile
 from elite_panel.adapters.chat_adapter import ChatAdapter
 from elite_panel.adapters.models_adapter import ModelsAdapter
+from elite_panel.adapters.profile_service import ProfileService
 from elite_panel.adapters.remote_adapter import RemoteAdapter
 from elite_panel.adapters.stack_adapter import StackAdapter
 from elite_panel.core.paths import AppPaths
@@ -54,7 +54,7 @@ def page(
         paths = AppPaths.from_env()
         chat = ChatAdapter(paths)
         chat.connect_to(url, TOKEN)
-        stack = StackAdapter(paths, ActiveProfile("default"), ControlClient(paths))
+        stack = StackAdapter(paths, ProfileService(paths, "default"), ControlClient(paths))
         models = ModelsAdapter(chat, stack, RemoteAdapter(functools.partial(SecretStore, paths)))
         widget = ModelsPage(models)
         qtbot.addWidget(widget)

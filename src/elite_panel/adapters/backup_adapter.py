@@ -19,7 +19,7 @@ from elite_panel.core.errors import EliteError
 from elite_panel.core.paths import AppPaths
 
 if TYPE_CHECKING:
-    from elite_panel.core.profile_store import ProfileStore
+    pass
 
 STATUS_POLL_MS = 5000
 
@@ -49,14 +49,11 @@ class BackupAdapter(QObject):
         self,
         paths: AppPaths,
         stack: StackAdapter,
-        profiles: Callable[[], ProfileStore],
         parent: QObject | None = None,
     ) -> None:
-        """``profiles`` gives the panel's profile store (built on first use)."""
         super().__init__(parent)
         self.paths = paths
         self.stack = stack
-        self.profiles = profiles
         self._tasks = TaskGroup("backups")
         self._status_mtime = self._mtime()
         self._poll = QTimer(self)
@@ -64,11 +61,11 @@ class BackupAdapter(QObject):
         self._poll.timeout.connect(self._check_status)
         self._poll.start()
 
-    def service(self) -> Any:
+    async def service(self) -> Any:
+        """The backup service of the active profile as it is now."""
         from elite_panel.backup.service import BackupService
-        from elite_panel.core.profiles import load_profile
 
-        return BackupService(self.paths, load_profile(self.paths, self.stack.profile.name))
+        return BackupService(self.paths, await self.stack.profile.load())
 
     # -- operations (called by the page) -------------------------------------------------
 
@@ -85,12 +82,11 @@ class BackupAdapter(QObject):
     def save_settings(self, values: dict[str, Any]) -> None:
         """Save ``[backups]`` keys to the active profile (validated first: on an error the
         file is unchanged), then hand them to a running supervisor."""
-        name = self.stack.profile.name
         literals = {f"backups.{key}": json.dumps(value) for key, value in values.items()}
 
         async def work() -> None:
             try:
-                await asyncio.to_thread(self.profiles().set_values, name, literals)
+                await self.stack.profile.set_values(literals)
             except EliteError as exc:
                 self.failed.emit(str(exc))
                 return
@@ -132,7 +128,6 @@ class BackupAdapter(QObject):
 
     def apply_restore(self, plan: Any) -> None:
         from elite_panel.backup.restore import Restorer
-        from elite_panel.core.profiles import load_profile
 
         loop = asyncio.get_running_loop()
 
@@ -146,7 +141,7 @@ class BackupAdapter(QObject):
 
         def start(names: list[str]) -> None:
             if names:
-                profile = load_profile(self.paths, self.stack.profile.name)
+                profile = on_loop(self.stack.profile.load())  # the restored file
                 on_loop(client.start_services(names, profile.model_dump(mode="json")))
 
         def work(s: Any) -> None:
@@ -176,7 +171,8 @@ class BackupAdapter(QObject):
 
     async def _in_thread(self, work: Callable[[Any], None], refresh: bool) -> None:
         try:
-            await asyncio.to_thread(lambda: work(self.service()))
+            service = await self.service()
+            await asyncio.to_thread(work, service)
         except EliteError as exc:
             self.failed.emit(str(exc))
         if refresh:

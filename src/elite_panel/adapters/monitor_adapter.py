@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QObject, Signal
 
-from elite_panel.adapters.active_profile import ActiveProfile
+from elite_panel.adapters.profile_service import ProfileService
 from elite_panel.adapters.remote_adapter import POLL_INTERVAL_S
 from elite_panel.adapters.tasks import TaskGroup, import_off_the_window
 from elite_panel.core.errors import ConfigError, DaemonUnavailable, EliteError
@@ -59,7 +59,7 @@ class MonitorAdapter(QObject):
     def __init__(
         self,
         paths: AppPaths,
-        profile: ActiveProfile,
+        profile: ProfileService,
         client: ControlClient,
         parent: QObject | None = None,
         collector_factory: Callable[[Path], Collector] | None = None,
@@ -225,10 +225,7 @@ class MonitorAdapter(QObject):
 
         interval, thresholds = 1.0, None
         try:
-            await import_off_the_window("elite_panel.core.profiles")
-            from elite_panel.core.profiles import load_profile
-
-            profile = await asyncio.to_thread(load_profile, self.paths, self.profile.name)
+            profile = await self.profile.load()
             interval = profile.dashboard.sample_interval_s
             thresholds = thresholds_from(profile.dashboard)
         except ConfigError as exc:  # shown on the Stack page; sample with the defaults

@@ -8,8 +8,8 @@ import logging
 from PySide6.QtCore import QObject, Signal
 
 from elite_panel import __version__
-from elite_panel.adapters.active_profile import ActiveProfile
-from elite_panel.adapters.tasks import TaskGroup, import_off_the_window
+from elite_panel.adapters.profile_service import ProfileService
+from elite_panel.adapters.tasks import TaskGroup
 from elite_panel.core.errors import DaemonUnavailable, EliteError
 from elite_panel.core.paths import AppPaths
 from elite_panel.core.services import ServiceStatus, stopped_statuses
@@ -45,7 +45,7 @@ class StackAdapter(QObject):
     def __init__(
         self,
         paths: AppPaths,
-        profile: ActiveProfile,
+        profile: ProfileService,
         client: ControlClient,
         parent: QObject | None = None,
     ) -> None:
@@ -140,10 +140,7 @@ class StackAdapter(QObject):
             if cmd == "down":
                 client = self.client
             else:
-                await import_off_the_window("elite_panel.core.profiles")  # pydantic
-                from elite_panel.core.profiles import load_profile
-
-                profile = await asyncio.to_thread(load_profile, self.paths, self.profile.name)
+                profile = await self.profile.load()
                 args["profile"] = profile.model_dump(mode="json")
                 client = await ensure_daemon(self.paths, say=self.notice.emit)
                 self.start_watching()

@@ -4,21 +4,16 @@ active profile and starts the stack with it."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
-from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QObject, Signal
 
-from elite_panel.adapters.active_profile import ActiveProfile
+from elite_panel.adapters.profile_service import ProfileService
 from elite_panel.adapters.stack_adapter import StackAdapter
 from elite_panel.adapters.tasks import TaskGroup, import_off_the_window
 from elite_panel.core.errors import ConfigError
 from elite_panel.core.kinds import RunnerKind
 from elite_panel.core.runner_choice import Gpu, MachineFacts, RunnerOption
 from elite_panel.core.services import ServiceState, ServiceStatus
-
-if TYPE_CHECKING:
-    from elite_panel.core.profile_store import ProfileStore
 
 
 class WelcomeAdapter(QObject):
@@ -36,13 +31,11 @@ class WelcomeAdapter(QObject):
 
     def __init__(
         self,
-        store: Callable[[], ProfileStore],
-        profile: ActiveProfile,
+        profile: ProfileService,
         stack: StackAdapter,
         parent: QObject | None = None,
     ) -> None:
         super().__init__(parent)
-        self._store = store
         self.profile = profile
         self.stack = stack
         self._tasks = TaskGroup("welcome")
@@ -61,15 +54,11 @@ class WelcomeAdapter(QObject):
         self._tasks.cancel_all()
 
     async def _survey(self) -> None:
-        await import_off_the_window(
-            "elite_panel.stack.machine_survey",
-            "elite_panel.monitor.nvml",
-            "elite_panel.core.profile_store",
-        )
+        await import_off_the_window("elite_panel.stack.machine_survey", "elite_panel.monitor.nvml")
         from elite_panel.monitor.nvml import GpuReader
         from elite_panel.stack.machine_survey import survey
 
-        profile = await asyncio.to_thread(self._store().load, self.profile.name)
+        profile = await self.profile.load()
         runner = profile.runner
         url = runner.url or f"http://127.0.0.1:{runner.port_for(RunnerKind.OLLAMA)}"
         reader = GpuReader()
@@ -84,7 +73,7 @@ class WelcomeAdapter(QObject):
 
     async def _choose(self, option: RunnerOption) -> None:
         try:
-            await asyncio.to_thread(self._store().set_values, self.profile.name, option.values)
+            await self.profile.set_values(option.values)
         except ConfigError as exc:
             self.failed.emit(str(exc))
             return
