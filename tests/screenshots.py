@@ -71,10 +71,10 @@ async def shoot(out: Path, size: tuple[int, int] = SIZE) -> list[Path]:
         panel.window.resize(*size)  # (after show: not the size the previous one kept)
         panel.check_profile()
         await until(lambda panel=panel: panel.stack.connected and panel.chat.client is not None)
-        await until(lambda panel=panel: panel.window.page("chat").conversations.count() > 0)
+        await until(lambda panel=panel: panel.window.page("chat").conversation_list.count() > 0)
         chat = panel.window.page("chat")
-        chat.conversations.setCurrentRow(0)
-        chat._on_item_activated(chat.conversations.item(0))
+        chat.conversation_list.select_row(0)
+        chat.conversation_list.conversations.clicked.emit(chat.conversation_list.model.index(0))
         await asyncio.sleep(1.5)  # the conversation, the models, a few dashboard samples
         for name in PAGES:
             panel.show(name)

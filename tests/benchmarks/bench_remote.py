@@ -171,7 +171,7 @@ async def measure(url: str, long_id: str, proxy: DelayProxy) -> dict[str, Any]:
     adapter.streamFinished.connect(lambda _e: marks.setdefault("done", _now()))
 
     def look() -> None:
-        answer = page._answer
+        answer = page.thread_view.answer
         if "shown" not in marks and answer is not None and answer.body.toPlainText().strip():
             marks["shown"] = _now()
 

@@ -108,9 +108,13 @@ def test_the_panel_follows_a_team_server(
     qtbot.waitUntil(lambda: chat.chat.client is not None, timeout=10_000)
     chat.ask("write a loop", "llama3.2")
     qtbot.waitUntil(
-        lambda: chat._answer is not None and "tokens" in chat._answer.figures.text(), timeout=30_000
+        lambda: (
+            chat.thread_view.answer is not None
+            and "tokens" in chat.thread_view.answer.figures.text()
+        ),
+        timeout=30_000,
     )
-    assert chat._answer is not None and chat._answer.text()
+    assert chat.thread_view.answer is not None and chat.thread_view.answer.text()
 
     models = page(panel, "models")
     assert isinstance(models, ModelsPage)

@@ -29,7 +29,7 @@ METER = re.compile(r"^≈?([\d,]+) / ([\d,]+) tokens$")
 
 def used(page: ChatPage) -> int:
     """The tokens the meter shows (0 while it shows none)."""
-    match = METER.match(page.context_meter.text())
+    match = METER.match(page.composer.context_meter.text())
     return int(match.group(1).replace(",", "")) if match else 0
 
 
@@ -52,36 +52,38 @@ def _window(double: OllamaDouble, request: pytest.FixtureRequest) -> Iterator[No
 def test_the_meter_follows_the_draft_and_its_attachment(
     qtbot: QtBot, page: ChatPage, tmp_path: Path
 ) -> None:
-    qtbot.waitUntil(lambda: page.context_meter.text().endswith("/ 4,096 tokens"), timeout=10_000)
+    qtbot.waitUntil(
+        lambda: page.composer.context_meter.text().endswith("/ 4,096 tokens"), timeout=10_000
+    )
     empty = used(page)  # the system prompt alone
-    page.prompt.setFocus()
-    qtbot.keyClicks(page.prompt, "Explain this function please")
+    page.composer.prompt.setFocus()
+    qtbot.keyClicks(page.composer.prompt, "Explain this function please")
     qtbot.waitUntil(lambda: used(page) > empty, timeout=5_000)
     typed = used(page)
     attached = tmp_path / "notes.txt"
     attached.write_text(words(300))
     page.attach_files([attached])
     qtbot.waitUntil(lambda: used(page) > typed + 290, timeout=5_000)
-    assert page.context_meter.text().startswith("≈")  # Ollama: estimated
-    assert "4,096-token window" in page.context_meter.toolTip()
-    assert not page.context_warning.isVisible()
+    assert page.composer.context_meter.text().startswith("≈")  # Ollama: estimated
+    assert "4,096-token window" in page.composer.context_meter.toolTip()
+    assert not page.composer.context_warning.isVisible()
 
 
 def test_a_draft_too_long_is_said_before_sending_and_refused_whole(
     qtbot: QtBot, page: ChatPage, server: str, double: OllamaDouble
 ) -> None:
     asked = len(double.requests)
-    page.prompt.setPlainText(words(6000))
-    qtbot.waitUntil(lambda: page.context_warning.isVisible(), timeout=10_000)
-    assert page.context_warning.text().startswith("Too long to send:")
-    assert "4,096 tokens" in page.context_warning.text()
-    page.send(page.prompt.toPlainText())
-    qtbot.waitUntil(lambda: page.error_bar.isVisible(), timeout=10_000)
-    assert "context window is 4,096 tokens" in page.error_label.text()
-    assert "larger context" in page.error_label.text()  # what to do
-    assert not page.retry_button.isVisible()
-    qtbot.waitUntil(lambda: page.prompt.toPlainText() == words(6000), timeout=5_000)
-    assert page._message_widgets() == []
+    page.composer.prompt.setPlainText(words(6000))
+    qtbot.waitUntil(lambda: page.composer.context_warning.isVisible(), timeout=10_000)
+    assert page.composer.context_warning.text().startswith("Too long to send:")
+    assert "4,096 tokens" in page.composer.context_warning.text()
+    page.send(page.composer.prompt.toPlainText())
+    qtbot.waitUntil(lambda: page.thread_view.error_bar.isVisible(), timeout=10_000)
+    assert "context window is 4,096 tokens" in page.thread_view.error_label.text()
+    assert "larger context" in page.thread_view.error_label.text()  # what to do
+    assert not page.thread_view.retry_button.isVisible()
+    qtbot.waitUntil(lambda: page.composer.prompt.toPlainText() == words(6000), timeout=5_000)
+    assert page.thread_view.message_widgets() == []
     assert stored(server) == [] and len(double.requests) == asked  # nothing kept or sent
 
 
@@ -91,26 +93,29 @@ def test_a_divider_marks_the_earlier_messages_left_out(
 ) -> None:
     for turn in range(7):
         type_and_send(qtbot, page, words(150, "tuvwxyz"[turn]))
-        qtbot.waitUntil(lambda: not page.stop_button.isEnabled(), timeout=10_000)
-        assert not page.error_bar.isVisible(), page.error_label.text()
-    qtbot.waitUntil(lambda: page.divider.isVisible(), timeout=5_000)
+        qtbot.waitUntil(lambda: not page.composer.stop_button.isEnabled(), timeout=10_000)
+        assert not page.thread_view.error_bar.isVisible(), page.thread_view.error_label.text()
+    qtbot.waitUntil(lambda: page.thread_view.divider.isVisible(), timeout=5_000)
     assert re.match(
-        r"\d+ earlier messages are beyond this model's 1,024-token window", page.divider.text()
+        r"\d+ earlier messages are beyond this model's 1,024-token window",
+        page.thread_view.divider.text(),
     )
-    omitted = int(page.divider.text().split()[0])
-    shown = page._message_widgets()
-    below = page.messages_layout.indexOf(page.divider) + 1  # the first message kept
-    assert page.messages_layout.itemAt(below).widget() is shown[omitted]
+    omitted = int(page.thread_view.divider.text().split()[0])
+    shown = page.thread_view.message_widgets()
+    below = (
+        page.thread_view.messages_layout.indexOf(page.thread_view.divider) + 1
+    )  # the first message kept
+    assert page.thread_view.messages_layout.itemAt(below).widget() is shown[omitted]
     sent = double.requests[-1]["messages"]
     assert sent[1]["content"] == shown[omitted].text()  # the system prompt, then that one
     # the conversation opened again shows it, from the stored answer's context
     conversation = page.chat.conversation_id
     assert conversation is not None
     page.new_conversation()
-    assert not page.divider.isVisible()
+    assert not page.thread_view.divider.isVisible()
     page.chat.open(conversation)
-    qtbot.waitUntil(lambda: page.divider.isVisible(), timeout=5_000)
-    assert page.divider.text().startswith(f"{omitted} earlier messages")
+    qtbot.waitUntil(lambda: page.thread_view.divider.isVisible(), timeout=5_000)
+    assert page.thread_view.divider.text().startswith(f"{omitted} earlier messages")
 
 
 def test_a_conversation_of_5000_messages_opens_on_its_newest_page(
@@ -129,8 +134,11 @@ def test_a_conversation_of_5000_messages_opens_on_its_newest_page(
     with ThreadPoolExecutor(1) as pool:  # the test's own loop is Qt's
         conversation = pool.submit(asyncio.run, seed()).result()
     page.chat.refresh()
-    qtbot.waitUntil(lambda: page.conversations.count() == 1, timeout=10_000)
+    qtbot.waitUntil(lambda: page.conversation_list.count() == 1, timeout=10_000)
     page.chat.open(conversation)
-    qtbot.waitUntil(lambda: len(page._message_widgets()) == HISTORY_PAGE, timeout=10_000)
-    assert page._message_widgets()[-1].text() == "turn 4999"
-    assert page.earlier_button.text() == f"Show earlier messages ({5000 - HISTORY_PAGE:,} more)"
+    qtbot.waitUntil(lambda: len(page.thread_view.message_widgets()) == HISTORY_PAGE, timeout=10_000)
+    assert page.thread_view.message_widgets()[-1].text() == "turn 4999"
+    assert (
+        page.thread_view.earlier_button.text()
+        == f"Show earlier messages ({5000 - HISTORY_PAGE:,} more)"
+    )

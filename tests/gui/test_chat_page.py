@@ -55,8 +55,8 @@ def page(
     widget.resize(1000, 700)
     widget.show()
     adapter.connect_to(server, TOKEN)
-    qtbot.waitUntil(lambda: widget.model.count() > 0, timeout=10_000)
-    widget.model.setCurrentText("llama3.2:latest")
+    qtbot.waitUntil(lambda: widget.composer.model.count() > 0, timeout=10_000)
+    widget.composer.model.setCurrentText("llama3.2:latest")
     yield widget
     adapter.close()
 
@@ -71,34 +71,34 @@ def stored(server: str) -> list[dict[str, Any]]:
 
 
 def type_and_send(qtbot: QtBot, page: ChatPage, text: str) -> None:
-    page.prompt.setFocus()
-    qtbot.keyClicks(page.prompt, text)
-    qtbot.keyClick(page.prompt, Qt.Key.Key_Return)
+    page.composer.prompt.setFocus()
+    qtbot.keyClicks(page.composer.prompt, text)
+    qtbot.keyClick(page.composer.prompt, Qt.Key.Key_Return)
 
 
 def test_send_streams_the_answer_with_its_figures(
     qtbot: QtBot, page: ChatPage, double: OllamaDouble
 ) -> None:
     type_and_send(qtbot, page, "Show me print in Python")
-    assert page.prompt.toPlainText() == ""  # Enter sent it
-    answer = page._answer
+    assert page.composer.prompt.toPlainText() == ""  # Enter sent it
+    answer = page.thread_view.answer
     assert answer is not None
     qtbot.waitUntil(lambda: "tokens" in answer.figures.text(), timeout=10_000)
     assert answer.text() == double.answer
     assert "print" in answer.body.toPlainText()
     assert answer.figures.text().startswith("llama3.2:latest · first token")
     assert answer.body.code(0) == "print('hi')\n"  # the code block's Copy gets its code
-    qtbot.waitUntil(lambda: page.conversations.count() == 1, timeout=5_000)
-    assert page.conversations.item(0).text() == "Show me print in Python"
+    qtbot.waitUntil(lambda: page.conversation_list.count() == 1, timeout=5_000)
+    assert page.conversation_list.model.index(0).data() == "Show me print in Python"
 
 
 def test_shift_enter_makes_a_new_line(qtbot: QtBot, page: ChatPage) -> None:
-    page.prompt.setFocus()
-    qtbot.keyClicks(page.prompt, "line one")
-    qtbot.keyClick(page.prompt, Qt.Key.Key_Return, Qt.KeyboardModifier.ShiftModifier)
-    qtbot.keyClicks(page.prompt, "line two")
-    assert page.prompt.toPlainText() == "line one\nline two"
-    assert page._answer is None
+    page.composer.prompt.setFocus()
+    qtbot.keyClicks(page.composer.prompt, "line one")
+    qtbot.keyClick(page.composer.prompt, Qt.Key.Key_Return, Qt.KeyboardModifier.ShiftModifier)
+    qtbot.keyClicks(page.composer.prompt, "line two")
+    assert page.composer.prompt.toPlainText() == "line one\nline two"
+    assert page.thread_view.answer is None
 
 
 def test_stop_keeps_the_partial_answer(
@@ -107,12 +107,12 @@ def test_stop_keeps_the_partial_answer(
     double.answer = " ".join(f"w{i}" for i in range(400))
     double.delay_s = 0.01
     type_and_send(qtbot, page, "long one")
-    answer = page._answer
+    answer = page.thread_view.answer
     assert answer is not None
     qtbot.waitUntil(lambda: len(answer.text()) > 20, timeout=10_000)
-    qtbot.keyClick(page.prompt, Qt.Key.Key_Escape)
-    qtbot.waitUntil(lambda: page.error_bar.isVisible(), timeout=5_000)
-    assert "Stopped" in page.error_label.text()
+    qtbot.keyClick(page.composer.prompt, Qt.Key.Key_Escape)
+    qtbot.waitUntil(lambda: page.thread_view.error_bar.isVisible(), timeout=5_000)
+    assert "Stopped" in page.thread_view.error_label.text()
     assert 0 < len(answer.text()) < len(double.answer)
     qtbot.waitUntil(
         lambda: stored(server)[0]["messages"][-1]["status"] == "incomplete", timeout=10_000
@@ -125,15 +125,17 @@ def test_backend_dying_shows_the_error_and_keeps_the_partial(
 ) -> None:
     double.drop_final = True
     type_and_send(qtbot, page, "hello")
-    qtbot.waitUntil(lambda: page.error_bar.isVisible(), timeout=10_000)
-    assert "without finishing" in page.error_label.text()
-    assert "partial answer is kept" in page.error_label.text()
-    assert page.retry_button.isVisible()
-    assert page._answer is not None and page._answer.text() == double.answer
+    qtbot.waitUntil(lambda: page.thread_view.error_bar.isVisible(), timeout=10_000)
+    assert "without finishing" in page.thread_view.error_label.text()
+    assert "partial answer is kept" in page.thread_view.error_label.text()
+    assert page.thread_view.retry_button.isVisible()
+    assert page.thread_view.answer is not None and page.thread_view.answer.text() == double.answer
     double.drop_final = False
-    qtbot.mouseClick(page.retry_button, Qt.MouseButton.LeftButton)  # the app still responds
-    qtbot.waitUntil(lambda: "tokens" in page._answer.figures.text(), timeout=10_000)  # type: ignore[union-attr]
-    assert not page.error_bar.isVisible()
+    qtbot.mouseClick(
+        page.thread_view.retry_button, Qt.MouseButton.LeftButton
+    )  # the app still responds
+    qtbot.waitUntil(lambda: "tokens" in page.thread_view.answer.figures.text(), timeout=10_000)  # type: ignore[union-attr]
+    assert not page.thread_view.error_bar.isVisible()
 
 
 def test_a_missing_model_is_advised_by_the_errors_code(
@@ -145,9 +147,9 @@ def test_a_missing_model_is_advised_by_the_errors_code(
     double.installed.remove(removed)  # deleted from the runner while the panel lists it
     try:
         type_and_send(qtbot, page, "hello")
-        qtbot.waitUntil(lambda: page.error_bar.isVisible(), timeout=10_000)
-        assert "Pick another model, or pull this one" in page.error_label.text()
-        assert "check the runner" not in page.error_label.text()
+        qtbot.waitUntil(lambda: page.thread_view.error_bar.isVisible(), timeout=10_000)
+        assert "Pick another model, or pull this one" in page.thread_view.error_label.text()
+        assert "check the runner" not in page.thread_view.error_label.text()
     finally:
         double.installed.append(removed)
 
@@ -157,38 +159,42 @@ def test_search_finds_an_old_conversation(qtbot: QtBot, page: ChatPage) -> None:
         type_and_send(qtbot, page, prompt)
         qtbot.waitUntil(lambda: not page.chat.streaming, timeout=10_000)
         qtbot.keyClick(page, Qt.Key.Key_N, Qt.KeyboardModifier.ControlModifier)
-    qtbot.waitUntil(lambda: page.conversations.count() == 3, timeout=5_000)
+    qtbot.waitUntil(lambda: page.conversation_list.count() == 3, timeout=5_000)
     qtbot.keyClick(page, Qt.Key.Key_F, Qt.KeyboardModifier.ControlModifier)
-    assert page.search.hasFocus()
-    qtbot.keyClicks(page.search, "lifeti")
-    qtbot.waitUntil(lambda: page.conversations.count() == 1, timeout=5_000)
-    assert page.conversations.item(0).text() == "Explain Rust lifetimes"
-    page.conversations.setCurrentRow(0)
+    assert page.conversation_list.search.hasFocus()
+    qtbot.keyClicks(page.conversation_list.search, "lifeti")
+    qtbot.waitUntil(lambda: page.conversation_list.count() == 1, timeout=5_000)
+    assert page.conversation_list.model.index(0).data() == "Explain Rust lifetimes"
+    page.conversation_list.select_row(0)
     qtbot.mouseClick(
-        page.conversations.viewport(),
+        page.conversation_list.conversations.viewport(),
         Qt.MouseButton.LeftButton,
-        pos=page.conversations.visualItemRect(page.conversations.item(0)).center(),
+        pos=page.conversation_list.conversations.visualRect(
+            page.conversation_list.model.index(0)
+        ).center(),
     )
-    qtbot.waitUntil(lambda: "Explain Rust lifetimes" in page.heading.text(), timeout=5_000)
+    qtbot.waitUntil(
+        lambda: "Explain Rust lifetimes" in page.thread_view.heading.text(), timeout=5_000
+    )
     qtbot.keyClick(page, Qt.Key.Key_L, Qt.KeyboardModifier.ControlModifier)
-    assert page.prompt.hasFocus()
+    assert page.composer.prompt.hasFocus()
 
 
 def test_export_writes_the_file_and_delete_can_be_undone(
     qtbot: QtBot, page: ChatPage, tmp_path: Path
 ) -> None:
     type_and_send(qtbot, page, "Export me")
-    qtbot.waitUntil(lambda: page.conversations.count() == 1, timeout=10_000)
-    page.conversations.setCurrentRow(0)
+    qtbot.waitUntil(lambda: page.conversation_list.count() == 1, timeout=10_000)
+    page.conversation_list.select_row(0)
     target = tmp_path / "out.md"
     page.export_to(target)
     qtbot.waitUntil(
         lambda: target.exists() and target.read_text().startswith("# Export me"), timeout=5_000
     )
-    qtbot.mouseClick(page.delete_button, Qt.MouseButton.LeftButton)
-    assert page.conversations.count() == 0 and page.undo_bar.isVisible()
-    qtbot.mouseClick(page.undo_button, Qt.MouseButton.LeftButton)
-    qtbot.waitUntil(lambda: page.conversations.count() == 1, timeout=5_000)
+    qtbot.mouseClick(page.conversation_list.delete_button, Qt.MouseButton.LeftButton)
+    assert page.conversation_list.count() == 0 and page.conversation_list.undo_bar.isVisible()
+    qtbot.mouseClick(page.conversation_list.undo_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: page.conversation_list.count() == 1, timeout=5_000)
 
 
 def test_without_a_server_the_page_says_what_to_do(
@@ -199,13 +205,21 @@ def test_without_a_server_the_page_says_what_to_do(
     qtbot.addWidget(widget)
     widget.show()
     # an empty thread says it with a card and its button; a thread with messages, in a line
-    assert widget.stopped_state.isVisible() and not widget.notice.isVisible()
+    assert (
+        widget.thread_view.stopped_state.isVisible() and not widget.thread_view.notice.isVisible()
+    )
     with qtbot.waitSignal(widget.startStackRequested):
-        qtbot.mouseClick(widget.stopped_state.button, Qt.MouseButton.LeftButton)
+        qtbot.mouseClick(widget.thread_view.stopped_state.button, Qt.MouseButton.LeftButton)
     type_and_send(qtbot, widget, "hello?")
-    assert widget.error_bar.isVisible() and "not running" in widget.error_label.text()
-    assert widget.notice.isVisible() and "start the stack" in widget.notice.text()
-    assert not widget.stopped_state.isVisible()
+    assert (
+        widget.thread_view.error_bar.isVisible()
+        and "not running" in widget.thread_view.error_label.text()
+    )
+    assert (
+        widget.thread_view.notice.isVisible()
+        and "start the stack" in widget.thread_view.notice.text()
+    )
+    assert not widget.thread_view.stopped_state.isVisible()
 
 
 def test_attached_files_go_into_the_prompt_within_a_limit(
@@ -213,10 +227,10 @@ def test_attached_files_go_into_the_prompt_within_a_limit(
 ) -> None:
     source = tmp_path / "util.py"
     source.write_text("def twice(x):\n    return 2 * x\n")
-    page.prompt.setPlainText("Review this:")
+    page.composer.prompt.setPlainText("Review this:")
     page.attach_files([source])  # read off the UI thread
-    qtbot.waitUntil(lambda: "File `util.py`" in page.prompt.toPlainText(), timeout=5000)
-    text = page.prompt.toPlainText()
+    qtbot.waitUntil(lambda: "File `util.py`" in page.composer.prompt.toPlainText(), timeout=5000)
+    text = page.composer.prompt.toPlainText()
     assert text.startswith("Review this:\n\nFile `util.py`:")
     assert "```python\ndef twice(x):\n    return 2 * x\n```" in text
     big = tmp_path / "huge.log"
@@ -224,10 +238,12 @@ def test_attached_files_go_into_the_prompt_within_a_limit(
     binary = tmp_path / "blob.bin"
     binary.write_bytes(b"\xff\xfe\x00\x80" * 10)
     page.attach_files([big])
-    qtbot.waitUntil(lambda: "huge.log: 300 KB is over the 256 KB limit" in page.notice.text())
+    qtbot.waitUntil(
+        lambda: "huge.log: 300 KB is over the 256 KB limit" in page.thread_view.notice.text()
+    )
     page.attach_files([binary])
-    qtbot.waitUntil(lambda: "blob.bin: not UTF-8 text" in page.notice.text())
-    assert page.prompt.toPlainText() == text  # nothing half-added
+    qtbot.waitUntil(lambda: "blob.bin: not UTF-8 text" in page.thread_view.notice.text())
+    assert page.composer.prompt.toPlainText() == text  # nothing half-added
 
 
 def test_dropping_a_file_on_the_prompt_attaches_it(
@@ -247,15 +263,15 @@ def test_dropping_a_file_on_the_prompt_attaches_it(
         Qt.MouseButton.LeftButton,
         Qt.KeyboardModifier.NoModifier,
     )
-    page.prompt.dropEvent(event)
-    qtbot.waitUntil(lambda: "File `notes.md`:" in page.prompt.toPlainText(), timeout=5000)
+    page.composer.prompt.dropEvent(event)
+    qtbot.waitUntil(lambda: "File `notes.md`:" in page.composer.prompt.toPlainText(), timeout=5000)
 
 
 def test_system_prompt_preset_is_sent(qtbot: QtBot, page: ChatPage, double: OllamaDouble) -> None:
     type_and_send(qtbot, page, "default first")
     qtbot.waitUntil(lambda: not page.chat.streaming, timeout=10_000)
     assert "Elite Coding Assistant" in double.requests[-1]["messages"][0]["content"]
-    page.preset.setCurrentText("Code reviewer")
+    page.composer.preset.setCurrentText("Code reviewer")
     type_and_send(qtbot, page, "then a review")
     qtbot.waitUntil(lambda: not page.chat.streaming, timeout=10_000)
     assert double.requests[-1]["messages"][0]["content"].startswith("You review code")
@@ -271,7 +287,7 @@ def test_regenerate_and_edit_the_last_prompt(
     type_and_send(qtbot, page, "second prompt")
     qtbot.waitUntil(lambda: not page.chat.streaming, timeout=10_000)
     double.answer = "a regenerated answer"
-    messages = page._message_widgets()
+    messages = page.thread_view.message_widgets()
     # the actions show while the pointer is over a message; only the last ones offer these
     assert messages[-1].actions_bar.isHidden()
     point = QPointF(5, 5)
@@ -290,8 +306,8 @@ def test_regenerate_and_edit_the_last_prompt(
         timeout=10_000,
     )
     qtbot.waitUntil(lambda: not page.chat.streaming, timeout=10_000)
-    page.edit_last_action.trigger()  # Ctrl+E, or the ⋯ menu
-    qtbot.waitUntil(lambda: page.prompt.toPlainText() == "second prompt", timeout=10_000)
+    page.composer.edit_last_action.trigger()  # Ctrl+E, or the ⋯ menu
+    qtbot.waitUntil(lambda: page.composer.prompt.toPlainText() == "second prompt", timeout=10_000)
     assert [m["role"] for m in stored(server)[0]["messages"]] == ["user", "assistant"]
 
 
@@ -300,7 +316,7 @@ def test_view_follows_the_end_unless_scrolled_up(
 ) -> None:
     double.answer = " ".join(f"line{i}\n\n" for i in range(300))
     double.delay_s = 0.005
-    bar = page.scroll_area.verticalScrollBar()
+    bar = page.thread_view.scroll_area.verticalScrollBar()
     type_and_send(qtbot, page, "a long answer")
     qtbot.waitUntil(lambda: bar.maximum() > 500, timeout=10_000)
     assert bar.value() == bar.maximum()  # following the end
@@ -331,40 +347,51 @@ def test_rename_pin_and_show_earlier_messages(
         timeout=30,
     )
     page.chat.refresh()
-    qtbot.waitUntil(lambda: page.conversations.count() == 2, timeout=10_000)
-    assert page.conversations.item(0).text() == "other"  # the newest first
+    qtbot.waitUntil(lambda: page.conversation_list.count() == 2, timeout=10_000)
+    assert page.conversation_list.model.index(0).data() == "other"  # the newest first
 
-    page.conversations.setCurrentRow(1)
+    page.conversation_list.select_row(1)
     page.chat.open(first)
     qtbot.waitUntil(lambda: len(page.findChildren(MessageWidget)) == 20, timeout=10_000)
-    assert page.earlier_button.isVisible()
-    assert page.earlier_button.text() == "Show earlier messages (26 more)"
-    oldest, page._earliest = page._earliest, "gone"  # a message deleted meanwhile: refused
-    page.earlier_button.click()
-    qtbot.waitUntil(lambda: "gone" in page.notice.text(), timeout=10_000)
-    assert page.earlier_button.isEnabled() and len(page.findChildren(MessageWidget)) == 20
-    page._earliest = oldest
-    page.earlier_button.click()  # the next page, from the server
+    assert page.thread_view.earlier_button.isVisible()
+    assert page.thread_view.earlier_button.text() == "Show earlier messages (26 more)"
+    oldest, page.thread_view.earliest = (
+        page.thread_view.earliest,
+        "gone",
+    )  # a message deleted meanwhile: refused
+    page.thread_view.earlier_button.click()
+    qtbot.waitUntil(lambda: "gone" in page.thread_view.notice.text(), timeout=10_000)
+    assert (
+        page.thread_view.earlier_button.isEnabled() and len(page.findChildren(MessageWidget)) == 20
+    )
+    page.thread_view.earliest = oldest
+    page.thread_view.earlier_button.click()  # the next page, from the server
     qtbot.waitUntil(lambda: len(page.findChildren(MessageWidget)) == 40, timeout=10_000)
-    assert page.earlier_button.isVisible() and page.earlier_button.isEnabled()
-    assert page.earlier_button.text() == "Show earlier messages (6 more)"
-    page.earlier_button.click()
+    assert (
+        page.thread_view.earlier_button.isVisible() and page.thread_view.earlier_button.isEnabled()
+    )
+    assert page.thread_view.earlier_button.text() == "Show earlier messages (6 more)"
+    page.thread_view.earlier_button.click()
     qtbot.waitUntil(lambda: len(page.findChildren(MessageWidget)) == 46, timeout=10_000)
-    assert not page.earlier_button.isVisible()
-    shown = [w.text() for w in page._message_widgets() if w.role == "user"]
+    assert not page.thread_view.earlier_button.isVisible()
+    shown = [w.text() for w in page.thread_view.message_widgets() if w.role == "user"]
     assert shown == [f"question {turn}" for turn in range(23)]  # in order, oldest on top
     page.chat.new_conversation()
-    assert not page.earlier_button.isVisible()
+    assert not page.thread_view.earlier_button.isVisible()
 
     monkeypatch.setattr(QInputDialog, "getText", lambda *_a, **_k: ("The long one", True))
-    page.rename_button.click()
-    qtbot.waitUntil(lambda: page.conversations.item(1).text() == "The long one", timeout=10_000)
-    page.conversations.setCurrentRow(1)
-    page.pin_button.click()  # pinned ones come first, marked
-    qtbot.waitUntil(lambda: page.conversations.item(0).text() == "The long one", timeout=10_000)
+    page.conversation_list.rename_button.click()
+    qtbot.waitUntil(
+        lambda: page.conversation_list.model.index(1).data() == "The long one", timeout=10_000
+    )
+    page.conversation_list.select_row(1)
+    page.conversation_list.pin_button.click()  # pinned ones come first, marked
+    qtbot.waitUntil(
+        lambda: page.conversation_list.model.index(0).data() == "The long one", timeout=10_000
+    )
     # Listed under headers: pinned first, then by day (the first of each group names it).
-    assert page.conversations.item(0).data(GROUP_ROLE) == "Pinned"
-    assert page.conversations.item(1).data(GROUP_ROLE) == "Today"
+    assert page.conversation_list.model.index(0).data(GROUP_ROLE) == "Pinned"
+    assert page.conversation_list.model.index(1).data(GROUP_ROLE) == "Today"
 
 
 def test_an_editors_conversation_shows_its_keys_name(
@@ -382,7 +409,7 @@ def test_an_editors_conversation_shows_its_keys_name(
     body = {"model": "llama3.2", "messages": [{"role": "user", "content": "fix my loop"}]}
     assert httpx.post(f"{server}/v1/chat/completions", json=body, headers=key).status_code == 200
     page.chat.refresh()
-    qtbot.waitUntil(lambda: page.conversations.count() == 1, timeout=10_000)
-    item = page.conversations.item(0)
-    assert item.text() == "fix my loop · editor-alice"
-    assert "editor-alice" in item.toolTip()
+    qtbot.waitUntil(lambda: page.conversation_list.count() == 1, timeout=10_000)
+    item = page.conversation_list.model.index(0)
+    assert item.data() == "fix my loop · editor-alice"
+    assert "editor-alice" in item.data(Qt.ItemDataRole.ToolTipRole)

@@ -28,6 +28,7 @@ from pytestqt.qtbot import QtBot
 from elite_panel.app import Panel
 from elite_panel.ui import window_state
 from elite_panel.ui.main_window import MINIMUM
+from elite_panel.ui.pages.chat_page import ChatPage
 from tests.conftest import REPO
 
 pytestmark = pytest.mark.gui
@@ -158,8 +159,10 @@ def test_every_control_has_an_accessible_name(qtbot: QtBot, panel: Panel) -> Non
         assert panel.window.page_title.text() == getattr(page, "title", name.title())
         assert panel.window.page_description.text().endswith(".")
     assert unnamed == []
-    assert panel.window.page("chat").conversations.accessibleName() == "Conversations"  # type: ignore[attr-defined]
-    search = panel.window.page("chat").search  # type: ignore[attr-defined]
+    chat = panel.window.page("chat")
+    assert isinstance(chat, ChatPage)
+    assert chat.conversation_list.conversations.accessibleName() == "Conversations"
+    search = chat.conversation_list.search
     assert search.accessibleName() == "Search conversations"
 
 
@@ -245,16 +248,18 @@ def test_tab_reaches_every_control_of_every_page(qtbot: QtBot, panel: Panel) -> 
 def test_the_chat_pages_tab_order_reads_like_the_page(qtbot: QtBot, panel: Panel) -> None:
     panel.show("chat")
     chat = panel.window.page("chat")
+    assert isinstance(chat, ChatPage)
+    conversations, composer = chat.conversation_list, chat.composer
     order = [
-        chat.search,  # type: ignore[attr-defined]
-        chat.conversations,  # type: ignore[attr-defined]
-        chat.new_button,  # type: ignore[attr-defined]
-        chat.model,  # type: ignore[attr-defined]
-        chat.preset,  # type: ignore[attr-defined]
-        chat.attach_button,  # type: ignore[attr-defined]
-        chat.more_button,  # type: ignore[attr-defined]
-        chat.prompt,  # type: ignore[attr-defined]
-        chat.send_button,  # type: ignore[attr-defined]
+        conversations.search,
+        conversations.conversations,
+        conversations.new_button,
+        composer.model,
+        composer.preset,
+        composer.attach_button,
+        composer.more_button,
+        composer.prompt,
+        composer.send_button,
     ]
     chain = tab_chain(panel.window)
     positions = [chain.index(w) for w in order]

@@ -87,30 +87,30 @@ def test_start_error_is_shown_on_the_page(
 def test_chat_end_to_end_with_the_bundled_model(qtbot: QtBot, panel: Panel, home: Home) -> None:
     panel.show("chat")
     chat = panel.window.page("chat")
-    assert chat.stopped_state.isVisible()  # type: ignore[attr-defined]  # not started yet
-    qtbot.mouseClick(chat.stopped_state.button, Qt.MouseButton.LeftButton)  # type: ignore[attr-defined]
+    assert chat.thread_view.stopped_state.isVisible()  # type: ignore[attr-defined]  # not started yet
+    qtbot.mouseClick(chat.thread_view.stopped_state.button, Qt.MouseButton.LeftButton)  # type: ignore[attr-defined]
     qtbot.waitUntil(lambda: panel.chat.client is not None, timeout=60_000)
-    assert not chat.stopped_state.isVisible()  # type: ignore[attr-defined]
-    assert chat.first_state.isVisible()  # type: ignore[attr-defined]  # no conversations yet
-    qtbot.waitUntil(lambda: chat.model.count() > 0, timeout=10_000)  # type: ignore[attr-defined]
+    assert not chat.thread_view.stopped_state.isVisible()  # type: ignore[attr-defined]
+    assert chat.thread_view.first_state.isVisible()  # type: ignore[attr-defined]  # no conversations yet
+    qtbot.waitUntil(lambda: chat.composer.model.count() > 0, timeout=10_000)  # type: ignore[attr-defined]
     # A 46 KB file pasted: the meter counts it against the model's trained window, the
     # warning says so before sending, and Send is refused with the numbers, the draft kept.
     paste = "Explain this code: " + (SOURCE * 4)[:46_000]
-    chat.prompt.setPlainText(paste)  # type: ignore[attr-defined]
-    qtbot.waitUntil(lambda: chat.context_warning.isVisible(), timeout=10_000)  # type: ignore[attr-defined]
-    assert chat.context_meter.text().endswith(" / 8,192 tokens")  # type: ignore[attr-defined]
-    assert "8,192 tokens" in chat.context_warning.text()  # type: ignore[attr-defined]
-    qtbot.keyClick(chat.prompt, Qt.Key.Key_Return)  # type: ignore[attr-defined]
-    qtbot.waitUntil(lambda: chat.error_bar.isVisible(), timeout=10_000)  # type: ignore[attr-defined]
-    assert "context window is 8,192 tokens" in chat.error_label.text()  # type: ignore[attr-defined]
-    qtbot.waitUntil(lambda: chat.prompt.toPlainText() == paste, timeout=5_000)  # type: ignore[attr-defined]
-    chat.prompt.setPlainText("Write a Python function that adds two numbers.")  # type: ignore[attr-defined]
-    qtbot.keyClick(chat.prompt, Qt.Key.Key_Return)  # type: ignore[attr-defined]
-    qtbot.waitUntil(lambda: "tokens" in chat._answer.figures.text(), timeout=60_000)  # type: ignore[attr-defined]
-    assert chat._answer.text().strip()  # type: ignore[attr-defined]
-    assert "tok/s" in chat._answer.figures.text()  # type: ignore[attr-defined]
-    qtbot.waitUntil(lambda: chat.conversations.count() == 1, timeout=10_000)  # type: ignore[attr-defined]
-    assert not chat.first_state.isVisible()  # type: ignore[attr-defined]
+    chat.composer.prompt.setPlainText(paste)  # type: ignore[attr-defined]
+    qtbot.waitUntil(lambda: chat.composer.context_warning.isVisible(), timeout=10_000)  # type: ignore[attr-defined]
+    assert chat.composer.context_meter.text().endswith(" / 8,192 tokens")  # type: ignore[attr-defined]
+    assert "8,192 tokens" in chat.composer.context_warning.text()  # type: ignore[attr-defined]
+    qtbot.keyClick(chat.composer.prompt, Qt.Key.Key_Return)  # type: ignore[attr-defined]
+    qtbot.waitUntil(lambda: chat.thread_view.error_bar.isVisible(), timeout=10_000)  # type: ignore[attr-defined]
+    assert "context window is 8,192 tokens" in chat.thread_view.error_label.text()  # type: ignore[attr-defined]
+    qtbot.waitUntil(lambda: chat.composer.prompt.toPlainText() == paste, timeout=5_000)  # type: ignore[attr-defined]
+    chat.composer.prompt.setPlainText("Write a Python function that adds two numbers.")  # type: ignore[attr-defined]
+    qtbot.keyClick(chat.composer.prompt, Qt.Key.Key_Return)  # type: ignore[attr-defined]
+    qtbot.waitUntil(lambda: "tokens" in chat.thread_view.answer.figures.text(), timeout=60_000)  # type: ignore[attr-defined]
+    assert chat.thread_view.answer.text().strip()  # type: ignore[attr-defined]
+    assert "tok/s" in chat.thread_view.answer.figures.text()  # type: ignore[attr-defined]
+    qtbot.waitUntil(lambda: chat.conversation_list.count() == 1, timeout=10_000)  # type: ignore[attr-defined]
+    assert not chat.thread_view.first_state.isVisible()  # type: ignore[attr-defined]
     panel.quit()  # stop_on_quit: the stack goes down with the panel
     qtbot.waitUntil(lambda: panel.finished.is_set(), timeout=30_000)
     qtbot.waitUntil(lambda: not home.processes(), timeout=20_000)

@@ -63,6 +63,7 @@ class ProfileService(QObject):
         self._settle.setSingleShot(True)
         self._settle.setInterval(SETTLE_MS)
         self._settle.timeout.connect(self.reload)
+        self._closed = False
 
     @property
     def name(self) -> str:
@@ -114,7 +115,11 @@ class ProfileService(QObject):
         self._tasks.start("load", self._reload())
 
     def close(self) -> None:
+        """Stop watching and loading (the panel is closing)."""
+        self._closed = True
         self._settle.stop()
+        if self._watcher.files():
+            self._watcher.removePaths(self._watcher.files())
         self._tasks.cancel_all()
 
     async def _reload(self) -> None:
@@ -124,6 +129,8 @@ class ProfileService(QObject):
             log.warning("%s", exc)
 
     def _watch(self, store: ProfileStore) -> None:
+        if self._closed:
+            return
         path = str(store.path(self._name))
         watched = self._watcher.files()
         if watched != [path]:
@@ -135,4 +142,5 @@ class ProfileService(QObject):
         # An atomic save replaces the file: the watch ends with the old one, so it is
         # added again by the load that follows.
         self._watcher.removePath(path)
-        self._settle.start()
+        if not self._closed:
+            self._settle.start()
