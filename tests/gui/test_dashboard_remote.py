@@ -96,7 +96,7 @@ def test_the_cluster_from_prometheus_with_a_day_of_history(
             monkeypatch.setenv("ASSISTANT_API_KEY", "any key: the server has no token")
             page = dashboard(panel)
             panel.show("dashboard")
-            panel.profile.set("team")
+            panel.profile.use("team")
             temp = f"gpu0@{listen}.temp"
 
             def day_shown() -> bool:
@@ -140,7 +140,7 @@ def test_without_prometheus_the_runners_and_what_adding_one_gives(
     monkeypatch.setenv("ASSISTANT_API_KEY", "any key: the server has no token")
     page = dashboard(panel)
     panel.show("dashboard")
-    panel.profile.set("team")
+    panel.profile.use("team")
     qtbot.waitUntil(lambda: panel.monitor.source == "server", timeout=10_000)
     assert "prometheus_url" in page.gpu_reason.text.text()  # what adding one gives
     assert set(page.plots) == {"runners"}
@@ -151,6 +151,6 @@ def test_without_prometheus_the_runners_and_what_adding_one_gives(
         return any(name.startswith("runner.") for name in series)
 
     qtbot.waitUntil(runner_series, timeout=15_000)
-    panel.profile.set("default")  # the local profile again: this machine's figures
+    panel.profile.use("default")  # the local profile again: this machine's figures
     qtbot.waitUntil(lambda: panel.monitor.source in ("panel", "supervisor"), timeout=15_000)
     assert "gpu_heat" in page.plots or "cpu" in page.plots

@@ -57,5 +57,9 @@ def test_pages_and_actions_carry_icons(qtbot: QtBot, panel: Panel) -> None:
     sidebar = panel.window.sidebar
     assert all(not sidebar.item(row).icon().isNull() for row in range(sidebar.count()))
     chat = panel.window.page("chat")
-    for button in (chat.send_button, chat.attach_button, chat.delete_button):  # type: ignore[attr-defined]
+    for button in (
+        chat.composer.send_button,
+        chat.composer.attach_button,
+        chat.conversation_list.delete_button,
+    ):  # type: ignore[attr-defined]
         assert not button.icon().isNull() and button.text()  # named, though only the icon shows
