@@ -148,7 +148,10 @@ case "$action" in
             bash packaging/build.sh
             export ELITE_REQUIRE_ARTIFACTS=1
         fi
-        exec bash packaging/with-test-keyring.sh "$VENV/bin/python" -m pytest "${@:2}"
+        # In parallel (pytest-xdist): tests that share a resource (the cluster's topology,
+        # the Docker engine's image, apt's lock) are one group, run by one worker.
+        exec bash packaging/with-test-keyring.sh "$VENV/bin/python" -m pytest \
+            -n "${ELITE_TEST_WORKERS:-3}" --dist loadgroup "${@:2}"
         ;;
     bench)
         system_packages

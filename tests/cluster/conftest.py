@@ -15,13 +15,12 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import redis
 
 from tests.cluster.topology import Cluster, builtin_runner, ollama_runner, running_cluster
 from tests.conftest import model_installed
-from tests.server.conftest import postgres_database, require_service
+from tests.server.conftest import postgres_database, redis_test_url, require_service
 
-REDIS_DB = 3  # the cluster's own database of the test Redis
+REDIS_DB = 10  # the cluster's own databases of the test Redis (one a test worker)
 
 
 def _need_nginx() -> None:
@@ -30,13 +29,6 @@ def _need_nginx() -> None:
     if os.environ.get("ELITE_REQUIRE_SERVICES") == "1":
         pytest.fail("ELITE_REQUIRE_SERVICES=1 but nginx is not installed (nginx-light)")
     pytest.skip("nginx is not installed (apt-get install nginx-light)")
-
-
-def redis_test_url(db: int) -> str:
-    """Database ``db`` of the test Redis, emptied."""
-    url = require_service("ELITE_TEST_REDIS_URL", "Redis server").rsplit("/", 1)[0] + f"/{db}"
-    redis.Redis.from_url(url).flushdb()
-    return url
 
 
 @pytest.fixture(scope="package")  # one topology for the package's tests

@@ -15,7 +15,8 @@ import pytest
 from tests.cluster.topology import AUTH, BUILTIN_MODEL, Cluster
 from tests.conftest import wait_for
 
-pytestmark = pytest.mark.model  # the pool has the built-in runner with its bundled model
+# the pool has the built-in runner with its bundled model; one topology for the package
+pytestmark = [pytest.mark.model, pytest.mark.xdist_group("cluster")]
 ASK = {"messages": [{"role": "user", "content": "hi"}]}
 
 

@@ -19,7 +19,7 @@ import pytest
 from tests.cluster.topology import AUTH, Cluster
 from tests.conftest import REPO
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("cluster")]
 LOCUSTFILE = REPO / "packaging" / "loadtest" / "locustfile.py"
 SECONDS = 60  # a minute: long enough for the flood to meet both its limits
 

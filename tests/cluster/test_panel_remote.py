@@ -26,7 +26,7 @@ from tests.deploy.compose_nginx import compose_nginx
 from tests.deploy.test_monitoring import need
 from tests.gui.conftest import panel, qloop  # noqa: F401 (fixtures)
 
-pytestmark = [pytest.mark.model, pytest.mark.gui]
+pytestmark = [pytest.mark.model, pytest.mark.gui, pytest.mark.xdist_group("cluster")]
 
 
 @pytest.fixture

@@ -28,7 +28,8 @@ from tests.server.conftest import postgres_database, require_service
 # The first test builds the base image (debootstrap, about a minute on a new machine) and
 # the server's image (several minutes when the server's code changed): more than the
 # suite's default per-test limit.
-pytestmark = pytest.mark.timeout(1200)
+# one image build, one engine: the docker tests run in one worker
+pytestmark = [pytest.mark.timeout(1200), pytest.mark.xdist_group("docker")]
 REPO = Path(__file__).resolve().parents[2]
 BASE = "elite-test/python-base:bookworm"
 IMAGE = "elite-assistant-server:test"

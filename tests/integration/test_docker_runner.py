@@ -20,7 +20,7 @@ from elite_panel.stack.containers import LABEL
 from tests.conftest import Home, wait_for
 from tests.fakes import ollama_image
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("docker")]
 
 
 @pytest.fixture(scope="module")

@@ -20,7 +20,8 @@ from elite_panel import DESKTOP_ID, __version__
 from elite_panel.core.paths import AppPaths
 from tests.conftest import REPO, Home, wait_for
 
-pytestmark = [pytest.mark.packaging, pytest.mark.slow]
+# apt and dpkg take one lock: the .deb tests run in one worker
+pytestmark = [pytest.mark.packaging, pytest.mark.slow, pytest.mark.xdist_group("packaging")]
 DIST = REPO / "dist"
 NAME = "elite-coding-assistant"
 

@@ -52,6 +52,21 @@ def require_service(variable: str, what: str) -> str:
     pytest.skip(f"{variable} is not set: no {what} to test against")
 
 
+# Tests run in parallel (pytest-xdist): each worker empties Redis databases of its own.
+WORKER = int(os.environ.get("PYTEST_XDIST_WORKER", "gw0").removeprefix("gw") or 0)
+
+
+def redis_test_url(base: int) -> str:
+    """This worker's Redis database numbered from ``base`` (the server tests' from 1, the
+    cluster's from 10), emptied."""
+    import redis
+
+    url = require_service("ELITE_TEST_REDIS_URL", "Redis server").rsplit("/", 1)[0]
+    url = f"{url}/{base + WORKER}"
+    redis.Redis.from_url(url).flushdb()
+    return url
+
+
 @pytest.fixture(scope="module")
 def double() -> Iterator[ollama_double.OllamaDouble]:
     state = ollama_double.OllamaDouble()

@@ -15,22 +15,26 @@ from typing import Any
 import httpx
 import openai
 import pytest
-import redis
 from fastapi.testclient import TestClient
 
 from embedded_server.app import create_app
 from embedded_server.config import Settings
 from tests.fakes.ollama_double import OllamaDouble, serve_in_thread
-from tests.server.conftest import AUTH, TOKEN, MakeClient, ndjson, require_service, run_server
+from tests.server.conftest import (
+    AUTH,
+    TOKEN,
+    MakeClient,
+    ndjson,
+    redis_test_url,
+    run_server,
+)
 
 ASK = {"model": "llama3.2", "messages": [{"role": "user", "content": "hi"}]}
 
 
 @pytest.fixture
 def redis_url() -> str:
-    url = require_service("ELITE_TEST_REDIS_URL", "Redis server")
-    redis.Redis.from_url(url).flushdb()  # the test server's own database: start from zero
-    return url
+    return redis_test_url(1)  # the test server's own database, from zero
 
 
 @pytest.fixture

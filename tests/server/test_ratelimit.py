@@ -17,7 +17,7 @@ from embedded_server.app import create_app
 from embedded_server.config import Settings
 from tests.conftest import REPO, wait_for
 from tests.fakes.ollama_double import OllamaDouble, free_port
-from tests.server.conftest import AUTH, TOKEN, MakeClient, require_service
+from tests.server.conftest import AUTH, TOKEN, MakeClient, redis_test_url, require_service
 
 
 def test_limit_gives_429_with_retry_after(make_client: MakeClient) -> None:
@@ -58,9 +58,7 @@ def test_default_limit_is_the_deployment_guides(make_client: MakeClient) -> None
 
 @pytest.fixture
 def redis_url() -> str:
-    url = require_service("ELITE_TEST_REDIS_URL", "Redis server")
-    redis.Redis.from_url(url).flushdb()  # the test server's own database: start from zero
-    return url
+    return redis_test_url(1)  # the test server's own database, from zero
 
 
 def test_instances_share_counters_through_redis(make_client: MakeClient, redis_url: str) -> None:
