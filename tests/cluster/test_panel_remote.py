@@ -138,7 +138,7 @@ def test_the_panel_follows_a_team_server(
     assert cluster.server_command("keys", "revoke", "panel-dev").returncode == 0
     qtbot.waitUntil(lambda: "refused the key" in stack.remote.status.text(), timeout=20_000)
 
-    panel.profile.set("team-no-ca")
+    panel.profile.use("team-no-ca")
     page(panel, "stack")
     qtbot.waitUntil(lambda: "does not verify" in stack.remote.status.text(), timeout=20_000)
     assert "ca_file" in stack.remote.status.text()

@@ -23,6 +23,7 @@ from elite_panel.core.paths import AppPaths
 from elite_panel.core.profiles import load_profile
 from elite_panel.stack.control import ControlClient
 from tests.conftest import Home, wait_for
+from tests.fakes.ollama_double import OllamaDouble, build_app, serve_in_thread
 
 pytestmark = [pytest.mark.model, pytest.mark.slow]
 OLD = "0.0.9"
@@ -107,6 +108,16 @@ def test_an_older_version_refuses_a_home_a_newer_one_used(home: Home) -> None:
 
 
 def test_a_supervisor_writing_an_answer_is_not_replaced(home: Home) -> None:
+    """An answer streaming (from an Ollama double that writes one word each 50 ms: it
+    lasts whatever the machine's load) stops the upgrade; once it is cut, it goes on."""
+    double = OllamaDouble(answer=" ".join(["word"] * 1000), delay_s=0.05)
+    for url in serve_in_thread(build_app(double)):
+        double.url = url
+        home.env.update(ELITE_RUNNER__KIND="external", ELITE_RUNNER__URL=double.url)
+        _answer_holds_the_upgrade(home)
+
+
+def _answer_holds_the_upgrade(home: Home) -> None:
     start_old_supervisor(home)
     url = f"http://127.0.0.1:{home.assistant_port}"
 
@@ -116,7 +127,7 @@ def test_a_supervisor_writing_an_answer_is_not_replaced(home: Home) -> None:
         return int(float(line.split()[1]))
 
     answer = subprocess.Popen(
-        [sys.executable, "-m", "elite_panel", "chat", "Count from 1 to 500, one number a line."],
+        [sys.executable, "-m", "elite_panel", "chat", "--model", "llama3.2", "Tell me a story."],
         env=home.env,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
