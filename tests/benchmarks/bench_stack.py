@@ -253,7 +253,9 @@ PANEL_CHILD = textwrap.dedent("""
 """)
 
 
-def bench_window(kind: str, home: Path, bytecode: Path) -> tuple[float, float, float, float]:
+def bench_window(
+    kind: str, home: Path, bytecode: Path, source: Path | None = None
+) -> tuple[float, float, float, float]:
     """Start to first paint of a bare window or of the panel, start to the panel's opening
     page painted (the bare window: its first paint again), the RSS then, and the panel's
     longest stall of its window's thread in the second after.
@@ -261,13 +263,16 @@ def bench_window(kind: str, home: Path, bytecode: Path) -> tuple[float, float, f
     Both start with their modules' bytecode already cached (in ``bytecode``), as an
     installed application has it (pip and the packages compile it on install); a machine
     that sets PYTHONDONTWRITEBYTECODE would otherwise compile every module of the panel at
-    each start (about 50 ms here) and none of the bare window's."""
+    each start (about 50 ms here) and none of the bare window's. ``source``: the panel of
+    another checkout's ``src`` (``BENCH_PANEL_BEFORE``)."""
     env = {
         **os.environ,
         "QT_QPA_PLATFORM": "offscreen",
         "ELITE_HOME": str(home),
         "PYTHONPYCACHEPREFIX": str(bytecode),
     }
+    if source is not None:
+        env["PYTHONPATH"] = str(source)
     env.pop("PYTHONDONTWRITEBYTECODE", None)
     start = time.time()
     out = subprocess.run(
@@ -286,30 +291,67 @@ def bench_window(kind: str, home: Path, bytecode: Path) -> tuple[float, float, f
 def bench_panel_start() -> dict[str, float]:
     """First paint of the panel, started as ``elite-panel`` (a profile exists, and a first
     start's welcome guide), and of its opening page, beside a bare PySide6 window's first
-    paint; their RSS; the panel's longest stall in the second after; interleaved rounds."""
+    paint; their RSS; the panel's longest stall in the second after; interleaved rounds.
+    ``BENCH_PANEL_BEFORE=DIR``: the same of another checkout (its ``src``), interleaved too,
+    as ``before_*``."""
+    before = os.environ.get("BENCH_PANEL_BEFORE")
+    versions: dict[str, Path | None] = {"": None}
+    if before:
+        versions["before_"] = Path(before).resolve() / "src"
     results_gui: dict[str, float] = {}
     home = Path(tempfile.mkdtemp(prefix="elite-bench-gui-"))
     bytecode = home / "bytecode"
     bench_window("bare", home / "first", bytecode)  # (writes the bytecode: not counted)
-    bench_window("panel", home / "first", bytecode)
+    for prefix, source in versions.items():
+        bench_window("panel", home / f"first{prefix}", bytecode / prefix, source)
     (home / "default" / "config" / "profiles").mkdir(parents=True)
     (home / "default" / "config" / "profiles" / "default.toml").write_text("")
-    bare, panel, first = [], [], []
+    bare = []
+    panel: dict[str, list[tuple[float, float, float, float]]] = {p: [] for p in versions}
+    first: dict[str, list[tuple[float, float, float, float]]] = {p: [] for p in versions}
     for round_ in range(ROUNDS):
         bare.append(bench_window("bare", home / "default", bytecode))
-        panel.append(bench_window("panel", home / "default", bytecode))
-        first.append(bench_window("panel", home / f"new{round_}", bytecode))  # welcome guide
+        for prefix, source in versions.items():
+            code = bytecode / prefix
+            panel[prefix].append(bench_window("panel", home / "default", code, source))
+            new_home = home / f"new{prefix}{round_}"  # a first start: the welcome guide
+            first[prefix].append(bench_window("panel", new_home, code, source))
     shutil.rmtree(home, ignore_errors=True)
     results_gui["bare_window_paint_s"] = statistics.median(t for t, _, _, _ in bare)
-    results_gui["panel_paint_s"] = statistics.median(t for t, _, _, _ in panel)
-    results_gui["panel_page_paint_s"] = statistics.median(t for _, t, _, _ in panel)
-    results_gui["panel_first_run_paint_s"] = statistics.median(t for t, _, _, _ in first)
-    results_gui["panel_first_run_page_paint_s"] = statistics.median(t for _, t, _, _ in first)
     results_gui["bare_window_rss_mb"] = statistics.median(r for _, _, r, _ in bare)
-    results_gui["panel_rss_mb"] = statistics.median(r for _, _, r, _ in panel)
-    results_gui["panel_stall_s"] = statistics.median(w for *_, w in panel)
-    results_gui["panel_first_run_stall_s"] = statistics.median(w for *_, w in first)
+    for p in versions:
+        results_gui[f"{p}panel_paint_s"] = statistics.median(t for t, _, _, _ in panel[p])
+        results_gui[f"{p}panel_page_paint_s"] = statistics.median(t for _, t, _, _ in panel[p])
+        results_gui[f"{p}panel_first_run_paint_s"] = statistics.median(t for t, _, _, _ in first[p])
+        results_gui[f"{p}panel_first_run_page_paint_s"] = statistics.median(
+            t for _, t, _, _ in first[p]
+        )
+        results_gui[f"{p}panel_rss_mb"] = statistics.median(r for _, _, r, _ in panel[p])
+        results_gui[f"{p}panel_stall_s"] = statistics.median(w for *_, w in panel[p])
+        results_gui[f"{p}panel_first_run_stall_s"] = statistics.median(w for *_, w in first[p])
     return results_gui
+
+
+def panel_lines(results: dict[str, float]) -> list[str]:
+    """The panel's start, as printed (and the version before, when measured)."""
+    bare = results["bare_window_paint_s"]
+    lines = []
+    for p, name in (("", "panel"), ("before_", "before")):
+        if f"{p}panel_paint_s" not in results:
+            continue
+        paint, page = results[f"{p}panel_paint_s"], results[f"{p}panel_page_paint_s"]
+        lines += [
+            f"{name}: start -> first paint {paint * 1000:.0f} ms ({paint / bare:.2f}x the bare "
+            f"window's {bare * 1000:.0f} ms; aim <= 1.6x), its page usable "
+            f"{page * 1000:.0f} ms ({page / bare:.2f}x; aim <= 2.3x)",
+            f"{name}: first start (welcome guide) paint "
+            f"{results[f'{p}panel_first_run_paint_s'] * 1000:.0f} ms, its page "
+            f"{results[f'{p}panel_first_run_page_paint_s'] * 1000:.0f} ms; longest stall "
+            f"{results[f'{p}panel_stall_s'] * 1000:.0f} ms; RSS "
+            f"{results[f'{p}panel_rss_mb']:.0f} MB (bare: {results['bare_window_rss_mb']:.0f} "
+            "MB; aim <= 120)",
+        ]
+    return lines
 
 
 def main() -> int:
@@ -327,7 +369,8 @@ def main() -> int:
     results["crash_noticed_s"] = statistics.median(noticed)
     results["crash_ready_again_s"] = statistics.median(ready)
     results["daemon_at_rest"] = bench_daemon_at_rest()
-    results.update(bench_panel_start())
+    panel = bench_panel_start()
+    results.update(panel)
     rest = results["daemon_at_rest"]
     assert isinstance(rest, dict)
     lines = [
@@ -341,17 +384,7 @@ def main() -> int:
         f"daemon at rest (10 s):                  CPU {rest['cpu_percent']:.2f} %, "
         f"RSS {rest['rss_mb']:.1f} MB (idle python+httpx+psutil: {rest['baseline_rss_mb']:.1f} MB;"
         " aim <= 60 MB)",
-        f"panel start -> first paint:             {results['panel_paint_s']:.2f} s   "
-        f"(bare PySide6 window: {results['bare_window_paint_s']:.2f} s, ratio "
-        f"{results['panel_paint_s'] / results['bare_window_paint_s']:.2f}x; aim <= 1.5x)",  # type: ignore[operator]
-        f"panel start -> chat page painted:       {results['panel_page_paint_s']:.2f} s",
-        f"first start (welcome guide) -> paint:   {results['panel_first_run_paint_s']:.2f} s   "
-        f"(ratio {results['panel_first_run_paint_s'] / results['bare_window_paint_s']:.2f}x; "  # type: ignore[operator]
-        f"its page painted: {results['panel_first_run_page_paint_s']:.2f} s)",
-        f"panel, the second after: longest stall  {results['panel_stall_s'] * 1000:.0f} ms  "
-        f"(first start: {results['panel_first_run_stall_s'] * 1000:.0f} ms; aim <= 100 ms)",
-        f"panel RSS, its page painted:            {results['panel_rss_mb']:.0f} MB  "
-        f"(bare window: {results['bare_window_rss_mb']:.0f} MB; aim <= 120 MB)",
+        *panel_lines(panel),
     ]
     sys.stdout.write("\n".join(lines) + "\n")
     save_results("stack", results)
@@ -360,6 +393,8 @@ def main() -> int:
 
 if __name__ == "__main__":
     if sys.argv[1:] == ["panel"]:  # only the panel's start: python -m ... bench_stack panel
-        sys.stdout.write(json.dumps(bench_panel_start(), indent=2) + "\n")
+        measured = bench_panel_start()
+        sys.stdout.write("\n".join(panel_lines(measured)) + "\n")
+        save_results("panel_start", measured)
         sys.exit(0)
     sys.exit(main())
