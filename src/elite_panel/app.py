@@ -10,12 +10,9 @@ from __future__ import annotations
 
 import asyncio
 import functools
-import gc
 import logging
 from collections.abc import Callable
 from typing import TYPE_CHECKING
-
-from elite_panel.ui import qt_import  # noqa: F401  (first: Qt without its import hook)
 
 # isort: split
 from PySide6.QtCore import QObject, QSettings
@@ -370,10 +367,3 @@ class Panel(QObject):
         self.window.show_stack_state(statuses, connected)
         if self.tray:
             self.tray.show_stack_state(statuses, connected)
-
-
-def settle_startup() -> None:
-    """Take what start-up made (modules, classes, Qt's wrappers) out of the garbage
-    collector's view: a full collection then walks only what came later, about 1 ms instead
-    of 100 (a hitch users saw when one fell while a long conversation loaded)."""
-    gc.freeze()

@@ -17,7 +17,7 @@ measures how late the event loop serves it (stalls). Figures, direct and through
   (50 of them the proxy's). "Direct" passes a proxy without delay, timed the same way.
 
 The process settles its start-up objects as the panel does after its first paint
-(:func:`settle_startup`, ``gc.freeze``); a last round through the proxy measures without.
+(``gc.freeze``, as the window's start does); a last round through the proxy measures without.
 """
 
 from __future__ import annotations
@@ -40,7 +40,6 @@ import qasync
 from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QApplication
 
-from elite_panel.app import settle_startup
 from embedded_server.db.engine import Database
 from embedded_server.db.migrate import upgrade
 from embedded_server.db.store import ConversationStore
@@ -259,7 +258,7 @@ def main() -> int:
         asyncio.set_event_loop(loop)
         with loop:
             # As the panel does once its window is painted; the last row without it.
-            settle_startup()
+            gc.freeze()
             for name, proxy in proxies.items():
                 url = f"http://127.0.0.1:{proxy.port}"
                 results[name] = loop.run_until_complete(measure(url, long_id, proxy))

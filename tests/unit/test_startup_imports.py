@@ -32,18 +32,6 @@ def test_the_panel_starts_without_the_heavy_libraries() -> None:
     assert not loaded & {"pydantic", "tomlkit", "keyring", "pyqtgraph", "numpy", "httpx"}
 
 
-def test_modules_imported_after_qt_are_not_read_by_its_import_hook() -> None:
-    """PySide's ``__feature__`` hook reads the source of each module imported after Qt;
-    the window's process puts Python's own import back (ui/qt_import.py)."""
-    code = (
-        "import builtins, sys, elite_panel.app\n"
-        "feature = sys.modules['shibokensupport.feature']\n"
-        "print(builtins.__import__ is builtins.__orig_import__,\n"
-        "      'elite_panel.ui.main_window' in feature.pyside_feature_dict)\n"
-    )
-    assert printed(code) == ["True", "False"]
-
-
 WATCH_THE_START = """
 import functools, os, sys
 import elite_panel.__main__, elite_panel.gui
@@ -57,7 +45,6 @@ def watched_shell():
     window = shell()
     def painted():
         made = [m for m in HEAVY if m in sys.modules]
-        made += ["Qt's namespace"] if "Qt" in PySide6.QtCore.__dict__ else []
         window_colour = QApplication.palette().color(QPalette.ColorRole.Window)
         print(",".join(made) or "none", "dark" if window_colour.lightness() < 128 else "light")
     window.firstPainted.connect(painted)
@@ -76,13 +63,12 @@ def test_the_window_paints_before_asyncio_and_the_adapters_then_builds_its_page(
     tmp_path: Path,
 ) -> None:
     """The `elite-panel` command paints its window first (sidebar, title, status line);
-    the page it opens on is built once asyncio, qasync and the adapters are loaded. Qt's
-    namespace (93 enums) is made before the first paint only by a first start, which asks
-    the desktop for its light or dark scheme; later starts paint with the one kept (here
-    dark, on a desktop without a scheme)."""
+    the page it opens on is built once asyncio, qasync and the adapters are loaded. A first
+    start paints with the desktop's scheme; later starts with the one kept (here dark, on a
+    desktop without a scheme)."""
     env = {"ELITE_HOME": str(tmp_path), "QT_STYLE_OVERRIDE": "Windows"}  # Fusion wins
     first = printed(WATCH_THE_START, env)
-    assert first == ["Qt's", "namespace", "light", "WelcomePage", "fusion"]
+    assert first == ["none", "light", "WelcomePage", "fusion"]
     (tmp_path / "config" / "profiles" / "default.toml").write_text("")
     (tmp_path / "config" / "window.ini").write_text("[theme]\nscheme=dark\n")
     assert printed(WATCH_THE_START, env) == ["none", "dark", "ChatPage", "fusion"]

@@ -20,7 +20,7 @@ from PySide6.QtCore import QObject, Signal
 
 from elite_panel.adapters.profile_service import ProfileService
 from elite_panel.adapters.remote_adapter import POLL_INTERVAL_S
-from elite_panel.adapters.tasks import TaskGroup, import_off_the_window
+from elite_panel.adapters.tasks import TaskGroup, off_the_window
 from elite_panel.core.errors import ConfigError, DaemonUnavailable, EliteError
 from elite_panel.core.paths import AppPaths
 from elite_panel.stack.control import ControlClient
@@ -149,9 +149,7 @@ class MonitorAdapter(QObject):
             await self._sample_locally()
 
     async def _follow_supervisor(self) -> None:
-        await import_off_the_window("elite_panel.monitor.sampling")
-        from elite_panel.monitor.sampling import history_from_messages
-
+        history_from_messages = await off_the_window(_history_reader)
         pieces: list[dict[str, Any]] = []
         async for message in self._client.stream("metrics"):
             if "history" in message:
@@ -219,10 +217,7 @@ class MonitorAdapter(QObject):
             await asyncio.sleep(max(loop.interval_s - elapsed, 0))
 
     async def _local_loop(self) -> SamplingLoop:
-        await import_off_the_window("elite_panel.monitor.collector", "elite_panel.monitor.sampling")
-        from elite_panel.monitor.collector import Collector
-        from elite_panel.monitor.sampling import SamplingLoop, thresholds_from
-
+        Collector, SamplingLoop, thresholds_from = await off_the_window(_sampling_parts)
         interval, thresholds = 1.0, None
         try:
             profile = await self.profile.load()
@@ -251,3 +246,18 @@ class MonitorAdapter(QObject):
         if source != self.source:
             self.source = source
             self.sourceChanged.emit(source)
+
+
+def _history_reader() -> Callable[[list[dict[str, Any]]], History]:
+    """How a supervisor's history messages become the dashboard's history (numpy)."""
+    from elite_panel.monitor.sampling import history_from_messages
+
+    return history_from_messages
+
+
+def _sampling_parts() -> tuple[type[Collector], type[SamplingLoop], Callable[..., Any]]:
+    """What sampling this machine takes (psutil, NVML, numpy)."""
+    from elite_panel.monitor.collector import Collector
+    from elite_panel.monitor.sampling import SamplingLoop, thresholds_from
+
+    return Collector, SamplingLoop, thresholds_from

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QFileSystemWatcher, QObject, QTimer, Signal
 
-from elite_panel.adapters.tasks import TaskGroup, import_off_the_window
+from elite_panel.adapters.tasks import TaskGroup, off_the_window
 from elite_panel.core.errors import ConfigError
 from elite_panel.core.paths import AppPaths
 
@@ -72,11 +72,13 @@ class ProfileService(QObject):
     async def store(self) -> ProfileStore:
         """The profile store (its module, and pydantic's, imported off the window's thread)."""
         if self._store is None:
-            await import_off_the_window("elite_panel.core.profile_store")
-            from elite_panel.core.profile_store import ProfileStore
-
-            self._store = ProfileStore(self.paths, self._environ)
+            self._store = await off_the_window(self._new_store)
         return self._store
+
+    def _new_store(self) -> ProfileStore:
+        from elite_panel.core.profile_store import ProfileStore
+
+        return ProfileStore(self.paths, self._environ)
 
     async def load(self) -> Profile:
         """The active profile read now (raises ConfigError); ``changed`` when it differs

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QObject, Signal
 
-from elite_panel.adapters.tasks import TaskGroup, import_off_the_window
+from elite_panel.adapters.tasks import TaskGroup, off_the_window
 from elite_panel.core.errors import EliteError
 
 if TYPE_CHECKING:
@@ -57,10 +57,7 @@ class RemoteAdapter(QObject):
         self._tasks.cancel_all()
 
     async def _follow(self, profile: Profile) -> None:
-        await import_off_the_window("elite_panel.client.remote")  # (httpx)
-        from elite_panel.client.assistant import AssistantClient
-        from elite_panel.client.remote import remote_credentials
-
+        client_class, remote_credentials = await off_the_window(_client_parts)  # (httpx)
         url = profile.remote.url
         self._publish({"url": url, "ready": False, "error": "connecting…", "runners": []})
         try:  # the keyring may take a moment: off the UI thread
@@ -70,7 +67,7 @@ class RemoteAdapter(QObject):
             self.unavailable.emit(str(exc))
             return
         self.credentials.emit(url, key, verify)
-        client = AssistantClient(url, key, timeout_s=REQUEST_TIMEOUT_S, verify=verify)
+        client = client_class(url, key, timeout_s=REQUEST_TIMEOUT_S, verify=verify)
         try:
             while True:
                 self._publish(await look(client, url))
@@ -114,3 +111,11 @@ async def look(client: AssistantClient, url: str) -> dict[str, Any]:
         except EliteError as exc:  # an older server: no usage to show
             state["usage_error"] = str(exc)
     return state
+
+
+def _client_parts() -> tuple[type[AssistantClient], Callable[[Profile, SecretStore], Any]]:
+    """The HTTP client and the reading of a remote profile's credentials (httpx with them)."""
+    from elite_panel.client.assistant import AssistantClient
+    from elite_panel.client.remote import remote_credentials
+
+    return AssistantClient, remote_credentials

@@ -3,22 +3,20 @@
 from __future__ import annotations
 
 import asyncio
-import importlib
 import logging
-import sys
-from collections.abc import Coroutine
-from typing import Any
+from collections.abc import Callable, Coroutine
+from typing import Any, TypeVar
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 
-async def import_off_the_window(*modules: str) -> None:
-    """Import ``modules`` in a worker thread, for the ``import`` that follows to find them
-    done: the window's thread keeps painting meanwhile (pydantic's import alone takes 250 ms,
-    and an import on the window's thread stops every event for that long)."""
-    missing = [module for module in modules if module not in sys.modules]
-    if missing:
-        await asyncio.to_thread(lambda: [importlib.import_module(m) for m in missing])
+async def off_the_window(load: Callable[[], T]) -> T:
+    """What ``load()`` returns, run in a worker thread: the imports it makes happen there,
+    and the window's thread keeps painting meanwhile (pydantic's import alone takes 250 ms,
+    and an import on the window's thread stops every event for that long). ``load`` imports
+    what a coroutine needs with ordinary import statements and returns it."""
+    return await asyncio.to_thread(load)
 
 
 class TaskGroup:

@@ -4,16 +4,21 @@ active profile and starts the stack with it."""
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QObject, Signal
 
 from elite_panel.adapters.profile_service import ProfileService
 from elite_panel.adapters.stack_adapter import StackAdapter
-from elite_panel.adapters.tasks import TaskGroup, import_off_the_window
+from elite_panel.adapters.tasks import TaskGroup, off_the_window
 from elite_panel.core.errors import ConfigError
 from elite_panel.core.kinds import RunnerKind
 from elite_panel.core.runner_choice import Gpu, MachineFacts, RunnerOption
 from elite_panel.core.services import ServiceState, ServiceStatus
+
+if TYPE_CHECKING:
+    from elite_panel.monitor.nvml import GpuReader
 
 
 class WelcomeAdapter(QObject):
@@ -54,10 +59,7 @@ class WelcomeAdapter(QObject):
         self._tasks.cancel_all()
 
     async def _survey(self) -> None:
-        await import_off_the_window("elite_panel.stack.machine_survey", "elite_panel.monitor.nvml")
-        from elite_panel.monitor.nvml import GpuReader
-        from elite_panel.stack.machine_survey import survey
-
+        GpuReader, survey = await off_the_window(_survey_parts)
         profile = await self.profile.load()
         runner = profile.runner
         url = runner.url or f"http://127.0.0.1:{runner.port_for(RunnerKind.OLLAMA)}"
@@ -101,3 +103,11 @@ class WelcomeAdapter(QObject):
         if self._waiting_for is not None and target == "stack":
             self._waiting_for = None
             self.failed.emit(message)
+
+
+def _survey_parts() -> tuple[type[GpuReader], Callable[..., MachineFacts]]:
+    """What surveys the machine (NVML, the runners' probes)."""
+    from elite_panel.monitor.nvml import GpuReader
+    from elite_panel.stack.machine_survey import survey
+
+    return GpuReader, survey

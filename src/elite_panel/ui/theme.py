@@ -5,13 +5,12 @@ palette when it changes), so a light window never shows black graphs.
 
 The window paints first with the scheme it last showed (kept in ``window.ini``), and the
 profile's choice is applied once the profile is read: a profile that forces dark on a light
-desktop never flashes light. Asking the desktop's scheme makes PySide build Qt's namespace
-(93 Python enums, about 15 ms), so the modules on the path to the first paint do not touch
-``Qt`` (``tests/unit/test_startup_imports.py`` checks it).
+desktop never flashes light.
 """
 
 from __future__ import annotations
 
+from PySide6.QtCore import Qt
 from PySide6.QtGui import QColor, QGuiApplication, QPalette
 from PySide6.QtWidgets import QApplication
 
@@ -73,18 +72,15 @@ def resolve(choice: str) -> str:
     """``auto`` → the desktop's scheme (``light`` when it says nothing); else the choice."""
     if choice in ("light", "dark"):
         return choice
-    from PySide6.QtCore import Qt  # (made when first asked: see the module's note)
-
     hints = QGuiApplication.styleHints()
     return "dark" if hints.colorScheme() == Qt.ColorScheme.Dark else "light"
 
 
 def application(argv: list[str]) -> QApplication:
-    """Qt's application in the Fusion style, which draws from the palette on every desktop.
-
-    (Given as Qt's ``-style`` option: ``setStyle`` would hand back the style object, and
-    making its Python class, with its many enums, costs about 6 ms of the first paint.)"""
-    return QApplication([*argv[:1], "-style", "Fusion", *argv[1:]])
+    """Qt's application in the Fusion style, which draws from the palette on every desktop."""
+    app = QApplication(argv)
+    app.setStyle("Fusion")
+    return app
 
 
 def apply(app: QApplication, choice: str = "auto") -> str:
