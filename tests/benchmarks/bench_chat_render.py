@@ -135,6 +135,7 @@ def open_long_conversation(app: QApplication, messages: int = 1000) -> float:
     import tempfile
 
     from elite_panel.adapters.chat_adapter import ChatAdapter
+    from elite_panel.client.records import ConversationDetail, parse
     from elite_panel.core.paths import AppPaths
     from elite_panel.ui.pages.chat_page import ChatPage
 
@@ -144,19 +145,25 @@ def open_long_conversation(app: QApplication, messages: int = 1000) -> float:
     page.show()
     app.processEvents()
     body = "".join(answer_tokens(300))
-    detail = {
-        "id": "x",
-        "title": "a long one",
-        "messages": [
-            {
-                "role": "user" if i % 2 == 0 else "assistant",
-                "content": body,
-                "model": "m",
-                "status": "complete",
-            }
-            for i in range(messages)
-        ],
-    }
+    at = "2026-12-01T10:00:00+00:00"
+    detail = parse(
+        ConversationDetail,
+        {
+            **{"id": "x", "title": "a long one", "pinned": False, "model": "m"},
+            **{"created_at": at, "updated_at": at},
+            "messages": [
+                {
+                    **dict.fromkeys(("error", "prompt_tokens", "completion_tokens", "ttft_ms")),
+                    **{"id": f"m{i}", "created_at": at, "tokens_per_second": None},
+                    "role": "user" if i % 2 == 0 else "assistant",
+                    "content": body,
+                    "model": "m",
+                    "status": "complete",
+                }
+                for i in range(messages)
+            ],
+        },
+    )
     start = time.perf_counter()
     page._on_loaded(detail)
     page.repaint()

@@ -10,6 +10,7 @@ import pytest
 from PySide6.QtCore import Qt
 from pytestqt.modeltest import ModelTester
 
+from elite_panel.client.records import Conversation
 from elite_panel.ui.chat.conversation_model import ID_ROLE, RECORD_ROLE, ConversationListModel
 from elite_panel.ui.widgets.group_headers import GROUP_ROLE
 
@@ -18,9 +19,11 @@ pytestmark = pytest.mark.gui
 NOW = datetime(2026, 12, 6, 15, 0).astimezone()
 
 
-def record(id_: str, title: str, age: timedelta, pinned: bool = False, **extra: object) -> dict:
-    updated = (NOW - age).isoformat()
-    return {"id": id_, "title": title, "updated_at": updated, "pinned": pinned, **extra}
+def record(
+    id_: str, title: str, age: timedelta, pinned: bool = False, owner: str | None = None
+) -> Conversation:
+    updated = NOW - age
+    return Conversation(id_, title, pinned, None, updated, updated, owner)
 
 
 RECORDS = [
@@ -52,9 +55,7 @@ def test_rows_headers_and_an_api_keys_conversation() -> None:
     ]
     assert [i.data(GROUP_ROLE) for i in rows] == ["Pinned", "Today", None, "Yesterday"]
     assert "asked with the API key 'editor-alice'" in rows[2].data(Qt.ItemDataRole.ToolTipRole)
-    assert (
-        rows[1].data(ID_ROLE) == "a" and rows[1].data(RECORD_ROLE)["title"] == "Refactor the parser"
-    )
+    assert rows[1].data(ID_ROLE) == "a" and rows[1].data(RECORD_ROLE).title == "Refactor the parser"
     assert model.row_of("c") == 3 and model.row_of("zz") == -1
     model.remove("a")  # the headers follow: "fix my loop" now opens Today
     assert [model.index(r).data(GROUP_ROLE) for r in range(3)] == ["Pinned", "Today", "Yesterday"]

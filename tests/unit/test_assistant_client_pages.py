@@ -11,12 +11,24 @@ import httpx
 
 from elite_panel.client.assistant import AssistantClient
 
-HISTORY = [{"id": f"m{i}", "role": "user", "content": str(i)} for i in range(45)]
+AT = "2026-12-01T10:00:00+00:00"
+HISTORY = [
+    {
+        **dict.fromkeys(("model", "error", "prompt_tokens", "completion_tokens", "ttft_ms")),
+        **{"tokens_per_second": None, "created_at": AT, "status": "complete"},
+        **{"id": f"m{i}", "role": "user", "content": str(i)},
+    }
+    for i in range(45)
+]
+CONVERSATION = {
+    **{"id": "c1", "title": "long", "pinned": False, "model": None},
+    **{"created_at": AT, "updated_at": AT},
+}
 
 
 def older_server(request: httpx.Request) -> httpx.Response:
     """The double of a server before pages: every history whole, without ``earlier``."""
-    return httpx.Response(200, json={"id": "c1", "title": "long", "messages": HISTORY})
+    return httpx.Response(200, json={**CONVERSATION, "messages": HISTORY})
 
 
 def pages(*asks: dict[str, Any]) -> list[tuple[list[str], int]]:
@@ -29,7 +41,7 @@ def pages(*asks: dict[str, Any]) -> list[tuple[list[str], int]]:
             out = []
             for ask in asks:
                 page = await client.conversation("c1", **ask)
-                out.append(([m["id"] for m in page["messages"]], page.get("earlier", 0)))
+                out.append(([m.id for m in page.messages], page.earlier))
             return out
         finally:
             await client.aclose()

@@ -39,10 +39,12 @@ class ChatAdapter(QObject):
 
     Signals:
     availableChanged(bool): an assistant server is reachable.
-    conversationsChanged(list): the list for the current search (dicts of the API).
-    conversationLoaded(dict): a conversation with its newest :data:`HISTORY_PAGE` messages
-        and how many older ones remain (``earlier``).
-    earlierLoaded(dict): the page of older messages asked with :meth:`load_earlier`.
+    conversationsChanged(list): the list for the current search (:class:`Conversation`).
+    conversationLoaded(object): a :class:`ConversationDetail` with its newest
+        :data:`HISTORY_PAGE` messages and how many older ones remain (``earlier``), or
+        ``None`` for a new conversation.
+    earlierLoaded(object): the :class:`ConversationDetail` page of older messages asked
+        with :meth:`load_earlier`.
     modelsChanged(list): model names.
     streamStarted(dict): the ``start`` event of an answer.
     streamText(str): the answer so far (the view renders at its own pace).
@@ -62,8 +64,8 @@ class ChatAdapter(QObject):
 
     availableChanged = Signal(bool)
     conversationsChanged = Signal(list)
-    conversationLoaded = Signal(dict)
-    earlierLoaded = Signal(dict)
+    conversationLoaded = Signal(object)
+    earlierLoaded = Signal(object)
     modelsChanged = Signal(list)
     streamStarted = Signal(dict)
     streamText = Signal(str)
@@ -156,7 +158,7 @@ class ChatAdapter(QObject):
     def new_conversation(self) -> None:
         self.stop()
         self.conversation_id = None
-        self.conversationLoaded.emit({"id": None, "title": "New conversation", "messages": []})
+        self.conversationLoaded.emit(None)
 
     def rename(self, conversation_id: str, title: str) -> None:
         self._run("rename", self._update(conversation_id, title=title))
@@ -235,7 +237,7 @@ class ChatAdapter(QObject):
         except AssistantError as exc:
             self.failed.emit(str(exc))
             return
-        self.conversationsChanged.emit(page["conversations"])
+        self.conversationsChanged.emit(list(page.conversations))
 
     async def _open(self, conversation_id: str, before: str | None = None) -> None:
         """The newest page (``conversationLoaded``), or the one before the message
@@ -253,15 +255,15 @@ class ChatAdapter(QObject):
         assert self.client is not None
         try:
             detail = await self.client.conversation(conversation_id, last=HISTORY_PAGE)
-            prompts = [m for m in detail["messages"] if m["role"] == "user"]
+            prompts = [m for m in detail.messages if m.role == "user"]
             if not prompts:
                 return
-            await self.client.truncate(conversation_id, prompts[-1]["id"])
+            await self.client.truncate(conversation_id, prompts[-1].id)
         except AssistantError as exc:
             self.failed.emit(str(exc))
             return
         await self._open(conversation_id)
-        self.promptRestored.emit(prompts[-1]["content"], resend)
+        self.promptRestored.emit(prompts[-1].content, resend)
 
     async def _update(self, conversation_id: str, **changes: Any) -> None:
         assert self.client is not None

@@ -10,12 +10,13 @@ import contextlib
 import json
 import sys
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from elite_panel import __version__
 from elite_panel.chat.context_text import notice
 from elite_panel.cli import models as cli_models
 from elite_panel.cli.console import err, out, out_json
+from elite_panel.client.records import Conversation, ConversationDetail, to_json
 from elite_panel.core.errors import DaemonUnavailable, EliteError
 from elite_panel.core.paths import AppPaths
 from elite_panel.core.services import ServiceState, ServiceStatus, stopped_statuses
@@ -268,13 +269,13 @@ async def conversations(args: argparse.Namespace, paths: AppPaths, profile: Prof
         if args.action == "list":
             page = await client.conversations(args.query, args.limit)
             if args.json:
-                out_json(page)
+                out_json(to_json(page))
             else:
-                out(format_conversations(page["conversations"]))
+                out(format_conversations(page.conversations))
         elif args.action == "show":
             detail = await client.conversation(args.id)
             if args.json:
-                out_json(detail)
+                out_json(to_json(detail))
             else:
                 out(format_messages(detail))
         elif args.action == "export":
@@ -287,27 +288,25 @@ async def conversations(args: argparse.Namespace, paths: AppPaths, profile: Prof
     return 0
 
 
-def format_conversations(conversations: Sequence[dict[str, Any]]) -> str:
+def format_conversations(conversations: Sequence[Conversation]) -> str:
     if not conversations:
         return "no conversations\n"
     lines = []
     for c in conversations:
-        pin = "*" if c["pinned"] else " "
-        owner = f"  [{c['owner']}]" if c.get("owner") else ""  # the API key that asked
-        lines.append(
-            f"{c['id']}  {pin} {c['updated_at'][:16].replace('T', ' ')}  {c['title']}{owner}"
-        )
+        pin = "*" if c.pinned else " "
+        owner = f"  [{c.owner}]" if c.owner else ""  # the API key that asked
+        lines.append(f"{c.id}  {pin} {c.updated_at:%Y-%m-%d %H:%M}  {c.title}{owner}")
     return "\n".join(lines) + "\n"
 
 
-def format_messages(detail: dict[str, Any]) -> str:
-    out = [f"{detail['title']}  ({detail['id']})", ""]
-    for m in detail["messages"]:
-        facts = [m["model"]] if m.get("model") else []
-        if m["status"] != "complete":
-            facts.append(m["status"])
+def format_messages(detail: ConversationDetail) -> str:
+    out = [f"{detail.title}  ({detail.id})", ""]
+    for m in detail.messages:
+        facts = [m.model] if m.model else []
+        if m.status != "complete":
+            facts.append(m.status)
         suffix = f" [{', '.join(facts)}]" if facts else ""
-        out += [f"--- {m['role']}{suffix}", m["content"], ""]
+        out += [f"--- {m.role}{suffix}", m.content, ""]
     return "\n".join(out)
 
 

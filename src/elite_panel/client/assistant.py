@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
 import ssl
 from collections.abc import AsyncGenerator, Sequence
@@ -11,6 +12,13 @@ from urllib.parse import quote
 
 import httpx
 
+from elite_panel.client.records import (
+    Conversation,
+    ConversationDetail,
+    ConversationPage,
+    ErrorBody,
+    parse,
+)
 from elite_panel.core.errors import AssistantError
 
 __all__ = ["AssistantClient", "AssistantError"]
@@ -150,16 +158,14 @@ class AssistantClient:
     async def unload_model(self, name: str) -> None:
         await self._request("POST", f"/api/models/{name}/unload")
 
-    async def conversations(self, query: str = "", limit: int = 50) -> dict[str, Any]:
+    async def conversations(self, query: str = "", limit: int = 50) -> ConversationPage:
         params = {"q": query, "limit": limit}
-        page: dict[str, Any] = (
-            await self._request("GET", "/api/conversations", params=params)
-        ).json()
-        return page
+        response = await self._request("GET", "/api/conversations", params=params)
+        return parse(ConversationPage, response.json())
 
     async def conversation(
         self, conversation_id: str, last: int | None = None, before: str | None = None
-    ) -> dict[str, Any]:
+    ) -> ConversationDetail:
         """A conversation with all its messages, or its newest ``last`` ones (before the
         message ``before``); ``earlier`` says how many older ones remain."""
         params: dict[str, str | int] = {}
@@ -168,8 +174,8 @@ class AssistantClient:
         if before is not None:
             params["before"] = before
         path = f"/api/conversations/{quote(conversation_id, safe='')}"
-        detail: dict[str, Any] = (await self._request("GET", path, params=params)).json()
-        if last is not None and "earlier" not in detail:
+        detail = parse(ConversationDetail, (await self._request("GET", path, params=params)).json())
+        if last is not None and not detail.earlier and len(detail.messages) > last:
             return _page_of(detail, last, before)  # a server from before pages: all came
         return detail
 
@@ -177,10 +183,9 @@ class AssistantClient:
         path = f"/api/conversations/{quote(conversation_id, safe='')}/export"
         return (await self._request("GET", path, params={"format": fmt})).text
 
-    async def update_conversation(self, conversation_id: str, **changes: Any) -> dict[str, Any]:
+    async def update_conversation(self, conversation_id: str, **changes: Any) -> Conversation:
         path = f"/api/conversations/{quote(conversation_id, safe='')}"
-        updated: dict[str, Any] = (await self._request("PATCH", path, json=changes)).json()
-        return updated
+        return parse(Conversation, (await self._request("PATCH", path, json=changes)).json())
 
     async def truncate(self, conversation_id: str, message_id: str) -> None:
         path = f"/api/conversations/{quote(conversation_id, safe='')}/truncate"
@@ -251,13 +256,10 @@ def _tls_reason(message: str) -> str:
 def _refusal(response: httpx.Response) -> AssistantError:
     """The server's error answer: its message and its ``code``."""
     try:
-        body = response.json()
-    except ValueError:
-        body = None
-    if not isinstance(body, dict):
-        body = {"error": response.text}
-    message = body.get("error", response.text)
-    code = str(body.get("code") or "error")
+        body = parse(ErrorBody, response.json())
+    except (ValueError, AssistantError):  # not JSON, or not our error shape (a proxy's)
+        body = ErrorBody(response.text)
+    message, code = body.error, body.code
     if response.status_code == 401:
         return AssistantError(
             "the server refused the key (revoked, or not this server's): set a valid one", code
@@ -290,12 +292,12 @@ def _chat_body(
     return body
 
 
-def _page_of(detail: dict[str, Any], last: int, before: str | None) -> dict[str, Any]:
+def _page_of(detail: ConversationDetail, last: int, before: str | None) -> ConversationDetail:
     """The page a server with pages would give (the newest ``last`` messages before
     ``before``, and ``earlier``) cut from a whole history."""
-    messages: list[dict[str, Any]] = list(detail.get("messages", []))
+    messages = list(detail.messages)
     if before is not None:
-        ids = [m.get("id") for m in messages]
+        ids = [m.id for m in messages]
         messages = messages[: ids.index(before)] if before in ids else []
     earlier = max(0, len(messages) - last)
-    return {**detail, "messages": messages[earlier:], "earlier": earlier}
+    return dataclasses.replace(detail, messages=tuple(messages[earlier:]), earlier=earlier)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
 
 from PySide6.QtCore import QItemSelectionModel, QModelIndex, Qt, QTimer, Signal
 from PySide6.QtWidgets import (
@@ -19,6 +18,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from elite_panel.client.records import Conversation
 from elite_panel.ui.chat.conversation_model import ID_ROLE, RECORD_ROLE, ConversationListModel
 from elite_panel.ui.icons import icon
 from elite_panel.ui.widgets.actions import tool_button
@@ -111,11 +111,11 @@ class ConversationList(QWidget):
         layout.addWidget(self.undo_bar)
 
     def set_conversations(
-        self, conversations: Sequence[dict[str, Any]], current: str | None
-    ) -> dict[str, Any] | None:
+        self, conversations: Sequence[Conversation], current: str | None
+    ) -> Conversation | None:
         """Show the server's list (less a conversation being deleted) with ``current``
         selected; returns its record, if listed."""
-        shown = [c for c in conversations if str(c["id"]) != self.pending_delete]
+        shown = [c for c in conversations if c.id != self.pending_delete]
         self.model.set_conversations(shown)
         row = self.model.row_of(current) if current else -1
         if row < 0:
@@ -172,25 +172,23 @@ class ConversationList(QWidget):
         if index.isValid():
             self.openRequested.emit(str(index.data(ID_ROLE)))
 
-    def _selected_record(self) -> dict[str, Any] | None:
+    def _selected_record(self) -> Conversation | None:
         index = self.conversations.currentIndex()
         record = index.data(RECORD_ROLE) if index.isValid() else None
-        return record if isinstance(record, dict) else None
+        return record if isinstance(record, Conversation) else None
 
     def _on_rename(self) -> None:
         record = self._selected_record()
         if record is None:
             return
-        title, ok = QInputDialog.getText(
-            self, "Rename conversation", "Title:", text=str(record["title"])
-        )
+        title, ok = QInputDialog.getText(self, "Rename conversation", "Title:", text=record.title)
         if ok and title.strip():
-            self.renameRequested.emit(str(record["id"]), title.strip())
+            self.renameRequested.emit(record.id, title.strip())
 
     def _on_pin(self) -> None:
         record = self._selected_record()
         if record is not None:
-            self.pinRequested.emit(str(record["id"]), not record["pinned"])
+            self.pinRequested.emit(record.id, not record.pinned)
 
     def _on_export(self) -> None:
         conversation_id = self.selected_id()

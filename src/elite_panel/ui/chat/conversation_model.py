@@ -9,10 +9,11 @@ from typing import Any
 from PySide6.QtCore import QAbstractListModel, QModelIndex, QPersistentModelIndex, Qt
 
 from elite_panel.chat.grouping import date_group
+from elite_panel.client.records import Conversation
 from elite_panel.ui.widgets.group_headers import GROUP_ROLE
 
 ID_ROLE = Qt.ItemDataRole.UserRole  # the conversation's id
-RECORD_ROLE = Qt.ItemDataRole.UserRole + 1  # the whole record (title, pinned, owner...)
+RECORD_ROLE = Qt.ItemDataRole.UserRole + 1  # the whole record (a Conversation)
 
 Index = QModelIndex | QPersistentModelIndex
 
@@ -25,7 +26,7 @@ class ConversationListModel(QAbstractListModel):
 
     def __init__(self, now: datetime | None = None) -> None:
         super().__init__()
-        self._rows: list[dict[str, Any]] = []
+        self._rows: list[Conversation] = []
         self._groups: list[str | None] = []
         self._now = now
 
@@ -36,43 +37,40 @@ class ConversationListModel(QAbstractListModel):
         if not index.isValid() or not 0 <= index.row() < len(self._rows):
             return None
         record = self._rows[index.row()]
-        title, owner = str(record["title"]), record.get("owner")
+        title, owner = record.title, record.owner
         if role == Qt.ItemDataRole.DisplayRole:
             return f"{title} · {owner}" if owner else title
         if role == Qt.ItemDataRole.ToolTipRole:
             return f"{title}\nasked with the API key {owner!r}" if owner else title
         if role == ID_ROLE:
-            return str(record["id"])
+            return record.id
         if role == RECORD_ROLE:
             return record
         if role == GROUP_ROLE:
             return self._groups[index.row()]
         return None
 
-    def set_conversations(self, records: Sequence[dict[str, Any]]) -> None:
+    def set_conversations(self, records: Sequence[Conversation]) -> None:
         """The list as the server gave it (its order kept)."""
         self.beginResetModel()
         self._rows = list(records)
         now = self._now or datetime.now().astimezone()
         self._groups, previous = [], None
         for record in self._rows:
-            updated = datetime.fromisoformat(str(record["updated_at"]))
-            group = date_group(updated, now, bool(record["pinned"]))
+            group = date_group(record.updated_at, now, record.pinned)
             self._groups.append(group if group != previous else None)
             previous = group
         self.endResetModel()
 
     def remove(self, conversation_id: str) -> None:
         """Take a conversation out of the list (deleted, until the server lists again)."""
-        kept = [r for r in self._rows if str(r["id"]) != conversation_id]
+        kept = [r for r in self._rows if r.id != conversation_id]
         if len(kept) != len(self._rows):
             self.set_conversations(kept)
 
     def row_of(self, conversation_id: str) -> int:
         """The conversation's row, or -1."""
-        return next(
-            (row for row, r in enumerate(self._rows) if str(r["id"]) == conversation_id), -1
-        )
+        return next((row for row, r in enumerate(self._rows) if r.id == conversation_id), -1)
 
-    def record(self, row: int) -> dict[str, Any]:
+    def record(self, row: int) -> Conversation:
         return self._rows[row]

@@ -8,12 +8,14 @@ follows the end unless the user scrolled up.
 from __future__ import annotations
 
 import html
+from collections.abc import Sequence
 from typing import Any
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QScrollArea, QVBoxLayout, QWidget
 
 from elite_panel.chat import context_text
+from elite_panel.client.records import ConversationDetail, Message, to_json
 from elite_panel.ui import theme
 from elite_panel.ui.widgets.empty_state import EmptyState
 from elite_panel.ui.widgets.message_widget import MessageWidget, answer_figures
@@ -138,28 +140,27 @@ class Thread(QWidget):
             )
         self._show_empty_state()
 
-    def load(self, detail: dict[str, Any]) -> None:
-        """A conversation's newest page (``detail``: its title, model, messages, and how
-        many are ``earlier``)."""
-        self.set_title(str(detail.get("title", "")))
+    def load(self, detail: ConversationDetail | None) -> None:
+        """A conversation's newest page (its messages, and how many are ``earlier``), or
+        ``None``: a new conversation."""
+        self.set_title(detail.title if detail else "New conversation")
         self.error_bar.hide()
-        messages = list(detail.get("messages", []))
+        messages = detail.messages if detail else ()
         self.earliest = None
         self.clear()
         for message in messages:
-            self._append(message)
-        self._earlier_shown(messages, detail)
-        answers = [m for m in messages if m.get("role") == "assistant" and m.get("context")]
-        self._show_divider(answers[-1]["context"] if answers else {})
+            self._add(self._stored(message))
+        self._earlier_shown(messages, detail.earlier if detail else 0)
+        answers = [m for m in messages if m.role == "assistant" and m.context]
+        self._show_divider((answers[-1].context or {}) if answers else {})
         self._follow = True
 
-    def add_earlier(self, page: dict[str, Any]) -> None:
+    def add_earlier(self, page: ConversationDetail) -> None:
         """An older page, above the oldest message shown."""
-        messages = list(page.get("messages", []))
         self.messages_layout.removeWidget(self.divider)  # placed again below
-        for offset, message in enumerate(messages):
-            self.messages_layout.insertWidget(FIRST_MESSAGE + offset, self._widget(message))
-        self._earlier_shown(messages, page)
+        for offset, message in enumerate(page.messages):
+            self.messages_layout.insertWidget(FIRST_MESSAGE + offset, self._stored(message))
+        self._earlier_shown(page.messages, page.earlier)
         self._show_divider({"omitted_messages": self._omitted, "window": self._window})
 
     def earlier_failed(self) -> None:
@@ -168,8 +169,8 @@ class Thread(QWidget):
     def begin_answer(self, prompt: str) -> None:
         """The prompt sent, and an empty answer under it that the stream fills."""
         self.error_bar.hide()
-        self._append({"role": "user", "content": prompt})
-        self.answer = self._append({"role": "assistant", "content": ""})
+        self._add(self._live("user", prompt))
+        self.answer = self._add(self._live("assistant"))
         self._follow = True
 
     def answer_started(self, event: dict[str, Any]) -> None:
@@ -211,7 +212,7 @@ class Thread(QWidget):
         self.error_bar.hide()
         if self.answer and not self.answer.text():
             self.answer.deleteLater()
-        self.answer = self._append({"role": "assistant", "content": ""})
+        self.answer = self._add(self._live("assistant"))
 
     def copy_last_answer(self) -> None:
         answers = [w for w in self.message_widgets() if w.role == "assistant"]
@@ -268,25 +269,32 @@ class Thread(QWidget):
             self.earlier_button.setEnabled(False)  # until the page has come
             self.earlierRequested.emit(self.earliest)
 
-    def _earlier_shown(self, messages: list[dict[str, Any]], page: dict[str, Any]) -> None:
+    def _earlier_shown(self, messages: Sequence[Message], earlier: int) -> None:
         """After a page: where the next one starts, and how many older ones remain."""
         if messages:
-            self.earliest = messages[0].get("id")
-        earlier = int(page.get("earlier") or 0)
+            self.earliest = messages[0].id
         self._hidden_earlier = earlier
         self.earlier_button.setText(f"Show earlier messages ({earlier:,} more)")
         self.earlier_button.setEnabled(True)
         self.earlier_button.setVisible(earlier > 0 and self.earliest is not None)
 
-    def _widget(self, message: dict[str, Any]) -> MessageWidget:
-        widget = MessageWidget(str(message.get("role")))
-        widget.set_message(message)
+    def _stored(self, message: Message) -> MessageWidget:
+        """A stored message's widget (its text, and an answer's figures)."""
+        widget = self._live(message.role, message.content)
+        if message.role == "assistant":
+            widget.show_figures(answer_figures(to_json(message)))
+        return widget
+
+    def _live(self, role: str, content: str = "") -> MessageWidget:
+        """A message's widget: a prompt sent now, or an answer about to stream in."""
+        widget = MessageWidget(role)
+        widget.set_text(content)
         widget.regenerate_button.clicked.connect(self.regenerateRequested.emit)
         widget.edit_button.clicked.connect(self.editRequested.emit)
         return widget
 
-    def _append(self, message: dict[str, Any]) -> MessageWidget:
-        widget = self._widget(message)
+    def _add(self, widget: MessageWidget) -> MessageWidget:
+        """``widget`` at the end of the thread."""
         self.messages_layout.insertWidget(self.messages_layout.count() - 1, widget)
         self._offer_last_actions()
         self._show_empty_state()

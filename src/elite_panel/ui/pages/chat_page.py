@@ -14,6 +14,7 @@ from PySide6.QtGui import QKeySequence, QShortcut
 from PySide6.QtWidgets import QSplitter, QVBoxLayout, QWidget
 
 from elite_panel.adapters.chat_adapter import ChatAdapter
+from elite_panel.client.records import Conversation, ConversationDetail
 from elite_panel.ui.chat.composer import Composer
 from elite_panel.ui.chat.conversation_list import ConversationList
 from elite_panel.ui.chat.thread import Thread
@@ -178,19 +179,19 @@ class ChatPage(QWidget):
             self.composer.count_soon()
         self.thread_view.set_available(available, self.conversation_list.count() > 0)
 
-    def _on_conversations(self, conversations: list[dict[str, Any]]) -> None:
+    def _on_conversations(self, conversations: list[Conversation]) -> None:
         current = self.conversation_list.set_conversations(conversations, self.chat.conversation_id)
         if current is not None:
-            self.thread_view.set_title(str(current["title"]))
+            self.thread_view.set_title(current.title)
         self.thread_view.set_available(
             self.chat.client is not None, self.conversation_list.count() > 0
         )
 
-    def _on_loaded(self, detail: dict[str, Any]) -> None:
+    def _on_loaded(self, detail: ConversationDetail | None) -> None:
         self.thread_view.load(detail)
         self.composer.count_soon()
-        if detail.get("model"):
-            self.composer.select_model(str(detail["model"]))
+        if detail and detail.model:
+            self.composer.select_model(detail.model)
 
     def _on_stream_finished(self, event: dict[str, Any]) -> None:
         self.composer.set_streaming(False)

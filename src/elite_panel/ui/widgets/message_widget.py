@@ -6,6 +6,7 @@ pointer is over the message, in room kept for them, so nothing moves when they a
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from PySide6.QtCore import QEvent
@@ -18,7 +19,7 @@ from elite_panel.ui.widgets.markdown_view import MarkdownView
 ROLE_TITLES = {"user": "You", "assistant": "Assistant", "system": "System"}
 
 
-def answer_figures(message: dict[str, Any]) -> str:
+def answer_figures(message: Mapping[str, Any]) -> str:
     """``model · first token 120 ms · 85.2 tok/s · 240 tokens`` from what is known."""
     parts = [str(message["model"])] if message.get("model") else []
     if message.get("ttft_ms") is not None:
@@ -92,10 +93,8 @@ class MessageWidget(QFrame):
         self.actions_bar.hide()
         super().leaveEvent(event)
 
-    def set_message(self, message: dict[str, Any]) -> None:
-        self.body.set_markdown_text(str(message.get("content", "")))
-        if self.role == "assistant":
-            self.show_figures(answer_figures(message))
+    def set_text(self, markdown: str) -> None:
+        self.body.set_markdown_text(markdown)
 
     def show_figures(self, text: str) -> None:
         self.figures.setText(text)
