@@ -16,8 +16,8 @@ from typing import TYPE_CHECKING
 
 # isort: split
 from PySide6.QtCore import QObject, QSettings
-from PySide6.QtGui import QGuiApplication, QKeySequence, QShortcut
-from PySide6.QtWidgets import QApplication, QWidget
+from PySide6.QtGui import QKeySequence, QShortcut
+from PySide6.QtWidgets import QWidget
 
 from elite_panel.adapters.backup_adapter import BackupAdapter
 from elite_panel.adapters.chat_adapter import ChatAdapter
@@ -25,15 +25,17 @@ from elite_panel.adapters.error_reporter import ErrorReporter
 from elite_panel.adapters.monitor_adapter import MonitorAdapter
 from elite_panel.adapters.profile_service import ProfileService
 from elite_panel.adapters.remote_adapter import RemoteAdapter
+from elite_panel.adapters.server_follower import ServerFollower
 from elite_panel.adapters.stack_adapter import StackAdapter
 from elite_panel.adapters.tasks import TaskGroup
 from elite_panel.core.errors import ConfigError, NoRunnerFound
 from elite_panel.core.paths import AppPaths
 from elite_panel.core.services import ServiceStatus
 from elite_panel.stack.control import ControlClient
-from elite_panel.ui import theme, window_state
+from elite_panel.ui import window_state
 from elite_panel.ui.main_window import MainWindow
 from elite_panel.ui.pages.chat_page import ChatPage
+from elite_panel.ui.theme_follower import ThemeFollower
 from elite_panel.ui.tray import Tray
 from elite_panel.ui.widgets.command_palette import Command
 
@@ -81,7 +83,7 @@ class Panel(QObject):
         self.remote.unavailable.connect(lambda reason: self.chat.set_remote(True, reason))
         self.remote.stateChanged.connect(self.monitor.on_remote_state)
         self.remote.stateChanged.connect(self._on_remote_state)
-        self._followed: str | None = None  # the remote section followed (None: local)
+        self.server = ServerFollower(self.stack, self.chat, self.remote, self.monitor)
         # The window may already be painted (the start shows it before the panel exists);
         # its pages get their factories once the adapters are wired, below.
         self.window = window or MainWindow.shell()
@@ -108,8 +110,7 @@ class Panel(QObject):
         self.stack.notice.connect(lambda text: self.window.statusBar().showMessage(text, 30_000))
         self.stack.connectedChanged.connect(lambda _c: self._on_status_changed(self.stack.statuses))
         self.window.closeRequested.connect(self._on_close_requested)
-        self.theme_choice = "auto"
-        QGuiApplication.styleHints().colorSchemeChanged.connect(self._on_color_scheme_changed)
+        self.theme = ThemeFollower(paths, self)
         self.errors = ErrorReporter(self)
         self.errors.errorOccurred.connect(self._on_error)
         QShortcut(QKeySequence.StandardKey.Quit, self.window, self.quit)
@@ -237,8 +238,8 @@ class Panel(QObject):
     def _on_profile_loaded(self, profile: Profile) -> None:
         """The active profile as loaded now (at start, on a switch, after any edit of its
         file): its theme, and the server it follows."""
-        self.apply_theme(profile.window.theme)
-        self._follow(profile)
+        self.theme.apply(profile.window.theme)
+        self.server.follow(profile)
 
     def _on_profile_failed(self, message: str) -> None:
         """A profile that no longer loads: shown on the Stack page and in the status bar."""
@@ -265,36 +266,6 @@ class Panel(QObject):
         dashboard and its alerts starts then too."""
         self.profile.reload()
         self.monitor.start()
-
-    def _follow(self, profile: Profile) -> None:
-        """The profile's server: the local stack, or a team's (``[stack] mode = "remote"``),
-        followed from now on; the other one is left as it is."""
-        remote = profile.remote.model_dump_json() if profile.stack.mode == "remote" else None
-        if remote == self._followed:
-            return
-        self._followed = remote
-        url = profile.remote.url if remote else ""
-        self.stack.set_remote(url)
-        if remote:
-            self.chat.set_remote(True, f"Connecting to the team server {url}…")
-            self.remote.follow(profile)
-            self.monitor.follow_remote(profile)
-        else:
-            self.remote.stop()
-            self.chat.set_remote(False)
-            self.monitor.follow_local()
-
-    def apply_theme(self, choice: str) -> None:
-        """Light or dark (``auto``: the desktop's scheme, followed when it changes); the
-        next start paints with it from its first frame."""
-        self.theme_choice = choice
-        app = QApplication.instance()
-        if isinstance(app, QApplication):
-            window_state.keep_scheme(self.paths, theme.apply(app, choice))
-
-    def _on_color_scheme_changed(self, _scheme: object) -> None:
-        if self.theme_choice == "auto":
-            self.apply_theme("auto")
 
     def quit(self) -> None:
         self._tasks.start("quit", self._quit())

@@ -137,14 +137,14 @@ def test_light_and_dark_reach_the_plots(qtbot: QtBot, panel: Panel) -> None:
     plots = panel.window.page("dashboard").plots  # type: ignore[attr-defined]
     qtbot.waitUntil(lambda: "cpu" in plots)  # built when the page first shows
     plot = plots["cpu"]
-    panel.apply_theme("light")
+    panel.theme.apply("light")
     qtbot.waitUntil(lambda: panel.window.palette().window().color().lightness() > 200)
     qtbot.waitUntil(lambda: plot.backgroundBrush().color().lightness() > 200)
-    panel.apply_theme("dark")  # the palette reaches the widgets with Qt's change events
+    panel.theme.apply("dark")  # the palette reaches the widgets with Qt's change events
     qtbot.waitUntil(lambda: panel.window.palette().window().color().lightness() < 60)
     qtbot.waitUntil(lambda: plot.backgroundBrush().color().lightness() < 60)
     assert window_state.kept_scheme(panel.paths) == "dark"  # the next start paints with it
-    panel.apply_theme("light")
+    panel.theme.apply("light")
     assert window_state.kept_scheme(panel.paths) == "light"
 
 
