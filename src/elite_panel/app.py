@@ -28,11 +28,12 @@ from elite_panel.adapters.remote_adapter import RemoteAdapter
 from elite_panel.adapters.server_follower import ServerFollower
 from elite_panel.adapters.stack_adapter import StackAdapter
 from elite_panel.adapters.tasks import TaskGroup
-from elite_panel.core.errors import ConfigError, NoRunnerFound
+from elite_panel.core.errors import ConfigError
 from elite_panel.core.paths import AppPaths
 from elite_panel.core.services import ServiceStatus
 from elite_panel.stack.control import ControlClient
 from elite_panel.ui import window_state
+from elite_panel.ui.first_run import FirstRun
 from elite_panel.ui.main_window import MainWindow
 from elite_panel.ui.pages.chat_page import ChatPage
 from elite_panel.ui.theme_follower import ThemeFollower
@@ -106,7 +107,8 @@ class Panel(QObject):
             self.tray.quitRequested.connect(self.quit)
             self.monitor.alertFired.connect(self._on_alert_fired)
         self.stack.statusChanged.connect(self._on_status_changed)
-        self.stack.actionFailed.connect(self._on_action_failed)
+        self.first_run = FirstRun(paths, self.profile, self.window, self)
+        self.stack.actionFailed.connect(self.first_run.on_action_failed)
         self.stack.notice.connect(lambda text: self.window.statusBar().showMessage(text, 30_000))
         self.stack.connectedChanged.connect(lambda _c: self._on_status_changed(self.stack.statuses))
         self.window.closeRequested.connect(self._on_close_requested)
@@ -208,23 +210,9 @@ class Panel(QObject):
 
         self.welcome = WelcomeAdapter(self.profile, self.stack, self)
         page = WelcomePage(self.welcome, self._models_adapter())
-        page.skipped.connect(self._leave_welcome)
-        page.askRequested.connect(self._first_answer)
+        page.skipped.connect(self.first_run.leave)
+        page.askRequested.connect(self.first_run.ask)
         return page
-
-    def first_run(self) -> bool:
-        """No profile yet and the welcome guide never left: the guide opens first."""
-        return window_state.first_run(self.paths, self.profile.name)
-
-    def _leave_welcome(self) -> None:
-        window_state.leave_welcome(self.paths)
-        self.window.show_page("chat")
-
-    def _first_answer(self, prompt: str, model: str) -> None:
-        self._leave_welcome()
-        chat = self.window.page("chat")
-        assert isinstance(chat, ChatPage)
-        chat.ask(prompt, model)
 
     def _backups_page(self) -> QWidget:
         from elite_panel.ui.pages.backups_page import BackupsPage
@@ -312,11 +300,6 @@ class Panel(QObject):
 
     def _on_error(self, message: str) -> None:
         self.window.statusBar().showMessage(f"Error: {message} (details in the log)", 15_000)
-
-    def _on_action_failed(self, target: str, _message: str, code: str) -> None:
-        """A start that found no runner opens the welcome guide, which says what to do."""
-        if target == "stack" and code == NoRunnerFound.code:
-            self.window.show_page("welcome")
 
     def _on_alert_fired(self, alert: dict[str, object]) -> None:
         if self.tray:

@@ -81,7 +81,7 @@ def test_first_run_detects_the_builtin_runner_starts_it_and_answers(
 
     again = Panel(panel.paths, "default", use_tray=False)  # the next start: no guide
     qtbot.addWidget(again.window)
-    assert not again.first_run()
+    assert not again.first_run.is_first()
     again.close()
 
 
@@ -90,7 +90,7 @@ def test_skip_leaves_the_guide_for_good(qtbot: QtBot, first_start: Panel) -> Non
     page = welcome_page(first_start)
     qtbot.mouseClick(page.skip_button, Qt.MouseButton.LeftButton)
     assert first_start.window.current_page() == "chat"
-    assert not first_start.first_run()
+    assert not first_start.first_run.is_first()
     # reachable again from the Settings page
     first_start.show("settings")
     settings = first_start.window.pages["settings"].build()  # type: ignore[attr-defined]
