@@ -31,7 +31,7 @@ def _need_nginx() -> None:
     pytest.skip("nginx is not installed (apt-get install nginx-light)")
 
 
-@pytest.fixture(scope="package")  # one topology for the package's tests
+@pytest.fixture(scope="session")  # one topology for the package's tests (its group: one worker)
 def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
     _need_nginx()
     admin_url = require_service("ELITE_TEST_POSTGRES_URL", "PostgreSQL server")
