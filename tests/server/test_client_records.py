@@ -22,6 +22,8 @@ SCHEMAS = {
     records.Message: "MessagePublic",
     records.ConversationDetail: "ConversationDetail",
     records.ConversationPage: "ConversationPage",
+    records.Model: "ModelPublic",
+    records.LoadedModel: "LoadedModelPublic",
     records.ErrorBody: "ErrorBody",
 }
 

@@ -21,8 +21,9 @@ class ModelsAdapter(QObject):
     """The Models page's Qt side of the assistant's models API.
 
     Signals:
-    installed(list[dict]): installed models, each with ``conversations`` (how many use it).
-    loaded(list[dict], str): models in memory, or why the runner cannot say ("" if it can).
+    installed(list[Model]): installed models, each with ``conversations`` (how many use it).
+    loaded(list[LoadedModel], str): models in memory, or why the runner cannot say ("" if it
+        can).
     details(dict): one model's details.
     progress(str, dict): a pull or import event (name, event).
     finished(str): an operation ended well (its message).

@@ -11,10 +11,9 @@ from __future__ import annotations
 from typing import Any
 
 
-def window_text(model: dict[str, Any]) -> str:
+def window_text(runs: int | None, trained: int | None) -> str:
     """A model's window as lists show it: "4,096 of 8,192" (what it runs with, of what it
     was trained for), "8,192" when they are the same, "-" when its runner cannot say."""
-    runs, trained = model.get("context_length"), model.get("trained_context_length")
     if not runs:
         return "-"
     if trained and trained != runs:

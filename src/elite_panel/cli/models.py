@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from elite_panel.chat.context_text import window_text
 from elite_panel.cli.console import err, out, out_json
+from elite_panel.client.records import to_json
 from elite_panel.core.errors import EliteError
 from elite_panel.monitor.report import gpu_placement, human_bytes, rate_and_time_left
 
@@ -42,26 +43,26 @@ async def run_models(
     if args.action == "list":
         models = await client.models()
         if args.json:
-            out_json({"models": models})
+            out_json({"models": to_json(models)})
             return 0
         for m in models:
-            facts = [m.get("parameter_size"), m.get("quantization"), m.get("family")]
-            size = human_bytes(m["size"]) if m.get("size") else "-"
-            bundled = " (bundled)" if m.get("bundled") else ""
+            facts = [m.parameter_size, m.quantization, m.family]
+            size = human_bytes(m.size) if m.size else "-"
+            bundled = " (bundled)" if m.bundled else ""
             details = ", ".join(f for f in facts if f)
-            window = f"ctx {window_text(m)}"
-            out(f"{m['name'] + bundled:<36} {size:>10}  {window:<22}  {details}\n")
+            window = f"ctx {window_text(m.context_length, m.trained_context_length)}"
+            out(f"{m.name + bundled:<36} {size:>10}  {window:<22}  {details}\n")
         return 0
     if args.action == "ps":
         loaded = await client.loaded_models()
         if args.json:
-            out_json({"models": loaded})
+            out_json({"models": to_json(loaded)})
             return 0
-        for m in loaded:
-            where = gpu_placement(m["gpu_share"])
+        for held in loaded:
+            where = gpu_placement(held.gpu_share)
             out(
-                f"{m['name']:<36} {human_bytes(m['size']):>10}  {where:<18} "
-                f"ctx {m.get('context_length') or '-'}  until {m.get('expires_at') or '-'}\n"
+                f"{held.name:<36} {human_bytes(held.size):>10}  {where:<18} "
+                f"ctx {held.context_length or '-'}  until {held.expires_at or '-'}\n"
             )
         return 0
     if args.action == "rm":

@@ -17,6 +17,8 @@ from elite_panel.client.records import (
     ConversationDetail,
     ConversationPage,
     ErrorBody,
+    LoadedModel,
+    Model,
     parse,
 )
 from elite_panel.core.errors import AssistantError
@@ -130,14 +132,14 @@ class AssistantClient:
         ]
         return runners
 
-    async def models(self) -> list[dict[str, Any]]:
-        models: list[dict[str, Any]] = (await self._request("GET", "/api/models")).json()["models"]
-        return models
+    async def models(self) -> list[Model]:
+        """The runner's models, each with its windows and its number of conversations."""
+        listed = (await self._request("GET", "/api/models")).json()
+        return [parse(Model, model) for model in listed.get("models", [])]
 
-    async def loaded_models(self) -> list[dict[str, Any]]:
-        response = await self._request("GET", "/api/models/loaded")
-        models: list[dict[str, Any]] = response.json()["models"]
-        return models
+    async def loaded_models(self) -> list[LoadedModel]:
+        listed = (await self._request("GET", "/api/models/loaded")).json()
+        return [parse(LoadedModel, model) for model in listed.get("models", [])]
 
     async def model(self, name: str) -> dict[str, Any]:
         details: dict[str, Any] = (await self._request("GET", f"/api/models/{name}")).json()

@@ -1,5 +1,5 @@
-"""What the assistant server answers, as typed records: conversations, their messages, and
-errors.
+"""What the assistant server answers, as typed records: conversations, their messages,
+models, and errors.
 
 Each record is the panel's copy of one schema of the server's OpenAPI document (named in
 its docstring); a test checks each against the schema, so a field renamed on the server
@@ -69,6 +69,35 @@ class ConversationPage:
 
     conversations: tuple[Conversation, ...]
     total: int
+
+
+@dataclass(frozen=True)
+class Model:
+    """An installed model (``ModelPublic``)."""
+
+    name: str
+    size: int | None = None
+    family: str | None = None
+    parameter_size: str | None = None
+    quantization: str | None = None
+    modified_at: str | None = None
+    digest: str | None = None
+    bundled: bool | None = None
+    context_length: int | None = None  # the window it runs with, in tokens
+    trained_context_length: int | None = None  # the window it was trained for
+    conversations: int = 0  # conversations whose model it is
+
+
+@dataclass(frozen=True)
+class LoadedModel:
+    """A model in the runner's memory (``LoadedModelPublic``)."""
+
+    name: str
+    size: int
+    size_vram: int
+    gpu_share: float  # of the model in VRAM, 0 to 1
+    context_length: int | None = None
+    expires_at: str | None = None
 
 
 @dataclass(frozen=True)

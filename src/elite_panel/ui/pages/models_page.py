@@ -20,6 +20,7 @@ from PySide6.QtWidgets import (
 
 from elite_panel.adapters.models_adapter import ModelsAdapter
 from elite_panel.chat.context_text import window_text
+from elite_panel.client.records import LoadedModel, Model
 from elite_panel.monitor.report import gpu_placement, human_bytes, rate_and_time_left
 from elite_panel.ui import theme
 from elite_panel.ui.icons import icon
@@ -51,7 +52,7 @@ class ModelsPage(QWidget):
         self.models = models
         self.confirm = dialogs.confirm
         self.choose_file = dialogs.choose_file
-        self.rows: list[dict[str, Any]] = []
+        self.rows: list[Model] = []
         self.installed = record_table(INSTALLED)
         self.installed.setAccessibleName("Installed models")
         self.loaded = record_table(LOADED)
@@ -148,7 +149,7 @@ class ModelsPage(QWidget):
 
     def selected(self) -> str | None:
         row = self.installed.currentRow()
-        return str(self.rows[row]["name"]) if 0 <= row < len(self.rows) else None
+        return self.rows[row].name if 0 <= row < len(self.rows) else None
 
     # -- actions ------------------------------------------------------------------------
 
@@ -182,7 +183,7 @@ class ModelsPage(QWidget):
 
     # -- display ------------------------------------------------------------------------
 
-    def _on_installed(self, rows: list[dict[str, Any]]) -> None:
+    def _on_installed(self, rows: list[Model]) -> None:
         self.rows = rows
         self.installed.setVisible(bool(rows))
         self.empty.setVisible(not rows)
@@ -190,30 +191,30 @@ class ModelsPage(QWidget):
             self.installed,
             [
                 (
-                    m["name"] + (" (bundled)" if m.get("bundled") else ""),
-                    human_bytes(m["size"]) if m.get("size") else "-",
-                    m.get("parameter_size") or "-",
-                    window_text(m),
-                    m.get("quantization") or "-",
-                    m.get("family") or "-",
-                    (m.get("modified_at") or "-")[:16].replace("T", " "),
-                    str(m.get("conversations", 0)),
+                    m.name + (" (bundled)" if m.bundled else ""),
+                    human_bytes(m.size) if m.size else "-",
+                    m.parameter_size or "-",
+                    window_text(m.context_length, m.trained_context_length),
+                    m.quantization or "-",
+                    m.family or "-",
+                    (m.modified_at or "-")[:16].replace("T", " "),
+                    str(m.conversations),
                 )
                 for m in rows
             ],
         )
 
-    def _on_loaded(self, rows: list[dict[str, Any]], problem: str) -> None:
+    def _on_loaded(self, rows: list[LoadedModel], problem: str) -> None:
         self.loaded_note.setText(problem)
         fill(
             self.loaded,
             [
                 (
-                    m["name"],
-                    human_bytes(m["size"]),
-                    gpu_placement(m["gpu_share"]),
-                    str(m.get("context_length") or "-"),
-                    (m.get("expires_at") or "-")[:19].replace("T", " "),
+                    m.name,
+                    human_bytes(m.size),
+                    gpu_placement(m.gpu_share),
+                    str(m.context_length or "-"),
+                    (m.expires_at or "-")[:19].replace("T", " "),
                 )
                 for m in rows
             ],
