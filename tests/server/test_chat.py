@@ -157,7 +157,9 @@ def live_server(tmp_path: Any, double: OllamaDouble, database_url: str) -> Any:
 def test_client_disconnect_stores_partial_and_cancels_the_backend(
     live_server: str, double: OllamaDouble
 ) -> None:
-    double.answer = " ".join(f"word{i}" for i in range(200))
+    # 20 s of answer: a loaded machine (tests in parallel) notices the client gone long
+    # before its end
+    double.answer = " ".join(f"word{i}" for i in range(1000))
     double.delay_s = 0.02
     cancelled_before = double.streams_cancelled
 
@@ -191,7 +193,9 @@ def test_a_response_that_never_streamed_still_ends_its_answer(
 ) -> None:
     """The client is gone before the first byte: the events never run, yet the backend
     request is cancelled and the answer stored as incomplete."""
-    double.answer = " ".join(f"word{i}" for i in range(200))
+    # 20 s of answer: a loaded machine (tests in parallel) notices the client gone long
+    # before its end
+    double.answer = " ".join(f"word{i}" for i in range(1000))
     double.delay_s = 0.02
     cancelled_before = double.streams_cancelled
 
