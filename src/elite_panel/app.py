@@ -12,7 +12,7 @@ import asyncio
 import functools
 import logging
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 # isort: split
 from PySide6.QtCore import QObject, QSettings
@@ -37,7 +37,7 @@ from elite_panel.ui.first_run import FirstRun
 from elite_panel.ui.main_window import MainWindow
 from elite_panel.ui.pages.chat_page import ChatPage
 from elite_panel.ui.theme_follower import ThemeFollower
-from elite_panel.ui.tray import Tray
+from elite_panel.ui.tray import Tray, TrayLink, scheduled_backup_text
 from elite_panel.ui.widgets.command_palette import Command
 
 if TYPE_CHECKING:
@@ -101,11 +101,15 @@ class Panel(QObject):
         self.tray: Tray | None = None
         if use_tray if use_tray is not None else Tray.available():
             self.tray = Tray(self)
-            self.tray.startRequested.connect(self.stack.start_stack)
-            self.tray.stopRequested.connect(self.stack.stop_stack)
-            self.tray.showRequested.connect(self.window.bring_to_front)
-            self.tray.quitRequested.connect(self.quit)
-            self.monitor.alertFired.connect(self._on_alert_fired)
+            TrayLink(
+                self.tray,
+                self.stack,
+                self.remote,
+                self.monitor,
+                self.backups,
+                self.window.bring_to_front,
+                self.quit,
+            )
         self.stack.statusChanged.connect(self._on_status_changed)
         self.first_run = FirstRun(paths, self.profile, self.window, self)
         self.stack.actionFailed.connect(self.first_run.on_action_failed)
@@ -291,33 +295,21 @@ class Panel(QObject):
         else:
             self.quit()
 
-    def _on_scheduled_backup(self, result: dict[str, object]) -> None:
-        ok = bool(result.get("ok"))
-        text = f"written: {result.get('path')}" if ok else f"failed: {result.get('error')}"
+    def _on_scheduled_backup(self, result: dict[str, Any]) -> None:
+        _ok, text = scheduled_backup_text(result)
         self.window.statusBar().showMessage(f"Scheduled backup {text}", 15_000)
-        if self.tray:
-            self.tray.notify("Backup" if ok else "Backup failed", text)
 
     def _on_error(self, message: str) -> None:
         self.window.statusBar().showMessage(f"Error: {message} (details in the log)", 15_000)
 
-    def _on_alert_fired(self, alert: dict[str, object]) -> None:
-        if self.tray:
-            self.tray.notify(f"Alert: {alert['rule']}", str(alert["message"]))
-
     def _on_remote_state(self, state: dict[str, object]) -> None:
-        """A remote profile's server in the status bar and the tray (nothing: the local
-        stack's state again)."""
+        """A remote profile's server in the status bar (nothing: the local stack's state
+        again)."""
         self.window.show_remote_state(state)
         if not state:
             self._on_status_changed(self.stack.statuses)
-        elif self.tray:
-            self.tray.show_remote_state(state)
 
     def _on_status_changed(self, statuses: list[ServiceStatus]) -> None:
         if self.remote.state:
             return  # the status line is the remote server's
-        connected = self.stack.connected
-        self.window.show_stack_state(statuses, connected)
-        if self.tray:
-            self.tray.show_stack_state(statuses, connected)
+        self.window.show_stack_state(statuses, self.stack.connected)

@@ -1,8 +1,10 @@
-"""The tray icon: the stack's state at a glance, and Start / Stop / Show / Quit."""
+"""The tray icon: the stack's state at a glance, Start / Stop / Show / Quit, and what it
+notifies."""
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QObject, Qt, Signal
 from PySide6.QtGui import QAction, QColor, QIcon, QPainter, QPixmap
@@ -11,6 +13,12 @@ from PySide6.QtWidgets import QMenu, QSystemTrayIcon
 from elite_panel.core.services import ServiceState, ServiceStatus
 from elite_panel.ui.main_window import remote_state, remote_summary, stack_summary
 from elite_panel.ui.theme import STATE_COLORS
+
+if TYPE_CHECKING:
+    from elite_panel.adapters.backup_adapter import BackupAdapter
+    from elite_panel.adapters.monitor_adapter import MonitorAdapter
+    from elite_panel.adapters.remote_adapter import RemoteAdapter
+    from elite_panel.adapters.stack_adapter import StackAdapter
 
 
 def state_icon(color: str) -> QIcon:
@@ -96,3 +104,54 @@ class Tray(QObject):
     def _on_activated(self, reason: QSystemTrayIcon.ActivationReason) -> None:
         if reason == QSystemTrayIcon.ActivationReason.Trigger:
             self.showRequested.emit()
+
+
+def scheduled_backup_text(result: dict[str, Any]) -> tuple[bool, str]:
+    """Whether a scheduled backup was written, and what to say of it."""
+    ok = bool(result.get("ok"))
+    return ok, f"written: {result.get('path')}" if ok else f"failed: {result.get('error')}"
+
+
+class TrayLink(QObject):
+    """The tray icon tied to the panel: its menu starts, stops, shows and quits; its colour
+    follows the stack (or the team server a remote profile uses); alerts and scheduled
+    backups notify."""
+
+    def __init__(
+        self,
+        tray: Tray,
+        stack: StackAdapter,
+        remote: RemoteAdapter,
+        monitor: MonitorAdapter,
+        backups: BackupAdapter,
+        show_window: Callable[[], None],
+        quit_panel: Callable[[], None],
+    ) -> None:
+        super().__init__(tray)
+        self.tray, self.stack, self.remote = tray, stack, remote
+        tray.startRequested.connect(stack.start_stack)
+        tray.stopRequested.connect(stack.stop_stack)
+        tray.showRequested.connect(show_window)
+        tray.quitRequested.connect(quit_panel)
+        monitor.alertFired.connect(self._on_alert)
+        backups.scheduledResult.connect(self._on_backup)
+        stack.statusChanged.connect(self._on_status)
+        stack.connectedChanged.connect(lambda _c: self._on_status(stack.statuses))
+        remote.stateChanged.connect(self._on_remote_state)
+
+    def _on_alert(self, alert: dict[str, Any]) -> None:
+        self.tray.notify(f"Alert: {alert['rule']}", str(alert["message"]))
+
+    def _on_backup(self, result: dict[str, Any]) -> None:
+        ok, text = scheduled_backup_text(result)
+        self.tray.notify("Backup" if ok else "Backup failed", text)
+
+    def _on_status(self, statuses: list[ServiceStatus]) -> None:
+        if not self.remote.state:  # (else the icon is the remote server's)
+            self.tray.show_stack_state(statuses, self.stack.connected)
+
+    def _on_remote_state(self, state: dict[str, Any]) -> None:
+        if state:
+            self.tray.show_remote_state(state)
+        else:
+            self._on_status(self.stack.statuses)
