@@ -35,8 +35,10 @@ class ProfileService(QObject):
         switched(str): another profile is the active one (its name).
         changed(object): the active profile (a :class:`Profile`) as now loaded: after a
             switch, a save, or an edit of its file anywhere.
-        failed(str): the active profile's file no longer loads (the message says where);
-            :attr:`current` keeps the last version that did.
+        failed(str): the active profile's file no longer loads, found by a load in the
+            background (at start, on a switch, after its file changed; a caller of
+            :meth:`load` gets the error itself); :attr:`current` keeps the last version
+            that loaded.
     """
 
     switched = Signal(str)
@@ -86,12 +88,7 @@ class ProfileService(QObject):
         store = await self.store()
         name = self._name
         self._watch(store)
-        try:
-            profile = await asyncio.to_thread(store.load, name)
-        except ConfigError as exc:
-            if name == self._name:
-                self.failed.emit(str(exc))
-            raise
+        profile = await asyncio.to_thread(store.load, name)
         if name == self._name and profile != self.current:
             self.current = profile
             self.changed.emit(profile)
@@ -125,10 +122,13 @@ class ProfileService(QObject):
         self._tasks.cancel_all()
 
     async def _reload(self) -> None:
+        name = self._name
         try:
             await self.load()
         except ConfigError as exc:
             log.warning("%s", exc)
+            if name == self._name:
+                self.failed.emit(str(exc))
 
     def _watch(self, store: ProfileStore) -> None:
         if self._closed:
