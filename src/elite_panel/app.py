@@ -45,6 +45,7 @@ if TYPE_CHECKING:
     from elite_panel.adapters.secrets_adapter import SecretsAdapter
     from elite_panel.adapters.settings_adapter import SettingsAdapter
     from elite_panel.adapters.welcome_adapter import WelcomeAdapter
+    from elite_panel.client.server_state import RemoteState
     from elite_panel.core.profile_store import ProfileStore
     from elite_panel.core.profiles import Profile
     from elite_panel.core.secret_store import SecretStore
@@ -302,14 +303,14 @@ class Panel(QObject):
     def _on_error(self, message: str) -> None:
         self.window.statusBar().showMessage(f"Error: {message} (details in the log)", 15_000)
 
-    def _on_remote_state(self, state: dict[str, object]) -> None:
-        """A remote profile's server in the status bar (nothing: the local stack's state
+    def _on_remote_state(self, state: RemoteState | None) -> None:
+        """A remote profile's server in the status bar (None: the local stack's state
         again)."""
         self.window.show_remote_state(state)
-        if not state:
+        if state is None:
             self._on_status_changed(self.stack.statuses)
 
     def _on_status_changed(self, statuses: list[ServiceStatus]) -> None:
-        if self.remote.state:
+        if self.remote.state is not None:
             return  # the status line is the remote server's
         self.window.show_stack_state(statuses, self.stack.connected)

@@ -6,14 +6,12 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
-
 import httpx
 import pytest
 from pytestqt.qtbot import QtBot
 
-from elite_panel.adapters.remote_adapter import look
 from elite_panel.client.assistant import AssistantClient
+from elite_panel.client.server_state import RemoteState, look
 from elite_panel.ui.widgets.remote_server_view import RemoteServerView
 from embedded_server.app import create_app
 from embedded_server.config import Settings
@@ -35,8 +33,8 @@ def server(tmp_path: Path) -> Iterator[str]:
         yield from serve_in_thread(create_app(settings))
 
 
-def looked(url: str, token: str) -> dict[str, Any]:
-    async def ask() -> dict[str, Any]:
+def looked(url: str, token: str) -> RemoteState:
+    async def ask() -> RemoteState:
         client = AssistantClient(url, token)
         try:
             return await look(client, url)

@@ -24,6 +24,10 @@ SCHEMAS = {
     records.ConversationPage: "ConversationPage",
     records.Model: "ModelPublic",
     records.LoadedModel: "LoadedModelPublic",
+    records.Readiness: "Readiness",
+    records.ServerInfo: "ServerInfo",
+    records.Runner: "RunnerPublic",
+    records.UsageReport: "UsageReport",
     records.ErrorBody: "ErrorBody",
 }
 
@@ -63,3 +67,20 @@ def test_a_servers_answers_parse_into_the_records(client: TestClient, tmp_path: 
     refused = client.get("/api/conversations/nope", headers=AUTH).json()
     assert records.parse(records.ErrorBody, refused).code == "not_found"
     assert records.to_json(detail)["messages"][0]["content"] == "hi"
+
+
+def test_a_servers_pool_and_caller_parse_into_the_records(client: TestClient) -> None:
+    info = records.parse(records.ServerInfo, client.get("/api/info", headers=AUTH).json())
+    assert info.admin and info.key is None and info.version
+    ready = records.parse(records.Readiness, client.get("/ready").json())
+    assert ready.status == "ready" and ready.checks
+    (runner,) = (
+        records.parse(records.Runner, r)
+        for r in client.get("/api/runners", headers=AUTH).json()["runners"]
+    )
+    assert runner.state in {"starting", "up"} and isinstance(runner.models, tuple)
+    body = {"model": "llama3.2", "messages": [{"role": "user", "content": "hi"}]}
+    client.post("/api/chat", json=body, headers=AUTH)
+    report = client.get("/api/keys/usage", params={"since": "7d"}, headers=AUTH).json()
+    (use,) = records.key_uses(records.parse(records.UsageReport, report))
+    assert use.requests == 1 and use.prompt_tokens > 0

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import AsyncGenerator, Coroutine
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QObject, Signal
 
@@ -15,6 +15,9 @@ from elite_panel.adapters.remote_adapter import RemoteAdapter
 from elite_panel.adapters.stack_adapter import StackAdapter
 from elite_panel.adapters.tasks import TaskGroup
 from elite_panel.core.errors import EliteError
+
+if TYPE_CHECKING:
+    from elite_panel.client.server_state import RemoteState
 
 
 class ModelsAdapter(QObject):
@@ -55,13 +58,13 @@ class ModelsAdapter(QObject):
         remote.stateChanged.connect(self._on_remote_state)
         self._on_remote_state(remote.state)
 
-    def _on_remote_state(self, state: dict[str, Any]) -> None:
+    def _on_remote_state(self, state: RemoteState | None) -> None:
         """A key (not the admin token) lists and uses a team server's models, no more."""
-        if state and "admin" not in state:
+        if state is not None and state.info is None:
             return  # not known yet
         may_change = (
             (True, "")
-            if not state or state["admin"]
+            if state is None or state.admin
             else (False, "Only the server's admin token changes its models.")
         )
         if may_change != self.may_change:

@@ -26,6 +26,7 @@ from elite_panel.core.paths import AppPaths
 from elite_panel.stack.control import ControlClient
 
 if TYPE_CHECKING:
+    from elite_panel.client.server_state import RemoteState
     from elite_panel.core.profiles import Profile
     from elite_panel.monitor.collector import Collector
     from elite_panel.monitor.history import History
@@ -107,13 +108,15 @@ class MonitorAdapter(QObject):
             self.history = None
             self.start()
 
-    def on_remote_state(self, state: dict[str, Any]) -> None:
+    def on_remote_state(self, state: RemoteState | None) -> None:
         """A look at the remote server (without Prometheus): its runners' requests in
         flight join the history."""
-        if self.source != "server" or self.history is None or not state.get("runners"):
+        if self.source != "server" or self.history is None or state is None:
+            return
+        if not state.runners:
             return
         now = time.time()
-        flat = {f"runner.{r['name']}.in_flight": float(r["in_flight"]) for r in state["runners"]}
+        flat = {f"runner.{r.name}.in_flight": float(r.in_flight) for r in state.runners}
         self.history.add(now, flat)
         self.latest = {"time": now}
         self.figuresChanged.emit({})

@@ -111,11 +111,11 @@ async def _remote_stack(args: argparse.Namespace, paths: AppPaths, profile: Prof
     finally:
         await client.aclose()
     if args.json:
-        out_json({"mode": "remote", "url": url, **ready})
+        out_json({"mode": "remote", "url": url, "status": ready.status, "checks": ready.checks})
     else:
-        checks = ", ".join(f"{k} {v}" for k, v in ready.get("checks", {}).items())
-        out(f"remote {url}: {ready.get('status')} ({checks})\n")
-    return 0 if ready.get("status") == "ready" else 1
+        checks = ", ".join(f"{k} {v}" for k, v in ready.checks.items())
+        out(f"remote {url}: {ready.status} ({checks})\n")
+    return 0 if ready.status == "ready" else 1
 
 
 async def _pull_progress(client: ControlClient) -> None:

@@ -17,8 +17,14 @@ from elite_panel.client.records import (
     ConversationDetail,
     ConversationPage,
     ErrorBody,
+    KeyUse,
     LoadedModel,
     Model,
+    Readiness,
+    Runner,
+    ServerInfo,
+    UsageReport,
+    key_uses,
     parse,
 )
 from elite_panel.core.errors import AssistantError
@@ -94,43 +100,31 @@ class AssistantClient:
         except httpx.HTTPError as exc:
             raise self._unreachable(exc) from exc
 
-    async def readiness(self) -> dict[str, Any]:
+    async def readiness(self) -> Readiness:
         """``/ready``'s answer (ready or not: a 503 is an answer too)."""
         try:
             response = await self._http.get("/ready")
         except httpx.HTTPError as exc:
             raise self._unreachable(exc) from exc
         try:
-            body: dict[str, Any] = response.json()
+            body = response.json()
         except ValueError as exc:
             raise _refusal(response) from exc
-        return body
+        return parse(Readiness, body)
 
-    async def info(self) -> dict[str, Any]:
-        """The server's version and who the key is (``key``, ``admin``)."""
-        info: dict[str, Any] = (await self._request("GET", "/api/info")).json()
-        return info
+    async def info(self) -> ServerInfo:
+        """The server's version and who the key is."""
+        return parse(ServerInfo, (await self._request("GET", "/api/info")).json())
 
-    async def usage(self, since: str = "7d") -> list[dict[str, Any]]:
-        """What each caller used since ``since`` (the admin token's), summed per caller:
-        ``key``, ``requests``, ``errors``, ``prompt_tokens``, ``completion_tokens``; the
-        busiest first."""
+    async def usage(self, since: str = "7d") -> list[KeyUse]:
+        """What each caller used since ``since`` (the admin token's), the busiest first."""
         response = await self._request("GET", "/api/keys/usage", params={"since": since})
-        callers: dict[str, dict[str, Any]] = {}
-        for row in response.json()["days"]:
-            mine = callers.setdefault(row["key"], {"key": row["key"]})
-            for name in USAGE_COUNTS:
-                mine[name] = mine.get(name, 0) + int(row[name])
-        return sorted(
-            callers.values(), key=lambda c: -(c["prompt_tokens"] + c["completion_tokens"])
-        )
+        return key_uses(parse(UsageReport, response.json()))
 
-    async def runners(self) -> list[dict[str, Any]]:
+    async def runners(self) -> list[Runner]:
         """The server's pool: each runner's state, models, requests in flight, last error."""
-        runners: list[dict[str, Any]] = (await self._request("GET", "/api/runners")).json()[
-            "runners"
-        ]
-        return runners
+        runners = (await self._request("GET", "/api/runners")).json()["runners"]
+        return [parse(Runner, runner) for runner in runners]
 
     async def models(self) -> list[Model]:
         """The runner's models, each with its windows and its number of conversations."""
@@ -237,8 +231,6 @@ class AssistantClient:
     async def aclose(self) -> None:
         await self._http.aclose()
 
-
-USAGE_COUNTS = ("requests", "errors", "prompt_tokens", "completion_tokens")
 
 # How the resolver says a host name is unknown (glibc, glibc without DNS, macOS).
 NAME_ERRORS = (

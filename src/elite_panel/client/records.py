@@ -1,5 +1,5 @@
 """What the assistant server answers, as typed records: conversations, their messages,
-models, and errors.
+models, the server's readiness, who a key is, its runners, each key's use, and errors.
 
 Each record is the panel's copy of one schema of the server's OpenAPI document (named in
 its docstring); a test checks each against the schema, so a field renamed on the server
@@ -98,6 +98,75 @@ class LoadedModel:
     gpu_share: float  # of the model in VRAM, 0 to 1
     context_length: int | None = None
     expires_at: str | None = None
+
+
+@dataclass(frozen=True)
+class Readiness:
+    """Whether the server takes requests (``Readiness``), and each check's answer."""
+
+    status: str
+    checks: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class ServerInfo:
+    """The server's version and who the caller is (``ServerInfo``): ``key`` is the API
+    key's name, None for the admin token."""
+
+    version: str
+    key: str | None
+    admin: bool
+
+
+@dataclass(frozen=True)
+class Runner:
+    """A runner of the server's pool (``RunnerPublic``)."""
+
+    name: str
+    url: str | None  # None for an API key: the pool's inside is the admin's
+    kind: str
+    weight: float
+    state: str  # starting (not checked yet), up, down (cooling down after failures)
+    models: tuple[str, ...]
+    in_flight: int
+    slots: int  # requests it takes at once
+    queued: int  # requests waiting in the fair queue that it could serve
+    requests: int
+    failures: int  # consecutive
+    last_error: str | None
+
+
+@dataclass(frozen=True)
+class UsageReport:
+    """What callers used, a row per key and day (``UsageReport``)."""
+
+    key: str | None
+    since: str
+    days: tuple[dict[str, Any], ...]
+    total: dict[str, int]
+
+
+@dataclass(frozen=True)
+class KeyUse:
+    """What one key used over a report's days, summed (from a :class:`UsageReport`)."""
+
+    key: str
+    requests: int = 0
+    errors: int = 0
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+
+
+def key_uses(report: UsageReport) -> list[KeyUse]:
+    """``report``'s rows summed per key, the one that used the most tokens first."""
+    sums: dict[str, dict[str, int]] = {}
+    counted = [f.name for f in dataclasses.fields(KeyUse) if f.name != "key"]
+    for row in report.days:
+        mine = sums.setdefault(str(row["key"]), dict.fromkeys(counted, 0))
+        for name in counted:
+            mine[name] += int(row[name])
+    uses = [KeyUse(key, **counts) for key, counts in sums.items()]
+    return sorted(uses, key=lambda use: -(use.prompt_tokens + use.completion_tokens))
 
 
 @dataclass(frozen=True)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import functools
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QByteArray, QEvent, QObject, QSettings, QSize, Qt, Signal
 from PySide6.QtGui import QCloseEvent, QKeySequence, QPalette, QShortcut
@@ -24,6 +24,7 @@ from elite_panel.ui.icons import SHAPES, icon
 from elite_panel.ui.widgets.lazy_page import LazyPage
 
 if TYPE_CHECKING:  # (the palette is imported when first opened: not at start-up)
+    from elite_panel.client.server_state import RemoteState
     from elite_panel.ui.widgets.command_palette import Command, CommandPalette
 
 MINIMUM = QSize(1024, 640)  # every page is usable at this size
@@ -58,18 +59,18 @@ def stack_summary(statuses: list[ServiceStatus], connected: bool) -> str:
     return f"Stack: {'ready' if ready else 'partial'} ({parts})"
 
 
-def remote_state(state: dict[str, Any]) -> tuple[str, ServiceState]:
+def remote_state(state: RemoteState) -> tuple[str, ServiceState]:
     """A remote profile's server in a word (unreachable, ready, not ready) and its colour."""
-    if state.get("error"):
+    if state.error:
         return "unreachable", ServiceState.FAILED
-    if state.get("ready"):
+    if state.ready:
         return "ready", ServiceState.READY
     return "not ready", ServiceState.UNHEALTHY
 
 
-def remote_summary(state: dict[str, Any]) -> str:
+def remote_summary(state: RemoteState) -> str:
     """A remote profile's server in one line (status bar, tray)."""
-    return f"Team server {state.get('url', '')}: {remote_state(state)[0]}"
+    return f"Team server {state.url}: {remote_state(state)[0]}"
 
 
 class MainWindow(QMainWindow):
@@ -245,11 +246,11 @@ class MainWindow(QMainWindow):
     def show_stack_state(self, statuses: list[ServiceStatus], connected: bool) -> None:
         self.stack_state.setText(stack_summary(statuses, connected))
 
-    def show_remote_state(self, state: dict[str, Any]) -> None:
-        """A remote profile's server (an empty state: the local stack again, whose next
-        status fills the line)."""
-        self.remote = bool(state)
-        if state:
+    def show_remote_state(self, state: RemoteState | None) -> None:
+        """A remote profile's server (None: the local stack again, whose next status fills
+        the line)."""
+        self.remote = state is not None
+        if state is not None:
             self.stack_state.setText(remote_summary(state))
         self._on_page_changed(self.stack.currentIndex())
 

@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     from elite_panel.adapters.monitor_adapter import MonitorAdapter
     from elite_panel.adapters.remote_adapter import RemoteAdapter
     from elite_panel.adapters.stack_adapter import StackAdapter
+    from elite_panel.client.server_state import RemoteState
 
 
 def state_icon(color: str) -> QIcon:
@@ -92,7 +93,7 @@ class Tray(QObject):
         self.icon.setIcon(state_icon(STATE_COLORS[state]))
         self.icon.setToolTip(f"Elite Coding Assistant: {stack_summary(statuses, connected)}")
 
-    def show_remote_state(self, state: dict[str, Any]) -> None:
+    def show_remote_state(self, state: RemoteState) -> None:
         """A remote profile's server: its line and colour."""
         self.icon.setIcon(state_icon(STATE_COLORS[remote_state(state)[1]]))
         self.icon.setToolTip(f"Elite Coding Assistant: {remote_summary(state)}")
@@ -147,11 +148,11 @@ class TrayLink(QObject):
         self.tray.notify("Backup" if ok else "Backup failed", text)
 
     def _on_status(self, statuses: list[ServiceStatus]) -> None:
-        if not self.remote.state:  # (else the icon is the remote server's)
+        if self.remote.state is None:  # (else the icon is the remote server's)
             self.tray.show_stack_state(statuses, self.stack.connected)
 
-    def _on_remote_state(self, state: dict[str, Any]) -> None:
-        if state:
+    def _on_remote_state(self, state: RemoteState | None) -> None:
+        if state is not None:
             self.tray.show_remote_state(state)
         else:
             self._on_status(self.stack.statuses)

@@ -5,7 +5,7 @@ Delete, Open folder, and the schedule and retention settings of the active profi
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QUrl
 from PySide6.QtGui import QDesktopServices, QKeySequence, QShortcut
@@ -32,6 +32,9 @@ from elite_panel.ui.icons import icon
 from elite_panel.ui.widgets import dialogs
 from elite_panel.ui.widgets.actions import add_buttons, fill, record_table
 from elite_panel.ui.widgets.empty_state import EmptyState
+
+if TYPE_CHECKING:
+    from elite_panel.client.server_state import RemoteState
 
 COLUMNS = ("Time", "Size", "Contents", "Verified", "Reason")
 
@@ -158,11 +161,12 @@ class BackupsPage(QWidget):
         self.load_settings()
         backups.refresh()
 
-    def _on_remote_state(self, state: dict[str, Any]) -> None:
+    def _on_remote_state(self, state: RemoteState | None) -> None:
         """A remote profile: these backups hold no conversations, and the page says so."""
-        self.remote_note.setVisible(bool(state))
+        self.remote_note.setVisible(state is not None)
         self.remote_note.setText(
-            f"This profile uses the team server {state.get('url', '')}: a backup here holds "
+            f"This profile uses the team server {state.url if state else ''}: a backup "
+            "here holds "
             "your profiles and the names of your secrets (the schedule runs only while a "
             "local stack is up). The server's conversations are backed up where it runs, "
             "with elite-assistant-server backup create or pg_dump."

@@ -3,6 +3,8 @@ for a remote profile, the team's server and its runners instead."""
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from PySide6.QtCore import Qt, QTimer
 from PySide6.QtWidgets import (
     QHBoxLayout,
@@ -23,6 +25,9 @@ from elite_panel.ui.icons import icon
 from elite_panel.ui.widgets.log_view import LogView
 from elite_panel.ui.widgets.remote_server_view import RemoteServerView
 from elite_panel.ui.widgets.service_card import TITLES, ServiceCard
+
+if TYPE_CHECKING:
+    from elite_panel.client.server_state import RemoteState
 
 
 class StackPage(QWidget):
@@ -113,11 +118,11 @@ class StackPage(QWidget):
         for name in SERVICE_NAMES:
             stack.follow_logs(name)
 
-    def _on_remote_state(self, state: dict[str, object]) -> None:
-        """A remote profile's server (an empty state: the local stack again)."""
-        if state:
+    def _on_remote_state(self, state: RemoteState | None) -> None:
+        """A remote profile's server (None: the local stack again)."""
+        if state is not None:
             self.remote.show_state(state)
-        self.views.setCurrentIndex(1 if state else 0)
+        self.views.setCurrentIndex(0 if state is None else 1)
 
     def _on_start_clicked(self) -> None:
         self.error.hide()

@@ -3,7 +3,7 @@ key is, and its pool's runners, live. Nothing to start or stop: that is done whe
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QVBoxLayout, QWidget
@@ -12,6 +12,10 @@ from elite_panel.ui import theme
 from elite_panel.ui.main_window import remote_state
 from elite_panel.ui.style import badge_css
 from elite_panel.ui.widgets.actions import fill, record_table
+
+if TYPE_CHECKING:
+    from elite_panel.client.records import KeyUse, Runner
+    from elite_panel.client.server_state import RemoteState
 
 RUNNERS = ("Runner", "Kind", "State", "Models", "In flight", "Requests", "Last error")
 USAGE = ("Key", "Requests", "Failed", "Prompt tokens", "Answer tokens")
@@ -61,30 +65,28 @@ class RemoteServerView(QWidget):
         layout.addWidget(self.usage, 1)
         layout.addWidget(note)
 
-    def show_state(self, state: dict[str, Any]) -> None:
-        self.heading.setText(f"<b>Team server</b> {state.get('url', '')}")
-        error = state.get("error", "")
+    def show_state(self, state: RemoteState) -> None:
+        self.heading.setText(f"<b>Team server</b> {state.url}")
         word, color = remote_state(state)
         self.badge.setText(word)
         self.badge.setStyleSheet(badge_css(color))
-        failing = {k: v for k, v in state.get("checks", {}).items() if v != "ok"}
-        if error:
-            self.status.setText(error)
+        failing = {k: v for k, v in state.checks.items() if v != "ok"}
+        if state.error:
+            self.status.setText(state.error)
         elif failing:
             self.status.setText("; ".join(f"{k} {v}" for k, v in failing.items()))
-        self.status.setVisible(bool(error or failing))
-        if "version" in state:
+        self.status.setVisible(bool(state.error or failing))
+        if state.info is not None:
             who = (
                 "the admin token"
-                if state.get("admin")
-                else f"the key “{state.get('key')}” (models are the admin's to change)"
+                if state.info.admin
+                else f"the key “{state.info.key}” (models are the admin's to change)"
             )
-            self.identity.setText(f"Version {state['version']} · connected with {who}")
-        fill(self.runners, [_row(runner) for runner in state.get("runners", [])])
-        usage = state.get("usage", [])
-        fill(self.usage, [_usage_row(caller) for caller in usage])
-        self.usage.setVisible(bool(usage))
-        self.usage_label.setVisible(bool(usage))
+            self.identity.setText(f"Version {state.info.version} · connected with {who}")
+        fill(self.runners, [_row(runner) for runner in state.runners])
+        fill(self.usage, [_usage_row(use) for use in state.usage])
+        self.usage.setVisible(bool(state.usage))
+        self.usage_label.setVisible(bool(state.usage))
         for row in range(self.runners.rowCount()):  # the whole text where a cell elides it
             for column in (RUNNERS.index("Models"), RUNNERS.index("Last error")):
                 item = self.runners.item(row, column)
@@ -92,18 +94,18 @@ class RemoteServerView(QWidget):
                     item.setToolTip(item.text())
 
 
-def _row(runner: dict[str, Any]) -> list[str]:
+def _row(runner: Runner) -> list[str]:
     return [
-        str(runner.get("name", "")),
-        str(runner.get("kind", "")),
-        str(runner.get("state", "")),
-        ", ".join(runner.get("models", [])),
-        str(runner.get("in_flight", 0)),
-        str(runner.get("requests", 0)),
-        str(runner.get("last_error") or ""),
+        runner.name,
+        runner.kind,
+        runner.state,
+        ", ".join(runner.models),
+        str(runner.in_flight),
+        str(runner.requests),
+        runner.last_error or "",
     ]
 
 
-def _usage_row(caller: dict[str, Any]) -> list[str]:
-    counts = ("requests", "errors", "prompt_tokens", "completion_tokens")
-    return [str(caller.get("key", "")), *(f"{int(caller.get(n, 0)):,}" for n in counts)]
+def _usage_row(use: KeyUse) -> list[str]:
+    counts = (use.requests, use.errors, use.prompt_tokens, use.completion_tokens)
+    return [use.key, *(f"{count:,}" for count in counts)]
