@@ -83,7 +83,7 @@ def test_a_draft_too_long_is_said_before_sending_and_refused_whole(
     assert "larger context" in page.thread_view.error_label.text()  # what to do
     assert not page.thread_view.retry_button.isVisible()
     qtbot.waitUntil(lambda: page.composer.prompt.toPlainText() == words(6000), timeout=5_000)
-    assert page.thread_view.message_widgets() == []
+    assert page.thread_view.column.message_widgets() == []
     assert stored(server) == [] and len(double.requests) == asked  # nothing kept or sent
 
 
@@ -95,27 +95,27 @@ def test_a_divider_marks_the_earlier_messages_left_out(
         type_and_send(qtbot, page, words(150, "tuvwxyz"[turn]))
         qtbot.waitUntil(lambda: not page.composer.stop_button.isEnabled(), timeout=10_000)
         assert not page.thread_view.error_bar.isVisible(), page.thread_view.error_label.text()
-    qtbot.waitUntil(lambda: page.thread_view.divider.isVisible(), timeout=5_000)
+    qtbot.waitUntil(lambda: page.thread_view.column.divider.isVisible(), timeout=5_000)
     assert re.match(
         r"\d+ earlier messages are beyond this model's 1,024-token window",
-        page.thread_view.divider.text(),
+        page.thread_view.column.divider.text(),
     )
-    omitted = int(page.thread_view.divider.text().split()[0])
-    shown = page.thread_view.message_widgets()
+    omitted = int(page.thread_view.column.divider.text().split()[0])
+    shown = page.thread_view.column.message_widgets()
     below = (
-        page.thread_view.messages_layout.indexOf(page.thread_view.divider) + 1
+        page.thread_view.column.messages_layout.indexOf(page.thread_view.column.divider) + 1
     )  # the first message kept
-    assert page.thread_view.messages_layout.itemAt(below).widget() is shown[omitted]
+    assert page.thread_view.column.messages_layout.itemAt(below).widget() is shown[omitted]
     sent = double.requests[-1]["messages"]
     assert sent[1]["content"] == shown[omitted].text()  # the system prompt, then that one
     # the conversation opened again shows it, from the stored answer's context
     conversation = page.chat.conversation_id
     assert conversation is not None
     page.new_conversation()
-    assert not page.thread_view.divider.isVisible()
+    assert not page.thread_view.column.divider.isVisible()
     page.chat.open(conversation)
-    qtbot.waitUntil(lambda: page.thread_view.divider.isVisible(), timeout=5_000)
-    assert page.thread_view.divider.text().startswith(f"{omitted} earlier messages")
+    qtbot.waitUntil(lambda: page.thread_view.column.divider.isVisible(), timeout=5_000)
+    assert page.thread_view.column.divider.text().startswith(f"{omitted} earlier messages")
 
 
 def test_a_conversation_of_5000_messages_opens_on_its_newest_page(
@@ -136,9 +136,11 @@ def test_a_conversation_of_5000_messages_opens_on_its_newest_page(
     page.chat.refresh()
     qtbot.waitUntil(lambda: page.conversation_list.count() == 1, timeout=10_000)
     page.chat.open(conversation)
-    qtbot.waitUntil(lambda: len(page.thread_view.message_widgets()) == HISTORY_PAGE, timeout=10_000)
-    assert page.thread_view.message_widgets()[-1].text() == "turn 4999"
+    qtbot.waitUntil(
+        lambda: len(page.thread_view.column.message_widgets()) == HISTORY_PAGE, timeout=10_000
+    )
+    assert page.thread_view.column.message_widgets()[-1].text() == "turn 4999"
     assert (
-        page.thread_view.earlier_button.text()
+        page.thread_view.column.earlier_button.text()
         == f"Show earlier messages ({5000 - HISTORY_PAGE:,} more)"
     )

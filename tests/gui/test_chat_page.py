@@ -287,7 +287,7 @@ def test_regenerate_and_edit_the_last_prompt(
     type_and_send(qtbot, page, "second prompt")
     qtbot.waitUntil(lambda: not page.chat.streaming, timeout=10_000)
     double.answer = "a regenerated answer"
-    messages = page.thread_view.message_widgets()
+    messages = page.thread_view.column.message_widgets()
     # the actions show while the pointer is over a message; only the last ones offer these
     assert messages[-1].actions_bar.isHidden()
     point = QPointF(5, 5)
@@ -316,7 +316,7 @@ def test_view_follows_the_end_unless_scrolled_up(
 ) -> None:
     double.answer = " ".join(f"line{i}\n\n" for i in range(300))
     double.delay_s = 0.005
-    bar = page.thread_view.scroll_area.verticalScrollBar()
+    bar = page.thread_view.column.verticalScrollBar()
     type_and_send(qtbot, page, "a long answer")
     qtbot.waitUntil(lambda: bar.maximum() > 500, timeout=10_000)
     assert bar.value() == bar.maximum()  # following the end
@@ -353,31 +353,33 @@ def test_rename_pin_and_show_earlier_messages(
     page.conversation_list.select_row(1)
     page.chat.open(first)
     qtbot.waitUntil(lambda: len(page.findChildren(MessageWidget)) == 20, timeout=10_000)
-    assert page.thread_view.earlier_button.isVisible()
-    assert page.thread_view.earlier_button.text() == "Show earlier messages (26 more)"
-    oldest, page.thread_view.earliest = (
-        page.thread_view.earliest,
+    assert page.thread_view.column.earlier_button.isVisible()
+    assert page.thread_view.column.earlier_button.text() == "Show earlier messages (26 more)"
+    oldest, page.thread_view.column.earliest = (
+        page.thread_view.column.earliest,
         "gone",
     )  # a message deleted meanwhile: refused
-    page.thread_view.earlier_button.click()
+    page.thread_view.column.earlier_button.click()
     qtbot.waitUntil(lambda: "gone" in page.thread_view.notice.text(), timeout=10_000)
     assert (
-        page.thread_view.earlier_button.isEnabled() and len(page.findChildren(MessageWidget)) == 20
+        page.thread_view.column.earlier_button.isEnabled()
+        and len(page.findChildren(MessageWidget)) == 20
     )
-    page.thread_view.earliest = oldest
-    page.thread_view.earlier_button.click()  # the next page, from the server
+    page.thread_view.column.earliest = oldest
+    page.thread_view.column.earlier_button.click()  # the next page, from the server
     qtbot.waitUntil(lambda: len(page.findChildren(MessageWidget)) == 40, timeout=10_000)
     assert (
-        page.thread_view.earlier_button.isVisible() and page.thread_view.earlier_button.isEnabled()
+        page.thread_view.column.earlier_button.isVisible()
+        and page.thread_view.column.earlier_button.isEnabled()
     )
-    assert page.thread_view.earlier_button.text() == "Show earlier messages (6 more)"
-    page.thread_view.earlier_button.click()
+    assert page.thread_view.column.earlier_button.text() == "Show earlier messages (6 more)"
+    page.thread_view.column.earlier_button.click()
     qtbot.waitUntil(lambda: len(page.findChildren(MessageWidget)) == 46, timeout=10_000)
-    assert not page.thread_view.earlier_button.isVisible()
-    shown = [w.text() for w in page.thread_view.message_widgets() if w.role == "user"]
+    assert not page.thread_view.column.earlier_button.isVisible()
+    shown = [w.text() for w in page.thread_view.column.message_widgets() if w.role == "user"]
     assert shown == [f"question {turn}" for turn in range(23)]  # in order, oldest on top
     page.chat.new_conversation()
-    assert not page.thread_view.earlier_button.isVisible()
+    assert not page.thread_view.column.earlier_button.isVisible()
 
     monkeypatch.setattr(QInputDialog, "getText", lambda *_a, **_k: ("The long one", True))
     page.conversation_list.rename_button.click()

@@ -75,7 +75,7 @@ def test_first_run_detects_the_builtin_runner_starts_it_and_answers(
         lambda: chat.chat.conversation_id is not None and not chat.chat.streaming,
         timeout=120_000,
     )
-    answer = [w for w in chat.thread_view.message_widgets() if w.role == "assistant"][-1]
+    answer = [w for w in chat.thread_view.column.message_widgets() if w.role == "assistant"][-1]
     assert isinstance(answer, MessageWidget) and answer.text().strip()
     assert "SmolLM2" in answer.figures.text()  # answered by the bundled model
 
