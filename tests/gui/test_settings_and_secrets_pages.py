@@ -68,7 +68,7 @@ def test_settings_form_apply_and_refusals(qtbot: QtBot, panel: Panel) -> None:
 
     cpu.widget.setText("170")  # inline validation, and Apply refuses
     assert not cpu.error.isHidden() and "100" in cpu.error.text()
-    page.apply()
+    page.apply()  # (refused before anything is read)
     assert asked == [] and "dashboard.cpu_percent" in page.message.text()
 
     cpu.widget.setText("90")
@@ -84,13 +84,15 @@ def test_settings_form_apply_and_refusals(qtbot: QtBot, panel: Panel) -> None:
 
     page.tabs.setCurrentIndex(1)  # the raw TOML view refuses invalid TOML with its line
     page.raw.setPlainText(text.replace("cpu_percent = 90", "cpu_percent = = 1"))
-    page.apply()
+    with qtbot.waitSignal(page.settings.refused, timeout=10_000):
+        page.apply()
     assert "invalid TOML" in page.message.text() and "line" in page.message.text()
     assert page.settings.store.text("default") == text
 
     page.raw.setPlainText(text.replace("cpu_percent = 90", "cpu_percent = 91"))
     page.settings.store.path("default").write_text(text + "# elsewhere\n", encoding="utf-8")
-    page.apply()  # changed on disk meanwhile: refused, nothing lost
+    with qtbot.waitSignal(page.settings.refused, timeout=10_000):
+        page.apply()  # changed on disk meanwhile: refused, nothing lost
     assert "changed on disk" in page.message.text()
     assert page.settings.store.text("default").endswith("# elsewhere\n")
 
@@ -100,33 +102,38 @@ def test_profile_list_operations(qtbot: QtBot, panel: Panel, tmp_path: Path) -> 
     names = iter(["gpu", "gpu-big"])
     page.ask_text = lambda *_a, **_k: next(names)
     page.confirm = lambda *_a: True
-    page.buttons["Duplicate"].click()
+    def click(button: str, signal: Any) -> None:
+        with qtbot.waitSignal(signal, timeout=10_000):
+            page.buttons[button].click()
+
+    click("Duplicate", page.settings.done)
     assert page.current == "gpu" and "gpu" in page.settings.store.names()
-    page.buttons["Use"].click()
+    click("Use", page.settings.done)
     assert page.settings.store.active() == "gpu" and panel.profile.name == "gpu"
-    page.buttons["Rename"].click()
+    assert "gpu is the active profile" in page.message.text()
+    click("Rename", page.settings.done)
     assert page.settings.store.active() == "gpu-big" and panel.profile.name == "gpu-big"
-    page.buttons["Delete"].click()  # the active one: refused
+    click("Delete", page.settings.refused)  # the active one: refused
     assert "in use" in page.message.text()
     assert "gpu-big" in page.settings.store.names()
 
     page.ask_text = lambda *_a, **_k: "laptop"
-    page.buttons["New"].click()  # the defaults, selected and read for the editor
+    click("New", page.settings.done)  # the defaults, selected and read for the editor
     assert page.current == "laptop" and "laptop" in page.settings.store.names()
     qtbot.waitUntil(lambda: "# Elite Coding Assistant profile" in page.raw.toPlainText())
 
     exported = tmp_path / "shared.toml"
     page.choose_file = lambda *_a: exported
-    page.buttons["Export"].click()
+    click("Export", page.settings.done)
     assert exported.read_text(encoding="utf-8") == page.settings.store.text("laptop")
     assert f"Exported to {exported}" in page.message.text()
     page.choose_file = lambda *_a: exported  # imported back under the file's name
-    page.buttons["Import"].click()
+    click("Import", page.settings.done)
     assert page.current == "shared" and "shared" in page.settings.store.names()
     broken = tmp_path / "broken.toml"
     broken.write_text('[runner]\nkind = "warp"\n', encoding="utf-8")
     page.choose_file = lambda *_a: broken
-    page.buttons["Import"].click()  # validated first: refused, nothing added
+    click("Import", page.settings.refused)  # validated first: refused, nothing added
     assert "runner.kind" in page.message.text() and "broken" not in page.settings.store.names()
 
 
@@ -195,7 +202,8 @@ def test_apply_restarts_only_what_the_change_affects(
     level = page.form.fields["logging.level"].widget
     assert isinstance(level, QComboBox)
     level.setCurrentText("DEBUG")
-    page.apply()
+    with qtbot.waitSignal(page.settings.done, timeout=10_000):
+        page.apply()
     assert "logging.level: 'INFO' → 'DEBUG'" in asked[0] and "Restarts: assistant." in asked[0]
     qtbot.waitUntil(
         lambda: pids().get("assistant") not in (None, before["assistant"]), timeout=60_000

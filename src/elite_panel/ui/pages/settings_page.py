@@ -7,6 +7,7 @@ Apply validates, shows what changes and which services restart, and only then wr
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from PySide6.QtCore import Qt, Signal
@@ -26,7 +27,6 @@ from PySide6.QtWidgets import (
 
 from elite_panel.adapters.settings_adapter import Plan, SettingsAdapter
 from elite_panel.core.autostart import Autostart
-from elite_panel.core.errors import ConfigError
 from elite_panel.core.profile_store import with_values
 from elite_panel.ui import theme
 from elite_panel.ui.icons import icon
@@ -69,6 +69,8 @@ class SettingsPage(QWidget):
         self.current: str | None = None
         self.loaded_text = ""
         self._after_load = ""
+        self._saving: Plan | None = None  # the plan being written
+        self._exported_to: Path | None = None
 
         self.profiles = QListWidget()
         self.profiles.setAccessibleName("Profiles")
@@ -148,6 +150,9 @@ class SettingsPage(QWidget):
         QShortcut(QKeySequence("Ctrl+Return"), self, self.apply)
         settings.profilesChanged.connect(self._on_profiles)
         settings.viewLoaded.connect(self._on_view_loaded)
+        settings.done.connect(self._on_done)
+        settings.refused.connect(self._on_refused)
+        settings.planned.connect(self._on_planned)
         settings.refresh()
 
     # -- the list -----------------------------------------------------------------------
@@ -174,60 +179,62 @@ class SettingsPage(QWidget):
             self.current = name
             self.reload()
 
-    def _guard(self, action: Any, *args: Any) -> bool:
-        try:
-            action(*args)
-        except ConfigError as exc:
-            self._say(str(exc), error=True)
-            return False
-        return True
-
     def _use(self) -> None:
-        if self.current and self._guard(self.settings.use, self.current):
-            self._say(
-                f"{self.current} is the active profile (a local stack already running takes "
-                "it at its next start; a team server is followed at once)."
-            )
+        if self.current:
+            self.settings.use(self.current)
 
     def _new(self) -> None:
         name = self.ask_text(self, "New profile", "Name:")
-        if name and self._guard(self.settings.create, name):
-            self._select(name)
+        if name:
+            self.settings.create(name)
 
     def _duplicate(self) -> None:
         source = self.current
         name = self.ask_text(self, "Duplicate profile", "Name of the copy:", f"{source}-copy")
-        if source and name and self._guard(self.settings.create, name, source):
-            self._select(name)
+        if source and name:
+            self.settings.create(name, source)
 
     def _rename(self) -> None:
         old = self.current
         new = self.ask_text(self, "Rename profile", "New name:", old or "")
-        if old and new and new != old and self._guard(self.settings.rename, old, new):
-            self._select(new)
+        if old and new and new != old:
+            self.settings.rename(old, new)
 
     def _delete(self) -> None:
         name = self.current
-        if not name or not self.confirm(self, "Delete profile", f"Delete profile {name!r}?"):
-            return
-        self.current = None
-        self._guard(self.settings.delete, name)
+        if name and self.confirm(self, "Delete profile", f"Delete profile {name!r}?"):
+            self.settings.delete(name)
 
     def _import(self) -> None:
         path = self.choose_file(self, "Import profile", False, "TOML (*.toml)")
-        if path is None:
-            return
-        try:
-            name = self.settings.import_file(path)
-        except ConfigError as exc:
-            self._say(str(exc), error=True)
-            return
-        self._select(name)
+        if path is not None:
+            self.settings.import_file(path)
 
     def _export(self) -> None:
         path = self.choose_file(self, "Export profile", True, "TOML (*.toml)")
-        if path and self.current and self._guard(self.settings.export, self.current, path):
-            self._say(f"Exported to {path}")
+        if path and self.current:
+            self._exported_to = path
+            self.settings.export(self.current, path)
+
+    def _on_done(self, action: str, name: str) -> None:
+        """An action on the list (or a save) went through: the list shows it already."""
+        if action == "use":
+            self._say(
+                f"{name} is the active profile (a local stack already running takes it at "
+                "its next start; a team server is followed at once)."
+            )
+        elif action in ("create", "rename", "import"):
+            self._select(name)
+        elif action == "export":
+            self._say(f"Exported to {self._exported_to}")
+        elif action == "save" and self._saving is not None:
+            self.reload(then_say=f"Saved. {describe(self._saving).splitlines()[-1]}")
+            self._saving = None
+
+    def _on_refused(self, action: str, message: str) -> None:
+        self._saving = None
+        prefix = "Not saved: " if action in ("plan", "save") else ""
+        self._say(f"{prefix}{message}", error=True)
 
     def _select(self, name: str) -> None:
         for row in range(self.profiles.count()):
@@ -283,27 +290,22 @@ class SettingsPage(QWidget):
         return with_values(self.loaded_text, self.form.edits())
 
     def apply(self) -> None:
+        """Check the edited text (off the UI thread); :meth:`_on_planned` confirms and saves."""
         if self.current is None:
             return
         text = self.edited_text()
-        if text is None:
+        if text is not None:
+            self.settings.plan(self.current, text)
+
+    def _on_planned(self, plan: Plan) -> None:
+        if plan.name != self.current:  # another profile was selected meanwhile
             return
-        try:
-            plan = self.settings.plan(self.current, text)
-        except ConfigError as exc:
-            self._say(f"Not saved: {exc}", error=True)
-            return
-        if not plan.changes and text == self.loaded_text:
+        if not plan.changes and plan.text == self.loaded_text:
             self._say("Nothing to apply.")
             return
-        if not self.confirm(self, f"Apply to {self.current}", describe(plan)):
-            return
-        try:
+        if self.confirm(self, f"Apply to {plan.name}", describe(plan)):
+            self._saving = plan
             self.settings.save(plan, self.loaded_text)
-        except ConfigError as exc:
-            self._say(f"Not saved: {exc}", error=True)
-            return
-        self.reload(then_say=f"Saved. {describe(plan).splitlines()[-1]}")
 
     def _say(self, text: str, error: bool = False) -> None:
         self.message.setStyleSheet(theme.error_style(error))
