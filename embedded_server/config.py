@@ -123,10 +123,12 @@ class Settings(BaseSettings):
         default_factory=lambda: ["127.0.0.0/8", "::1"]
     )
     data_dir: Path = Path("data")
-    # The built-in runner's GGUF folder (imports go there) and its bundled model (never
-    # deleted); set by the supervisor when the runner is the built-in one.
+    # The built-in runner's GGUF folder (imports go there), its bundled model and its
+    # bundled embedding model (never deleted); set by the supervisor when the runner is the
+    # built-in one.
     models_dir: Path | None = None
     bundled_model: Path | None = None
+    bundled_embedding_model: Path | None = None
     database_url: SecretStr = Field(
         default=SecretStr(""),
         validation_alias=AliasChoices("ASSISTANT_DATABASE_URL", "DATABASE_URL"),

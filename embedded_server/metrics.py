@@ -98,6 +98,12 @@ class ServerMetrics:
             ["key"],
             registry=self.registry,
         )
+        self.embedded_tokens = Counter(
+            "assistant_tokens_embedded_total",
+            "Tokens read by embedding models (/v1/embeddings), by model.",
+            ["model"],
+            registry=self.registry,
+        )
         self.key_tokens = Counter(
             "assistant_key_tokens_total",
             "Completion tokens generated for each key.",

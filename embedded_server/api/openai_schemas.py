@@ -93,3 +93,23 @@ class CompletionRequest(GenerationFields):
 
     def prompt_text(self) -> str:
         return "".join(self.prompt) if isinstance(self.prompt, list) else self.prompt
+
+
+# A text to embed: not empty (OpenAI refuses "" too), no NUL.
+EmbeddingText = Annotated[str, Field(min_length=1, max_length=1_000_000, pattern=TEXT)]
+
+
+class EmbeddingRequest(BaseModel):
+    """``POST /v1/embeddings``: one text or a list of them (token arrays are not taken)."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    model: str = Field(min_length=1, max_length=256, pattern=NAME)
+    input: EmbeddingText | Annotated[list[EmbeddingText], Field(min_length=1, max_length=2048)] = (
+        Field(description="a text, or up to 2,048 of them")
+    )
+    dimensions: int | None = Field(default=None, ge=1, le=65_536)
+    encoding_format: Literal["float", "base64"] = "float"
+
+    def texts(self) -> list[str]:
+        return [self.input] if isinstance(self.input, str) else self.input

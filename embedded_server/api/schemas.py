@@ -180,6 +180,7 @@ class ModelPublic(BaseModel):
     context_length: int | None = Field(None, description="the window it runs with, in tokens")
     trained_context_length: int | None = Field(None, description="the window it was trained for")
     conversations: int = Field(0, description="conversations whose model this is")
+    embedding: bool = Field(False, description="it makes embeddings (/v1/embeddings), not answers")
 
 
 class LoadedModelPublic(BaseModel):

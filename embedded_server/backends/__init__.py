@@ -27,7 +27,11 @@ def make_runner(spec: RunnerSpec, settings: Settings) -> RunnerBackend:
         folder = None
         if settings.models_dir and not settings.runners:
             folder = GgufFolder(
-                settings.models_dir, settings.bundled_model, spec.context_length, tokenizers
+                settings.models_dir,
+                settings.bundled_model,
+                spec.context_length,
+                tokenizers,
+                settings.bundled_embedding_model,
             )
         return OpenAIBackend(spec.url, key, folder, spec.context_length, connect)
     from embedded_server.backends.ollama_backend import OllamaBackend

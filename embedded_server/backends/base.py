@@ -65,6 +65,7 @@ class ModelInfo:
     bundled: bool | None = None  # the built-in runner's own model: never deleted
     context_length: int | None = None  # the window the runner runs it with, in tokens
     trained_context_length: int | None = None  # the window it was trained for
+    embedding: bool = False  # it makes embeddings (/v1/embeddings), it does not chat
 
 
 @dataclass(frozen=True)
@@ -89,6 +90,14 @@ class LoadedModel:
     def gpu_share(self) -> float:
         """Share of the model's bytes in VRAM, 0 to 1 (as the panel's dashboard reads it)."""
         return min(self.size_vram / self.size, 1.0) if self.size else 0.0
+
+
+@dataclass(frozen=True)
+class Embeddings:
+    """A runner's embeddings of some texts, in their order, and the tokens it read."""
+
+    vectors: list[list[float]]
+    prompt_tokens: int
 
 
 @dataclass(frozen=True)
@@ -128,6 +137,11 @@ class ChatBackend(Protocol):
 
     async def count_tokens(self, model: str, texts: Sequence[str]) -> list[int] | None:
         """Each text's tokens by the runner's own tokenizer; ``None``: it has none."""
+        ...
+
+    async def embed(self, model: str, texts: Sequence[str]) -> Embeddings:
+        """``texts`` embedded by ``model`` (raises :class:`ModelNotFound`, or
+        :class:`RequestRejected` for a model that makes no embeddings)."""
         ...
 
     async def aclose(self) -> None: ...

@@ -1,4 +1,5 @@
-"""The built-in runner's models: GGUF files in a folder, plus its bundled model.
+"""The built-in runner's models: GGUF files in a folder, plus its bundled model and its
+bundled embedding model.
 
 Imports copy a file in under a temporary name (after checking the GGUF magic and the free
 space) and rename it when complete, so a cancelled or failed import registers nothing.
@@ -41,10 +42,12 @@ class GgufFolder:
     bundled: Path | None = None
     context_tokens: int | None = None
     tokenizers: GgufTokenizers | None = None  # None: llama.cpp is not installed here
+    embedding: Path | None = None  # the bundled embedding model (served as embeddings only)
 
     def files(self) -> list[Path]:
         found = sorted(self.folder.glob("*.gguf")) if self.folder.is_dir() else []
-        return ([self.bundled] if self.bundled and self.bundled.is_file() else []) + found
+        shipped = [p for p in (self.bundled, self.embedding) if p and p.is_file()]
+        return shipped + found
 
     def models(self) -> list[ModelInfo]:
         models = []
@@ -55,7 +58,8 @@ class GgufFolder:
                     name=path.stem,
                     size=path.stat().st_size,
                     modified_at=datetime.fromtimestamp(path.stat().st_mtime, UTC).isoformat(),
-                    bundled=path == self.bundled,
+                    bundled=path in (self.bundled, self.embedding),
+                    embedding=path == self.embedding,
                     context_length=min(filter(None, (self.context_tokens, trained)), default=None),
                     trained_context_length=trained,
                 )
@@ -70,8 +74,8 @@ class GgufFolder:
 
     def delete(self, name: str) -> None:
         path = self.path_of(name)
-        if path == self.bundled:
-            raise Unsupported(f"{name} is the bundled model: it cannot be deleted")
+        if path in (self.bundled, self.embedding):
+            raise Unsupported(f"{name} is a bundled model: it cannot be deleted")
         path.unlink()
 
     async def import_file(

@@ -23,6 +23,7 @@ from embedded_server.backends.base import (
     BackendError,
     ChatChunk,
     ContextWindow,
+    Embeddings,
     LoadedModel,
     ModelInfo,
     ModelNotFound,
@@ -155,9 +156,17 @@ class OllamaBackend:
                     quantization=details.quantization_level if details else None,
                     modified_at=model.modified_at.isoformat() if model.modified_at else None,
                     digest=model.digest,
+                    embedding=_embedding_family(details.family if details else None),
                 )
             )
         return models
+
+    async def embed(self, model: str, texts: Sequence[str]) -> Embeddings:
+        """``/api/embed`` (inputs longer than the model's window are cut to it)."""
+        with self._failures(model):
+            response = await self._client.embed(model=model, input=list(texts), truncate=True)
+        vectors = [list(vector) for vector in response.embeddings]
+        return Embeddings(vectors, response.prompt_eval_count or 0)
 
     # -- model management -----------------------------------------------------------------
 
@@ -294,6 +303,13 @@ def _chunk(content: str | None, part: Any) -> ChatChunk:
             completion_tokens=part.eval_count,
         )
     return ChatChunk(content=content or "")
+
+
+def _embedding_family(family: str | None) -> bool:
+    """Whether a model of ``family`` makes embeddings: Ollama lists no capabilities, and
+    its embedding models are BERTs (all-minilm, nomic-embed-text, mxbai-embed-large,
+    bge-m3, snowflake-arctic-embed: ``bert``, ``nomic-bert``, ``xlm-roberta``)."""
+    return family is not None and ("bert" in family or "roberta" in family)
 
 
 def _error(exc: ollama.ResponseError, name: str) -> BackendError:

@@ -17,6 +17,7 @@ from embedded_server.backends.base import (
     BackendError,
     ChatChunk,
     ContextWindow,
+    Embeddings,
     LoadedModel,
     ModelInfo,
     ModelNotFound,
@@ -227,6 +228,29 @@ class OpenAIBackend:
         if not finished:
             raise BackendError("the model runner ended the answer without finishing it")
         yield ChatChunk(done=True, prompt_tokens=prompt_tokens, completion_tokens=completion_tokens)
+
+    async def embed(self, model: str, texts: Sequence[str]) -> Embeddings:
+        """``/v1/embeddings`` of the runner, as floats."""
+        if self.gguf is not None:
+            self.gguf.path_of(model)  # a deleted model is refused at once (ModelNotFound)
+        body = {"model": model, "input": list(texts), "encoding_format": "float"}
+        try:
+            response = await self._http.post("embeddings", json=body)
+        except httpx.HTTPError as exc:
+            raise BackendError(f"{self.url}: {_transport_message(exc)}") from exc
+        if response.status_code >= 400:
+            failure = RequestRejected if response.status_code < 500 else BackendError
+            if response.status_code == 404:
+                failure = ModelNotFound
+            raise failure(f"{self.url}: {_error_message(response.content, response)}")
+        try:
+            answer = response.json()
+            rows = sorted(answer["data"], key=lambda row: row["index"])
+            vectors = [list(map(float, row["embedding"])) for row in rows]
+        except (ValueError, KeyError, TypeError) as exc:
+            raise BackendError(f"{self.url}: an embeddings answer without embeddings") from exc
+        usage = answer.get("usage") or {}
+        return Embeddings(vectors, int(usage.get("prompt_tokens") or 0))
 
     async def aclose(self) -> None:
         await self._http.aclose()

@@ -48,6 +48,7 @@ from embedded_server.backends.base import (
     BackendError,
     ChatChunk,
     ContextWindow,
+    Embeddings,
     LoadedModel,
     ModelInfo,
     ModelNotFound,
@@ -398,6 +399,19 @@ class RunnerPool:
         self, model: str, prompt: str, suffix: str | None, options: Mapping[str, Any]
     ) -> AsyncIterator[ChatChunk]:
         return self._route(model, lambda b: b.complete_stream(model, prompt, suffix, options))
+
+    async def embed(self, model: str, texts: Sequence[str]) -> Embeddings:
+        """Embedded by a runner of ``model``, with a chat's turn in the fair queue, its
+        retries and its health checks (the whole answer is its one "token")."""
+        answers: list[Embeddings] = []
+
+        async def ask(backend: RunnerBackend) -> AsyncIterator[ChatChunk]:
+            answers.append(await backend.embed(model, texts))
+            yield ChatChunk(done=True)
+
+        async for _chunk in self._route(model, ask):
+            pass
+        return answers[-1]
 
     # -- context ------------------------------------------------------------------------
 

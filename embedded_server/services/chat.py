@@ -25,7 +25,7 @@ from typing import Any
 import anyio
 
 from embedded_server.backends import BackendError, ChatBackend, ChatChunk
-from embedded_server.backends.base import ContextOverflow, ModelNotFound
+from embedded_server.backends.base import ContextOverflow, Embeddings, ModelNotFound
 from embedded_server.backends.pool import CALLER, QueueFull, RunnerPool
 from embedded_server.config import ContextPolicy, Settings
 from embedded_server.db.keys import KeyStore
@@ -339,8 +339,34 @@ class ChatService:
         relay.read(self.backend.complete_stream(model, prompt, suffix, options))
         return relay
 
+    async def embed(self, model: str, texts: Sequence[str]) -> Embeddings:
+        """``texts`` embedded by ``model`` (``/v1/embeddings``), within the key's limits:
+        admitted while the key is within them, then charged the tokens the runner read,
+        which join the caller's use and the metrics. Raises :class:`Refused` and the
+        runner's errors."""
+        self._within_limits(model, {})  # a model the key may not use: refused
+        self._waits_ahead(model)
+        limited = self._key_limits()
+        admitted = await limited[0].admit(limited[2], limited[1], 0) if limited else None
+        caller = self.store.owner or ADMIN_LABEL
+        CALLER.set(caller)
+        embedded: Embeddings | None = None
+        try:
+            embedded = await self.backend.embed(model, texts)
+        finally:
+            tokens = embedded.prompt_tokens if embedded else 0
+            if limited and admitted:
+                await limited[0].release(admitted, tokens)
+            if self.usage is not None:
+                try:
+                    await self.usage.record(caller, model, tokens, 0, embedded is None)
+                except Exception:  # a database hiccup costs a row of the report
+                    log.exception("could not record the use of an embeddings request")
+        self.metrics.embedded_tokens.labels(model).inc(tokens)
+        return embedded
+
     async def _first_model(self) -> str:
-        models = await self.backend.list_models()
+        models = [m for m in await self.backend.list_models() if not m.embedding]
         if not models:
             raise ModelNotFound("the model runner has no models: pull or import one first")
         return models[0].name

@@ -28,7 +28,9 @@ import asyncio
 import contextlib
 import copy
 import functools
+import hashlib
 import json
+import math
 import socket
 import threading
 from collections.abc import AsyncIterator, Iterator
@@ -192,7 +194,41 @@ def build_app(double: OllamaDouble) -> FastAPI:
             media_type="application/x-ndjson",
         )
 
+    @app.post("/api/embed")
+    async def embed(request: Request) -> Any:
+        """The recorded shape (``embed-single``, ``embed-multi``): unit-length vectors, in
+        the inputs' order, and ``prompt_eval_count``; the vectors are the double's own
+        (words hashed into :data:`EMBEDDING_DIMENSIONS` buckets), not a model's."""
+        body = await request.json()
+        double.requests.append(body)
+        if body.get("model") not in double.model_names():
+            error = copy.deepcopy(FIXTURES["embed-model-not-found"]["response"])
+            error["body"]["error"] = f'model "{body.get("model")}" not found, try pulling it first'
+            return JSONResponse(error["body"], status_code=error["status"])
+        texts = body["input"] if isinstance(body["input"], list) else [body["input"]]
+        answer = copy.deepcopy(FIXTURES["embed-single"]["response"]["body"])
+        answer.update(
+            model=body["model"],
+            embeddings=[double_embedding(text) for text in texts],
+            prompt_eval_count=sum(double_tokens(text) + 2 for text in texts),
+        )
+        return answer
+
     return app
+
+
+EMBEDDING_DIMENSIONS = 384
+
+
+def double_embedding(text: str) -> list[float]:
+    """The double's embedding: each word adds one to a bucket chosen by its hash (stable
+    across runs), scaled to unit length; texts sharing words point the same way."""
+    vector = [0.0] * EMBEDDING_DIMENSIONS
+    for word in text.lower().split():
+        digest = hashlib.blake2b(word.encode(), digest_size=4).digest()
+        vector[int.from_bytes(digest, "little") % EMBEDDING_DIMENSIONS] += 1.0
+    norm = math.sqrt(sum(x * x for x in vector)) or 1.0
+    return [x / norm for x in vector]
 
 
 def _model_not_found(model: object) -> JSONResponse:

@@ -102,6 +102,7 @@ def test_profile_list_operations(qtbot: QtBot, panel: Panel, tmp_path: Path) -> 
     names = iter(["gpu", "gpu-big"])
     page.ask_text = lambda *_a, **_k: next(names)
     page.confirm = lambda *_a: True
+
     def click(button: str, signal: Any) -> None:
         with qtbot.waitSignal(signal, timeout=10_000):
             page.buttons[button].click()

@@ -1,6 +1,6 @@
 """The OpenAI-compatible API (``/v1``) that coding tools speak: chat completions and
 completions (with ``suffix``: fill-in-the-middle, editors' autocompletion), streamed as
-server-sent events or not, and the models.
+server-sent events or not, embeddings, and the models.
 
 An answer is the same relay as ``/api/chat`` (stored as a conversation, measured, cut
 short cleanly when the client leaves); only the format differs. A failure before the
@@ -10,7 +10,10 @@ the stream with an ``error`` event, which the official client raises.
 
 from __future__ import annotations
 
+import base64
 import json
+import math
+import struct
 import time
 from collections.abc import AsyncIterator
 from typing import Any
@@ -22,10 +25,12 @@ from embedded_server.api.deps import BackendDep, ChatDep
 from embedded_server.api.openai_schemas import (
     ChatCompletionRequest,
     CompletionRequest,
+    EmbeddingRequest,
     GenerationFields,
 )
 from embedded_server.api.routes.models import models_with_windows
 from embedded_server.api.streaming import RelayResponse
+from embedded_server.backends.base import RequestRejected
 from embedded_server.errors import OPENAI_ERROR_RESPONSES, openai_error
 from embedded_server.services.chat import Relay
 
@@ -81,6 +86,44 @@ async def completions(body: CompletionRequest, service: ChatDep) -> Response:
         body.prompt_text(), body.suffix, body.model, body.options(body.max_tokens)
     )
     return await _respond(relay, body, chat=False)
+
+
+@router.post("/embeddings")
+async def embeddings(body: EmbeddingRequest, service: ChatDep) -> dict[str, Any]:
+    """OpenAI's embeddings: each input's vector, of unit length, in the inputs' order.
+    ``dimensions`` below the model's keeps the first ones, made unit length again (what
+    models trained for it, such as nomic-embed-text, expect); above it is refused."""
+    embedded = await service.embed(body.model, body.texts())
+    vectors = [_shaped(vector, body.dimensions, body.model) for vector in embedded.vectors]
+    tokens = embedded.prompt_tokens
+    return {
+        "object": "list",
+        "data": [
+            {"object": "embedding", "index": i, "embedding": _encoded(v, body.encoding_format)}
+            for i, v in enumerate(vectors)
+        ],
+        "model": body.model,
+        "usage": {"prompt_tokens": tokens, "total_tokens": tokens},
+    }
+
+
+def _shaped(vector: list[float], dimensions: int | None, model: str) -> list[float]:
+    """``vector`` cut to ``dimensions`` (when asked) and scaled to unit length."""
+    if dimensions is not None:
+        if dimensions > len(vector):
+            raise RequestRejected(
+                f"dimensions: {model} makes {len(vector)}-dimensional embeddings, not {dimensions}"
+            )
+        vector = vector[:dimensions]
+    norm = math.sqrt(math.fsum(x * x for x in vector))
+    return [x / norm for x in vector] if norm else vector
+
+
+def _encoded(vector: list[float], encoding: str) -> list[float] | str:
+    """Floats, or (``base64``, what the official client asks) little-endian float32."""
+    if encoding == "base64":
+        return base64.b64encode(struct.pack(f"<{len(vector)}f", *vector)).decode("ascii")
+    return vector
 
 
 async def _respond(relay: Relay, body: GenerationFields, chat: bool) -> Response:

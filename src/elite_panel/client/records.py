@@ -86,6 +86,7 @@ class Model:
     context_length: int | None = None  # the window it runs with, in tokens
     trained_context_length: int | None = None  # the window it was trained for
     conversations: int = 0  # conversations whose model it is
+    embedding: bool = False  # it makes embeddings, not answers
 
 
 @dataclass(frozen=True)

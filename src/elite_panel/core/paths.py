@@ -81,6 +81,11 @@ class AppPaths:
         return self.data / "models"
 
     @property
+    def embedding(self) -> Path:
+        """The bundled embedding model as the built-in runner reads it (converted here)."""
+        return self.data / "embedding"
+
+    @property
     def server_data(self) -> Path:
         return self.data / "server"
 

@@ -15,6 +15,7 @@ import shutil
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Any
 
 import httpx
 
@@ -41,6 +42,7 @@ class RunnerEndpoint:
     kind: RunnerKind
     url: str
     backend: str  # "ollama" or "openai"
+    embedding_model: Path | None = None  # the built-in runner's bundled embedding model
 
     @property
     def backend_url(self) -> str:
@@ -75,12 +77,17 @@ def resolve_runner_kind(profile: Profile, probe_timeout_s: float = 0.5) -> Runne
 
 
 def runner_spec(
-    profile: Profile, kind: RunnerKind, stack_id: str = "", models_dir: Path | None = None
+    profile: Profile,
+    kind: RunnerKind,
+    stack_id: str = "",
+    models_dir: Path | None = None,
+    embedding_model: Path | None = None,
 ) -> tuple[ServiceSpec, RunnerEndpoint]:
     """The runner service for a resolved kind, and how the assistant reaches it.
 
     ``stack_id`` names the installation on the containers it creates (their label);
-    ``models_dir`` holds the built-in runner's imported GGUF files."""
+    ``models_dir`` holds the built-in runner's imported GGUF files; the built-in runner
+    also serves ``embedding_model`` (embeddings only) when there is one."""
     timeout = profile.stack.start_timeout_s
     if kind is RunnerKind.EXTERNAL:
         return _external_spec(profile)
@@ -94,9 +101,11 @@ def runner_spec(
             f"{context} tokens (runner.context_tokens)" if context else "as each model was trained",
         )
         extra = sorted(models_dir.glob("*.gguf")) if models_dir and models_dir.is_dir() else []
-        if extra:  # several models: llama.cpp's server switches between them per request
+        if extra or embedding_model:  # several models: llama.cpp's server loads the one asked
             assert models_dir is not None
-            config = _write_models_config(models_dir, port, [model, *extra], context)
+            config = _write_models_config(
+                models_dir, port, [model, *extra], context, embedding_model
+            )
             argv = module_argv("llama_cpp.server", "--config_file", str(config))
         else:
             argv = module_argv(
@@ -119,7 +128,7 @@ def runner_spec(
         spec = ServiceSpec(
             "runner", kind.value, argv, port, url, f"{url}/v1/models", start_timeout_s=timeout
         )
-        return spec, RunnerEndpoint(kind, url, "openai")
+        return spec, RunnerEndpoint(kind, url, "openai", embedding_model)
     if kind is RunnerKind.DOCKER:
         return _docker_spec(profile, port, url, stack_id), RunnerEndpoint(kind, url, "ollama")
     if kind is RunnerKind.OLLAMA:
@@ -140,15 +149,25 @@ def runner_spec(
     raise StackError(f"runner kind {kind.value!r} must be resolved first")
 
 
-def _write_models_config(folder: Path, port: int, models: list[Path], context: int) -> Path:
+def _write_models_config(
+    folder: Path, port: int, models: list[Path], context: int, embedding: Path | None
+) -> Path:
     """llama.cpp's server configuration serving each file under its stem (first: loaded
-    at start) with the window ``context`` (0: its trained one), rewritten at each start so
-    that imports and deletions take effect."""
+    at start) with the window ``context`` (0: its trained one), and ``embedding`` as an
+    embedding model (its trained window: a BERT knows no position past it); rewritten at
+    each start so that imports and deletions take effect."""
+    entries: list[dict[str, Any]] = [
+        {"model": str(m), "model_alias": m.stem, "n_ctx": context} for m in models
+    ]
+    if embedding is not None:
+        entries.append(
+            {"model": str(embedding), "model_alias": embedding.stem, "embedding": True, "n_ctx": 0}
+        )
     config = {
         "host": LOOPBACK,
         "port": port,
         "interrupt_requests": False,  # see the single-model command line
-        "models": [{"model": str(m), "model_alias": m.stem, "n_ctx": context} for m in models],
+        "models": entries,
     }
     path = folder / ".runner-config.json"
     write_atomic(path, json.dumps(config, indent=2) + "\n")
@@ -242,6 +261,8 @@ def assistant_spec(
     if runner.kind is RunnerKind.BUILTIN:  # the server manages its GGUF folder
         env["ASSISTANT_MODELS_DIR"] = str(paths.models)
         env["ASSISTANT_BUNDLED_MODEL"] = str(_builtin_model(profile))
+        if runner.embedding_model is not None:
+            env["ASSISTANT_BUNDLED_EMBEDDING_MODEL"] = str(runner.embedding_model)
     env["LOG_LEVEL"] = profile.logging.level
     env["LOG_FORMAT"] = profile.logging.format
     return ServiceSpec(

@@ -23,7 +23,7 @@ from elite_panel.core.paths import AppPaths
 from elite_panel.core.profiles import Profile
 from elite_panel.core.services import SERVICE_NAMES, ServiceState, ServiceStatus
 from elite_panel.core.stack_token import read_token, write_token
-from elite_panel.stack import processes, runners
+from elite_panel.stack import embedding_model, processes, runners
 from elite_panel.stack.service import RestartPolicy, Service
 from elite_panel.stack.service_log import ServiceLog
 from elite_panel.stack.specs import ServiceSpec
@@ -225,8 +225,14 @@ class Supervisor:
         kind = runner or profile.runner.kind
         if kind is RunnerKind.AUTO:
             kind = await asyncio.to_thread(runners.resolve_runner_kind, profile)
+        embedding = None
+        if kind is RunnerKind.BUILTIN:  # (converted on the first start: a second or two)
+            try:
+                embedding = await asyncio.to_thread(embedding_model.prepare, self.paths.embedding)
+            except StackError as exc:  # the chat goes on without embeddings
+                log.warning("%s", exc)
         runner_spec, endpoint = runners.runner_spec(
-            profile, kind, str(self.paths.data), self.paths.models
+            profile, kind, str(self.paths.data), self.paths.models, embedding
         )
         if token is None:
             token = runners.new_token()
