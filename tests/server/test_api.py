@@ -89,6 +89,7 @@ def test_models_come_from_the_backend(client: TestClient) -> None:
         "context_length": 4096,
         "trained_context_length": 8192,
         "conversations": 0,
+        "embedding": False,
     }
 
 

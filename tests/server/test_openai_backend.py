@@ -27,7 +27,7 @@ def test_models_and_stream_through_the_double(
     client = make_client(backend="openai", backend_url=openai_backend.url)
     assert client.get("/api/models", headers=AUTH).json() == {
         # the double's /v1/models says no window: Ollama's default is assumed
-        "models": [{"name": MODEL, "context_length": 4096, "conversations": 0}]
+        "models": [{"name": MODEL, "context_length": 4096, "conversations": 0, "embedding": False}]
     }
     events = ndjson(
         client.post(
