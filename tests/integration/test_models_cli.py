@@ -41,7 +41,11 @@ def test_import_chat_delete_on_the_builtin_runner(home: Home, tmp_path: Path) ->
     assert not (home.root / "data" / "models" / "smol-copy.gguf").exists()
     # Gone at once, with the runner that loaded it still running: not listed, not answered.
     after = json.loads(home.cli("models", "list", "--json").stdout)["models"]
-    assert [m["name"] for m in after] == [bundled.stem]
+    assert [(m["name"], m["embedding"]) for m in after] == [
+        (bundled.stem, False),
+        ("all-minilm", True),  # the bundled embedding model, converted at the stack's start
+    ]
+    assert "cannot be deleted" in home.cli("models", "rm", "all-minilm").stderr
     gone = home.cli("chat", "--model", "smol-copy", "Say hi")
     assert gone.returncode == 1 and "smol-copy" in gone.stderr and "not found" in gone.stderr
     pull = home.cli("models", "pull", "llama3.2")

@@ -296,7 +296,7 @@ class ChatAdapter(QObject):
         except AssistantError as exc:
             log.info("no model list: %s", exc)
             return
-        self.modelsChanged.emit([m.name for m in models])
+        self.modelsChanged.emit([m.name for m in models if not m.embedding])  # (chat ones)
 
     async def _count(
         self, client: AssistantClient, prompt: str, model: str | None, system: str | None

