@@ -58,6 +58,7 @@ def test_settings_form_apply_and_refusals(qtbot: QtBot, panel: Panel) -> None:
         "Backups",
         "Logging",
         "Window",
+        "Projects",
     ]
     overridden = page.form.fields["assistant.port"]  # the test's home sets its variable
     assert overridden.note.text().endswith("from $ELITE_ASSISTANT__PORT")

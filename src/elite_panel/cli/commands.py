@@ -33,6 +33,7 @@ def run(args: argparse.Namespace, paths: AppPaths, profile: Profile) -> int:
     commands = {
         "stack": stack,
         "models": models,
+        "projects": projects,
         "chat": chat,
         "conversations": conversations,
         "metrics": metrics,
@@ -197,6 +198,12 @@ async def models(args: argparse.Namespace, paths: AppPaths, profile: Profile) ->
         return await cli_models.run_models(args, client, restart_runner)
     finally:
         await client.aclose()
+
+
+async def projects(args: argparse.Namespace, paths: AppPaths, profile: Profile) -> int:
+    from elite_panel.cli.projects import run_projects
+
+    return await run_projects(args, paths.ensure(), profile, lambda: _assistant(paths, profile))
 
 
 async def _assistant(paths: AppPaths, profile: Profile) -> AssistantClient:

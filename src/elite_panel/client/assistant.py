@@ -126,6 +126,12 @@ class AssistantClient:
         runners = (await self._request("GET", "/api/runners")).json()["runners"]
         return [parse(Runner, runner) for runner in runners]
 
+    async def embed(self, model: str, texts: Sequence[str]) -> list[list[float]]:
+        """``texts`` embedded by ``model`` (``/v1/embeddings``), unit length, in order."""
+        body = {"model": model, "input": list(texts), "encoding_format": "float"}
+        answer = (await self._request("POST", "/v1/embeddings", json=body)).json()
+        return [row["embedding"] for row in sorted(answer["data"], key=lambda r: r["index"])]
+
     async def models(self) -> list[Model]:
         """The runner's models, each with its windows and its number of conversations."""
         listed = (await self._request("GET", "/api/models")).json()
@@ -250,7 +256,11 @@ def _tls_reason(message: str) -> str:
 def _refusal(response: httpx.Response) -> AssistantError:
     """The server's error answer: its message and its ``code``."""
     try:
-        body = parse(ErrorBody, response.json())
+        answer = response.json()
+        inner = answer.get("error") if isinstance(answer, dict) else None
+        if isinstance(inner, dict):  # the OpenAI API's shape (/v1)
+            answer = {"error": inner.get("message", ""), "code": inner.get("code") or "error"}
+        body = parse(ErrorBody, answer)
     except (ValueError, AssistantError):  # not JSON, or not our error shape (a proxy's)
         body = ErrorBody(response.text)
     message, code = body.error, body.code

@@ -221,6 +221,28 @@ class WindowSettings(_Section):
     )
 
 
+class ProjectSettings(_Section):
+    """The ``[projects]`` section: the project index and what the chat takes from it."""
+
+    embedding_model: str = Field(
+        default="all-minilm",
+        min_length=1,
+        description="the model the index is embedded with (the bundled one; Ollama's too)",
+    )
+    context_share: float = Field(
+        default=0.4,
+        gt=0,
+        le=0.8,
+        description="the most of a model's window the chat gives to a project's code",
+    )
+    editor: str = Field(
+        default="",
+        description="opens a citation: a command with {file} and {line}; empty = $VISUAL, "
+        "then VS Code (code -g), then the desktop's default",
+    )
+    watch: bool = Field(default=True, description="re-index a project's files as they change")
+
+
 class Profile(_Section):
     """The whole validated configuration of one profile."""
 
@@ -232,6 +254,7 @@ class Profile(_Section):
     backups: BackupSettings = Field(default_factory=BackupSettings)
     logging: LoggingSettings = Field(default_factory=LoggingSettings)
     window: WindowSettings = Field(default_factory=WindowSettings)
+    projects: ProjectSettings = Field(default_factory=ProjectSettings)
 
     @model_validator(mode="after")
     def _remote_needs_its_url(self) -> Profile:

@@ -38,6 +38,7 @@ SECTION_TITLES = {
     "backups": "Backups",
     "logging": "Logging",
     "window": "Window",
+    "projects": "Projects",
 }
 
 
