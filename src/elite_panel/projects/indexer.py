@@ -124,6 +124,7 @@ class Indexer:
     def _changes(self, only: Iterable[Path] | None) -> tuple[list[Path], list[str], list[Skipped]]:
         """The files to read again, the indexed paths that are gone, what is skipped."""
         known = self.index.files()
+        read_skips = self.index.read_skips()
         changed, skipped, present = [], [], set()
         if only is None:
             candidates = list(self.files.walk())
@@ -140,14 +141,18 @@ class Indexer:
             relative = self.files.relative(path)
             present.add(relative)
             stat = path.stat()
+            now = (stat.st_mtime_ns, stat.st_size)
+            if read_skips.get(relative) == now:
+                continue  # found binary or generated, and unchanged since
             state = known.get(relative)
-            if state is None or (state.mtime_ns, state.size) != (stat.st_mtime_ns, stat.st_size):
+            if state is None or (state.mtime_ns, state.size) != now:
                 changed.append(path)
+        tracked = [*known, *read_skips]
         if only is None:
-            gone = [p for p in known if p not in present]
+            gone = [p for p in tracked if p not in present]
         else:
             asked = {self._relative_or_none(p) for p in only} - {None}
-            gone = [p for p in known if p in asked and p not in present]
+            gone = [p for p in tracked if p in asked and p not in present]
         return changed, [str(p) for p in gone], skipped
 
     def _ignored(self, path: Path) -> bool:
@@ -167,13 +172,13 @@ class Indexer:
     def _read(self, path: Path, progress: Progress) -> _Pending | None:
         """A changed file read and chunked (None: unchanged after all, or not text)."""
         relative = self.files.relative(path)
+        stat = path.stat()
         text, why = self.files.read(path)
         if why is not None or text is None:
-            progress.skipped.append(why or Skipped(relative, "unreadable"))
-            self.index.set_skipped([why or Skipped(relative, "unreadable")], False)
-            self.index.remove_files([relative])
+            why = why or Skipped(relative, "unreadable")
+            progress.skipped.append(why)
+            self.index.skip_read(why, stat.st_mtime_ns, stat.st_size)
             return None
-        stat = path.stat()
         state = FileState(stat.st_mtime_ns, stat.st_size, hashlib.sha256(text.encode()).hexdigest())
         known = self.index.files().get(relative)
         if known is not None and known.digest == state.digest:
@@ -194,7 +199,7 @@ class Indexer:
         at = 0
         for pending in batch:
             count = len(pending.chunks)
-            matrix = np.asarray(vectors[at : at + count], dtype=np.float32).reshape(count, -1)
+            matrix = np.asarray(vectors[at : at + count], dtype=np.float32)  # (none: empty)
             at += count
             await asyncio.to_thread(
                 self.index.replace_file, pending.path, pending.state, pending.chunks, matrix
