@@ -114,7 +114,7 @@ async def require_token(
 # A draft's count (the composer's meter, asked as the user types) is limited on its own,
 # so that typing never uses up the requests a key may make.
 DRAFT_COUNT_PATH = "/api/chat/count"
-DRAFT_COUNT_LIMIT = "5/second"
+DRAFT_COUNT_LIMIT = "10/second"  # (a reference is fitted with three or four)
 
 
 async def _rate_limit(request: Request, caller: Caller | None, accepted: bool = False) -> None:

@@ -65,6 +65,9 @@ class ChatRequest(BaseModel):
     )
     conversation_id: str | None = Field(default=None, min_length=1, max_length=64, pattern=NAME)
     system: str | None = Field(default=None, max_length=100_000, pattern=TEXT)
+    # Material for this turn only (the code a client found in the user's project): sent
+    # after the system prompt, counted in the window, never stored.
+    reference: str | None = Field(default=None, max_length=1_000_000, pattern=TEXT)
     options: ChatOptions = Field(default_factory=ChatOptions)
     # What to do when the conversation outgrows the model's window (default: the server's
     # ASSISTANT_CONTEXT_POLICY).

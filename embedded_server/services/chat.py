@@ -230,13 +230,15 @@ class ChatService:
         default_system: bool = True,
         record: bool = True,
         policy: ContextPolicy | None = None,
+        reference: str | None = None,
     ) -> Relay:
         """``messages`` are (role, content) pairs; a system message among them is the
         system prompt unless ``system`` is given. Without either, the server's default
         system prompt is used when ``default_system`` (not for the OpenAI API: a client
         that sends no system prompt gets none, and its prompt is never trimmed: it is
         refused when it does not fit). Without ``record`` nothing is stored: the answer is
-        only relayed (``ASSISTANT_RECORD_OPENAI=false``).
+        only relayed (``ASSISTANT_RECORD_OPENAI=false``). ``reference`` (a project's code
+        for this turn) follows the system prompt and is not stored.
 
         Raises :class:`ContextOverflow` before storing anything when the prompt cannot
         fit its model's window (see :mod:`embedded_server.services.context`), and
@@ -246,7 +248,7 @@ class ChatService:
         plan: Plan | None = None
         try:
             plan = await self.fit(
-                messages, conversation_id, model, system, options, default_system, policy
+                messages, conversation_id, model, system, options, default_system, policy, reference
             )
         except ContextOverflow:
             raise
@@ -288,6 +290,7 @@ class ChatService:
         options: dict[str, Any],
         default_system: bool = True,
         policy: ContextPolicy | None = None,
+        reference: str | None = None,
     ) -> Plan:
         """The model that would answer (see :meth:`start`), the prompt it would be sent,
         fitted into its window, and the options, within the key's limits; nothing is
@@ -301,6 +304,8 @@ class ChatService:
         if conversation_id:
             history = await self.store.history(conversation_id)
         system = system or (self.settings.system_prompt if default_system else None)
+        if reference:  # one system message: every chat template takes one
+            system = f"{system}\n\n{reference}" if system else reference
         model = (
             model
             or next((m.model for m in reversed(history) if m.model), None)

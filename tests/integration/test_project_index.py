@@ -29,6 +29,7 @@ from elite_panel.projects.store import ProjectIndex
 from tests.conftest import EMBEDDING_SERVER_TOKEN
 
 pytestmark = pytest.mark.model
+log = logging.getLogger(__name__)
 PLANTED = "sk-planted-4f1c9e0b7a2d4e8f9a1b3c5d7e9f0a2b"
 MODEL = "all-minilm"
 # Questions about httpx, each with the file that answers it.
@@ -153,7 +154,7 @@ def test_recall_at_5_of_a_question_set(project: Path, builtin_server: str, tmp_p
     run(_index(project, index, builtin_server))
     vectors = {q: run(_query_vector(builtin_server, q)) for q in QUESTIONS}
     recall = {mode: recall_at_5(index, vectors, mode) for mode in ("hybrid", "keyword", "vector")}
-    print(f"recall@5 over {len(QUESTIONS)} questions about httpx: {recall}")
+    log.info("recall@5 over %d questions about httpx: %s", len(QUESTIONS), recall)
     assert recall["hybrid"] >= 0.7, recall
     assert recall["hybrid"] >= max(recall["keyword"], recall["vector"]) - 0.1, recall
 
@@ -191,8 +192,66 @@ def test_the_watcher_follows_edits_and_deletions(
             await client.aclose()
 
     edit_s, delete_s = run(scenario())
-    print(f"an edit indexed in {edit_s:.2f} s, a deletion in {delete_s:.2f} s")
+    log.info("an edit indexed in %.2f s, a deletion in %.2f s", edit_s, delete_s)
     hits = index.keyword("flux_capacitor_handshake", 5)
     (chunk,) = index.chunks([hits[0][0]]).values()
     assert chunk.path == "httpx/_api.py" and "eighty-eight" in chunk.text
     index.close()
+
+
+def test_a_mention_brings_the_code_that_fits_and_it_is_not_stored(
+    project: Path, builtin_server: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from elite_panel.core.paths import AppPaths
+    from elite_panel.projects.mentions import project_reference
+    from elite_panel.projects.registry import ProjectRegistry
+
+    monkeypatch.setenv("ELITE_HOME", str(tmp_path / "home"))
+    registry = ProjectRegistry(AppPaths.from_env().ensure())
+    added = registry.add(project, "web")
+    index = ProjectIndex(registry.index_path("web"))
+    run(_index(project, index, builtin_server))
+    index.close()
+    prompt = "@web/httpx how are cookies from a response kept for the next request?"
+
+    async def scenario(share: float, ask: bool) -> tuple[Any, list[dict[str, Any]], dict[str, Any]]:
+        client = AssistantClient(builtin_server, EMBEDDING_SERVER_TOKEN)
+        try:
+
+            async def draft(reference: str | None) -> dict[str, Any]:
+                return await client.count(
+                    [{"role": "user", "content": prompt}], reference=reference
+                )
+
+            reference = await project_reference(
+                prompt, registry, share, embedder(client, MODEL), draft
+            )
+            assert reference is not None
+            if not ask:
+                return reference, [], {}
+            events = [
+                e
+                async for e in client.chat(
+                    [{"role": "user", "content": prompt}],
+                    reference=reference.text or None,
+                )
+            ]
+            stored = await client.conversation(events[0]["conversation_id"])
+            return reference, events, {"user": stored.messages[0].content}
+        finally:
+            await client.aclose()
+
+    reference, _events, _stored = run(scenario(0.4, ask=False))
+    window = 8192  # the bundled model's, as the runner runs it
+    assert reference.sources and 0 < reference.tokens <= 0.4 * window
+    assert all(hit.chunk.path.startswith("httpx/") for hit in reference.sources)
+    assert "cookies" in reference.text.lower()  # what the question is about
+    assert f"### {reference.sources[0].citation}" in reference.text
+    small, events, stored = run(scenario(0.1, ask=True))  # a smaller share: fewer excerpts
+    assert events[0]["context"]["window"] == window
+    assert 0 < small.tokens <= 0.1 * window and len(small.sources) < len(reference.sources)
+    assert small.left_out > 0
+    assert events[-1]["type"] == "done"
+    assert events[0]["context"]["prompt_tokens"] >= small.tokens  # sent with the turn
+    assert stored["user"] == prompt  # and not stored
+    assert added.root == project.resolve()

@@ -37,7 +37,7 @@ def test_counting_drafts_uses_no_request_of_the_limit_and_has_its_own(
     """The composer's meter counts the draft as the user types: that never uses up the
     requests a caller may make (the send after typing must pass), and a wrong token gets
     no more tries on that route than on any other."""
-    monkeypatch.setattr(deps, "DRAFT_COUNT_LIMIT", "5/minute")  # 5/second, without a clock
+    monkeypatch.setattr(deps, "DRAFT_COUNT_LIMIT", "5/minute")  # as 10/second, without a clock
     client = make_client(rate_limit="3/minute")
     draft = {"model": "llama3.2", "messages": [{"role": "user", "content": "a draft"}]}
     counted = [client.post("/api/chat/count", json=draft, headers=AUTH) for _ in range(5)]

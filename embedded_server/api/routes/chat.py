@@ -76,6 +76,7 @@ def _arguments(body: ChatRequest, service: ChatService) -> dict[str, Any]:
         "conversation_id": body.conversation_id,
         "model": body.model,
         "system": body.system,
+        "reference": body.reference,
         "options": body.options.model_dump(exclude_none=True),
         "policy": body.context_policy,
     }

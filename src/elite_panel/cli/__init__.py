@@ -117,6 +117,14 @@ def build_parser() -> argparse.ArgumentParser:
         help="when the conversation outgrows the model's window: leave out the oldest "
         "messages (the server's default), cut the middle of an over-long message, or refuse",
     )
+    chat.add_argument(
+        "--project",
+        metavar="NAME",
+        action="append",
+        default=[],
+        help="answer from this indexed project's code (as @NAME in the prompt; repeatable): "
+        "the chunks found are cited as path:line",
+    )
     chat.add_argument("prompt", nargs="?", help="the prompt (default: read standard input)")
     return parser
 

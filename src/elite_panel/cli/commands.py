@@ -10,7 +10,7 @@ import contextlib
 import json
 import sys
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from elite_panel import __version__
 from elite_panel.chat.context_text import notice
@@ -25,6 +25,7 @@ from elite_panel.core.stack_token import read_token
 if TYPE_CHECKING:
     from elite_panel.client.assistant import AssistantClient
     from elite_panel.core.profiles import Profile
+    from elite_panel.projects.mentions import Reference
     from elite_panel.stack.control import ControlClient
 
 
@@ -237,11 +238,17 @@ async def chat(args: argparse.Namespace, paths: AppPaths, profile: Profile) -> i
     if not prompt.strip():
         raise EliteError("empty prompt: pass it as an argument or on standard input")
     client = await _assistant(paths, profile)
+    try:
+        reference = await _project_reference(args, paths, profile, client, prompt)
+    except BaseException:
+        await client.aclose()
+        raise
     answer = client.chat(
         [{"role": "user", "content": prompt}],
         model=args.model,
         conversation_id=args.conversation,
         context_policy=args.context_policy,
+        reference=reference.text if reference else None,
     )
     conversation = None
     try:
@@ -260,6 +267,8 @@ async def chat(args: argparse.Namespace, paths: AppPaths, profile: Profile) -> i
                     raise EliteError(f"the answer failed: {event.get('message')}")
                 elif kind == "done":
                     out("\n")
+                    if reference is not None:
+                        err(sources_text(reference))
                     err(
                         f"[{event['usage']['completion_tokens']} tokens, "
                         f"{event.get('tokens_per_second')} tok/s, first token "
@@ -268,6 +277,41 @@ async def chat(args: argparse.Namespace, paths: AppPaths, profile: Profile) -> i
     finally:
         await client.aclose()
     return 0
+
+
+async def _project_reference(
+    args: argparse.Namespace,
+    paths: AppPaths,
+    profile: Profile,
+    client: AssistantClient,
+    prompt: str,
+) -> Reference | None:
+    """The code of the prompt's @-mentions and of ``--project``, fitted to the window."""
+    from elite_panel.projects.mentions import project_reference
+    from elite_panel.projects.registry import ProjectRegistry
+
+    registry = ProjectRegistry(paths)
+    for name in args.project:
+        registry.get(name)  # an unknown name is an error, not an empty reference
+    model = profile.projects.embedding_model
+
+    async def embed(texts: list[str]) -> list[list[float]]:
+        return await client.embed(model, texts)
+
+    async def draft(reference: str | None) -> dict[str, Any]:
+        messages = [{"role": "user", "content": prompt}]
+        return await client.count(messages, args.model, args.conversation, reference=reference)
+
+    return await project_reference(
+        prompt, registry, profile.projects.context_share, embed, draft, args.project
+    )
+
+
+def sources_text(reference: Reference) -> str:
+    """The excerpts the answer had, as citations (and how many did not fit)."""
+    cited = ", ".join(hit.citation for hit in reference.sources) or "none fitted"
+    left = f"; {reference.left_out} more did not fit the window" if reference.left_out else ""
+    return f"[sources ({reference.tokens:,} tokens): {cited}{left}]"
 
 
 async def conversations(args: argparse.Namespace, paths: AppPaths, profile: Profile) -> int:

@@ -59,12 +59,14 @@ class AssistantClient:
         conversation_id: str | None = None,
         system: str | None = None,
         context_policy: str | None = None,
+        reference: str | None = None,
     ) -> AsyncGenerator[dict[str, Any], None]:
         """The NDJSON events of one answer: ``start`` (with ``context``), ``token``...,
         ``done`` or ``error``. A prompt that cannot fit its model's window raises
         :class:`AssistantError` with code ``context_overflow`` before any event. Leaving
-        before the end: close it (``contextlib.aclosing``), which closes the request."""
-        body = _chat_body(messages, model, conversation_id, system, context_policy)
+        before the end: close it (``contextlib.aclosing``), which closes the request.
+        ``reference``: a project's code for this turn (sent, counted, not stored)."""
+        body = _chat_body(messages, model, conversation_id, system, context_policy, reference)
         return self._events("/api/chat", body)
 
     async def count(
@@ -73,11 +75,12 @@ class AssistantClient:
         model: str | None = None,
         conversation_id: str | None = None,
         system: str | None = None,
+        reference: str | None = None,
     ) -> dict[str, Any]:
         """What a chat of ``messages`` would take of its model's window, sent nowhere:
         ``fits``, ``model``, ``context`` (window, prompt_tokens, reserved,
         omitted_messages), and the refusal's ``error`` when it would not fit."""
-        body = _chat_body(messages, model, conversation_id, system, None)
+        body = _chat_body(messages, model, conversation_id, system, None, reference)
         result: dict[str, Any] = (await self._request("POST", "/api/chat/count", json=body)).json()
         return result
 
@@ -284,11 +287,13 @@ def _chat_body(
     conversation_id: str | None,
     system: str | None,
     context_policy: str | None,
+    reference: str | None = None,
 ) -> dict[str, Any]:
     body: dict[str, Any] = {"messages": list(messages)}
     optional = {
         "model": model,
         "system": system,
+        "reference": reference,
         "conversation_id": conversation_id,
         "context_policy": context_policy,
     }
