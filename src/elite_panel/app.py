@@ -24,6 +24,7 @@ from elite_panel.adapters.chat_adapter import ChatAdapter
 from elite_panel.adapters.error_reporter import ErrorReporter
 from elite_panel.adapters.monitor_adapter import MonitorAdapter
 from elite_panel.adapters.profile_service import ProfileService
+from elite_panel.adapters.projects_adapter import ProjectsAdapter
 from elite_panel.adapters.remote_adapter import RemoteAdapter
 from elite_panel.adapters.server_follower import ServerFollower
 from elite_panel.adapters.stack_adapter import StackAdapter
@@ -86,6 +87,11 @@ class Panel(QObject):
         self.remote.stateChanged.connect(self.monitor.on_remote_state)
         self.remote.stateChanged.connect(self._on_remote_state)
         self.server = ServerFollower(self.stack, self.chat, self.remote, self.monitor)
+        self.projects = ProjectsAdapter(
+            paths, lambda: self.chat.client, lambda: self.secret_store.names(), self
+        )
+        self.chat.reference_for = self.projects.reference
+        self.chat.availableChanged.connect(self._on_chat_available)
         # The window may already be painted (the start shows it before the panel exists);
         # its pages get their factories once the adapters are wired, below.
         self.window = window or MainWindow.shell()
@@ -137,6 +143,7 @@ class Panel(QObject):
             "secrets": self._secrets_page,
             "models": self._models_page,
             "backups": self._backups_page,
+            "projects": self._projects_page,
             "welcome": self._welcome_page,
         }
         for name, factory in factories.items():
@@ -158,7 +165,7 @@ class Panel(QObject):
         return SecretStore(self.paths)
 
     def _chat_page(self) -> QWidget:
-        page = ChatPage(self.chat)
+        page = ChatPage(self.chat, self.projects)
         page.startStackRequested.connect(self.stack.start_stack)
         return page
 
@@ -219,10 +226,20 @@ class Panel(QObject):
         page.askRequested.connect(self.first_run.ask)
         return page
 
+    def _projects_page(self) -> QWidget:
+        from elite_panel.ui.pages.projects_page import ProjectsPage
+
+        return ProjectsPage(self.projects)
+
     def _backups_page(self) -> QWidget:
         from elite_panel.ui.pages.backups_page import BackupsPage
 
         return BackupsPage(self.backups, self.remote)
+
+    def _on_chat_available(self, available: bool) -> None:
+        """An assistant answers: the projects' watchers can embed what changes."""
+        if available:
+            self.projects.refresh()
 
     def _on_profile_switched(self, name: str) -> None:
         """Another profile became the active one: the next start of the stack uses it."""
@@ -233,6 +250,7 @@ class Panel(QObject):
         file): its theme, and the server it follows."""
         self.theme.apply(profile.window.theme)
         self.server.follow(profile)
+        self.projects.use_settings(profile.projects)
 
     def _on_profile_failed(self, message: str) -> None:
         """A profile that no longer loads: shown on the Stack page and in the status bar."""
@@ -283,6 +301,7 @@ class Panel(QObject):
         self.stack.close()
         self.remote.close()
         self.chat.close()
+        self.projects.close()
         self.monitor.close()
         for adapter in (self.secrets, self.models, self.settings, self.welcome):
             if adapter is not None:

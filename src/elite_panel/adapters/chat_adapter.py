@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import logging
 import ssl
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -25,6 +26,11 @@ from elite_panel.core.stack_token import read_token
 
 if TYPE_CHECKING:
     from elite_panel.client.assistant import AssistantClient
+    from elite_panel.projects.mentions import Reference
+
+    ReferenceFor = Callable[
+        [AssistantClient, str, str | None, str | None, str | None], Awaitable[Reference | None]
+    ]
 
 log = logging.getLogger(__name__)
 
@@ -60,6 +66,8 @@ class ChatAdapter(QObject):
         resent as is (True: regenerate) or edited first (False).
     attachmentRead(str): a file read for the prompt, as a fenced block.
     attachmentRefused(str): why a file could not be attached.
+    sourcesFound(object): the project code an answer is given (its @-mentions'), a
+        :class:`~elite_panel.projects.mentions.Reference`, before the answer starts.
     """
 
     availableChanged = Signal(bool)
@@ -76,6 +84,7 @@ class ChatAdapter(QObject):
     promptRestored = Signal(str, bool)
     attachmentRead = Signal(str)
     attachmentRefused = Signal(str)
+    sourcesFound = Signal(object)
 
     def __init__(self, paths: AppPaths, parent: QObject | None = None) -> None:
         super().__init__(parent)
@@ -89,6 +98,8 @@ class ChatAdapter(QObject):
         self._attachments = 0
         self.remote = False  # a remote profile: the local stack's states are not followed
         self.unavailable_reason = STACK_DOWN
+        # The code a prompt's @-mentions bring (the projects adapter's), None: no projects.
+        self.reference_for: ReferenceFor | None = None
 
     # -- connection ---------------------------------------------------------------------
 
@@ -315,11 +326,22 @@ class ChatAdapter(QObject):
     ) -> None:
         text = ""
         outcome: tuple[Any, ...] = ()
+        reference = None
+        if self.reference_for is not None:
+            try:
+                reference = await self.reference_for(
+                    client, prompt, model, self.conversation_id, system
+                )
+            except EliteError as exc:  # (AssistantError too) the answer goes on without
+                self.failed.emit(f"the project's code was left out: {exc}")
+            if reference is not None:
+                self.sourcesFound.emit(reference)
         answer = client.chat(
             [{"role": "user", "content": prompt}],
             model=model,
             conversation_id=self.conversation_id,
             system=system,
+            reference=reference.text if reference and reference.text else None,
         )
         try:
             async with contextlib.aclosing(answer) as events:

@@ -22,7 +22,17 @@ from elite_panel.core.services import SERVICE_NAMES
 log = logging.getLogger("elite_panel")
 
 RUNNER_CHOICES = [kind.value for kind in RunnerKind]
-PAGES = ("chat", "dashboard", "stack", "models", "settings", "secrets", "backups", "welcome")
+PAGES = (
+    "chat",
+    "dashboard",
+    "stack",
+    "projects",
+    "models",
+    "settings",
+    "secrets",
+    "backups",
+    "welcome",
+)
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:

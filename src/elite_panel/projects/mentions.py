@@ -12,6 +12,7 @@ the answer is asked to cite them as ``path:line``.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import re
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
@@ -172,7 +173,7 @@ async def gather(
         hits = await asyncio.to_thread(
             search, index, question, vector, PER_MENTION, "hybrid", mention.path
         )
-        results.append(hits)
+        results.append([dataclasses.replace(hit, project=mention.project) for hit in hits])
     return interleaved(results)
 
 

@@ -27,6 +27,7 @@ class Hit:
 
     chunk: Chunk
     score: float
+    project: str = ""  # the project it was found in (where a search spans several)
 
     @property
     def citation(self) -> str:

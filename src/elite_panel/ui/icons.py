@@ -24,6 +24,7 @@ SHAPES = {
     "settings": '<path d="M4 6h9M19 6h1M4 12h3M13 12h7M4 18h11M21 18h-1"/>'
     '<circle cx="16" cy="6" r="2"/><circle cx="10" cy="12" r="2"/><circle cx="18" cy="18" r="2"/>',
     "secrets": '<circle cx="8" cy="15" r="4"/><path d="M11 12l9-9M16 7l3 3M18 5l2 2"/>',
+    "projects": '<path d="M3 6h7l2 2h9v11H3z"/><path d="M9 13l-2 2 2 2M15 13l2 2-2 2"/>',
     "backups": '<rect x="3" y="4" width="18" height="5" rx="1"/><path d="M5 9v10h14V9M10 13h4"/>',
     "welcome": '<path d="M12 3l2.5 5.6 6 .7-4.5 4.1 1.3 6L12 16.4l-5.3 3 1.3-6-4.5-4.1 6-.7z"/>',
     # actions

@@ -28,12 +28,23 @@ if TYPE_CHECKING:  # (the palette is imported when first opened: not at start-up
     from elite_panel.ui.widgets.command_palette import Command, CommandPalette
 
 MINIMUM = QSize(1024, 640)  # every page is usable at this size
-PAGES = ("chat", "dashboard", "stack", "settings", "secrets", "models", "backups", "welcome")
+PAGES = (
+    "chat",
+    "dashboard",
+    "stack",
+    "projects",
+    "settings",
+    "secrets",
+    "models",
+    "backups",
+    "welcome",
+)
 DESCRIPTIONS = {
     "chat": "Ask the assistant; every answer is kept with its model and figures.",
     "dashboard": "This machine, its GPUs and the stack, live and over the last day.",
     "stack": "The model runner and the assistant server: start, stop, watch their logs.",
     "models": "The runner's models: what is installed, what is in memory, pull or import.",
+    "projects": "Your code, indexed on this machine: mention @project in the chat to use it.",
     "settings": "Profiles: every key with its default, its source and what it restarts.",
     "secrets": "API keys and passwords, kept in the OS keyring and given to the services.",
     "backups": "Verified backups of your conversations and profiles, and their schedule.",

@@ -32,6 +32,8 @@ class Thread(QWidget):
         retryRequested(): Retry under a failed answer.
         regenerateRequested(): Regenerate on the last answer.
         editRequested(): Edit on the last prompt.
+        citationRequested(str, str, int): a source of an answer clicked: its project,
+            path and line.
     """
 
     startStackRequested = Signal()
@@ -40,6 +42,7 @@ class Thread(QWidget):
     retryRequested = Signal()
     regenerateRequested = Signal()
     editRequested = Signal()
+    citationRequested = Signal(str, str, int)
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -145,6 +148,11 @@ class Thread(QWidget):
         if "context" in event:
             self.column.show_divider(event["context"])
 
+    def answer_sources(self, cited: list[tuple[str, str, int, int]], left_out: int) -> None:
+        """The project code the streaming answer was given."""
+        if self.answer:
+            self.answer.show_sources(cited, left_out)
+
     def answer_text(self, text: str) -> None:
         if self.answer:
             self.answer.body.stream_text(text)
@@ -208,6 +216,7 @@ class Thread(QWidget):
         widget.set_text(content)
         widget.regenerate_button.clicked.connect(self.regenerateRequested.emit)
         widget.edit_button.clicked.connect(self.editRequested.emit)
+        widget.citationClicked.connect(self.citationRequested.emit)
         return widget
 
     def _add(self, widget: MessageWidget) -> MessageWidget:

@@ -7,7 +7,7 @@ the thread, the composer) and wires them to the chat adapter; each does one job.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QKeySequence, QShortcut
@@ -19,6 +19,10 @@ from elite_panel.ui.chat.composer import Composer
 from elite_panel.ui.chat.conversation_list import ConversationList
 from elite_panel.ui.chat.thread import Thread
 
+if TYPE_CHECKING:
+    from elite_panel.adapters.projects_adapter import ProjectsAdapter
+    from elite_panel.projects.mentions import Reference
+
 EXAMPLE_PROMPT = "Write a Python function that merges two sorted lists, with tests."
 
 
@@ -27,12 +31,18 @@ class ChatPage(QWidget):
 
     Args:
     chat: the adapter that talks to the assistant server (from the composition root).
+    projects: the project index (``@``-mentions completed, their sources opened).
     """
 
     title = "Chat"
     startStackRequested = Signal()
 
-    def __init__(self, chat: ChatAdapter, parent: QWidget | None = None) -> None:
+    def __init__(
+        self,
+        chat: ChatAdapter,
+        projects: ProjectsAdapter | None = None,
+        parent: QWidget | None = None,
+    ) -> None:
         super().__init__(parent)
         self.chat = chat
         self.conversation_list = ConversationList()
@@ -103,7 +113,15 @@ class ChatPage(QWidget):
         chat.attachmentRefused.connect(thread.show_notice)
         chat.promptRestored.connect(self._on_prompt_restored)
         chat.draftCounted.connect(composer.show_count)
+        chat.sourcesFound.connect(self._on_sources)
+        if projects is not None:
+            composer.prompt.complete_mentions(projects.mention_candidates)
+            thread.citationRequested.connect(projects.open_citation)
         self._on_available(chat.client is not None)
+
+    def _on_sources(self, reference: Reference) -> None:
+        cited = [(h.project, h.chunk.path, h.chunk.start, h.chunk.end) for h in reference.sources]
+        self.thread_view.answer_sources(cited, reference.left_out)
 
     # -- actions ------------------------------------------------------------------------
 

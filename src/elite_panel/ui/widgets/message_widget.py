@@ -1,4 +1,5 @@
-"""One message of a conversation: who said it, the rendered text, and figures of answers.
+"""One message of a conversation: who said it, the rendered text, figures of answers, and
+the project code an answer was given, each excerpt a link that opens it in the editor.
 
 Its actions (Copy; Regenerate on the last answer, Edit on the last prompt) show while the
 pointer is over the message, in room kept for them, so nothing moves when they appear.
@@ -6,10 +7,12 @@ pointer is over the message, in room kept for them, so nothing moves when they a
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import html
+from collections.abc import Mapping, Sequence
 from typing import Any
+from urllib.parse import quote, unquote, urlsplit
 
-from PySide6.QtCore import QEvent
+from PySide6.QtCore import QEvent, Signal
 from PySide6.QtGui import QEnterEvent, QGuiApplication, QPalette
 from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QVBoxLayout, QWidget
 
@@ -33,8 +36,28 @@ def answer_figures(message: Mapping[str, Any]) -> str:
     return " · ".join(parts)
 
 
+def citation_link(project: str, path: str, line: int) -> str:
+    """The link of a cited excerpt (``cite:PROJECT/PATH#LINE``)."""
+    return f"cite:{quote(project, safe='')}/{quote(path)}#{line}"
+
+
+def parse_citation(link: str) -> tuple[str, str, int] | None:
+    """A citation link's project, path and line (None: not one)."""
+    parts = urlsplit(link)
+    project, _, path = parts.path.partition("/")
+    if parts.scheme != "cite" or not path or not parts.fragment.isdigit():
+        return None
+    return unquote(project), unquote(path), int(parts.fragment)
+
+
 class MessageWidget(QFrame):
-    """One message of the chat: header, body and its figures."""
+    """One message of the chat: header, body, its figures and sources.
+
+    Signals:
+        citationClicked(str, str, int): a source clicked: its project, path and line.
+    """
+
+    citationClicked = Signal(str, str, int)
 
     def __init__(self, role: str, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -74,9 +97,16 @@ class MessageWidget(QFrame):
         self.figures.setForegroundRole(QPalette.ColorRole.PlaceholderText)
         self.figures.setWordWrap(True)
         self.figures.hide()
+        self.sources = QLabel()
+        self.sources.setObjectName("sources")
+        self.sources.setWordWrap(True)
+        self.sources.setForegroundRole(QPalette.ColorRole.PlaceholderText)
+        self.sources.linkActivated.connect(self._on_link)
+        self.sources.hide()
         layout = QVBoxLayout(self)
         layout.addLayout(header)
         layout.addWidget(self.body)
+        layout.addWidget(self.sources)
         layout.addWidget(self.figures)
 
     def offer(self, regenerate: bool, edit: bool) -> None:
@@ -99,6 +129,22 @@ class MessageWidget(QFrame):
     def show_figures(self, text: str) -> None:
         self.figures.setText(text)
         self.figures.setVisible(bool(text))
+
+    def show_sources(self, cited: Sequence[tuple[str, str, int, int]], left_out: int) -> None:
+        """The excerpts the answer was given: (project, path, first line, last line)
+        each, and how many more did not fit the window."""
+        links = ", ".join(
+            f'<a href="{citation_link(project, path, start)}">{html.escape(path)}:{start}-{end}</a>'
+            for project, path, start, end in cited
+        )
+        more = f" ({left_out} more did not fit the window)" if left_out else ""
+        self.sources.setText(f"Sources: {links}{more}" if cited else "")
+        self.sources.setVisible(bool(cited))
+
+    def _on_link(self, link: str) -> None:
+        cited = parse_citation(link)
+        if cited is not None:
+            self.citationClicked.emit(*cited)
 
     def text(self) -> str:
         return self.body.markdown
