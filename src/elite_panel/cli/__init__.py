@@ -48,6 +48,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
 def build_parser() -> argparse.ArgumentParser:
     """The whole command line: the window's options and every command."""
     from elite_panel.cli import backup as cli_backup
+    from elite_panel.cli import editor as cli_editor
     from elite_panel.cli import models as cli_models
     from elite_panel.cli import projects as cli_projects
     from elite_panel.cli import settings as cli_settings
@@ -115,6 +116,7 @@ def build_parser() -> argparse.ArgumentParser:
     cli_backup.add_parsers(commands)
     cli_models.add_parsers(commands)
     cli_projects.add_parsers(commands)
+    cli_editor.add_parsers(commands)
 
     chat = commands.add_parser("chat", help="ask the assistant; the answer streams to stdout")
     chat.add_argument("--model", help="model name (default: the server's default)")

@@ -35,6 +35,7 @@ def run(args: argparse.Namespace, paths: AppPaths, profile: Profile) -> int:
         "stack": stack,
         "models": models,
         "projects": projects,
+        "editor": editor,
         "chat": chat,
         "conversations": conversations,
         "metrics": metrics,
@@ -205,6 +206,24 @@ async def projects(args: argparse.Namespace, paths: AppPaths, profile: Profile) 
     from elite_panel.cli.projects import run_projects
 
     return await run_projects(args, paths.ensure(), profile, lambda: _assistant(paths, profile))
+
+
+async def editor(args: argparse.Namespace, paths: AppPaths, profile: Profile) -> int:
+    from elite_panel.cli.editor import run_editor
+
+    async def key() -> str:
+        """The key the assistant takes now: the remote one, or the local stack's token."""
+        if profile.stack.mode == "remote":
+            from elite_panel.client.remote import remote_credentials
+            from elite_panel.core.secret_store import SecretStore
+
+            return remote_credentials(profile, SecretStore(paths))[1]
+        token = read_token(paths)
+        if token is None:
+            raise EliteError("the stack is not up: run `elite-panel stack up` first")
+        return token
+
+    return await run_editor(args, paths, profile, key)
 
 
 async def _assistant(paths: AppPaths, profile: Profile) -> AssistantClient:
