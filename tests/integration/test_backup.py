@@ -494,3 +494,34 @@ def test_prune_by_command_and_after_each_backup(paths: AppPaths, home: Home) -> 
     assert created.returncode == 0, created.stderr
     kept = [b.path.name for b in service(paths, home).backups()]
     assert len(kept) == 2 and made.name in kept  # the new one and the one before it
+
+
+def test_project_indexes_are_backed_up_and_restored(paths: AppPaths, home: Home) -> None:
+    import numpy as np
+
+    from elite_panel.projects.chunks import Chunk
+    from elite_panel.projects.registry import ProjectRegistry
+    from elite_panel.projects.store import FileState, ProjectIndex
+
+    code = home.root / "code"
+    code.mkdir()
+    registry = ProjectRegistry(paths)
+    registry.add(code, "app")
+    index = ProjectIndex(registry.index_path("app"))
+    piece = Chunk("main.py", 1, 2, "main", "def main():\n    return 42")
+    index.replace_file("main.py", FileState(1, 2, "d"), [piece], np.ones((1, 4), np.float32))
+    result = home.cli("backup", "create")  # (the index open, its log not yet folded in)
+    assert result.returncode == 0, result.stderr
+    index.close()
+    archive = Path(result.stdout.strip())
+    raw = zstandard.ZstdDecompressor().stream_reader(archive.open("rb")).read()
+    assert b"projects/app/index.sqlite" in raw and b"config/projects.json" in raw
+
+    registry.remove("app")  # forgotten, its index deleted
+    assert registry.projects() == [] and not registry.index_path("app").exists()
+    done = home.cli("backup", "restore", str(archive), "--yes")
+    assert done.returncode == 0, done.stderr
+    assert [p.name for p in registry.projects()] == ["app"]
+    restored = ProjectIndex(registry.index_path("app"))
+    assert restored.keyword("main", 5) and restored.files()["main.py"].digest == "d"
+    restored.close()

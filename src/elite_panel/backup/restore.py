@@ -121,6 +121,11 @@ class Restorer:
             (config / "active_profile", plan.staging / "config" / "active_profile"),
             (config / "secret_names.json", plan.staging / "config" / "secret_names.json"),
         ]
+        if (plan.staging / "config" / "projects.json").exists():  # (older archives: none)
+            items += [
+                (config / "projects.json", plan.staging / "config" / "projects.json"),
+                (self.paths.data / "projects", plan.staging / "projects"),
+            ]
         database = self.service.database
         if database.kind == "sqlite" and _has_database(plan.manifest):
             live = database.sqlite_path

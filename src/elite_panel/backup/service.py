@@ -13,6 +13,7 @@ import contextlib
 import json
 import os
 import platform
+import sqlite3
 from collections.abc import Iterator, Mapping
 from datetime import datetime
 from pathlib import Path
@@ -99,6 +100,7 @@ class BackupService:
             sources.append(Source(self.database.member, db_copy))
         sources += [Source(f"config/{p.name}", p) for p in self._config_files()]
         sources += [Source(f"config/profiles/{p.name}", p) for p in self._profiles()]
+        sources += self._project_indexes(staging)
         if include_logs:
             sources += [Source(f"logs/{p.name}", p) for p in self._logs()]
         manifest = Manifest(
@@ -114,11 +116,26 @@ class BackupService:
         )
         return sources, manifest
 
+    def _project_indexes(self, staging: Path) -> list[Source]:
+        """Each project's index, copied whole through SQLite's backup API (an index being
+        written meanwhile is copied as one consistent state)."""
+        sources = []
+        for index in sorted((self.paths.data / "projects").glob("*/index.sqlite")):
+            copy = staging / "projects" / index.parent.name / index.name
+            copy.parent.mkdir(parents=True, exist_ok=True)
+            with (
+                contextlib.closing(sqlite3.connect(index)) as live,
+                contextlib.closing(sqlite3.connect(copy)) as target,
+            ):
+                live.backup(target)
+            sources.append(Source(f"projects/{index.parent.name}/{index.name}", copy))
+        return sources
+
     def _profiles(self) -> list[Path]:
         return sorted(self.paths.profiles.glob("*.toml"))
 
     def _config_files(self) -> list[Path]:
-        names = ("active_profile", "secret_names.json")
+        names = ("active_profile", "secret_names.json", "projects.json")
         return [self.paths.config / n for n in names if (self.paths.config / n).is_file()]
 
     def _logs(self) -> list[Path]:
