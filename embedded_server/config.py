@@ -151,7 +151,7 @@ class Settings(BaseSettings):
         default="INFO", validation_alias=AliasChoices("LOG_LEVEL")
     )
     log_format: Literal["text", "json"] = Field(
-        default="text", validation_alias=AliasChoices("LOG_FORMAT")
+        default="text", validation_alias=AliasChoices("ASSISTANT_LOG_FORMAT", "LOG_FORMAT")
     )
 
     @field_validator("log_level", mode="before")

@@ -1,5 +1,6 @@
-"""One pure-ASGI middleware for what every request needs: security headers, the body size
-limit and the HTTP metrics (the rate limit needs to know who asks: see ``api/deps.py``).
+"""One pure-ASGI middleware for what every request needs: its request id, security
+headers, the body size limit, the HTTP metrics and one access line when it ends (the rate
+limit needs to know who asks: see ``api/deps.py``).
 
 Pure ASGI (not ``BaseHTTPMiddleware``) so that streamed answers pass through untouched.
 """
@@ -7,6 +8,7 @@ Pure ASGI (not ``BaseHTTPMiddleware``) so that streamed answers pass through unt
 from __future__ import annotations
 
 import json
+import logging
 import time
 from typing import Any
 
@@ -14,7 +16,10 @@ from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from embedded_server.errors import code_for, openai_body
+from embedded_server.logging_setup import REQUEST, request_id
 from embedded_server.metrics import ServerMetrics
+
+access = logging.getLogger("embedded_server.access")
 
 STREAMED = (b"text/event-stream", b"application/x-ndjson")
 SECURITY_HEADERS = [
@@ -45,12 +50,19 @@ class ProtectionMiddleware:
             return
         started = time.perf_counter()
         state: dict[str, Any] = {"status": 500, "sent": False}
+        given = dict(scope.get("headers") or []).get(b"x-request-id", b"")
+        served = {"id": request_id(given.decode("latin-1"))}
+        token = REQUEST.set(served)
 
         async def send_wrapper(message: Message) -> None:
             if message["type"] == "http.response.start":
                 state["status"] = message["status"]
                 state["sent"] = True
-                headers = [*message.get("headers", []), *SECURITY_HEADERS]
+                headers = [
+                    *message.get("headers", []),
+                    *SECURITY_HEADERS,
+                    (b"x-request-id", served["id"].encode()),
+                ]
                 if dict(headers).get(b"content-type", b"").startswith(STREAMED):
                     headers.append((b"x-accel-buffering", b"no"))  # nginx: pass tokens at once
                 message["headers"] = headers
@@ -66,6 +78,9 @@ class ProtectionMiddleware:
         except _BodyTooLarge:
             if not state["sent"]:
                 await _send_json(send_wrapper, scope, 413, self._too_large())
+        finally:
+            _log_access(scope, served, state["status"], started)
+            REQUEST.reset(token)
 
     def _refuse(self, scope: Scope) -> tuple[int, dict[str, Any]] | None:
         headers = dict(scope.get("headers") or [])
@@ -102,6 +117,23 @@ class ProtectionMiddleware:
         method = scope["method"]
         self.metrics.requests.labels(method, endpoint, str(status)).inc()
         self.metrics.duration.labels(method, endpoint).observe(time.perf_counter() - started)
+
+
+def _log_access(scope: Scope, served: dict[str, Any], status: int, started: float) -> None:
+    """One line per request, when it ends (a streamed answer: at its last token): the
+    route, status, duration, key and tokens; never a query string, a header or a body."""
+    route = getattr(scope.get("route"), "path", None) or "unmatched"
+    duration_ms = round((time.perf_counter() - started) * 1000, 1)
+    key = (scope.get("state") or {}).get("key_name") or served.get("key")
+    fields = {
+        "method": scope["method"],
+        "route": route,
+        "status": status,
+        "duration_ms": duration_ms,
+        "key": key or "admin",
+        "tokens": served.get("tokens"),
+    }
+    access.info("%s %s %s %.1f ms", scope["method"], route, status, duration_ms, extra=fields)
 
 
 async def _send_json(send: Send, scope: Scope, status: int, body: dict[str, Any]) -> None:

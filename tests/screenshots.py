@@ -19,7 +19,17 @@ import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
-PAGES = ("chat", "dashboard", "stack", "models", "settings", "secrets", "backups", "welcome")
+PAGES = (
+    "chat",
+    "dashboard",
+    "stack",
+    "projects",
+    "models",
+    "settings",
+    "secrets",
+    "backups",
+    "welcome",
+)
 THEMES = ("light", "dark")
 SIZE = (1280, 720)
 PROMPT = "Write a Python function that reverses a list, with a docstring."

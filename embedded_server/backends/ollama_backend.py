@@ -32,6 +32,7 @@ from embedded_server.backends.base import (
 )
 from embedded_server.backends.gguf_header import GgufError, write_metadata
 from embedded_server.backends.gguf_tokenizer import GgufTokenizers
+from embedded_server.logging_setup import pass_request_id
 
 log = logging.getLogger(__name__)
 
@@ -71,7 +72,10 @@ class OllamaBackend:
         # A key for an Ollama behind an authenticating proxy (ASSISTANT_RUNNERS' api_key).
         headers = {"Authorization": f"Bearer {api_key}"} if api_key else None
         self._client = ollama.AsyncClient(
-            host=url, headers=headers, timeout=httpx.Timeout(600.0, connect=connect_timeout_s)
+            host=url,
+            headers=headers,
+            timeout=httpx.Timeout(600.0, connect=connect_timeout_s),
+            event_hooks={"request": [pass_request_id]},
         )
 
     async def context_window(self, model: str) -> ContextWindow:

@@ -25,6 +25,7 @@ from embedded_server.backends.base import (
     Unsupported,
 )
 from embedded_server.backends.gguf_folder import GgufFolder
+from embedded_server.logging_setup import pass_request_id
 
 _PASSED_OPTIONS = ("temperature", "top_p", "max_tokens", "stop", "seed")
 # Where OpenAI-compatible servers put a model's window in /v1/models, if at all: the one it
@@ -64,6 +65,7 @@ class OpenAIBackend:
             headers={"Authorization": f"Bearer {key}"},
             timeout=httpx.Timeout(600.0, connect=connect_timeout_s),
             limits=httpx.Limits(max_connections=None, max_keepalive_connections=100),
+            event_hooks={"request": [pass_request_id]},
         )
         self._root = base_url.rstrip("/").removesuffix("/v1") + "/"
 

@@ -33,6 +33,7 @@ from embedded_server.db.models import Message, MessageStatus, new_id
 from embedded_server.db.store import ConversationStore, MessageDraft, title_from
 from embedded_server.db.usage import UsageStore
 from embedded_server.key_limits import KeyLimits
+from embedded_server.logging_setup import REQUEST
 from embedded_server.metrics import ServerMetrics
 from embedded_server.quotas import Quotas, Refused
 from embedded_server.services.context import Budgeter, ContextReport, Fitted
@@ -368,6 +369,9 @@ class ChatService:
                 except Exception:  # a database hiccup costs a row of the report
                     log.exception("could not record the use of an embeddings request")
         self.metrics.embedded_tokens.labels(model).inc(tokens)
+        served = REQUEST.get()
+        if served is not None:
+            served["tokens"] = tokens
         return embedded
 
     async def _first_model(self) -> str:
@@ -537,6 +541,9 @@ async def _record_usage(usage: UsageStore, prompt_tokens: int, answer: Answer) -
 
 
 def _count_tokens(metrics: ServerMetrics, answer: Answer) -> None:
+    served = REQUEST.get()  # (the request's access line says them too)
+    if served is not None and answer.done:
+        served["tokens"] = (answer.done.prompt_tokens or 0) + (answer.done.completion_tokens or 0)
     if answer.done and answer.model:
         tokens = answer.done.completion_tokens or 0
         metrics.tokens.labels(answer.model).inc(tokens)

@@ -53,12 +53,13 @@ def compose_nginx(prefix: Path, server: str) -> Iterator[str]:
         .replace("/etc/nginx/certs", str(prefix / "certs"))
         .replace("listen 443 ssl", f"listen 127.0.0.1:{https} ssl")
         .replace("listen 80;", f"listen 127.0.0.1:{http};")
+        .replace("/var/log/nginx/access.log", str(prefix / "access.log"))
     )
     (prefix / "site.conf").write_text(site)
     (prefix / "nginx.conf").write_text(
         f"pid {prefix}/nginx.pid;\nerror_log {prefix}/error.log warn;\n"
         "events { worker_connections 256; }\n"
-        f"http {{ access_log off; client_body_temp_path {prefix}/body; "
+        f"http {{ client_body_temp_path {prefix}/body; "
         f"proxy_temp_path {prefix}/proxy; include {prefix}/site.conf; }}\n"
     )
     argv = [nginx, "-c", str(prefix / "nginx.conf"), "-p", str(prefix)]

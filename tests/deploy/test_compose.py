@@ -95,7 +95,7 @@ def behind_nginx(tmp_path: Path) -> Iterator[tuple[str, str, OllamaDouble]]:
 
 
 def test_answers_stream_through_nginx_token_by_token(
-    behind_nginx: tuple[str, str, OllamaDouble],
+    behind_nginx: tuple[str, str, OllamaDouble], tmp_path: Path
 ) -> None:
     """nginx buffers /api/ as the guide says, yet the first token comes through while the
     runner is still writing the answer (the server's X-Accel-Buffering: no)."""
@@ -112,7 +112,12 @@ def test_answers_stream_through_nginx_token_by_token(
             pass
         finished_when_first_token_came = double.streams_finished
         assert json.loads(list(lines)[-1])["type"] == "done"
+        request_id = response.headers["x-request-id"]
     assert finished_when_first_token_came == 0
+    # one id across nginx, the replica and the runner: nginx's, in its access line
+    assert re.fullmatch(r"[0-9a-f]{32}", request_id) and double.request_ids[-1] == request_id
+    access = (tmp_path / "nginx" / "access.log").read_text()
+    assert f"request_id={request_id}" in access
 
 
 def test_nginx_terminates_tls_limits_requests_and_hides_metrics(

@@ -62,6 +62,7 @@ class OllamaDouble:
     delay_s: float = 0.0  # between chunks, to leave time for a client to go away
     slots: int = 0  # answers generated at once (0: no limit); the others queue
     requests: list[dict[str, Any]] = field(default_factory=list)
+    request_ids: list[str | None] = field(default_factory=list)  # each chat's X-Request-ID
     streams_cancelled: int = 0  # streams whose client closed the connection early
     streams_finished: int = 0
     loaded: list[dict[str, Any]] | None = None  # /api/ps models; None: the recorded example
@@ -176,6 +177,7 @@ def build_app(double: OllamaDouble) -> FastAPI:
     async def chat(request: Request) -> Any:
         body = await request.json()
         double.requests.append(body)
+        double.request_ids.append(request.headers.get("x-request-id"))
         if body.get("model") not in double.model_names():
             return _model_not_found(body.get("model"))
         options = body.get("options") or {}

@@ -20,7 +20,7 @@ from typing import Any
 
 log = logging.getLogger(__name__)
 
-MAX_LINES = 120  # a chunk's most lines (a long function is cut at its members, then windows)
+MAX_LINES = 240  # a chunk's most lines (a long function is cut at its members, then windows)
 WINDOW = 60  # lines of a window where there is no syntax to follow
 # extension → (grammar package, its language function)
 GRAMMARS = {

@@ -27,7 +27,7 @@ log = logging.getLogger(__name__)
 
 Embed = Callable[[list[str]], Awaitable[list[list[float]]]]
 BATCH = 32  # chunks an embeddings request carries
-EMBED_CHARS = 600  # of a chunk, embedded (its path, name and start); the whole is searched by words
+EMBED_CHARS = 360  # of a chunk, embedded (its path, name and start); the whole is searched by words
 
 
 def embedding_text(piece: Chunk) -> str:

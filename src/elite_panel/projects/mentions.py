@@ -137,7 +137,8 @@ async def fit_reference(
 
     Three counts, as a rule: the draft alone, with every hit, then with the hits that the
     second count says fit (each hit's part of it in proportion to its length); each count
-    that still finds it over drops the last hit and counts again."""
+    that still finds it over drops the last hit and counts again. When not even the best
+    hit fits whole, its first lines do (a long function in a small window)."""
     base, window, _fits = await measure(None)
     budget = int(window * share)
     count = len(hits)
@@ -153,8 +154,32 @@ async def fit_reference(
             if fits and tokens - base <= budget:
                 break
             count -= 1
+        if not count:
+            return await _first_lines(hits, budget, base, per_char, measure)
     text = reference_text(hits[:count]) if count else ""
     return Reference(text, tuple(hits[:count]), len(hits) - count, tokens - base if count else 0)
+
+
+async def _first_lines(
+    hits: Sequence[Hit],
+    budget: int,
+    base: int,
+    per_char: float,
+    measure: Callable[[str | None], Awaitable[tuple[int, int, bool]]],
+) -> Reference:
+    """The best hit's first lines, as many as fit ``budget`` (none: an empty reference)."""
+    best = hits[0]
+    lines = best.chunk.text.splitlines()
+    keep = min(len(lines), int(budget / max(per_char * len(best.chunk.text) / len(lines), 1)))
+    while keep >= 1:
+        text = "\n".join(lines[:keep])
+        piece = dataclasses.replace(best.chunk, end=best.chunk.start + keep - 1, text=text)
+        cut = dataclasses.replace(best, chunk=piece)
+        tokens, _window, fits = await measure(reference_text([cut]))
+        if fits and tokens - base <= budget:
+            return Reference(reference_text([cut]), (cut,), len(hits) - 1, tokens - base)
+        keep = keep * 3 // 4
+    return Reference("", (), len(hits), 0)
 
 
 async def gather(

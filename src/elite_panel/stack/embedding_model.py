@@ -42,8 +42,13 @@ def bundled_embedding_archive() -> Path | None:
 
 
 def prepare(folder: Path) -> Path | None:
-    """The bundled embedding model as GGUF in ``folder`` (converted on first use, again
-    when the package's archive is newer); None when the package is not installed."""
+    """The bundled embedding model as GGUF: the one converted when the application was
+    built (the frozen app ships it beside this module), else one in ``folder`` (converted
+    on first use, again when the package's archive is newer); None when the package is
+    not installed."""
+    prebuilt = Path(__file__).with_name(FILE)
+    if prebuilt.is_file():
+        return prebuilt
     archive = bundled_embedding_archive()
     if archive is None:
         return None
