@@ -13,12 +13,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
+REPO = Path(__file__).resolve().parents[1]
 PAGES = (
     "chat",
     "dashboard",
@@ -40,7 +42,13 @@ def running_stack(home: Path) -> Iterator[dict[str, str]]:
     """A stack in ``home`` whose runner is the Ollama double; its environment."""
     from tests.fakes.ollama_double import OllamaDouble, build_app, free_port, serve_in_thread
 
-    for url in serve_in_thread(build_app(OllamaDouble())):
+    double = OllamaDouble()
+    double.installed.append(  # an embedding model, for the project index (the double's vectors)
+        {"name": "all-minilm:latest", "model": "all-minilm:latest", "size": 45_960_996,
+         "details": {"family": "bert", "families": ["bert"], "format": "gguf",
+                     "parameter_size": "23M", "quantization_level": "F16"}}
+    )  # fmt: skip
+    for url in serve_in_thread(build_app(double)):
         env = {
             **os.environ,
             "ELITE_HOME": str(home),
@@ -48,6 +56,7 @@ def running_stack(home: Path) -> Iterator[dict[str, str]]:
             "ELITE_RUNNER__URL": url,
             "ELITE_ASSISTANT__PORT": str(free_port()),
             "ELITE_STACK__STOP_ON_QUIT": "false",
+            "ELITE_PROJECTS__WATCH": "false",
         }
         cli = [sys.executable, "-m", "elite_panel"]
         subprocess.run([*cli, "stack", "up"], env=env, check=True, capture_output=True)
@@ -57,6 +66,12 @@ def running_stack(home: Path) -> Iterator[dict[str, str]]:
                 env=env,
                 check=True,
                 capture_output=True,
+            )
+            code = home / "code" / "elite-panel"  # a project: this package, and a planted .env
+            shutil.copytree(REPO / "src" / "elite_panel", code)
+            (code / ".env").write_text("NOT_INDEXED=1\n")
+            subprocess.run(
+                [*cli, "projects", "add", str(code)], env=env, check=True, capture_output=True
             )
             yield env
         finally:

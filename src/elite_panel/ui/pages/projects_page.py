@@ -10,6 +10,7 @@ from PySide6.QtGui import QKeySequence, QShortcut
 from PySide6.QtWidgets import (
     QFileDialog,
     QHBoxLayout,
+    QHeaderView,
     QLabel,
     QProgressBar,
     QVBoxLayout,
@@ -72,7 +73,10 @@ class ProjectsPage(QWidget):
         self.status.setObjectName("projectsMessage")
         self.status.setWordWrap(True)
         self.skipped_label = QLabel("Left out of the selected project")
-        self.skipped = record_table(SKIPPED, stretch=1)
+        self.skipped = record_table(SKIPPED, stretch=0)
+        self.skipped.horizontalHeader().setSectionResizeMode(
+            1, QHeaderView.ResizeMode.ResizeToContents
+        )
         self.skipped.setAccessibleName("Files left out of the index")
         layout = QVBoxLayout(self)
         layout.addWidget(self.table, 2)
