@@ -35,6 +35,10 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
     commands.add_parser("serve", help="migrate the database, then serve (the default)")
     commands.add_parser("migrate", help="bring the database to the newest schema, then exit")
+    doctor = commands.add_parser(
+        "doctor", help="check the settings, port, database, Redis, runners and disk space"
+    )
+    doctor.add_argument("--json", action="store_true", help="machine-readable output")
     keys = commands.add_parser("keys", help="API keys: create (shown once), list, revoke")
     key_actions = keys.add_subparsers(dest="action", metavar="ACTION", required=True)
     create = key_actions.add_parser("create", help="a new key; prints it once")
@@ -69,6 +73,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    if args.command == "doctor":  # (before the settings stop the start, and no migration)
+        from embedded_server import doctor
+
+        return doctor.report(doctor.run(), args.json)
 
     import uvicorn
 

@@ -48,6 +48,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
 def build_parser() -> argparse.ArgumentParser:
     """The whole command line: the window's options and every command."""
     from elite_panel.cli import backup as cli_backup
+    from elite_panel.cli import doctor as cli_doctor
     from elite_panel.cli import editor as cli_editor
     from elite_panel.cli import models as cli_models
     from elite_panel.cli import projects as cli_projects
@@ -117,6 +118,7 @@ def build_parser() -> argparse.ArgumentParser:
     cli_models.add_parsers(commands)
     cli_projects.add_parsers(commands)
     cli_editor.add_parsers(commands)
+    cli_doctor.add_parsers(commands)
 
     chat = commands.add_parser("chat", help="ask the assistant; the answer streams to stdout")
     chat.add_argument("--model", help="model name (default: the server's default)")
@@ -196,6 +198,10 @@ def main(argv: Sequence[str] | None = None, open_window: OpenWindow | None = Non
             return cli_settings.run_config(args, paths.ensure(), profile_name)
         if args.command == "secrets":
             return cli_settings.run_secrets(args, paths.ensure())
+        if args.command == "doctor":  # (a profile that does not load is one of its checks)
+            from elite_panel.cli import doctor as cli_doctor
+
+            return cli_doctor.run_doctor(args, paths.ensure(), profile_name)
         from elite_panel.core.profiles import load_profile
 
         profile = load_profile(paths.ensure(), profile_name)
