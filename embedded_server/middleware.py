@@ -83,6 +83,9 @@ class ProtectionMiddleware:
             REQUEST.reset(token)
 
     def _refuse(self, scope: Scope) -> tuple[int, dict[str, Any]] | None:
+        query = scope.get("query_string", b"").lower()
+        if b"%00" in query or b"\x00" in query:  # never a database's problem, whichever
+            return 422, {"error": "a query parameter holds a NUL character"}
         headers = dict(scope.get("headers") or [])
         length = headers.get(b"content-length")
         if length is not None:

@@ -73,7 +73,10 @@ class ArchiveFolder:
             partial = folder / f".{target.name}.partial"
             try:
                 sources, manifest = contents(staging, created)
-                with partial.open("wb") as out:
+                # 0600 whatever the umask: an archive holds every conversation
+                descriptor = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+                os.fchmod(descriptor, 0o600)
+                with os.fdopen(descriptor, "wb") as out:
                     write_archive(out, sources, manifest, progress)
                     out.flush()
                     os.fsync(out.fileno())

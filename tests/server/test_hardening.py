@@ -1,0 +1,39 @@
+"""Hardened defaults, each against the running code: a NUL in any query parameter is a 422
+before any route (PostgreSQL would refuse it with a 500), and archives are 0600 whatever
+the umask."""
+
+from __future__ import annotations
+
+import os
+from datetime import datetime
+from pathlib import Path
+
+from fastapi.testclient import TestClient
+
+from embedded_server.backups.archive import Source
+from embedded_server.backups.folder import ArchiveFolder
+from embedded_server.backups.manifest import Manifest
+from tests.server.conftest import AUTH
+
+
+def test_a_nul_in_a_query_parameter_is_refused_before_any_route(client: TestClient) -> None:
+    for path in ("/api/conversations?q=%00", "/api/conversations?before=a%00b"):
+        answer = client.get(path, headers=AUTH)
+        assert answer.status_code == 422 and answer.json()["code"] == "invalid_request"
+    openai = client.get("/v1/models?x=%00", headers=AUTH)
+    assert openai.status_code == 422 and "NUL" in openai.json()["error"]["message"]
+    assert client.get("/api/conversations?q=ok", headers=AUTH).status_code == 200
+
+
+def test_archives_are_written_0600_whatever_the_umask(tmp_path: Path) -> None:
+    def contents(staging: Path, created: datetime) -> tuple[list[Source], Manifest]:
+        (staging / "note.txt").write_text("a conversation\n")
+        manifest = Manifest("1", None, "host", created.isoformat(), {"kind": "none"}, False, [], 0)
+        return [Source("note.txt", staging / "note.txt")], manifest
+
+    previous = os.umask(0o022)
+    try:
+        made = ArchiveFolder(tmp_path).create(contents)
+    finally:
+        os.umask(previous)
+    assert oct(made.path.stat().st_mode & 0o777) == "0o600"
