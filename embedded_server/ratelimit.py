@@ -51,6 +51,18 @@ class RateLimiter:
             log.warning("rate limit store unavailable, request allowed: %s", exc)
         return None
 
+    async def blocked(self, caller: str, spec: str) -> float | None:
+        """Seconds ``caller`` must wait before ``spec`` lets it in again, counting
+        nothing (``None``: it may go on; a failing store lets it)."""
+        try:
+            for item in _parsed(spec):
+                if not await self._strategy.test(item, NAMESPACE, caller):
+                    stats = await self._strategy.get_window_stats(item, NAMESPACE, caller)
+                    return max(1.0, stats.reset_time - time.time())
+        except Exception as exc:
+            log.warning("rate limit store unavailable, request allowed: %s", exc)
+        return None
+
     async def check(self) -> bool:
         return bool(await self.storage.check())
 

@@ -95,9 +95,20 @@ async def require_token(
     given = credentials.credentials if credentials else ""
     caller: Caller | None = None
     if expected and not secrets.compare_digest(given.encode(), expected.encode()):
+        limiter: RateLimiter = request.app.state.limiter
+        failures = f"failed-token:{request.client.host if request.client else 'unknown'}"
+        limit = FAILED_TOKEN_LIMIT if settings.rate_limit else ""  # (off: none either)
+        wait = await limiter.blocked(failures, limit)  # before the database is asked
+        if wait is not None:
+            raise HTTPException(
+                status.HTTP_429_TOO_MANY_REQUESTS,
+                detail=f"too many wrong tokens from this address: try again in {math.ceil(wait)} s",
+                headers={"Retry-After": str(math.ceil(wait))},
+            )
         keys: KeyStore | None = getattr(request.app.state, "keys", None)
         caller = await keys.check(given) if keys is not None else None
         if caller is None:
+            await limiter.retry_after(failures, limit)
             await _rate_limit(request, None)
             raise HTTPException(
                 status.HTTP_401_UNAUTHORIZED,
@@ -110,6 +121,10 @@ async def require_token(
     metrics.key_requests.labels(caller.name if caller else ADMIN_LABEL).inc()
     await _rate_limit(request, caller, accepted=True)
 
+
+# Wrong tokens an address may try (each one costs a database query): past this, it is
+# refused before the database is asked.
+FAILED_TOKEN_LIMIT = "20/minute"
 
 # A draft's count (the composer's meter, asked as the user types) is limited on its own,
 # so that typing never uses up the requests a key may make.

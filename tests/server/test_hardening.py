@@ -7,13 +7,15 @@ from __future__ import annotations
 import os
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
+import pytest
 from fastapi.testclient import TestClient
 
 from embedded_server.backups.archive import Source
 from embedded_server.backups.folder import ArchiveFolder
 from embedded_server.backups.manifest import Manifest
-from tests.server.conftest import AUTH
+from tests.server.conftest import AUTH, MakeClient
 
 
 def test_a_nul_in_a_query_parameter_is_refused_before_any_route(client: TestClient) -> None:
@@ -37,3 +39,26 @@ def test_archives_are_written_0600_whatever_the_umask(tmp_path: Path) -> None:
     finally:
         os.umask(previous)
     assert oct(made.path.stat().st_mode & 0o777) == "0o600"
+
+
+def test_wrong_tokens_are_refused_before_the_database_past_a_limit(
+    make_client: MakeClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from embedded_server.api import deps
+
+    client = make_client(rate_limit="1000/minute")
+    keys = client.app.state.keys  # type: ignore[attr-defined]
+    asked: list[str] = []
+    real_check = keys.check
+
+    async def counted(token: str) -> Any:
+        asked.append(token)
+        return await real_check(token)
+
+    monkeypatch.setattr(keys, "check", counted)
+    monkeypatch.setattr(deps, "FAILED_TOKEN_LIMIT", "5/minute")
+    wrong = {"Authorization": "Bearer eca_not-a-key-of-this-server"}
+    codes = [client.get("/api/models", headers=wrong).status_code for _ in range(8)]
+    assert codes == [401] * 5 + [429] * 3
+    assert len(asked) == 5  # the last three never reached the database
+    assert client.get("/api/models", headers=AUTH).status_code == 200  # the admin token still
