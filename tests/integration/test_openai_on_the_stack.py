@@ -20,7 +20,8 @@ def test_the_official_client_chats_and_completes_on_the_built_in_runner(home: Ho
     client = openai.OpenAI(
         base_url=f"http://127.0.0.1:{home.assistant_port}/v1", api_key=token, max_retries=0
     )
-    (model,) = [m.id for m in client.models.list()]  # the bundled model
+    # the bundled chat model (the other one, all-minilm, makes embeddings)
+    (model,) = [m.id for m in client.models.list() if m.id != "all-minilm"]
     answer = client.chat.completions.create(
         model=model,
         messages=[{"role": "user", "content": "Write a Python function that adds two numbers."}],
@@ -33,3 +34,6 @@ def test_the_official_client_chats_and_completes_on_the_built_in_runner(home: Ho
     )
     text = "".join(chunk.choices[0].text for chunk in stream)
     assert text.strip()
+    # and embeddings, from the bundled embedding model the stack converted at its start
+    embedded = client.embeddings.create(model="all-minilm", input=["def add(a, b):", "sum"])
+    assert [len(row.embedding) for row in embedded.data] == [384, 384]

@@ -157,9 +157,9 @@ def live_server(tmp_path: Any, double: OllamaDouble, database_url: str) -> Any:
 def test_client_disconnect_stores_partial_and_cancels_the_backend(
     live_server: str, double: OllamaDouble
 ) -> None:
-    # 20 s of answer: a loaded machine (tests in parallel) notices the client gone long
-    # before its end
-    double.answer = " ".join(f"word{i}" for i in range(1000))
+    # 60 s of answer, 30 s to see it cut: a loaded machine (tests in parallel, PostgreSQL
+    # shared) notices the client gone long before its end; a quick one in a second
+    double.answer = " ".join(f"word{i}" for i in range(3000))
     double.delay_s = 0.02
     cancelled_before = double.streams_cancelled
 
@@ -170,7 +170,7 @@ def test_client_disconnect_stores_partial_and_cancels_the_backend(
                 lines = response.aiter_lines()
                 start = json.loads(await anext(lines))
                 await anext(lines)  # a first token, then the client goes away
-            deadline = time.monotonic() + 10
+            deadline = time.monotonic() + 30
             while True:
                 detail = (await http.get(f"/api/conversations/{start['conversation_id']}")).json()
                 answer = detail["messages"][-1]
