@@ -93,6 +93,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
         sys.stderr.write(f"embedded_server: invalid settings: {problems}\n")
         return 2
+    except ValueError as exc:  # a secret's file (ASSISTANT_*_FILE)
+        sys.stderr.write(f"embedded_server: invalid settings: {exc}\n")
+        return 2
     serving = args.command in (None, "serve")
     configure(settings.log_level if serving else "WARNING", settings.log_format)
     try:  # a damaged database is one clear line, before the server starts

@@ -21,7 +21,13 @@ from pydantic import (
     field_validator,
     model_validator,
 )
-from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+from pydantic.fields import FieldInfo
+from pydantic_settings import (
+    BaseSettings,
+    NoDecode,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+)
 
 from embedded_server.db.engine import driver_url
 from embedded_server.key_limits import DEFAULT_RATE_LIMIT, KeyLimits, checked_rate_limit
@@ -69,12 +75,72 @@ class RunnerSpec(BaseModel):
         return self
 
 
+# Settings that are secrets: each may also be read from a file named by its variable with
+# _FILE appended (the Docker and Kubernetes secret-volume convention).
+SECRET_FIELDS = ("api_token", "openai_api_key", "database_url", "redis_url", "runners")
+
+
+class SecretFiles(PydanticBaseSettingsSource):
+    """``ASSISTANT_API_TOKEN_FILE=/run/secrets/token`` (and so on for each secret):
+    the file's text, without its final newline. Setting a secret both ways is refused."""
+
+    def __init__(self, settings_cls: type[BaseSettings], environ: dict[str, str]) -> None:
+        super().__init__(settings_cls)
+        self.environ = environ
+
+    def get_field_value(self, field: FieldInfo, field_name: str) -> tuple[object, str, bool]:
+        for name in _variables(field, field_name):
+            path = self.environ.get(f"{name}_FILE")
+            if not path:
+                continue
+            if self.environ.get(name):
+                raise ValueError(f"set {name} or {name}_FILE, not both")
+            try:
+                text = Path(path).read_text(encoding="utf-8").removesuffix("\n")
+            except OSError as exc:
+                raise ValueError(f"{name}_FILE: cannot read {path}: {exc.strerror}") from exc
+            return text, field_name, False
+        return None, field_name, False
+
+    def __call__(self) -> dict[str, object]:
+        values: dict[str, object] = {}
+        for field_name in SECRET_FIELDS:
+            field = self.settings_cls.model_fields[field_name]
+            value, _key, _complex = self.get_field_value(field, field_name)
+            if value is not None:
+                values[field_name] = value
+        return values
+
+
+def _variables(field: FieldInfo, field_name: str) -> list[str]:
+    """The environment variables a field is read from."""
+    alias = field.validation_alias
+    if isinstance(alias, AliasChoices):
+        return [str(choice) for choice in alias.choices]
+    return [f"ASSISTANT_{field_name.upper()}"]
+
+
 class Settings(BaseSettings):
-    """The server's settings, from ``ASSISTANT_*`` and the guide's variables."""
+    """The server's settings, from ``ASSISTANT_*`` and the guide's variables (a secret also
+    from a file: ``ASSISTANT_API_TOKEN_FILE``, ``ASSISTANT_DATABASE_URL_FILE``, …)."""
 
     model_config = SettingsConfigDict(
         env_prefix="ASSISTANT_", extra="ignore", populate_by_name=True
     )
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        import os
+
+        files = SecretFiles(settings_cls, dict(os.environ))
+        return init_settings, env_settings, files, dotenv_settings, file_secret_settings
 
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=1, le=65535)

@@ -49,6 +49,8 @@ def run() -> list[Check]:
             f"{'.'.join(str(p) for p in e['loc']) or 'settings'}: {e['msg']}" for e in exc.errors()
         )
         return [Check("settings", "fail", problems, "fix the ASSISTANT_* variables named")]
+    except ValueError as exc:  # a secret's file (ASSISTANT_*_FILE)
+        return [Check("settings", "fail", str(exc), "fix the variable named")]
     checks = [Check("settings", "ok", f"valid ({len(settings.runner_specs())} runner(s))")]
     checks.append(_port(settings.host, settings.port))
     checks += asyncio.run(_services(settings))

@@ -62,3 +62,29 @@ def test_wrong_tokens_are_refused_before_the_database_past_a_limit(
     assert codes == [401] * 5 + [429] * 3
     assert len(asked) == 5  # the last three never reached the database
     assert client.get("/api/models", headers=AUTH).status_code == 200  # the admin token still
+
+
+def test_secrets_are_read_from_files(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from pydantic import ValidationError
+
+    from embedded_server.config import Settings
+
+    token = tmp_path / "token"
+    token.write_text("t0ken-from-a-file\n", encoding="utf-8")
+    database = tmp_path / "database_url"
+    database.write_text(f"sqlite:///{tmp_path / 'a.db'}", encoding="utf-8")
+    for name in ("ASSISTANT_API_TOKEN", "ASSISTANT_DATABASE_URL", "DATABASE_URL"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("ASSISTANT_API_TOKEN_FILE", str(token))
+    monkeypatch.setenv("ASSISTANT_DATABASE_URL_FILE", str(database))
+    settings = Settings()
+    assert settings.api_token.get_secret_value() == "t0ken-from-a-file"  # (its newline cut)
+    assert settings.database_url.get_secret_value().endswith("a.db")
+
+    monkeypatch.setenv("ASSISTANT_API_TOKEN", "another")  # both ways: refused, said why
+    with pytest.raises((ValueError, ValidationError), match="ASSISTANT_API_TOKEN_FILE, not both"):
+        Settings()
+    monkeypatch.delenv("ASSISTANT_API_TOKEN")
+    monkeypatch.setenv("ASSISTANT_API_TOKEN_FILE", str(tmp_path / "missing"))
+    with pytest.raises((ValueError, ValidationError), match="cannot read"):
+        Settings()
