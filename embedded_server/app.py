@@ -17,10 +17,11 @@ from contextlib import asynccontextmanager
 
 from fastapi import Depends, FastAPI
 from fastapi.middleware.cors import CORSMiddleware
+from fastapi.responses import JSONResponse
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from embedded_server import __version__
-from embedded_server.api.deps import require_token
+from embedded_server.api.deps import require_admin, require_token
 from embedded_server.api.routes import (
     chat,
     conversations,
@@ -93,7 +94,18 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         lifespan=lifespan,
         docs_url=None,  # the CSP forbids the scripts the interactive docs need
         redoc_url=None,
+        openapi_url="/openapi.json" if settings.openapi_public else None,
     )
+    if not settings.openapi_public:
+
+        @app.get(
+            "/openapi.json",
+            include_in_schema=False,
+            dependencies=[Depends(require_token), Depends(require_admin)],
+        )
+        async def openapi_for_the_admin() -> JSONResponse:
+            return JSONResponse(app.openapi())
+
     app.state.settings = settings
     app.state.backend = pool
     app.state.metrics = metrics

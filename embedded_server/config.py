@@ -185,6 +185,9 @@ class Settings(BaseSettings):
     trusted_proxies: Annotated[list[str], NoDecode] = Field(default_factory=list)
     # Clients that may read /metrics (addresses or networks): Prometheus in a container
     # network scrapes from one; the default is this machine only.
+    # /openapi.json for anyone (a desktop's server), or for the admin token only (the
+    # shipped Compose and Kubernetes files: the API's map is no stranger's business).
+    openapi_public: bool = True
     metrics_clients: Annotated[list[str], NoDecode] = Field(
         default_factory=lambda: ["127.0.0.0/8", "::1"]
     )

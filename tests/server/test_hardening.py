@@ -88,3 +88,17 @@ def test_secrets_are_read_from_files(tmp_path: Path, monkeypatch: pytest.MonkeyP
     monkeypatch.setenv("ASSISTANT_API_TOKEN_FILE", str(tmp_path / "missing"))
     with pytest.raises((ValueError, ValidationError), match="cannot read"):
         Settings()
+
+
+def test_the_openapi_schema_is_the_admins_where_not_public(make_client: MakeClient) -> None:
+    from tests.server.conftest import TOKEN
+
+    public = make_client()
+    assert public.get("/openapi.json").status_code == 200  # a desktop's server: anyone's
+    closed = make_client(openapi_public=False)  # the shipped Compose and Kubernetes files
+    assert closed.get("/openapi.json").status_code == 401
+    key = closed.post("/api/keys", json={"name": "dev"}, headers=AUTH).json()["key"]
+    as_key = {"Authorization": f"Bearer {key}"}
+    assert closed.get("/openapi.json", headers=as_key).status_code == 403
+    schema = closed.get("/openapi.json", headers={"Authorization": f"Bearer {TOKEN}"})
+    assert schema.status_code == 200 and "/v1/embeddings" in schema.json()["paths"]
