@@ -79,6 +79,8 @@ def test_the_server_reads_its_secrets_and_streams_through_the_ingress() -> None:
     } <= kinds  # fmt: skip
     backup = pod_spec(next(o for o in objects if o["kind"] == "CronJob"))["containers"][0]
     assert "backup create" in backup["args"][0] and "backup prune" in backup["args"][0]
+    backup_secrets = [e["name"] for e in backup["env"] if "valueFrom" in e]
+    assert backup_secrets == ["ASSISTANT_DATABASE_URL"]  # only what it uses: no API token
     server = next(o for o in objects if o["kind"] == "Deployment")
     container = pod_spec(server)["containers"][0]
     secrets = {
