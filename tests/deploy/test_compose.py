@@ -29,9 +29,15 @@ AUTH = {"Authorization": f"Bearer {TOKEN}"}
 
 
 def filled_env(tmp_path: Path) -> Path:
-    """``.env.example`` with the three secrets it asks for filled in."""
+    """``.env.example`` with the secrets it asks for filled in."""
     text = (COMPOSE / ".env.example").read_text()
-    for name in ("ASSISTANT_API_TOKEN", "POSTGRES_PASSWORD", "GRAFANA_ADMIN_PASSWORD"):
+    secrets = (
+        "ASSISTANT_API_TOKEN",
+        "POSTGRES_PASSWORD",
+        "REDIS_PASSWORD",
+        "GRAFANA_ADMIN_PASSWORD",
+    )
+    for name in secrets:
         text = re.sub(rf"^{name}=$", f"{name}=secret-{name.lower()}", text, flags=re.M)
     env = tmp_path / ".env"
     env.write_text(text)
@@ -59,6 +65,10 @@ def test_compose_file_passes_composes_schema_and_names_what_is_missing(tmp_path:
     assert "backup create" in services["backup"]["command"][0]
     assert services["app"]["deploy"]["replicas"] == 2
     assert services["app"]["read_only"] is True
+    assert "--requirepass" in services["redis"]["command"]  # a password on Redis too
+    redis_url = services["app"]["environment"]["ASSISTANT_REDIS_URL"]
+    assert redis_url == "redis://:secret-redis_password@redis:6379/0"
+    assert "ASSISTANT_API_TOKEN" not in services["backup"]["environment"]  # it never uses it
     gpu = services["ollama"]["deploy"]["resources"]["reservations"]["devices"][0]
     assert gpu["driver"] == "nvidia" and gpu["capabilities"] == ["gpu"]
     for name, service in services.items():  # pinned images, never latest
