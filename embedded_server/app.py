@@ -18,6 +18,7 @@ from contextlib import asynccontextmanager
 from fastapi import Depends, FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse
+from starlette.middleware.trustedhost import TrustedHostMiddleware
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from embedded_server import __version__
@@ -126,6 +127,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(
         ProtectionMiddleware, metrics=metrics, max_body_bytes=settings.max_body_bytes
     )
+    if settings.allowed_hosts != ["*"]:  # a wrong Host: 400, before anything else reads it
+        app.add_middleware(TrustedHostMiddleware, allowed_hosts=settings.allowed_hosts)
     if settings.trusted_proxies:  # outermost: every part sees the client's own address
         app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=settings.trusted_proxies)
     return app

@@ -185,6 +185,9 @@ class Settings(BaseSettings):
     trusted_proxies: Annotated[list[str], NoDecode] = Field(default_factory=list)
     # Clients that may read /metrics (addresses or networks): Prometheus in a container
     # network scrapes from one; the default is this machine only.
+    # The Host names a request may carry (a wrong one: 400); the local stack allows its
+    # loopback names only (a DNS-rebinding page then cannot reach it), "*" any.
+    allowed_hosts: Annotated[list[str], NoDecode] = Field(default_factory=lambda: ["*"])
     # /openapi.json for anyone (a desktop's server), or for the admin token only (the
     # shipped Compose and Kubernetes files: the API's map is no stranger's business).
     openapi_public: bool = True
@@ -239,6 +242,13 @@ class Settings(BaseSettings):
                     ipaddress.ip_network(item, strict=False)
                 except ValueError as exc:
                     raise ValueError(f"{item!r} is not an address or network") from exc
+        return value
+
+    @field_validator("allowed_hosts", mode="before")
+    @classmethod
+    def _host_list(cls, value: object) -> object:
+        if isinstance(value, str):
+            value = [part.strip() for part in value.split(",") if part.strip()]
         return value
 
     @field_validator("runners", mode="before")

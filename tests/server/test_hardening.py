@@ -102,3 +102,20 @@ def test_the_openapi_schema_is_the_admins_where_not_public(make_client: MakeClie
     assert closed.get("/openapi.json", headers=as_key).status_code == 403
     schema = closed.get("/openapi.json", headers={"Authorization": f"Bearer {TOKEN}"})
     assert schema.status_code == 200 and "/v1/embeddings" in schema.json()["paths"]
+
+
+def test_the_local_stacks_server_answers_loopback_names_only(make_client: MakeClient) -> None:
+    from elite_panel.core.kinds import RunnerKind
+    from elite_panel.core.paths import AppPaths
+    from elite_panel.core.profiles import Profile
+    from elite_panel.stack.runners import RunnerEndpoint, assistant_spec
+
+    endpoint = RunnerEndpoint(RunnerKind.OLLAMA, "http://127.0.0.1:11434", "ollama")
+    spec = assistant_spec(Profile(), endpoint, AppPaths.from_env({"ELITE_HOME": "/tmp/x"}), "t")
+    hosts = spec.env["ASSISTANT_ALLOWED_HOSTS"]  # what the supervisor gives the local server
+    client = make_client(allowed_hosts=hosts)
+    for good in ("127.0.0.1:8000", "localhost:8000", "localhost"):
+        assert client.get("/health", headers={"host": good}).status_code == 200, good
+    rebinding = client.get("/health", headers={"host": "attacker.example:8000"})
+    assert rebinding.status_code == 400  # a page that rebound its name to 127.0.0.1
+    assert make_client().get("/health").status_code == 200  # the default: any Host

@@ -253,6 +253,8 @@ def assistant_spec(
         "ASSISTANT_BACKEND_URL": runner.backend_url,
         "ASSISTANT_DATA_DIR": str(paths.server_data),
         "ASSISTANT_DATABASE_URL": paths.database_url(os.environ),  # where backups look
+        # loopback names only: a web page that rebinds its name to 127.0.0.1 is refused
+        "ASSISTANT_ALLOWED_HOSTS": "localhost,127.0.0.1,[::1]",
     }
     if profile.assistant.default_model:
         env["ASSISTANT_DEFAULT_MODEL"] = profile.assistant.default_model
