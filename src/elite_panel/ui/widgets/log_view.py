@@ -1,6 +1,9 @@
-"""A live log: follows the end unless turned off, searchable, copyable, bounded in size."""
+"""A live log: follows the end unless turned off, searchable, filterable (only the lines
+holding a text: a request id, say), copyable, bounded in size."""
 
 from __future__ import annotations
+
+from collections import deque
 
 from PySide6.QtGui import (
     QFontDatabase,
@@ -36,22 +39,28 @@ class LogView(QWidget):
         self.text.setLineWrapMode(QPlainTextEdit.LineWrapMode.NoWrap)
         # A font, not a style sheet: the view follows the theme's palette.
         self.text.setFont(QFontDatabase.systemFont(QFontDatabase.SystemFont.FixedFont))
+        self.lines: deque[str] = deque(maxlen=MAX_LINES)  # all of them, shown or filtered out
+        self.only = QCheckBox("Only these")
+        self.only.setToolTip("Show only the lines holding the search text (a request id)")
+        self.only.toggled.connect(self._refilter)
         self.follow = QCheckBox("Follow")
         self.follow.setChecked(True)
         self.search = QLineEdit()
         self.search.setPlaceholderText("Search (Enter: next, Shift+Enter: previous)")
         self.search.setClearButtonEnabled(True)
         self.search.returnPressed.connect(lambda: self.find_text(backward=False))
+        self.search.textChanged.connect(self._on_search_changed)
         QShortcut(QKeySequence("Shift+Return"), self.search, lambda: self.find_text(backward=True))
         self.not_found = QLabel()
         self.copy_button = QPushButton("Copy")
         self.copy_button.setToolTip("Copy the selection, or the whole log when nothing is selected")
         self.copy_button.clicked.connect(self.copy)
         self.clear_button = QPushButton("Clear")
-        self.clear_button.clicked.connect(self.text.clear)
+        self.clear_button.clicked.connect(self.reset)
         bar = QHBoxLayout()
         bar.addWidget(self.search, 1)
         bar.addWidget(self.not_found)
+        bar.addWidget(self.only)
         bar.addWidget(self.follow)
         bar.addWidget(self.copy_button)
         bar.addWidget(self.clear_button)
@@ -61,6 +70,9 @@ class LogView(QWidget):
         layout.addWidget(self.text)
 
     def append_line(self, line: str) -> None:
+        self.lines.append(line)
+        if self._hidden(line):
+            return
         bar = self.text.verticalScrollBar()
         keep = bar.value()
         self.text.appendPlainText(line)
@@ -70,7 +82,22 @@ class LogView(QWidget):
             bar.setValue(keep)
 
     def reset(self) -> None:
+        self.lines.clear()
         self.text.clear()
+
+    def _hidden(self, line: str) -> bool:
+        needle = self.search.text()
+        return self.only.isChecked() and bool(needle) and needle not in line
+
+    def _on_search_changed(self, _text: str) -> None:
+        if self.only.isChecked():
+            self._refilter()
+
+    def _refilter(self) -> None:
+        """Show again every kept line that the filter lets through."""
+        self.text.setPlainText("\n".join(line for line in self.lines if not self._hidden(line)))
+        if self.follow.isChecked():
+            self.text.verticalScrollBar().setValue(self.text.verticalScrollBar().maximum())
 
     def find_text(self, backward: bool = False) -> bool:
         needle = self.search.text()
