@@ -211,9 +211,9 @@ def test_down_stops_a_start_in_progress(home: Home) -> None:
         text=True,
     )
     try:
-        wait_for(
+        wait_for(  # (a first start converts the embedding model first: slow when loaded)
             lambda: home.daemon_pids() and status(home)["runner"]["state"] == "starting",
-            30,
+            90,
             "the start to be under way",
         )
         down = home.cli("stack", "down")
