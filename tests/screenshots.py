@@ -20,18 +20,9 @@ import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
+from elite_panel.cli import PAGES  # every page (the window's --page choices)
+
 REPO = Path(__file__).resolve().parents[1]
-PAGES = (
-    "chat",
-    "dashboard",
-    "stack",
-    "projects",
-    "models",
-    "settings",
-    "secrets",
-    "backups",
-    "welcome",
-)
 THEMES = ("light", "dark")
 SIZE = (1280, 720)
 PROMPT = "Write a Python function that reverses a list, with a docstring."

@@ -191,9 +191,6 @@ class ProjectsAdapter(QObject):
         """Stop indexing ``name``: what was written stays, the next run goes on from it."""
         self._tasks.cancel(f"index:{name}")
 
-    def indexing(self, name: str) -> bool:
-        return self._tasks.running(f"index:{name}")
-
     async def _index(self, name: str) -> None:
         indexer = None
         try:

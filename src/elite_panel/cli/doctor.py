@@ -307,7 +307,10 @@ def write_bundle(target: Path, paths: AppPaths, profile_name: str, checks: list[
     members = {
         "versions.json": json.dumps(versions, indent=2),
         "doctor.json": json.dumps([asdict(c) for c in checks], indent=2),
-        "gpu.json": json.dumps(asdict(_gpu()), indent=2),
+        # the check made above (NVML opened once), or now where the profile stopped it
+        "gpu.json": json.dumps(
+            asdict(next((c for c in checks if c.name == "gpu"), None) or _gpu()), indent=2
+        ),
     }
     profile_file = paths.profiles / f"{profile_name}.toml"
     if profile_file.is_file():
