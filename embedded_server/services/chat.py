@@ -352,8 +352,10 @@ class ChatService:
         runner's errors."""
         self._within_limits(model, {})  # a model the key may not use: refused
         self._waits_ahead(model)
-        limited = self._key_limits()
-        admitted = await limited[0].admit(limited[2], limited[1], 0) if limited else None
+        quotas, admitted = None, None
+        if (limited := self._key_limits()) is not None:
+            quotas, limits, key = limited
+            admitted = await quotas.admit(key, limits, 0)
         caller = self.store.owner or ADMIN_LABEL
         CALLER.set(caller)
         embedded: Embeddings | None = None
@@ -361,8 +363,8 @@ class ChatService:
             embedded = await self.backend.embed(model, texts)
         finally:
             tokens = embedded.prompt_tokens if embedded else 0
-            if limited and admitted:
-                await limited[0].release(admitted, tokens)
+            if quotas is not None and admitted is not None:
+                await quotas.release(admitted, tokens)
             if self.usage is not None:
                 try:
                     await self.usage.record(caller, model, tokens, 0, embedded is None)

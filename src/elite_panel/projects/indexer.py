@@ -98,7 +98,7 @@ class Indexer:
             await asyncio.to_thread(self.index.remove_files, list(self.index.files()))
             await asyncio.to_thread(self.index.set_meta, "model", self.model)
             only = None
-        changed, gone, skipped = await asyncio.to_thread(self._changes, only)
+        known, changed, gone, skipped = await asyncio.to_thread(self._changes, only)
         progress.files_total, progress.skipped = len(changed), skipped
         await asyncio.to_thread(self.index.set_skipped, skipped, only is None)
         if gone:
@@ -108,7 +108,7 @@ class Indexer:
         batch: list[_Pending] = []
         for path in changed:
             progress.current = self.files.relative(path)
-            pending = await asyncio.to_thread(self._read, path, progress)
+            pending = await asyncio.to_thread(self._read, path, known, progress)
             if pending is None:
                 progress.files_done += 1
                 continue
@@ -121,8 +121,11 @@ class Indexer:
         self.on_progress(progress)
         return progress
 
-    def _changes(self, only: Iterable[Path] | None) -> tuple[list[Path], list[str], list[Skipped]]:
-        """The files to read again, the indexed paths that are gone, what is skipped."""
+    def _changes(
+        self, only: Iterable[Path] | None
+    ) -> tuple[dict[str, FileState], list[Path], list[str], list[Skipped]]:
+        """What the index holds, the files to read again, the indexed paths that are gone,
+        what is skipped."""
         known = self.index.files()
         read_skips = self.index.read_skips()
         changed, skipped, present = [], [], set()
@@ -153,7 +156,7 @@ class Indexer:
         else:
             asked = {self._relative_or_none(p) for p in only} - {None}
             gone = [p for p in tracked if p in asked and p not in present]
-        return changed, [str(p) for p in gone], skipped
+        return known, changed, [str(p) for p in gone], skipped
 
     def _ignored(self, path: Path) -> bool:
         """Whether a path a watcher saw is outside what is indexed (.gitignore, .git...)."""
@@ -169,8 +172,9 @@ class Indexer:
         except ValueError:
             return None
 
-    def _read(self, path: Path, progress: Progress) -> _Pending | None:
-        """A changed file read and chunked (None: unchanged after all, or not text)."""
+    def _read(self, path: Path, known: dict[str, FileState], progress: Progress) -> _Pending | None:
+        """A changed file read and chunked (None: unchanged after all, or not text);
+        ``known``: what the index held when the run began."""
         relative = self.files.relative(path)
         stat = path.stat()
         text, why = self.files.read(path)
@@ -180,8 +184,8 @@ class Indexer:
             self.index.skip_read(why, stat.st_mtime_ns, stat.st_size)
             return None
         state = FileState(stat.st_mtime_ns, stat.st_size, hashlib.sha256(text.encode()).hexdigest())
-        known = self.index.files().get(relative)
-        if known is not None and known.digest == state.digest:
+        before = known.get(relative)
+        if before is not None and before.digest == state.digest:
             self.index.touch_file(relative, state)
             return None
         return _Pending(relative, state, chunk(relative, text))
