@@ -109,7 +109,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return asyncio.run(_keys(settings, args))
     if args.command == "backup":
         return _backup(settings, args)
-    uvicorn.run(
+    config = uvicorn.Config(
         create_app(settings),
         host=settings.host,
         port=settings.port,
@@ -117,6 +117,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         access_log=False,
         proxy_headers=False,  # X-Forwarded-For only from ASSISTANT_TRUSTED_PROXIES (the app's)
     )
+    sockets = None
+    if settings.metrics_port:  # one server, two sockets: the app tells them apart
+        metrics = uvicorn.Config(config.app, host=settings.host, port=settings.metrics_port)
+        sockets = [config.bind_socket(), metrics.bind_socket()]
+    uvicorn.Server(config).run(sockets=sockets)
     return 0
 
 

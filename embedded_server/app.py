@@ -41,7 +41,7 @@ from embedded_server.db.store import ConversationStore
 from embedded_server.db.usage import UsageStore
 from embedded_server.errors import install_error_handlers
 from embedded_server.metrics import ServerMetrics
-from embedded_server.middleware import ProtectionMiddleware
+from embedded_server.middleware import MetricsPortMiddleware, ProtectionMiddleware
 from embedded_server.quotas import Quotas
 from embedded_server.ratelimit import RateLimiter
 from embedded_server.services.chat import ChatService
@@ -131,6 +131,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.add_middleware(TrustedHostMiddleware, allowed_hosts=settings.allowed_hosts)
     if settings.trusted_proxies:  # outermost: every part sees the client's own address
         app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=settings.trusted_proxies)
+    if settings.metrics_port:
+        app.add_middleware(
+            MetricsPortMiddleware,
+            metrics=metrics,
+            port=settings.metrics_port,
+            clients=settings.metrics_clients,
+        )
     return app
 
 

@@ -183,17 +183,20 @@ class Settings(BaseSettings):
     key_defaults: KeyLimits = Field(default_factory=KeyLimits)
     # Peers whose X-Forwarded-For is believed (addresses or networks, comma-separated).
     trusted_proxies: Annotated[list[str], NoDecode] = Field(default_factory=list)
-    # Clients that may read /metrics (addresses or networks): Prometheus in a container
-    # network scrapes from one; the default is this machine only.
     # The Host names a request may carry (a wrong one: 400); the local stack allows its
     # loopback names only (a DNS-rebinding page then cannot reach it), "*" any.
     allowed_hosts: Annotated[list[str], NoDecode] = Field(default_factory=lambda: ["*"])
     # /openapi.json for anyone (a desktop's server), or for the admin token only (the
     # shipped Compose and Kubernetes files: the API's map is no stranger's business).
     openapi_public: bool = True
+    # Clients that may read /metrics (addresses or networks): Prometheus in a container
+    # network scrapes from one; the default is this machine only.
     metrics_clients: Annotated[list[str], NoDecode] = Field(
         default_factory=lambda: ["127.0.0.0/8", "::1"]
     )
+    # /metrics on a port of their own (0: on the API's port, a desktop's server), which
+    # nginx and the Ingress do not route; the API's port then answers /metrics with 404.
+    metrics_port: int = Field(default=0, ge=0, le=65535)
     data_dir: Path = Path("data")
     # The built-in runner's GGUF folder (imports go there), its bundled model and its
     # bundled embedding model (never deleted); set by the supervisor when the runner is the
@@ -269,6 +272,12 @@ class Settings(BaseSettings):
         names = [runner.name for runner in self.runners]
         if len(names) != len(set(names)):
             raise ValueError("ASSISTANT_RUNNERS: two runners have the same name")
+        return self
+
+    @model_validator(mode="after")
+    def _metrics_port_apart(self) -> Settings:
+        if self.metrics_port and self.metrics_port == self.port:
+            raise ValueError("ASSISTANT_METRICS_PORT must differ from ASSISTANT_PORT (or be 0)")
         return self
 
     def runner_specs(self) -> list[RunnerSpec]:

@@ -1,6 +1,6 @@
-"""One pure-ASGI middleware for what every request needs: its request id, security
-headers, the body size limit, the HTTP metrics and one access line when it ends (the rate
-limit needs to know who asks: see ``api/deps.py``).
+"""Pure-ASGI middleware: one for what every request needs (its request id, security
+headers, the body size limit, the HTTP metrics and one access line when it ends; the rate
+limit needs to know who asks: see ``api/deps.py``), one for the metrics' own port.
 
 Pure ASGI (not ``BaseHTTPMiddleware``) so that streamed answers pass through untouched.
 """
@@ -12,10 +12,13 @@ import logging
 import time
 from typing import Any
 
+from prometheus_client import CONTENT_TYPE_LATEST
 from starlette.exceptions import HTTPException
+from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from embedded_server.errors import code_for, openai_body
+from embedded_server.config import in_networks
+from embedded_server.errors import code_for, error_response, openai_body
 from embedded_server.logging_setup import REQUEST, request_id
 from embedded_server.metrics import ServerMetrics
 
@@ -34,6 +37,36 @@ SECURITY_HEADERS = [
 class _BodyTooLarge(HTTPException):
     """Raised while the body streams in; an HTTPException, so FastAPI's body parsing lets
     it through to the JSON error handler."""
+
+
+class MetricsPortMiddleware:
+    """``/metrics`` alone on their own port (``ASSISTANT_METRICS_PORT``), for
+    ``ASSISTANT_METRICS_CLIENTS``; the API's port answers ``/metrics`` with 404.
+
+    Outermost: the metrics' port is scraped directly (no proxy, no Host check)."""
+
+    def __init__(self, app: ASGIApp, metrics: ServerMetrics, port: int, clients: list[str]) -> None:
+        self.app = app
+        self.metrics = metrics
+        self.port = port
+        self.clients = clients
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        on_metrics_port = (
+            scope["type"] == "http" and (scope.get("server") or ("", 0))[1] == self.port
+        )
+        if scope["type"] != "http" or (not on_metrics_port and scope["path"] != "/metrics"):
+            await self.app(scope, receive, send)
+            return
+        client = (scope.get("client") or ("", 0))[0]
+        response: Response
+        if not on_metrics_port or scope["path"] != "/metrics":
+            response = error_response(404, "not found")
+        elif not in_networks(client, self.clients):
+            response = error_response(403, "metrics are not served to this address")
+        else:
+            response = Response(self.metrics.render(), media_type=CONTENT_TYPE_LATEST)
+        await response(scope, receive, send)
 
 
 class ProtectionMiddleware:

@@ -79,19 +79,14 @@ def test_the_server_reads_its_secrets_and_streams_through_the_ingress() -> None:
     } <= kinds  # fmt: skip
     backup = pod_spec(next(o for o in objects if o["kind"] == "CronJob"))["containers"][0]
     assert "backup create" in backup["args"][0] and "backup prune" in backup["args"][0]
-    backup_secrets = [e["name"] for e in backup["env"] if "valueFrom" in e]
-    assert backup_secrets == ["ASSISTANT_DATABASE_URL"]  # only what it uses: no API token
+    backup_job = next(o for o in objects if o["kind"] == "CronJob")
+    assert secret_files(backup_job) == {"ASSISTANT_DATABASE_URL_FILE": "database-url"}
     server = next(o for o in objects if o["kind"] == "Deployment")
     container = pod_spec(server)["containers"][0]
-    secrets = {
-        e["name"]: e["valueFrom"]["secretKeyRef"]
-        for e in container["env"]
-        if "secretKeyRef" in e.get("valueFrom", {})
-    }
-    assert set(secrets) == {
-        "ASSISTANT_API_TOKEN",
-        "ASSISTANT_DATABASE_URL",
-        "ASSISTANT_REDIS_URL",
+    assert secret_files(server) == {
+        "ASSISTANT_API_TOKEN_FILE": "api-token",
+        "ASSISTANT_DATABASE_URL_FILE": "database-url",
+        "ASSISTANT_REDIS_URL_FILE": "redis-url",
     }
     assert container["livenessProbe"]["httpGet"]["path"] == "/health"
     assert container["readinessProbe"]["httpGet"]["path"] == "/ready"
@@ -103,6 +98,73 @@ def test_the_server_reads_its_secrets_and_streams_through_the_ingress() -> None:
     settings = {k.removeprefix("ASSISTANT_").lower(): v for k, v in config.items()}
     settings.pop("log_format")
     Settings(**settings, api_token="from-the-secret")  # the server accepts its configuration
+
+
+def secret_files(workload: dict[str, Any]) -> dict[str, str]:
+    """The ``*_FILE`` variables of a workload's container and the Secret key each reads;
+    no secret in its environment, and its volume holds those keys and no other."""
+    spec = pod_spec(workload)
+    container = spec["containers"][0]
+    assert not [e for e in container["env"] if "secretKeyRef" in e.get("valueFrom", {})]
+    mount = next(m for m in container["volumeMounts"] if m["name"] == "secrets")
+    volume = next(v for v in spec["volumes"] if v["name"] == "secrets")["secret"]
+    mounted = {item["path"]: item["key"] for item in volume["items"]}
+    files = {
+        e["name"]: e["value"].removeprefix(mount["mountPath"] + "/")
+        for e in container["env"]
+        if e["name"].endswith("_FILE")
+    }
+    assert sorted(files.values()) == sorted(mounted)  # each mounted key is read
+    return {name: mounted[path] for name, path in files.items()}
+
+
+def test_metrics_have_their_own_port_which_nothing_routes() -> None:
+    objects = render("overlays/single-gpu")
+    config = next(o for o in objects if o["kind"] == "ConfigMap")["data"]
+    server = next(o for o in objects if o["kind"] == "Deployment")
+    ports = {p["name"]: p["containerPort"] for p in pod_spec(server)["containers"][0]["ports"]}
+    assert ports["metrics"] == int(config["ASSISTANT_METRICS_PORT"]) != ports["http"]
+    annotations = server["spec"]["template"]["metadata"]["annotations"]
+    assert annotations["prometheus.io/port"] == str(ports["metrics"])
+    service = next(
+        o for o in objects if o["kind"] == "Service" and o["metadata"]["name"] == "assistant"
+    )
+    assert [p["targetPort"] for p in service["spec"]["ports"]] == ["http"]  # the Ingress's
+    policy = next(
+        o for o in objects if o["metadata"]["name"] == "assistant" and o["kind"] == "NetworkPolicy"
+    )
+    allowed = {
+        rule["from"][0]["namespaceSelector"]["matchLabels"]["kubernetes.io/metadata.name"]: [
+            p["port"] for p in rule["ports"]
+        ]
+        for rule in policy["spec"]["ingress"]
+    }
+    assert allowed == {"ingress-nginx": ["http"], "monitoring": ["metrics"]}
+
+
+@pytest.mark.parametrize("where", ["overlays/single-gpu", "overlays/multi-gpu"])
+def test_only_the_server_pods_reach_ollama(where: str) -> None:
+    objects = render(where)
+    ollama = next(o for o in objects if o["kind"] == "StatefulSet")
+    server = next(o for o in objects if o["kind"] == "Deployment")
+    server_labels = server["spec"]["template"]["metadata"]["labels"]
+    ollama_labels = ollama["spec"]["template"]["metadata"]["labels"]
+
+    def selects(selector: dict[str, Any], labels: dict[str, str]) -> bool:
+        return selector["matchLabels"].items() <= labels.items()
+
+    policies = [
+        o
+        for o in objects
+        if o["kind"] == "NetworkPolicy" and selects(o["spec"]["podSelector"], ollama_labels)
+    ]
+    assert len(policies) == 1 and policies[0]["spec"]["policyTypes"] == ["Ingress"]
+    (rule,) = policies[0]["spec"]["ingress"]
+    (peer,) = rule["from"]  # one peer: pods of this namespace, no namespaceSelector
+    assert set(peer) == {"podSelector"} and selects(peer["podSelector"], server_labels)
+    backup = next(o for o in objects if o["kind"] == "CronJob")["spec"]["jobTemplate"]
+    backup_labels = backup["spec"]["template"]["metadata"]["labels"]
+    assert not selects(peer["podSelector"], backup_labels)  # not even the backups
 
 
 def test_single_gpu_has_one_ollama_on_one_gpu() -> None:

@@ -119,3 +119,52 @@ def test_the_local_stacks_server_answers_loopback_names_only(make_client: MakeCl
     rebinding = client.get("/health", headers={"host": "attacker.example:8000"})
     assert rebinding.status_code == 400  # a page that rebound its name to 127.0.0.1
     assert make_client().get("/health").status_code == 200  # the default: any Host
+
+
+def test_metrics_on_their_own_port_and_not_on_the_apis(tmp_path: Path) -> None:
+    """The real command with ``ASSISTANT_METRICS_PORT``: one server, two sockets."""
+    import subprocess
+    import sys
+
+    import httpx
+
+    from tests.conftest import wait_for
+    from tests.fakes.ollama_double import OllamaDouble, build_app, free_port, serve_in_thread
+    from tests.server.conftest import run_server
+
+    api_port, metrics_port = free_port(), free_port()
+    env = {
+        **os.environ,
+        "ASSISTANT_PORT": str(api_port),
+        "ASSISTANT_METRICS_PORT": str(metrics_port),
+        "ASSISTANT_ALLOWED_HOSTS": "localhost",  # Prometheus scrapes by address: not checked
+        "ASSISTANT_DATA_DIR": str(tmp_path),
+        "ASSISTANT_RATE_LIMIT": "off",
+    }
+    same = run_server({**env, "ASSISTANT_METRICS_PORT": str(api_port)}, "migrate")
+    assert same.returncode == 2 and "ASSISTANT_METRICS_PORT must differ" in same.stderr
+    for url in serve_in_thread(build_app(OllamaDouble())):
+        env["ASSISTANT_BACKEND_URL"] = url
+        server = subprocess.Popen([sys.executable, "-m", "embedded_server"], env=env)
+        api, metrics = f"http://localhost:{api_port}", f"http://127.0.0.1:{metrics_port}"
+        try:
+            wait_for(lambda: _answers(f"{api}/health"), 30, "the assistant server")
+            assert httpx.get(f"{api}/api/models").status_code == 200  # (counted below)
+            assert httpx.get(f"{api}/metrics").status_code == 404  # nginx routes this port
+            scraped = httpx.get(f"{metrics}/metrics")
+            assert scraped.status_code == 200
+            assert 'endpoint="/api/models"' in scraped.text
+            for elsewhere in ("/health", "/api/models", "/v1/models"):
+                assert httpx.get(f"{metrics}{elsewhere}").status_code == 404, elsewhere
+        finally:
+            server.terminate()
+            server.wait(timeout=15)
+
+
+def _answers(url: str) -> bool:
+    import httpx
+
+    try:
+        return httpx.get(url, timeout=1).is_success
+    except httpx.HTTPError:
+        return False
