@@ -10,9 +10,11 @@ from __future__ import annotations
 import asyncio
 import json
 import re
+import shutil
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -20,6 +22,7 @@ import yaml
 
 from embedded_server.app import create_app
 from embedded_server.config import Settings
+from tests.conftest import wait_for
 from tests.deploy.compose_nginx import COMPOSE, compose_nginx
 from tests.deploy.test_monitoring import need
 from tests.fakes.ollama_double import OllamaDouble, build_app, serve_in_thread
@@ -28,47 +31,29 @@ TOKEN = "compose-test-token"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
 
 
-def filled_env(tmp_path: Path) -> Path:
-    """``.env.example`` with the secrets it asks for filled in."""
-    text = (COMPOSE / ".env.example").read_text()
-    secrets = (
-        "ASSISTANT_API_TOKEN",
-        "POSTGRES_PASSWORD",
-        "REDIS_PASSWORD",
-        "GRAFANA_ADMIN_PASSWORD",
-    )
-    for name in secrets:
-        text = re.sub(rf"^{name}=$", f"{name}=secret-{name.lower()}", text, flags=re.M)
-    env = tmp_path / ".env"
-    env.write_text(text)
-    return env
-
-
-def compose_config(env: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [need("docker-compose"), "--env-file", str(env), "-f", "compose.yaml", "config"],
+def compose_config() -> dict[str, Any]:
+    """``compose.yaml`` as Compose reads it with ``.env.example``'s values."""
+    done = subprocess.run(
+        [need("docker-compose"), "--env-file", ".env.example", "-f", "compose.yaml", "config"],
         cwd=COMPOSE,
         capture_output=True,
         text=True,
         timeout=60,
     )
-
-
-def test_compose_file_passes_composes_schema_and_names_what_is_missing(tmp_path: Path) -> None:
-    done = compose_config(filled_env(tmp_path))
     assert done.returncode == 0, done.stderr
-    config = yaml.safe_load(done.stdout)
-    services = config["services"]
+    config: dict[str, Any] = yaml.safe_load(done.stdout)
+    return config
+
+
+def test_compose_file_passes_composes_schema() -> None:
+    services = compose_config()["services"]
     assert set(services) == {
-        *("app", "backup", "postgres", "redis", "ollama", "nginx", "prometheus", "grafana"),
+        *("app", "backup", "postgres", "redis", "ollama", "nginx"),
+        *("prometheus", "alertmanager", "grafana"),
     }
     assert "backup create" in services["backup"]["command"][0]
     assert services["app"]["deploy"]["replicas"] == 2
     assert services["app"]["read_only"] is True
-    assert "--requirepass" in services["redis"]["command"]  # a password on Redis too
-    redis_url = services["app"]["environment"]["ASSISTANT_REDIS_URL"]
-    assert redis_url == "redis://:secret-redis_password@redis:6379/0"
-    assert "ASSISTANT_API_TOKEN" not in services["backup"]["environment"]  # it never uses it
     gpu = services["ollama"]["deploy"]["resources"]["reservations"]["devices"][0]
     assert gpu["driver"] == "nvidia" and gpu["capabilities"] == ["gpu"]
     for name, service in services.items():  # pinned images, never latest
@@ -77,10 +62,113 @@ def test_compose_file_passes_composes_schema_and_names_what_is_missing(tmp_path:
     for variable in set(re.findall(r"\$\{([A-Z_]+)", (COMPOSE / "compose.yaml").read_text())):
         assert re.search(rf"^{variable}=", example, re.M), f"{variable} is not in .env.example"
 
-    empty = tmp_path / "empty.env"
-    empty.write_text("")
-    refused = compose_config(empty)
-    assert refused.returncode != 0 and "set ASSISTANT_API_TOKEN in .env" in refused.stderr
+
+SECRET_WORDS = re.compile(r"PASSWORD|TOKEN|SECRET|_URL$|CREDENTIALS")
+
+
+def test_every_service_is_hardened_and_gets_only_its_secrets_as_files() -> None:
+    services = compose_config()["services"]
+    for name, service in services.items():
+        assert service["cap_drop"] == ["ALL"] and "cap_add" not in service, name
+        assert "no-new-privileges:true" in service["security_opt"], name
+        for variable in service.get("environment", {}):
+            if SECRET_WORDS.search(variable) and not variable.endswith("_FILE"):
+                # only the runners' and a bucket's addresses, never a secret's value
+                assert variable in ("ASSISTANT_BACKEND_URL", "AWS_ENDPOINT_URL"), (name, variable)
+    # non-root wherever the image allows: ours (USER 10001), its own user, or the image's
+    root_by_default = {"postgres", "redis"}
+    assert {services[n].get("user") for n in root_by_default} == {"postgres", "redis"}
+    assert services["nginx"]["image"].startswith("nginxinc/nginx-unprivileged:")
+    assert "user" not in services["ollama"]  # its image keeps its models under /root
+    secrets = {
+        name: {s["source"] if isinstance(s, dict) else s for s in service.get("secrets", [])}
+        for name, service in services.items()
+    }
+    assert secrets == {
+        "app": {"api_token", "database_url", "redis_url"},
+        "backup": {"database_url", "aws_credentials"},  # no API token: it never uses it
+        "postgres": {"postgres_password"},
+        "redis": {"redis.conf"},
+        "grafana": {"grafana_admin_password"},
+        **{name: set() for name in ("ollama", "nginx", "prometheus", "alertmanager")},
+    }
+
+
+def test_only_the_replicas_reach_ollama_and_nginx_never_the_metrics() -> None:
+    config = compose_config()
+    services, networks = config["services"], config["networks"]
+    members = {
+        network: {name for name, s in services.items() if network in s["networks"]}
+        for network in networks
+    }
+    assert members["runners"] == {"app", "ollama"} and networks["runners"]["internal"] is True
+    assert members["ollama-egress"] == {"ollama"}  # model pulls: no other service there
+    assert set(services["ollama"]["networks"]) == {"runners", "ollama-egress"}
+    assert "ports" not in services["ollama"]
+    assert members["data"] == {"app", "backup", "postgres", "redis"}
+    assert networks["data"]["internal"] is True
+    assert "nginx" not in members["monitoring"] and "prometheus" not in members["edge"]
+    app = services["app"]["environment"]
+    monitoring = networks["monitoring"]["ipam"]["config"][0]["subnet"]
+    assert app["ASSISTANT_METRICS_CLIENTS"] == monitoring
+    scrape = yaml.safe_load((COMPOSE.parent / "monitoring" / "prometheus.yml").read_text())
+    targets = next(
+        job["static_configs"][0]["targets"]
+        for job in scrape["scrape_configs"]
+        if job["job_name"] == "elite-coding-assistant"
+    )
+    assert targets == [f"app:{app['ASSISTANT_METRICS_PORT']}"]
+
+
+def test_make_secrets_writes_files_that_work_together(tmp_path: Path) -> None:
+    """``make-secrets.sh`` in a copy of the folder: its files 0644 in a 0700 folder, kept
+    when run again; Debian's redis-server started with the Compose service's own command
+    asks for the password in ``redis.conf``, which ``redis_url`` carries."""
+    import redis
+
+    from tests.fakes.ollama_double import free_port
+
+    folder = tmp_path / "compose"
+    shutil.copytree(COMPOSE, folder, ignore=shutil.ignore_patterns("secrets", "certs", ".env"))
+    subprocess.run(["sh", str(folder / "make-secrets.sh")], check=True, capture_output=True)
+    secrets = folder / "secrets"
+    assert oct(secrets.stat().st_mode & 0o777) == "0o700"
+    before = {p.name: p.read_text() for p in secrets.iterdir()}
+    assert {oct(p.stat().st_mode & 0o777) for p in secrets.iterdir()} == {"0o644"}
+    subprocess.run(["sh", str(folder / "make-secrets.sh")], check=True, capture_output=True)
+    assert {p.name: p.read_text() for p in secrets.iterdir()} == before  # nothing replaced
+    password = before["postgres_password"].strip()
+    assert before["database_url"].strip() == f"postgresql://elite:{password}@postgres:5432/elite"
+
+    service = compose_config()["services"]["redis"]
+    port = free_port()
+    argv = [
+        need("redis-server"),
+        *[
+            str(secrets / "redis.conf") if a == "/run/secrets/redis.conf" else a
+            for a in service["command"][1:]
+        ],
+        *("--port", str(port), "--bind", "127.0.0.1"),
+    ]
+    server = subprocess.Popen(argv, stdout=subprocess.DEVNULL)
+    url = before["redis_url"].strip().replace("@redis:6379", f"@127.0.0.1:{port}")
+    try:
+        wait_for(lambda: _pings(url), 15, "redis-server")
+        anonymous = redis.Redis(port=port)
+        with pytest.raises(redis.AuthenticationError):
+            anonymous.ping()
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+
+
+def _pings(url: str) -> bool:
+    import redis
+
+    try:
+        return bool(redis.Redis.from_url(url).ping())
+    except redis.ConnectionError:
+        return False
 
 
 @pytest.fixture
@@ -146,7 +234,30 @@ def test_nginx_terminates_tls_limits_requests_and_hides_metrics(
     # 10/s with bursts of 20: the burst passes, and the rest (all but what refills while
     # they arrive) is refused
     assert codes.count(200) >= 20 and codes.count(429) >= 10 and set(codes) == {200, 429}
-    assert "strict-transport-security" in httpx.get(f"{url}/health", verify=False).headers
+
+
+def test_nginx_sends_the_guides_security_headers_once_on_every_answer(
+    behind_nginx: tuple[str, str, OllamaDouble],
+) -> None:
+    url = behind_nginx[0]
+    expected = {
+        "strict-transport-security": "max-age=31536000; includeSubDomains",
+        "x-frame-options": "DENY",
+        "x-content-type-options": "nosniff",
+        "referrer-policy": "no-referrer",
+        "content-security-policy": "default-src 'none'; frame-ancestors 'none'",
+        "permissions-policy": "geolocation=(), microphone=(), camera=()",
+    }
+    with httpx.Client(verify=False, timeout=10) as client:
+        answers = {
+            "a replica's": client.get(f"{url}/health"),
+            "a replica's error": client.get(f"{url}/api/models"),  # 401
+            "nginx's own": client.get(f"{url}/metrics"),  # 404
+        }
+    assert [a.status_code for a in answers.values()] == [200, 401, 404]
+    for what, answer in answers.items():
+        for header, value in expected.items():
+            assert answer.headers.get_list(header) == [value], (what, header)
 
 
 def test_env_example_explains_every_variable() -> None:
