@@ -49,7 +49,7 @@ start_test_services() {
     # gnome-keyring + dbus: the real Secret Service for the secrets tests.
     # nginx: the load balancer of the cluster tests (tests/cluster).
     want postgresql redis-server wrk gnome-keyring dbus-daemon dbus libsecret-tools nginx-light \
-        prometheus docker-compose openssl
+        prometheus prometheus-alertmanager docker-compose openssl
     system_packages_install
     local cluster
     cluster=$(pg_lsclusters --no-header 2>/dev/null | awk 'NR==1 {print $1" "$2}')

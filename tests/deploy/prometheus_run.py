@@ -42,12 +42,18 @@ def running_prometheus(
     exporter: str,
     history: str = "",
     rules: Callable[[dict[str, Any]], None] | None = None,
+    alertmanager: str = "",
 ) -> Iterator[str]:
     """Prometheus scraping ``server`` and ``exporter`` (host:port) every second; yields
     its URL once both are scraped. ``history``: OpenMetrics text written into its database
-    first; ``rules``: changes the alert rules' copy (a shorter ``for:``)."""
+    first; ``rules``: changes the alert rules' copy (a shorter ``for:``); ``alertmanager``:
+    where its alerts go (host:port; none without it)."""
     config = yaml.safe_load((MONITORING / "prometheus.yml").read_text())
     config["global"] = {"scrape_interval": "1s", "evaluation_interval": "1s"}
+    if alertmanager:
+        config["alerting"]["alertmanagers"][0]["static_configs"] = [{"targets": [alertmanager]}]
+    else:
+        del config["alerting"]
     config["scrape_configs"][0]["static_configs"] = [{"targets": [server]}]
     config["scrape_configs"][0]["scrape_interval"] = "1s"
     config["scrape_configs"][1]["static_configs"] = [{"targets": [exporter]}]

@@ -15,7 +15,6 @@ import shutil
 import signal
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -26,13 +25,11 @@ from elite_panel.monitor import exporter
 from elite_panel.monitor.collector import Collector
 from elite_panel.monitor.nvml import GpuReader
 from elite_panel.monitor.sample import Sample
-from embedded_server.app import create_app
-from embedded_server.config import Settings
 from embedded_server.metrics import ServerMetrics
 from tests.conftest import Home, wait_for
 from tests.deploy.prometheus_run import MONITORING, query, quietly, running_prometheus
 from tests.fakes.nvml_double import ReplayNvml
-from tests.fakes.ollama_double import OllamaDouble, build_app, free_port, serve_in_thread
+from tests.fakes.ollama_double import free_port
 
 # PromQL's own words: functions, aggregations, keywords (what is not a metric name).
 PROMQL = {
@@ -141,15 +138,6 @@ def test_the_exporter_speaks_dcgm_and_the_guides_names() -> None:
     assert families["cpu_usage_percent"].samples[0].value == sample.host.cpu_percent
     with pytest.raises(ValueError, match="HOST:PORT"):
         exporter.parse_listen("9401")
-
-
-@pytest.fixture
-def server_url(tmp_path: Path) -> Iterator[str]:
-    double = OllamaDouble()
-    for url in serve_in_thread(build_app(double)):
-        double.url = url
-        settings = Settings(backend_url=url, data_dir=tmp_path / "srv", rate_limit="off")
-        yield from serve_in_thread(create_app(settings))
 
 
 def test_a_real_prometheus_scrapes_the_server_and_the_exporter(
