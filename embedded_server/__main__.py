@@ -57,17 +57,26 @@ def build_parser() -> argparse.ArgumentParser:
     key_actions.add_parser("revoke", help="refused at once on every replica").add_argument("name")
     backup = commands.add_parser("backup", help="verified backups of the server's database")
     backup_actions = backup.add_subparsers(dest="action", metavar="ACTION", required=True)
-    backup_actions.add_parser("create", help="a new archive in ASSISTANT_BACKUP_DIR")
-    backup_actions.add_parser("list", help="the archives, newest first")
+    bucket = "s3://BUCKET/PREFIX"
+    create = backup_actions.add_parser("create", help="a new archive in ASSISTANT_BACKUP_DIR")
+    create.add_argument(
+        "--to", metavar=bucket, help="also upload it there (default ASSISTANT_BACKUP_TO)"
+    )
+    listing = backup_actions.add_parser("list", help="the archives, newest first")
+    listing.add_argument("--from", dest="source", metavar=bucket, help="those in a bucket")
     backup_actions.add_parser("verify", help="check every member").add_argument("archive")
     restore = backup_actions.add_parser(
         "restore", help="replace the database by an archive's (a backup of it is made first)"
     )
-    restore.add_argument("archive")
+    restore.add_argument("archive", help="a file, or with --from an archive's name")
+    restore.add_argument("--from", dest="source", metavar=bucket, help="fetch it from a bucket")
     restore.add_argument("--yes", action="store_true", help="do it (the database is replaced)")
     prune = backup_actions.add_parser("prune", help="delete what the retention does not keep")
     prune.add_argument("--keep-last", type=int, help="default ASSISTANT_BACKUP_KEEP_LAST (10)")
     prune.add_argument("--keep-daily", type=int, help="default ASSISTANT_BACKUP_KEEP_DAILY (7)")
+    prune.add_argument(
+        "--to", metavar=bucket, help="the bucket's too (default ASSISTANT_BACKUP_TO)"
+    )
     return parser
 
 
@@ -257,12 +266,15 @@ async def _usage(database: Database, args: argparse.Namespace) -> int:
 
 def _backup(settings: Settings, args: argparse.Namespace) -> int:
     from embedded_server.backups import BackupFailed
+    from embedded_server.backups.offsite import Bucket
     from embedded_server.backups.server import ServerBackups
 
     folder = settings.backup_dir or settings.data_dir / "backups"
     backups = ServerBackups(settings.sqlalchemy_url(), folder)
     out = sys.stdout.write
     try:
+        target = getattr(args, "to", None) or settings.backup_to
+        offsite = Bucket(target) if target else None
         if args.action == "create":
             made = backups.create()
             facts = made.summary
@@ -270,6 +282,11 @@ def _backup(settings: Settings, args: argparse.Namespace) -> int:
                 f"{made.path}  {made.size} bytes  {facts.get('conversations')} conversations, "
                 f"{facts.get('messages')} messages\n"
             )
+            if offsite:
+                out(f"uploaded and read back: {offsite.upload(made.path)}\n")
+        elif args.action == "list" and args.source:
+            for remote in Bucket(args.source).backups():
+                out(f"{remote.name}  {remote.size:>10}  {args.source.rstrip('/')}\n")
         elif args.action == "list":
             for info in backups.archives.backups():
                 facts = info.summary
@@ -282,23 +299,31 @@ def _backup(settings: Settings, args: argparse.Namespace) -> int:
             manifest = backups.archives.verify(Path(args.archive))
             out(f"ok: {len(manifest.members)} member(s) match the manifest of {args.archive}\n")
         elif args.action == "restore":
+            archive = Path(args.archive)
+            if args.source:  # fetched into the backups folder, then as any archive
+                folder.mkdir(parents=True, exist_ok=True)
+                archive = Bucket(args.source).download(args.archive, folder)
+                out(f"fetched {archive}\n")
             if not args.yes:
-                manifest = backups.archives.verify(Path(args.archive))
+                manifest = backups.archives.verify(archive)
                 sys.stderr.write(
-                    f"{args.archive} is intact ({manifest.database.get('conversations')} "
+                    f"{archive} is intact ({manifest.database.get('conversations')} "
                     f"conversations, made {manifest.created}); restoring replaces the database "
                     "(a backup of it is made first): run again with --yes. Stop the server "
                     "(every replica) first.\n"
                 )
                 return 1
-            safety = backups.restore(Path(args.archive))
-            out(f"restored {args.archive}; the database before it: {safety.path}\n")
+            safety = backups.restore(archive)
+            out(f"restored {archive}; the database before it: {safety.path}\n")
         else:
             last = settings.backup_keep_last if args.keep_last is None else args.keep_last
             daily = settings.backup_keep_daily if args.keep_daily is None else args.keep_daily
             for path in backups.archives.prune(last, daily):
                 out(f"removed {path.name}\n")
-    except (BackupFailed, OSError) as exc:
+            if offsite:
+                for name in offsite.prune(last, daily):
+                    out(f"removed {offsite.url}/{name}\n")
+    except (BackupFailed, OSError, ValueError) as exc:  # ValueError: a bucket's URL
         sys.stderr.write(f"elite-assistant-server: {exc}\n")
         return 1
     return 0

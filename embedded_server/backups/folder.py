@@ -191,9 +191,14 @@ def summary(manifest: Manifest, verified: datetime) -> dict[str, Any]:
     }
 
 
-def _created(path: Path) -> datetime:
-    stamp = path.name.removeprefix(PREFIX).removesuffix(SUFFIX)
+def created_from_name(name: str) -> datetime | None:
+    """When an archive was made, from its name (None: not a name we gave)."""
+    stamp = name.removeprefix(PREFIX).removesuffix(SUFFIX)
     try:
         return datetime.strptime(stamp, STAMP).astimezone()
     except ValueError:
-        return datetime.fromtimestamp(path.stat().st_mtime).astimezone()
+        return None
+
+
+def _created(path: Path) -> datetime:
+    return created_from_name(path.name) or datetime.fromtimestamp(path.stat().st_mtime).astimezone()

@@ -148,7 +148,7 @@ def test_metrics_on_their_own_port_and_not_on_the_apis(tmp_path: Path) -> None:
         server = subprocess.Popen([sys.executable, "-m", "embedded_server"], env=env)
         api, metrics = f"http://localhost:{api_port}", f"http://127.0.0.1:{metrics_port}"
         try:
-            wait_for(lambda: _answers(f"{api}/health"), 30, "the assistant server")
+            wait_for(lambda a=api: _answers(f"{a}/health"), 30, "the assistant server")
             assert httpx.get(f"{api}/api/models").status_code == 200  # (counted below)
             assert httpx.get(f"{api}/metrics").status_code == 404  # nginx routes this port
             scraped = httpx.get(f"{metrics}/metrics")
