@@ -12,7 +12,7 @@ errors name the bucket and the operation, not the keys.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
@@ -20,8 +20,11 @@ from pathlib import Path
 from typing import Any
 
 from embedded_server.backups import BackupFailed, retention
+from embedded_server.backups.archive import Progress
 from embedded_server.backups.folder import PREFIX, SUFFIX, created_from_name
 from embedded_server.config import BUCKET_URL, check_bucket_url
+
+__all__ = ["Bucket", "RemoteBackup", "check_bucket_url"]
 
 log = logging.getLogger(__name__)
 
@@ -62,13 +65,20 @@ class Bucket:
             self._client = boto3.client("s3")
         return self._client
 
-    def upload(self, archive: Path, progress: Callable[[int], None] | None = None) -> str:
+    def upload(self, archive: Path, progress: Progress | None = None) -> str:
         """Upload ``archive`` (multipart, as boto3 does), then read it back and compare it
         with the file byte for byte; a copy that differs is deleted and BackupFailed raised.
         Returns its ``s3://`` URL."""
         key = self.prefix + archive.name
+        total, sent = archive.stat().st_size, [0]
+
+        def uploaded(count: int) -> None:  # boto3 says how many more bytes went
+            sent[0] += count
+            if progress:
+                progress(sent[0], total)
+
         with self._said(f"uploading {archive.name}"):
-            self.client.upload_file(str(archive), self.bucket, key, Callback=progress)
+            self.client.upload_file(str(archive), self.bucket, key, Callback=uploaded)
             if not self._same(archive, key):
                 self.client.delete_object(Bucket=self.bucket, Key=key)
                 raise BackupFailed(

@@ -84,3 +84,32 @@ def test_no_backups_yet_offers_the_first_one(qtbot: QtBot, page: BackupsPage) ->
     page.empty.button.click()  # the next step, from the empty state
     qtbot.waitUntil(lambda: page.table.rowCount() == 1, timeout=30_000)
     assert page.empty.isHidden() and not page.table.isHidden()
+
+
+def test_an_off_site_copy_is_saved_made_and_read_back(
+    qtbot: QtBot, page: BackupsPage, home: Home, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The page's "Off-site copy" against moto's S3 server (a double)."""
+    import boto3
+
+    from tests.fakes.s3_double import CREDENTIALS, s3_double
+
+    with s3_double("panel-backups") as endpoint:
+        for name, value in {**CREDENTIALS, "AWS_SECRET_ACCESS_KEY": "x"}.items():
+            monkeypatch.setenv(name, value)
+        monkeypatch.setenv("AWS_ENDPOINT_URL", endpoint)
+        qtbot.waitUntil(lambda: page.folder is not None, timeout=10_000)
+        page.offsite.setText("s3://Not_A_Bucket")
+        with qtbot.waitSignal(page.backups.failed, timeout=10_000):
+            page.save_settings()
+        assert "s3://BUCKET/PREFIX" in page.message.text()
+        page.offsite.setText("s3://panel-backups/laptop")
+        with qtbot.waitSignal(page.backups.finished, timeout=10_000):
+            page.save_settings()
+        with qtbot.waitSignal(page.backups.finished, timeout=30_000):
+            page.back_up_now()
+        assert "Copied to s3://panel-backups/laptop and read back" in page.message.text()
+        listed = boto3.client("s3").list_objects_v2(Bucket="panel-backups", Prefix="laptop/")
+        (stored,) = [item["Key"] for item in listed["Contents"]]
+        qtbot.waitUntil(lambda: page.table.rowCount() == 1, timeout=10_000)
+        assert stored == f"laptop/{page.infos[0].name}"

@@ -525,3 +525,27 @@ def test_project_indexes_are_backed_up_and_restored(paths: AppPaths, home: Home)
     restored = ProjectIndex(registry.index_path("app"))
     assert restored.keyword("main", 5) and restored.files()["main.py"].digest == "d"
     restored.close()
+
+
+def test_backups_to_a_bucket_and_back_from_the_command_line(paths: AppPaths, home: Home) -> None:
+    """``backup create --to s3://…``, ``list --from``, ``restore NAME --from``, against
+    moto's S3 server (a double)."""
+    from tests.fakes.s3_double import CREDENTIALS, s3_double
+
+    with s3_double("panel-backups") as endpoint:
+        home.env.update(CREDENTIALS, AWS_SECRET_ACCESS_KEY="x", AWS_ENDPOINT_URL=endpoint)
+        made = home.cli("backup", "create", "--to", "s3://panel-backups/laptop")
+        assert made.returncode == 0, made.stderr
+        archive = Path(made.stdout.splitlines()[0])
+        assert f"read back: s3://panel-backups/laptop/{archive.name}" in made.stdout
+        listed = home.cli("backup", "list", "--from", "s3://panel-backups/laptop")
+        assert listed.stdout.split()[0] == archive.name
+        archive.unlink()  # this machine's copy is gone
+        plan = home.cli(
+            "backup", "restore", archive.name, "--from", "s3://panel-backups/laptop", "--dry-run"
+        )
+        assert plan.returncode == 0, plan.stderr
+        assert archive.is_file()  # fetched into the backups folder, verified, planned
+        missing = home.cli("backup", "list", "--from", "s3://no-such-bucket")
+        assert missing.returncode != 0 and "NoSuchBucket" in missing.stderr
+        assert "Traceback" not in missing.stderr

@@ -102,7 +102,12 @@ class BackupAdapter(QObject):
     def create(self, include_logs: bool) -> None:
         def work(s: Any) -> None:
             info = s.create(include_logs=include_logs, progress=self._reporter("Backing up"))
-            self.finished.emit(f"Backed up to {info.name} ({info.size / 1e6:.1f} MB), verified.")
+            copied = (
+                f" Copied to {url} and read back." if (url := s.profile.backups.offsite) else ""
+            )
+            self.finished.emit(
+                f"Backed up to {info.name} ({info.size / 1e6:.1f} MB), verified.{copied}"
+            )
 
         self._run("create", work, refresh=True)
 

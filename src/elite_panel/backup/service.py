@@ -29,6 +29,7 @@ from embedded_server.backups import BackupFailed
 from embedded_server.backups.archive import Progress, Source
 from embedded_server.backups.folder import ArchiveFolder, BackupInfo
 from embedded_server.backups.manifest import Manifest
+from embedded_server.backups.offsite import Bucket, RemoteBackup
 from embedded_server.backups.snapshot import Database, snapshot
 
 __all__ = ["BackupError", "BackupInfo", "BackupService", "as_backup_error"]
@@ -81,7 +82,30 @@ class BackupService:
             made = archives.create(contents, progress)
         if prune and to is None:
             self.prune()
+        if offsite := self.profile.backups.offsite:
+            self.upload(made, offsite, progress)
         return made
+
+    def upload(self, made: BackupInfo, url: str, progress: Progress | None = None) -> str:
+        """Copy archive ``made`` to the bucket ``url`` and read it back; the local archive
+        stays whatever happens there."""
+        try:
+            return Bucket(url).upload(made.path, progress)
+        except BackupFailed as exc:
+            raise BackupError(
+                f"{made.name} was made here, but its off-site copy failed: {exc}"
+            ) from exc
+
+    def remote_backups(self, url: str) -> list[RemoteBackup]:
+        """The archives in the bucket ``url``, newest first."""
+        with as_backup_error():
+            return Bucket(url).backups()
+
+    def fetch(self, url: str, name: str) -> Path:
+        """Archive ``name`` of the bucket ``url``, downloaded into the backups folder."""
+        self.folder.mkdir(parents=True, exist_ok=True)
+        with as_backup_error():
+            return Bucket(url).download(name, self.folder)
 
     def _contents(
         self, staging: Path, created: datetime, include_logs: bool, reason: str
@@ -187,7 +211,10 @@ class BackupService:
         last = settings.keep_last if keep_last is None else keep_last
         daily = settings.keep_daily if keep_daily is None else keep_daily
         with as_backup_error():
-            return self.archives.prune(last, daily)
+            removed = self.archives.prune(last, daily)
+            if offsite := self.profile.backups.offsite:
+                Bucket(offsite).prune(last, daily)
+            return removed
 
     def delete(self, path: Path) -> None:
         with as_backup_error():

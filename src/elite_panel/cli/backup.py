@@ -21,13 +21,19 @@ def add_parsers(commands: Any) -> None:
     action = backup.add_subparsers(dest="action", metavar="ACTION", required=True)
     create = action.add_parser("create", help="back up now; prints the archive's path")
     create.add_argument("--include-logs", action="store_true", help="add the log files")
-    create.add_argument("--to", type=Path, help="write the archive to DIR (no pruning there)")
+    create.add_argument(
+        "--to",
+        metavar="DIR|s3://BUCKET/PREFIX",
+        help="write the archive to DIR (no pruning there), or also upload it to a bucket",
+    )
     listing = action.add_parser("list", help="the backups, newest first")
     listing.add_argument("--json", action="store_true", help="machine-readable output")
+    listing.add_argument("--from", dest="source", metavar="s3://BUCKET/PREFIX", help="a bucket's")
     verify = action.add_parser("verify", help="check every checksum (exit 0 only when intact)")
     verify.add_argument("archive", type=Path)
     restore = action.add_parser("restore", help="restore an archive (asks first)")
-    restore.add_argument("archive", type=Path)
+    restore.add_argument("archive", type=Path, help="a file, or with --from an archive's name")
+    restore.add_argument("--from", dest="source", metavar="s3://BUCKET/PREFIX", help="fetch it")
     restore.add_argument("--dry-run", action="store_true", help="only say what would change")
     restore.add_argument("--yes", action="store_true", help="do not ask for confirmation")
     prune = action.add_parser("prune", help="delete the backups the retention policy drops")
@@ -40,9 +46,25 @@ def run_backup(args: argparse.Namespace, paths: AppPaths, profile: Profile) -> i
 
     service = BackupService(paths, profile)
     if args.action == "create":
-        info = service.create(include_logs=args.include_logs or None, to=args.to, progress=_bar())
+        bucket = args.to if args.to and args.to.startswith("s3://") else None
+        folder = Path(args.to) if args.to and not bucket else None
+        info = service.create(include_logs=args.include_logs or None, to=folder, progress=_bar())
         err("")
         out(f"{info.path}\n")
+        if bucket:
+            out(f"uploaded and read back: {service.upload(info, bucket, _bar())}\n")
+            err("")
+        return 0
+    if args.action == "list" and args.source:
+        remote = service.remote_backups(args.source)
+        if args.json:
+            listed = [
+                {"name": r.name, "size": r.size, "created": r.created.isoformat()} for r in remote
+            ]
+            out_json({"backups": listed})
+            return 0
+        for r in remote:
+            out(f"{r.name}  {r.size / 1e6:8.1f} MB  {args.source}\n")
         return 0
     if args.action == "list":
         backups = service.backups()
@@ -75,7 +97,8 @@ def _restore(args: argparse.Namespace, paths: AppPaths, service: Any) -> int:
     from elite_panel.backup.restore import Restorer
 
     restorer = Restorer(service)
-    plan = restorer.plan(args.archive, progress=_bar())
+    archive = service.fetch(args.source, args.archive.name) if args.source else args.archive
+    plan = restorer.plan(archive, progress=_bar())
     err("")
     out(plan.summary() + "\n")
     if args.dry_run:

@@ -200,6 +200,18 @@ class BackupSettings(_Section):
         default="03:00", pattern=r"^([01]\d|2[0-3]):[0-5]\d$", description="HH:MM, local time"
     )
     every_hours: float = Field(default=6.0, gt=0, le=168, description="for schedule = interval")
+    offsite: str = Field(
+        default="",
+        description="s3://BUCKET/PREFIX: each backup also uploaded there and read back, the "
+        "retention applied there too (keys: AWS_* variables or ~/.aws/credentials)",
+    )
+
+    @field_validator("offsite")
+    @classmethod
+    def _bucket(cls, value: str) -> str:
+        from embedded_server.backups.offsite import check_bucket_url
+
+        return check_bucket_url(value) if value else value
 
 
 class LoggingSettings(_Section):

@@ -126,6 +126,12 @@ class BackupsPage(QWidget):
         self.keep_last.setRange(0, 10_000)
         self.keep_daily = QSpinBox()
         self.keep_daily.setRange(0, 10_000)
+        self.offsite = QLineEdit()
+        self.offsite.setPlaceholderText("s3://BUCKET/PREFIX (empty: this machine only)")
+        self.offsite.setToolTip(
+            "Each backup is also uploaded to this bucket and read back; the retention "
+            "applies there too. Keys: AWS_* variables or ~/.aws/credentials"
+        )
         save = QPushButton("Save schedule and retention")
         save.clicked.connect(self.save_settings)
         box = QGroupBox("Schedule (run by the supervisor while the stack is up) and retention")
@@ -135,6 +141,7 @@ class BackupsPage(QWidget):
         form.addRow("Every (hours)", self.every_hours)
         form.addRow("Keep the newest", self.keep_last)
         form.addRow("And one a day for (days)", self.keep_daily)
+        form.addRow("Off-site copy", self.offsite)
         form.addRow(save)
 
         self.remote_note = QLabel()
@@ -222,6 +229,7 @@ class BackupsPage(QWidget):
         self.every_hours.setValue(settings["every_hours"])
         self.keep_last.setValue(settings["keep_last"])
         self.keep_daily.setValue(settings["keep_daily"])
+        self.offsite.setText(settings["offsite"])
         self.folder = settings["folder"]
 
     def save_settings(self) -> None:
@@ -232,6 +240,7 @@ class BackupsPage(QWidget):
                 "every_hours": self.every_hours.value(),
                 "keep_last": self.keep_last.value(),
                 "keep_daily": self.keep_daily.value(),
+                "offsite": self.offsite.text().strip(),
             }
         )
 
