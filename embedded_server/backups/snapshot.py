@@ -8,6 +8,7 @@ PostgreSQL: ``pg_dump`` in its custom format, restored with ``pg_restore``.
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import sqlite3
 import subprocess
@@ -127,7 +128,52 @@ def _pg_dump(url: str, target: Path) -> dict[str, int | str | None]:
     return figures
 
 
+# What pg_dump writes of our schema (tables, their data, sequences, defaults, keys and
+# indexes): a dump holding anything else (a function, an extension, a trigger, a rule, a
+# language...) was not written by us, and could run code as the role that restores it.
+OUR_ENTRIES = (
+    "SEQUENCE OWNED BY", "SEQUENCE SET", "SEQUENCE", "TABLE DATA", "TABLE",
+    "FK CONSTRAINT", "CONSTRAINT", "INDEX", "DEFAULT",
+)  # fmt: skip
+ENTRY = re.compile(r"^\d+; \d+ \d+ (?P<entry>.+)$")
+# Words that run code or reach the server's files, in a schema we never write them in.
+FOREIGN_SQL = re.compile(
+    r"\b(PROGRAM|CREATE\s+(OR\s+REPLACE\s+)?(FUNCTION|PROCEDURE|EXTENSION|TRIGGER|RULE)|DO\s+\$)",
+    re.IGNORECASE,
+)
+
+
+def check_dump(dump: Path) -> None:
+    """Refuse (BackupFailed) a dump holding what pg_dump never writes of our schema."""
+    listed = subprocess.run(
+        [_pg_tool("pg_restore"), "--list", str(dump)], capture_output=True, text=True
+    )
+    if listed.returncode != 0:
+        raise BackupFailed(f"pg_restore cannot read the dump: {listed.stderr.strip()}")
+    foreign = []
+    for line in listed.stdout.splitlines():
+        found = ENTRY.match(line)
+        if found and not found["entry"].startswith(tuple(f"{e} " for e in OUR_ENTRIES)):
+            foreign.append(found["entry"].rsplit(" ", 1)[0])  # (less its owner)
+    schema = subprocess.run(
+        [_pg_tool("pg_restore"), "--schema-only", "--no-owner", "-f", "-", str(dump)],
+        capture_output=True,
+        text=True,
+    )
+    words = {m.group(0).upper() for m in FOREIGN_SQL.finditer(schema.stdout)}
+    if foreign or words:
+        said = "; ".join(foreign[:5] + sorted(words))
+        raise BackupFailed(
+            f"refusing to restore a dump with what this server never writes ({said}): it "
+            "could run code as the database role restoring it"
+        )
+
+
 def pg_restore(url: str, dump: Path) -> None:
+    """Restore ``dump`` into the database at ``url``, as that URL's role (the server's
+    own), in one transaction, without owners or grants; a dump holding objects the server
+    never writes is refused before anything runs."""
+    check_dump(dump)
     plain = _parsed(url).set(drivername="postgresql")
     env = {**os.environ, "PGPASSWORD": plain.password or ""}
     dsn = plain.set(password=None).render_as_string(hide_password=False)
@@ -137,6 +183,7 @@ def pg_restore(url: str, dump: Path) -> None:
             "--clean",
             "--if-exists",
             "--no-owner",
+            "--no-privileges",  # no GRANT/REVOKE from the dump
             "--single-transaction",  # all of it, or the database is left as it was
             "-d",
             dsn,
