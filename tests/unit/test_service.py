@@ -222,3 +222,34 @@ def test_log_redacts_secrets_and_keeps_a_bounded_tail(tmp_path: Path) -> None:
     text = (tmp_path / "assistant.log").read_text()
     assert "s3cr3t-token" not in text
     assert text.count("\n") == 5
+
+
+def test_the_profiles_log_rotation_applies_to_every_log(tmp_path: Path) -> None:
+    """``[logging] max_mb`` and ``keep``: each service's log and the daemon's own rotate
+    at that size and keep that many files."""
+    import logging
+    import logging.handlers
+
+    from elite_panel.core.paths import AppPaths
+    from elite_panel.stack.supervisor import Supervisor
+
+    paths = AppPaths.from_env({"ELITE_HOME": str(tmp_path)}).ensure()
+    own = logging.handlers.RotatingFileHandler(paths.logs / "supervisor.log", maxBytes=1 << 30)
+    root = logging.getLogger()
+    root.addHandler(own)
+    try:
+        supervisor = Supervisor(paths)
+        supervisor.rotate_logs(max_mb=1, keep=2)
+        assert (own.maxBytes, own.backupCount) == (1 << 20, 2)
+        log = supervisor.logs["assistant"]
+        line = "x" * 1023
+        for _ in range(5 * 1024):  # 5 MB of lines: rotated at 1 MB, two older files kept
+            log.write(line)
+        files = sorted(p.name for p in paths.logs.glob("assistant.log*"))
+        assert files == ["assistant.log", "assistant.log.1", "assistant.log.2"]
+        assert all(p.stat().st_size <= 1 << 20 for p in paths.logs.glob("assistant.log*"))
+        for service_log in supervisor.logs.values():
+            service_log.close()
+    finally:
+        root.removeHandler(own)
+        own.close()

@@ -223,6 +223,12 @@ class LoggingSettings(_Section):
     format: Literal["text", "json"] = Field(
         default="text", description="the assistant server's log lines: text or JSON"
     )
+    max_mb: int = Field(
+        default=10, ge=1, le=10_000, description="each log file rotates at this size (MB)"
+    )
+    keep: int = Field(
+        default=3, ge=0, le=100, description="rotated files kept of each log (0: none)"
+    )
 
 
 class WindowSettings(_Section):

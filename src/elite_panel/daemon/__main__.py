@@ -26,6 +26,7 @@ from elite_panel.core.paths import AppPaths
 from elite_panel.daemon.control_server import ControlServer
 from elite_panel.monitor.collector import Collector
 from elite_panel.monitor.sampling import SamplingLoop
+from elite_panel.stack.service_log import LOG_BACKUPS, LOG_MAX_BYTES
 from elite_panel.stack.supervisor import Supervisor
 
 log = logging.getLogger("elite_panel.daemon")
@@ -36,7 +37,10 @@ EXIT_LOCKED = 3  # another supervisor holds this home's lock
 
 def _setup_logging(paths: AppPaths) -> None:
     handler = logging.handlers.RotatingFileHandler(
-        paths.logs / "supervisor.log", maxBytes=10 * 1024 * 1024, backupCount=3, encoding="utf-8"
+        paths.logs / "supervisor.log",
+        maxBytes=LOG_MAX_BYTES,
+        backupCount=LOG_BACKUPS,
+        encoding="utf-8",
     )
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     root = logging.getLogger()

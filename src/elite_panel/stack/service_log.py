@@ -10,15 +10,23 @@ from collections import deque
 from collections.abc import Iterable
 from pathlib import Path
 
+from elite_panel.core.profiles import LoggingSettings
 from elite_panel.core.redaction import Redactor
 
-LOG_MAX_BYTES = 10 * 1024 * 1024
-LOG_BACKUPS = 3
+LOG_MAX_BYTES = LoggingSettings().max_mb * 1024 * 1024  # until a profile says otherwise
+LOG_BACKUPS = LoggingSettings().keep
 TAIL_LINES = 2000
 
 
+def rotate(handler: logging.handlers.RotatingFileHandler, max_mb: int, keep: int) -> None:
+    """Make ``handler`` rotate at ``max_mb`` MB, keeping ``keep`` older files."""
+    handler.maxBytes = max_mb * 1024 * 1024
+    handler.backupCount = keep
+
+
 class ServiceLog:
-    """Collects a service's lines: to ``<logs>/<name>.log`` (10 MB x 3) and to a tail.
+    """Collects a service's lines: to ``<logs>/<name>.log`` (rotated: 10 MB x 3 unless the
+    profile's ``[logging]`` says otherwise) and to a tail.
 
     Secret values handed to :meth:`set_secrets` are replaced before a line is stored
     anywhere, so a token echoed by a child never reaches a file or a client.
@@ -35,6 +43,9 @@ class ServiceLog:
             self.path, maxBytes=LOG_MAX_BYTES, backupCount=LOG_BACKUPS, encoding="utf-8"
         )
         self._file.setFormatter(logging.Formatter("%(message)s"))
+
+    def rotate(self, max_mb: int, keep: int) -> None:
+        rotate(self._file, max_mb, keep)
 
     def set_secrets(self, secrets: Iterable[str]) -> None:
         self._redact = Redactor(secrets)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import logging.handlers
 import os
 from collections.abc import Callable
 from typing import Any
@@ -25,7 +26,7 @@ from elite_panel.core.services import SERVICE_NAMES, ServiceState, ServiceStatus
 from elite_panel.core.stack_token import read_token, write_token
 from elite_panel.stack import embedding_model, processes, runners
 from elite_panel.stack.service import RestartPolicy, Service
-from elite_panel.stack.service_log import ServiceLog
+from elite_panel.stack.service_log import ServiceLog, rotate
 from elite_panel.stack.specs import ServiceSpec
 from elite_panel.stack.state_file import RecordedProcess, StackRecord, read_state, write_state
 
@@ -252,6 +253,16 @@ class Supervisor:
                 )
         self.profile = profile
         self.runner_kind = kind.value
+        self.rotate_logs(profile.logging.max_mb, profile.logging.keep)
+
+    def rotate_logs(self, max_mb: int, keep: int) -> None:
+        """The profile's log rotation, for each service's log and this process's own
+        (``supervisor.log``, the daemon's rotating handler)."""
+        for service_log in self.logs.values():
+            service_log.rotate(max_mb, keep)
+        for handler in logging.getLogger().handlers:
+            if isinstance(handler, logging.handlers.RotatingFileHandler):
+                rotate(handler, max_mb, keep)
 
     async def _secrets(self) -> dict[str, dict[str, str]]:
         """Each service's secrets, read now by a child process (the keyring may prompt or
