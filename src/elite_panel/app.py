@@ -131,10 +131,12 @@ class Panel(QObject):
             Command("Start stack", "Ctrl+S", self.stack.start_stack),
             Command("Stop stack", "", self.stack.stop_stack),
             Command("Restart stack", "", self.stack.restart_stack),
+            Command("Diagnose… (what is wrong, a support bundle)", "F1", self.show_diagnose),
             Command("About Elite Coding Assistant", "", self.show_about),
             Command("Quit", "Ctrl+Q", self.quit),
         ]
         QShortcut(QKeySequence("Ctrl+S"), self.window, self.stack.start_stack)
+        QShortcut(QKeySequence("F1"), self.window, self.show_diagnose)
         factories: dict[str, Callable[[], QWidget]] = {
             "chat": self._chat_page,
             "dashboard": self._dashboard_page,
@@ -188,7 +190,17 @@ class Panel(QObject):
         page = SettingsPage(self.settings)
         page.welcomeRequested.connect(lambda: self.window.show_page("welcome"))
         page.aboutRequested.connect(self.show_about)
+        page.diagnoseRequested.connect(self.show_diagnose)
         return page
+
+    def show_diagnose(self) -> None:
+        """The Diagnose dialog (Help → Diagnose…, F1): the doctor's checks run as it opens."""
+        from elite_panel.adapters.diagnose_adapter import DiagnoseAdapter
+        from elite_panel.ui.widgets.diagnose_dialog import DiagnoseDialog
+
+        self.diagnose = DiagnoseDialog(DiagnoseAdapter(self.paths, self.profile), self.window)
+        self.diagnose.resize(960, 480)
+        self.diagnose.open()
 
     def show_about(self) -> None:
         from elite_panel.ui.widgets.about_dialog import AboutDialog

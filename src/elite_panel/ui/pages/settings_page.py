@@ -54,11 +54,13 @@ class SettingsPage(QWidget):
     Signals:
     welcomeRequested(): the user asked for the welcome guide again.
     aboutRequested(): the user asked for the About dialog.
+    diagnoseRequested(): the user asked for the Diagnose dialog.
     """
 
     title = "Settings"
     welcomeRequested = Signal()
     aboutRequested = Signal()
+    diagnoseRequested = Signal()
 
     def __init__(self, settings: SettingsAdapter, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -93,6 +95,11 @@ class SettingsPage(QWidget):
                 "Welcome guide…",
                 "Look for runners again, start the stack with one, get a coding model",
                 self.welcomeRequested.emit,
+            ),
+            (
+                "Diagnose…",
+                "Check what the panel needs and save a support bundle (F1)",
+                self.diagnoseRequested.emit,
             ),
             ("About…", "Version, where your data is, licence", self.aboutRequested.emit),
         )
