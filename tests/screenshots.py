@@ -1,4 +1,5 @@
-"""Screenshots of every page, light and dark, at 1280x720, of a running stack with a sample
+"""Screenshots of every page and the Diagnose dialog, light and dark, at 1280x720, of a
+running stack with a sample
 conversation: ``python -m tests.screenshots OUTDIR [WIDTHxHEIGHT]`` (offscreen; about 20 s;
 another size, such as the minimum 1024x640, to look at a page there).
 
@@ -99,6 +100,14 @@ async def shoot(out: Path, size: tuple[int, int] = SIZE) -> list[Path]:
             if not panel.window.grab().save(str(path)):
                 raise RuntimeError(f"could not write {path}")
             written.append(path)
+        panel.show_diagnose()  # Help → Diagnose…, over the window
+        table = panel.diagnose.table
+        await until(lambda table=table: table.rowCount() > 0)
+        path = out / f"diagnose-{scheme}.png"
+        if not panel.diagnose.grab().save(str(path)):
+            raise RuntimeError(f"could not write {path}")
+        written.append(path)
+        panel.diagnose.close()
         panel.close()
     return written
 

@@ -30,3 +30,4 @@ def test_every_page_is_pictured(tmp_path: Path) -> None:
             data = (tmp_path / f"{page}-{scheme}.png").read_bytes()
             assert data[:8] == b"\x89PNG\r\n\x1a\n"
             assert struct.unpack(">II", data[16:24]) == (1280, 720)  # IHDR: width, height
+        assert (tmp_path / f"diagnose-{scheme}.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
