@@ -322,8 +322,11 @@ class Settings(BaseSettings):
     @classmethod
     def _redis_scheme(cls, value: SecretStr) -> SecretStr:
         url = value.get_secret_value()
-        if url and not url.startswith(("redis://", "rediss://", "unix://")):
-            raise ValueError("must be a URL such as redis://host:6379/0")
+        if url and not url.startswith(("redis://", "rediss://", "unix://", "redis+cluster://")):
+            raise ValueError(
+                "must be a URL such as redis://host:6379/0, or for a Redis Cluster "
+                "redis+cluster://[:PASSWORD@]HOST:PORT,HOST:PORT,..."
+            )
         return value
 
     @model_validator(mode="after")

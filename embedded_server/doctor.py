@@ -163,23 +163,24 @@ async def _database(settings: Any) -> Check:
 
 
 async def _redis(url: str) -> Check:
-    import redis.asyncio as redis
+    """Redis (or a Redis Cluster: every node) through the client the server itself uses."""
+    from embedded_server.ratelimit import RateLimiter
 
-    client = redis.from_url(url)
+    limiter = RateLimiter("", url)
+    what = "every node of the cluster answers" if "+cluster://" in url else "answers PING"
 
     async def probe() -> Check:
         try:
-            await client.ping()
+            answered = await limiter.check()
         except Exception as exc:
-            return Check(
-                "redis", "fail", f"{type(exc).__name__}: {exc}", "check ASSISTANT_REDIS_URL"
-            )
-        return Check("redis", "ok", "answers PING")
+            answered, why = False, f"{type(exc).__name__}: {exc}"
+        else:
+            why = "it does not answer"
+        if not answered:
+            return Check("redis", "fail", why, "check ASSISTANT_REDIS_URL")
+        return Check("redis", "ok", what)
 
-    try:
-        return await _timed("redis", probe)
-    finally:
-        await client.aclose()
+    return await _timed("redis", probe)
 
 
 async def _runners(settings: Any) -> list[Check]:
