@@ -198,6 +198,9 @@ class Settings(BaseSettings):
     # /metrics on a port of their own (0: on the API's port, a desktop's server), which
     # nginx and the Ingress do not route; the API's port then answers /metrics with 404.
     metrics_port: int = Field(default=0, ge=0, le=65535)
+    # Log what callers ask, word for word (logger embedded_server.prompts): off, as a
+    # prompt may hold code or secrets the caller pasted; the access lines never do.
+    log_prompts: bool = False
     data_dir: Path = Path("data")
     # The built-in runner's GGUF folder (imports go there), its bundled model and its
     # bundled embedding model (never deleted); set by the supervisor when the runner is the

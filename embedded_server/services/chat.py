@@ -39,6 +39,9 @@ from embedded_server.quotas import Quotas, Refused
 from embedded_server.services.context import Budgeter, ContextReport, Fitted
 
 log = logging.getLogger(__name__)
+# What a caller asked, word for word: only where ASSISTANT_LOG_PROMPTS=true (off by
+# default: a prompt may hold code or secrets the caller pasted).
+prompts = logging.getLogger("embedded_server.prompts")
 
 FLUSH_INTERVAL_S = 0.5
 KEY_CHECK_INTERVAL_S = 2.0  # an API key's open answers end this soon after it is revoked
@@ -245,6 +248,9 @@ class ChatService:
         fit its model's window (see :mod:`embedded_server.services.context`), and
         :class:`Refused` when it is over its key's limits."""
         new = [(role, text) for role, text in messages if role != "system"]
+        if self.settings.log_prompts:
+            for role, text in new:
+                prompts.info("%s: %s", role, text, extra={"model": model})
         failure: Failure | None = None
         plan: Plan | None = None
         try:
@@ -334,6 +340,8 @@ class ChatService:
         Raises :class:`ContextOverflow` when the prompt cannot fit (never trimmed), and
         :class:`Refused` over its key's limits."""
         options = self._within_limits(model, options)
+        if self.settings.log_prompts:
+            prompts.info("completion: %s", prompt, extra={"model": model, "suffix": suffix})
         report = await self.budget.check_completion(
             model, prompt, suffix, options.get("max_tokens")
         )

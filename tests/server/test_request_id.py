@@ -16,7 +16,7 @@ from fastapi.testclient import TestClient
 
 from embedded_server.logging_setup import logging_config
 from tests.fakes.ollama_double import OllamaDouble
-from tests.server.conftest import AUTH, TOKEN
+from tests.server.conftest import AUTH, TOKEN, MakeClient
 
 PROMPT = "a prompt that must never reach a log line"
 BODY = {"model": "llama3.2", "messages": [{"role": "user", "content": PROMPT}]}
@@ -58,3 +58,18 @@ def test_an_id_is_made_where_none_or_a_bad_one_is_given(client: TestClient) -> N
     hostile_id = ("a b\u00e9" + "x" * 300).encode("latin-1")
     hostile = client.get("/health", headers={"X-Request-ID": hostile_id})  # type: ignore[dict-item]
     assert re.fullmatch(r"[0-9a-f]{32}", hostile.headers["x-request-id"])
+
+
+def test_prompts_are_logged_only_where_asked(
+    make_client: MakeClient, json_lines: io.StringIO
+) -> None:
+    """``ASSISTANT_LOG_PROMPTS=true``: the caller's words on lines of their own (logger
+    ``embedded_server.prompts``) with the request's id; never without it (above)."""
+    client = make_client(log_prompts=True)
+    answer = client.post("/api/chat", json=BODY, headers={**AUTH, "X-Request-ID": "ask-1"})
+    assert answer.status_code == 200
+    lines = [json.loads(line) for line in json_lines.getvalue().splitlines()]
+    (prompt,) = [line for line in lines if line["logger"] == "embedded_server.prompts"]
+    assert prompt["message"] == f"user: {PROMPT}" and prompt["request_id"] == "ask-1"
+    (access,) = [line for line in lines if line["logger"] == "embedded_server.access"]
+    assert PROMPT not in json.dumps(access)  # the access line still holds none
