@@ -20,8 +20,9 @@ from elite_panel.monitor import exporter
 from elite_panel.ui.pages.dashboard_page import DashboardPage
 from elite_panel.ui.widgets.lazy_page import LazyPage
 from tests.conftest import Home
+from tests.deploy.conftest import server_url  # noqa: F401 (fixture)
 from tests.deploy.prometheus_run import running_prometheus
-from tests.deploy.test_monitoring import a_sample, need, server_url  # noqa: F401 (fixture)
+from tests.deploy.test_monitoring import a_sample, need
 from tests.fakes.ollama_double import free_port
 
 pytestmark = pytest.mark.gui

@@ -231,8 +231,12 @@ def test_the_profiles_log_rotation_applies_to_every_log(tmp_path: Path) -> None:
     import logging.handlers
 
     from elite_panel.core.paths import AppPaths
+    from elite_panel.core.profiles import LoggingSettings
+    from elite_panel.stack.service_log import LOG_BACKUPS, LOG_MAX_BYTES
     from elite_panel.stack.supervisor import Supervisor
 
+    defaults = LoggingSettings()  # before any profile: the same rotation
+    assert (defaults.max_mb << 20, defaults.keep) == (LOG_MAX_BYTES, LOG_BACKUPS)
     paths = AppPaths.from_env({"ELITE_HOME": str(tmp_path)}).ensure()
     own = logging.handlers.RotatingFileHandler(paths.logs / "supervisor.log", maxBytes=1 << 30)
     root = logging.getLogger()

@@ -10,11 +10,11 @@ from collections import deque
 from collections.abc import Iterable
 from pathlib import Path
 
-from elite_panel.core.profiles import LoggingSettings
 from elite_panel.core.redaction import Redactor
 
-LOG_MAX_BYTES = LoggingSettings().max_mb * 1024 * 1024  # until a profile says otherwise
-LOG_BACKUPS = LoggingSettings().keep
+# Until a profile's [logging] says otherwise (its defaults are these; a test keeps them so).
+LOG_MAX_BYTES = 10 * 1024 * 1024
+LOG_BACKUPS = 3
 TAIL_LINES = 2000
 
 
