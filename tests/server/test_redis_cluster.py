@@ -61,6 +61,13 @@ class Cluster:
     def __init__(self, root: Path) -> None:
         self.ports = [cluster_port() for _ in range(6)]
         self.procs: dict[int, subprocess.Popen[bytes]] = {}
+        try:
+            self._start(root)
+        except BaseException:  # none left running when the cluster does not come up
+            self.stop()
+            raise
+
+    def _start(self, root: Path) -> None:
         for port in self.ports:
             folder = root / str(port)
             folder.mkdir()
