@@ -12,12 +12,10 @@ import logging
 import time
 from typing import Any
 
-from prometheus_client import CONTENT_TYPE_LATEST
 from starlette.exceptions import HTTPException
-from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from embedded_server.config import in_networks
+from embedded_server.api.routes.health import metrics_answer
 from embedded_server.errors import code_for, error_response, openai_body
 from embedded_server.logging_setup import REQUEST, request_id
 from embedded_server.metrics import ServerMetrics
@@ -58,14 +56,11 @@ class MetricsPortMiddleware:
         if scope["type"] != "http" or (not on_metrics_port and scope["path"] != "/metrics"):
             await self.app(scope, receive, send)
             return
-        client = (scope.get("client") or ("", 0))[0]
-        response: Response
-        if not on_metrics_port or scope["path"] != "/metrics":
-            response = error_response(404, "not found")
-        elif not in_networks(client, self.clients):
-            response = error_response(403, "metrics are not served to this address")
+        if on_metrics_port and scope["path"] == "/metrics":
+            client = (scope.get("client") or ("", 0))[0]
+            response = metrics_answer(client, self.clients, self.metrics)
         else:
-            response = Response(self.metrics.render(), media_type=CONTENT_TYPE_LATEST)
+            response = error_response(404, "not found")
         await response(scope, receive, send)
 
 

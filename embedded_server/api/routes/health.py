@@ -13,6 +13,7 @@ from embedded_server.api.deps import BackendDep, MetricsDep, StoreDep, is_admin
 from embedded_server.api.schemas import Health, Readiness
 from embedded_server.config import in_networks
 from embedded_server.errors import ERROR_RESPONSES, error_response
+from embedded_server.metrics import ServerMetrics
 
 router = APIRouter(tags=["health"])
 
@@ -61,6 +62,12 @@ async def metrics_text(request: Request, metrics: MetricsDep) -> Response:
     """Prometheus text format; answered to ``ASSISTANT_METRICS_CLIENTS`` only (default:
     this machine)."""
     host = request.client.host if request.client else ""
-    if not in_networks(host, request.app.state.settings.metrics_clients):
+    return metrics_answer(host, request.app.state.settings.metrics_clients, metrics)
+
+
+def metrics_answer(client: str, clients: list[str], metrics: ServerMetrics) -> Response:
+    """The metrics for ``client`` if it is one of ``clients``, else 403 (this route's
+    answer, and the metrics port's)."""
+    if not in_networks(client, clients):
         return error_response(403, "metrics are not served to this address")
     return Response(metrics.render(), media_type=CONTENT_TYPE_LATEST)
