@@ -151,7 +151,7 @@ class ArchiveFolder:
         return removed
 
     def delete(self, path: Path) -> None:
-        if not (path.name.startswith(PREFIX) and path.name.endswith(SUFFIX)):
+        if not is_archive_name(path.name):
             raise BackupFailed(f"{path} is not a backup archive")
         path.unlink()
         at = ArchiveFolder(path.parent)
@@ -189,6 +189,11 @@ def summary(manifest: Manifest, verified: datetime) -> dict[str, Any]:
         "secret_names": manifest.secret_names,
         "reason": manifest.reason,
     }
+
+
+def is_archive_name(name: str) -> bool:
+    """Whether ``name`` is one we give archives (a name alone, no folder in it)."""
+    return "/" not in name and name.startswith(PREFIX) and name.endswith(SUFFIX)
 
 
 def created_from_name(name: str) -> datetime | None:

@@ -21,7 +21,7 @@ from typing import Any
 
 from embedded_server.backups import BackupFailed, retention
 from embedded_server.backups.archive import Progress
-from embedded_server.backups.folder import PREFIX, SUFFIX, created_from_name
+from embedded_server.backups.folder import created_from_name, is_archive_name
 from embedded_server.config import BUCKET_URL, check_bucket_url
 
 __all__ = ["Bucket", "RemoteBackup", "check_bucket_url"]
@@ -106,7 +106,7 @@ class Bucket:
             for page in pages:
                 for item in page.get("Contents", []):
                     name = item["Key"].removeprefix(self.prefix)
-                    if "/" in name or not (name.startswith(PREFIX) and name.endswith(SUFFIX)):
+                    if not is_archive_name(name):
                         continue
                     created = created_from_name(name) or item["LastModified"]
                     found.append(RemoteBackup(name, created, item["Size"]))
@@ -114,7 +114,7 @@ class Bucket:
 
     def download(self, name: str, folder: Path) -> Path:
         """Fetch archive ``name`` into ``folder`` (written whole or not at all)."""
-        if "/" in name or not (name.startswith(PREFIX) and name.endswith(SUFFIX)):
+        if not is_archive_name(name):
             raise BackupFailed(f"{name} is not a backup archive's name")
         target = folder / name
         partial = folder / f".{name}.partial"
