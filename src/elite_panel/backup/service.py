@@ -48,6 +48,12 @@ def as_backup_error() -> Iterator[None]:
         raise BackupError(str(exc)) from exc
 
 
+def backups_folder(paths: AppPaths, profile: Profile) -> Path:
+    """Where ``profile``'s backups go: ``backups.folder``, else ``<data>/backups``."""
+    folder = profile.backups.folder
+    return Path(folder).expanduser() if folder else paths.data / "backups"
+
+
 class BackupService:
     """Backups of one installation: create, list, verify, prune."""
 
@@ -57,8 +63,7 @@ class BackupService:
         self.paths = paths
         self.profile = profile
         self.environ = os.environ if environ is None else environ
-        folder = profile.backups.folder
-        self.folder = Path(folder).expanduser() if folder else paths.data / "backups"
+        self.folder = backups_folder(paths, profile)
         self.archives = ArchiveFolder(self.folder)
         self.database = Database(paths.database_url(self.environ))
 

@@ -132,12 +132,10 @@ def _keyring(paths: AppPaths) -> Check:
 
 
 def _space(paths: AppPaths, profile: Any) -> list[Check]:
+    from elite_panel.backup.service import backups_folder
+
     folders = {"data": paths.data, "models": paths.models}
-    folders["backups"] = (
-        Path(profile.backups.folder).expanduser()
-        if profile.backups.folder
-        else (paths.data / "backups")
-    )
+    folders["backups"] = backups_folder(paths, profile)
     checks = []
     for what, folder in folders.items():
         existing = next((p for p in (folder, *folder.parents) if p.exists()), Path("/"))
