@@ -49,6 +49,16 @@ def model_installed() -> bool:
     return builtin_runner_installed() and bundled_model_path() is not None
 
 
+def answers(url: str, timeout: float = 1.0, verify: bool = True) -> bool:
+    """Whether a GET of ``url`` gets a 2xx (False while nothing listens there yet)."""
+    import httpx
+
+    try:
+        return httpx.get(url, timeout=timeout, verify=verify).is_success
+    except httpx.HTTPError:
+        return False
+
+
 def wait_for(
     predicate: Callable[[], object], timeout: float, what: str, step: float = 0.05
 ) -> object:

@@ -19,7 +19,7 @@ import pytest
 import yaml
 
 from elite_panel.monitor import exporter
-from tests.conftest import wait_for
+from tests.conftest import answers, wait_for
 from tests.deploy.prometheus_run import MONITORING, running_prometheus
 from tests.deploy.test_monitoring import a_sample, need
 from tests.fakes.ollama_double import free_port
@@ -102,15 +102,8 @@ def alertmanager(tmp_path: Path) -> Iterator[tuple[str, Webhook]]:
         stderr=(tmp_path / "alertmanager.log").open("wb"),
     )
     url = f"http://127.0.0.1:{port}"
-
-    def ready() -> bool:
-        try:
-            return httpx.get(f"{url}/-/ready", timeout=1).is_success
-        except httpx.HTTPError:
-            return False
-
     try:
-        wait_for(ready, 30, "Alertmanager")
+        wait_for(lambda: answers(f"{url}/-/ready"), 30, "Alertmanager")
         yield url, webhook
     finally:
         proc.terminate()

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import httpx
 
-from tests.conftest import wait_for
+from tests.conftest import answers, wait_for
 from tests.fakes.ollama_double import free_port
 
 # What the double accepts (any key does); given to the processes under test.
@@ -26,13 +26,6 @@ CREDENTIALS = {
     "AWS_ACCESS_KEY_ID": "AKIAEXAMPLEDOUBLE",
     "AWS_DEFAULT_REGION": "us-east-1",
 }
-
-
-def _answers(url: str) -> bool:
-    try:
-        return httpx.get(url, timeout=1).status_code < 500
-    except httpx.HTTPError:
-        return False
 
 
 @contextmanager
@@ -47,7 +40,7 @@ def s3_double(*buckets: str) -> Iterator[str]:
     )
     url = f"http://127.0.0.1:{port}"
     try:
-        wait_for(lambda: _answers(url), 30, "the S3 double (moto_server)")
+        wait_for(lambda: answers(url), 30, "the S3 double (moto_server)")
         for bucket in buckets:
             httpx.put(f"{url}/{bucket}", timeout=10).raise_for_status()
         yield url

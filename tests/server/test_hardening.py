@@ -128,7 +128,7 @@ def test_metrics_on_their_own_port_and_not_on_the_apis(tmp_path: Path) -> None:
 
     import httpx
 
-    from tests.conftest import wait_for
+    from tests.conftest import answers, wait_for
     from tests.fakes.ollama_double import OllamaDouble, build_app, free_port, serve_in_thread
     from tests.server.conftest import run_server
 
@@ -148,7 +148,7 @@ def test_metrics_on_their_own_port_and_not_on_the_apis(tmp_path: Path) -> None:
         server = subprocess.Popen([sys.executable, "-m", "embedded_server"], env=env)
         api, metrics = f"http://localhost:{api_port}", f"http://127.0.0.1:{metrics_port}"
         try:
-            wait_for(lambda a=api: _answers(f"{a}/health"), 30, "the assistant server")
+            wait_for(lambda a=api: answers(f"{a}/health"), 30, "the assistant server")
             assert httpx.get(f"{api}/api/models").status_code == 200  # (counted below)
             assert httpx.get(f"{api}/metrics").status_code == 404  # nginx routes this port
             scraped = httpx.get(f"{metrics}/metrics")
@@ -159,12 +159,3 @@ def test_metrics_on_their_own_port_and_not_on_the_apis(tmp_path: Path) -> None:
         finally:
             server.terminate()
             server.wait(timeout=15)
-
-
-def _answers(url: str) -> bool:
-    import httpx
-
-    try:
-        return httpx.get(url, timeout=1).is_success
-    except httpx.HTTPError:
-        return False
