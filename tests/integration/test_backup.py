@@ -549,3 +549,30 @@ def test_backups_to_a_bucket_and_back_from_the_command_line(paths: AppPaths, hom
         missing = home.cli("backup", "list", "--from", "s3://no-such-bucket")
         assert missing.returncode != 0 and "NoSuchBucket" in missing.stderr
         assert "Traceback" not in missing.stderr
+
+
+def test_a_backups_bucket_keeps_what_the_retention_keeps(
+    paths: AppPaths, home: Home, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``backups.offsite`` with the newest one kept: after each backup the bucket holds
+    that backup alone (uploaded first, then pruned with the folder)."""
+    import boto3
+
+    from tests.fakes.s3_double import CREDENTIALS, s3_double
+
+    with s3_double("panel-backups") as endpoint:
+        environ = {**CREDENTIALS, "AWS_SECRET_ACCESS_KEY": "x", "AWS_ENDPOINT_URL": endpoint}
+        for name, value in environ.items():  # (boto3 reads this process's environment)
+            monkeypatch.setenv(name, value)
+        store = ProfileStore(paths, home.env)
+        for key, value in (
+            ("backups.offsite", '"s3://panel-backups/laptop"'),
+            ("backups.keep_last", "1"),
+            ("backups.keep_daily", "0"),
+        ):
+            store.set_value("default", key, value)
+        backups = BackupService(paths, store.load("default"), home.env)
+        for _ in range(2):
+            made = backups.create()
+            listed = boto3.client("s3").list_objects_v2(Bucket="panel-backups")
+            assert [item["Key"] for item in listed["Contents"]] == [f"laptop/{made.name}"]

@@ -85,10 +85,10 @@ class BackupService:
 
         with as_backup_error():
             made = archives.create(contents, progress)
+        if offsite := self.profile.backups.offsite:  # (then pruned there with the rest)
+            self.upload(made, offsite, progress)
         if prune and to is None:
             self.prune()
-        if offsite := self.profile.backups.offsite:
-            self.upload(made, offsite, progress)
         return made
 
     def upload(self, made: BackupInfo, url: str, progress: Progress | None = None) -> str:
