@@ -139,6 +139,19 @@ def test_profile_list_operations(qtbot: QtBot, panel: Panel, tmp_path: Path) -> 
     assert "runner.kind" in page.message.text() and "broken" not in page.settings.store.names()
 
 
+def test_a_profile_read_after_a_refusal_keeps_the_refusal_shown(qtbot: QtBot, panel: Panel) -> None:
+    """Import a profile, then a broken one: the first one's view may be read after the second
+    was refused, and must not wipe the refusal away."""
+    page = open_settings(qtbot, panel)
+    views: list[dict[str, Any]] = []
+    page.settings.viewLoaded.connect(views.append)
+    with qtbot.waitSignal(page.settings.viewLoaded, timeout=10_000):
+        page.reload()
+    page.settings.refused.emit("import", "runner.kind: Input should be 'builtin'")
+    page.settings.viewLoaded.emit(views[-1])  # the selected profile's view, landing late
+    assert "runner.kind" in page.message.text()
+
+
 def test_secrets_page_on_the_real_keyring(qtbot: QtBot, panel: Panel, real_keyring: Home) -> None:
     page = open_page(panel, "secrets")
     assert isinstance(page, SecretsPage)

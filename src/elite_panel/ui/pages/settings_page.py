@@ -184,6 +184,7 @@ class SettingsPage(QWidget):
         name = str(item.data(Qt.ItemDataRole.UserRole))
         if name != self.current:
             self.current = name
+            self._say("")  # what was said was about the previous profile
             self.reload()
 
     def _use(self) -> None:
@@ -280,7 +281,8 @@ class SettingsPage(QWidget):
             return
         self.form.load(view["values"], view["sources"])
         self.form.setEnabled(True)
-        self._say(self._after_load)
+        if self._after_load:  # (an empty one would hide what was said while it loaded)
+            self._say(self._after_load)
 
     def _on_tab(self, index: int) -> None:
         if index == 1 and self.form.isEnabled() and self.form.edits():
