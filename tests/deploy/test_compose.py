@@ -214,8 +214,10 @@ def test_answers_stream_through_nginx_token_by_token(
     assert finished_when_first_token_came == 0
     # one id across nginx, the replica and the runner: nginx's, in its access line
     assert re.fullmatch(r"[0-9a-f]{32}", request_id) and double.request_ids[-1] == request_id
-    access = (tmp_path / "nginx" / "access.log").read_text()
-    assert f"request_id={request_id}" in access
+    # nginx writes the line once the request is finalised, which may be after the client
+    # read the last byte
+    access = tmp_path / "nginx" / "access.log"
+    wait_for(lambda: f"request_id={request_id}" in access.read_text(), 10, "nginx's access line")
 
 
 def test_nginx_terminates_tls_limits_requests_and_hides_metrics(
