@@ -94,28 +94,33 @@ def openai_backend() -> Iterator[openai_double.OpenAIDouble]:
         yield state
 
 
-@contextmanager
-def postgres_database(admin_url: str) -> Iterator[str]:
-    """A fresh, empty database on the test server; dropped afterwards."""
-    name = f"elite_{uuid.uuid4().hex[:12]}"
-    admin = make_url(admin_url)
-    dsn = admin.set(drivername="postgresql").render_as_string(hide_password=False)
+def execute_sql(dsn: str, sql: str) -> None:
+    """Run one SQL statement on the PostgreSQL database ``dsn`` (a ``postgresql://`` URL)."""
 
-    async def run(sql: str) -> None:
+    async def run() -> None:
         connection = await asyncpg.connect(dsn)
         try:
             await connection.execute(sql)
         finally:
             await connection.close()
 
-    asyncio.run(run(f'CREATE DATABASE "{name}"'))
+    asyncio.run(run())
+
+
+@contextmanager
+def postgres_database(admin_url: str) -> Iterator[str]:
+    """A fresh, empty database on the test server; dropped afterwards."""
+    name = f"elite_{uuid.uuid4().hex[:12]}"
+    admin = make_url(admin_url)
+    dsn = admin.set(drivername="postgresql").render_as_string(hide_password=False)
+    execute_sql(dsn, f'CREATE DATABASE "{name}"')
     try:
         yield admin.set(database=name).render_as_string(hide_password=False)
     finally:
         try:
-            asyncio.run(run(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+            execute_sql(dsn, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         except asyncpg.InsufficientPrivilegeError:  # an autovacuum worker (big databases)
-            asyncio.run(run(f'DROP DATABASE IF EXISTS "{name}"'))
+            execute_sql(dsn, f'DROP DATABASE IF EXISTS "{name}"')
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])

@@ -102,27 +102,17 @@ def test_backup_verify_refuse_damage_restore_prune(database_url: str, tmp_path: 
 def test_a_dump_holding_what_we_never_write_is_refused(tmp_path: Path) -> None:
     """A dump with a function (how a crafted one would run code as the restoring role) is
     refused before pg_restore runs anything; the database stays as it was."""
-    import asyncpg
-
-    from tests.server.conftest import postgres_database, require_service
+    from tests.server.conftest import execute_sql, postgres_database, require_service
 
     admin = require_service("ELITE_TEST_POSTGRES_URL", "PostgreSQL server")
     with postgres_database(admin) as url:
         env = {**os.environ, "ASSISTANT_DATABASE_URL": url, "ASSISTANT_BACKUP_DIR": str(tmp_path)}
         add_conversation(url, "before the function")
-
-        async def sql(statement: str) -> None:
-            connection = await asyncpg.connect(url)
-            try:
-                await connection.execute(statement)
-            finally:
-                await connection.close()
-
-        asyncio.run(sql("CREATE FUNCTION public.planted() RETURNS int LANGUAGE sql AS 'SELECT 1'"))
+        execute_sql(url, "CREATE FUNCTION public.planted() RETURNS int LANGUAGE sql AS 'SELECT 1'")
         made = run_server(env, "backup", "create")
         assert made.returncode == 0, made.stderr
         archive = made.stdout.split()[0]
-        asyncio.run(sql("DROP FUNCTION public.planted()"))
+        execute_sql(url, "DROP FUNCTION public.planted()")
         add_conversation(url, "after the backup")
         refused = run_server(env, "backup", "restore", archive, "--yes")
         assert refused.returncode == 1 and "refusing to restore" in refused.stderr
