@@ -301,7 +301,6 @@ def _backup(settings: Settings, args: argparse.Namespace) -> int:
         elif args.action == "restore":
             archive = Path(args.archive)
             if args.source:  # fetched into the backups folder, then as any archive
-                folder.mkdir(parents=True, exist_ok=True)
                 archive = Bucket(args.source).download(args.archive, folder)
                 out(f"fetched {archive}\n")
             if not args.yes:

@@ -113,9 +113,11 @@ class Bucket:
         return sorted(found, key=lambda b: b.name, reverse=True)
 
     def download(self, name: str, folder: Path) -> Path:
-        """Fetch archive ``name`` into ``folder`` (written whole or not at all)."""
+        """Fetch archive ``name`` into ``folder``, made if missing (written whole or not at
+        all)."""
         if not is_archive_name(name):
             raise BackupFailed(f"{name} is not a backup archive's name")
+        folder.mkdir(parents=True, exist_ok=True)
         target = folder / name
         partial = folder / f".{name}.partial"
         with self._said(f"downloading {name}"):

@@ -6,6 +6,7 @@ as Compose's and Kubernetes' secrets give them, and appear in no output."""
 from __future__ import annotations
 
 import os
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -67,7 +68,7 @@ def test_create_to_a_bucket_list_restore_from_it_and_prune_there(tmp_path: Path,
     assert code == 0 and out.split()[0] == archive.name
 
     # Disaster: this machine's archives are gone and the database has changed.
-    archive.unlink()
+    shutil.rmtree(archive.parent)  # (the folder too: fetching makes it again)
     delete_conversation(database_url, kept)
     add_conversation(database_url, "made after the backup")
     code, out = server("restore", archive.name, "--from", "s3://team-backups/nightly")

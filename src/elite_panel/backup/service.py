@@ -108,7 +108,6 @@ class BackupService:
 
     def fetch(self, url: str, name: str) -> Path:
         """Archive ``name`` of the bucket ``url``, downloaded into the backups folder."""
-        self.folder.mkdir(parents=True, exist_ok=True)
         with as_backup_error():
             return Bucket(url).download(name, self.folder)
 
